@@ -1,0 +1,14 @@
+"""The engine: network files, compilation, Numba kernels, training and telemetry. No Qt here."""
+
+from .data import Dataset, load_dataset
+from .errors import DataError, NetworkError, NetworkFileError, Problem, VgsimError
+from .spec import Network, NodeSpec, load_network, read_network, save_network
+from .telemetry import Divergence, History, StepRecord
+from .train import MicroStep, Trainer
+from .validate import validate
+
+__all__ = [
+    "DataError", "Dataset", "Divergence", "History", "MicroStep", "Network", "NetworkError",
+    "NetworkFileError", "NodeSpec", "Problem", "StepRecord", "Trainer", "VgsimError",
+    "load_dataset", "load_network", "read_network", "save_network", "validate",
+]

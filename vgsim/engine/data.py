@@ -1,0 +1,335 @@
+"""Data sets for training: small synthetic 2-D problems, real 8x8 digits, and the student's CSV.
+
+Everything is deterministic: the same `data` spec gives bit-identical arrays, so a run can be
+replayed exactly. Only numpy and the standard library are used; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import functools
+import gzip
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vgsim.engine.errors import DataError
+
+DIGITS_PATH = Path(__file__).resolve().parents[2] / "resources" / "data" / "digits.csv.gz"
+
+COMMON_PARAMS: dict[str, Any] = {"seed": 0, "test_fraction": 0.2}
+DATASETS: dict[str, dict] = {
+    "spiral": {"task": "classification", "params": {"classes": 3, "samples": 600, "noise": 0.2},
+               "doc": "Interleaved spiral arms, one per class; noise jitters the angle."},
+    "moons": {"task": "classification", "params": {"samples": 600, "noise": 0.1},
+              "doc": "Two interlocking half-circles."},
+    "circles": {"task": "classification",
+                "params": {"samples": 600, "noise": 0.05, "factor": 0.5},
+                "doc": "A small circle (radius factor) inside a unit circle."},
+    "xor": {"task": "classification", "params": {"samples": 600, "noise": 0.1},
+            "doc": "Four quadrants; class 1 where x and y have the same sign."},
+    "blobs": {"task": "classification", "params": {"classes": 3, "samples": 600, "noise": 1.0},
+              "doc": "Gaussian blobs (std noise) centred on a circle of radius 4, scaled by 1/4."},
+    "sine": {"task": "regression", "params": {"samples": 400, "noise": 0.05, "periods": 1.0},
+             "doc": "Regression of y = sin(x) + noise with x spanning the given periods."},
+    "digits": {"task": "classification", "params": {"samples": 1797},
+               "doc": "Real 8x8 handwritten digits (UCI), 64 pixels scaled to [0, 1]."},
+    "csv": {"task": "classification",
+            "params": {"path": None, "target": None, "task": "classification",
+                       "standardize": True, "header": True},
+            "doc": "Your own CSV file: one row per sample, numeric features, one target column."},
+}
+MAX_SAMPLES = 200_000  # keeps the simulator responsive
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing/hashing numpy arrays is ambiguous
+class Dataset:
+    name: str
+    task: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    n_features: int
+    n_classes: int
+    n_targets: int
+    feature_names: list[str]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_num(v: Any) -> bool:
+    return _is_int(v) or (isinstance(v, (float, np.floating)) and math.isfinite(v))
+
+
+# param -> (test, description used in the message)
+_RULES: dict[str, tuple[Any, str]] = {
+    "seed": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0"),
+    "test_fraction": (lambda v: _is_num(v) and 0 < v < 1, "a number between 0 and 1 (exclusive)"),
+    "classes": (lambda v: _is_int(v) and v >= 2, "a whole number >= 2"),
+    "samples": (lambda v: _is_int(v) and 2 <= v <= MAX_SAMPLES, f"a whole number 2..{MAX_SAMPLES}"),
+    "noise": (lambda v: _is_num(v) and v >= 0, "a number >= 0"),
+    "factor": (lambda v: _is_num(v) and 0 < v < 1, "a number between 0 and 1 (exclusive)"),
+    "periods": (lambda v: _is_num(v) and v > 0, "a number > 0"),
+    "path": (lambda v: isinstance(v, str) and v.strip() != "", "a file path (text)"),
+    "target": (lambda v: v is None or isinstance(v, str) or _is_int(v),
+               "a column name or a column index"),
+    "task": (lambda v: v in ("classification", "regression"), "'classification' or 'regression'"),
+    "standardize": (lambda v: isinstance(v, bool), "true or false"),
+    "header": (lambda v: isinstance(v, bool), "true or false"),
+}
+
+
+def check_data_spec(spec: dict) -> list[str]:
+    """Every problem with a `data` section, as messages (the CSV file itself is checked in load)."""
+    if not isinstance(spec, dict):
+        return [f"The data section must be an object like {{\"name\": \"spiral\"}}, got {spec!r}."]
+    problems: list[str] = []
+    name = spec.get("name")
+    if "name" not in spec:
+        problems.append(f"data.name is missing; choose one of: {', '.join(DATASETS)}.")
+    if name not in DATASETS:
+        close = difflib.get_close_matches(str(name), DATASETS, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        if "name" in spec:
+            problems.append(f"Unknown data set {name!r} in data.name; choose one of: "
+                            f"{', '.join(DATASETS)}.{hint}")
+        allowed = set(COMMON_PARAMS).union(*(d["params"] for d in DATASETS.values()))
+    else:
+        allowed = set(COMMON_PARAMS) | set(DATASETS[name]["params"])
+    for key in spec:
+        if key == "name":
+            continue
+        if key not in allowed:
+            where = f"data set '{name}'" if name in DATASETS else "any data set"
+            problems.append(f"Unknown parameter data.{key} for {where}; allowed: "
+                            f"{', '.join(sorted(allowed))}.")
+        elif not _RULES[key][0](spec[key]):
+            problems.append(f"data.{key} must be {_RULES[key][1]}, got {spec[key]!r}.")
+    if name == "csv" and "path" not in spec:
+        problems.append("data.path is required for the csv data set (the CSV file to read).")
+    if name in DATASETS and name != "csv":
+        ok = {k: v for k, v in spec.items() if k in _RULES and k in allowed and _RULES[k][0](v)}
+        p = {**DATASETS[name]["params"], **ok}  # cross-checks use only values that passed above
+        n_cls = p.get("classes", 10 if name == "digits" else 2)
+        sure = "classes" not in spec or "classes" in ok  # no cross-check against a bad value
+        if DATASETS[name]["task"] == "classification" and sure and p["samples"] < 2 * n_cls:
+            problems.append(f"data.samples must be at least 2 per class ({2 * n_cls} for "
+                            f"{n_cls} classes), got {p['samples']}.")
+        if name == "digits" and p["samples"] > 1797:
+            problems.append(f"data.samples for digits can be at most 1797, got {p['samples']}.")
+    return problems
+
+
+def _params(spec: dict) -> dict:
+    problems = check_data_spec(spec)
+    if problems:
+        raise DataError("The data section is not valid:\n" + "\n".join(f"- {m}" for m in problems))
+    return {**COMMON_PARAMS, **DATASETS[spec["name"]]["params"], **spec}
+
+
+# Synthetic sets give every class samples // classes points, so classes are exactly balanced.
+
+
+def _spiral(p: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    k = p["classes"]
+    m = p["samples"] // k
+    r = np.tile(np.linspace(0.0, 1.0, m), k)
+    y = np.repeat(np.arange(k), m)
+    t = np.tile(np.linspace(0.0, 4.0, m), k) + 2 * np.pi * y / k + rng.normal(0, p["noise"], m * k)
+    return np.column_stack([r * np.sin(t), r * np.cos(t)]), y
+
+
+def _moons(p: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    m = p["samples"] // 2
+    t = np.linspace(0.0, np.pi, m)
+    X = np.concatenate([np.column_stack([np.cos(t), np.sin(t)]),
+                        np.column_stack([1 - np.cos(t), 0.5 - np.sin(t)])])
+    X = X + rng.normal(0, p["noise"], X.shape)
+    return (X - [0.5, 0.25]) / 1.5, np.repeat([0, 1], m)  # centre; x spans about [-1, 1]
+
+
+def _circles(p: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    m = p["samples"] // 2
+    t = np.linspace(0.0, 2 * np.pi, m, endpoint=False)
+    ring = np.column_stack([np.cos(t), np.sin(t)])
+    X = np.concatenate([ring, p["factor"] * ring])
+    return X + rng.normal(0, p["noise"], X.shape), np.repeat([0, 1], m)
+
+
+def _xor(p: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    m = p["samples"] // 2
+    # class 1 alternates quadrants I/III, class 0 II/IV; the label comes from the clean point
+    sx = np.concatenate([np.where(np.arange(m) % 2, -1.0, 1.0)] * 2)
+    sy = sx * np.repeat([-1.0, 1.0], m)
+    X = np.column_stack([sx, sy]) * rng.uniform(0.05, 1.0, (2 * m, 2))
+    return X + rng.normal(0, p["noise"], X.shape), np.repeat([0, 1], m)
+
+
+def _blobs(p: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    k = p["classes"]
+    m = p["samples"] // k
+    a = 2 * np.pi * np.arange(k) / k
+    y = np.repeat(np.arange(k), m)
+    X = 4.0 * np.column_stack([np.cos(a), np.sin(a)])[y] + rng.normal(0, p["noise"], (m * k, 2))
+    return X / 4.0, y  # centres on the unit circle keep inputs in a range nets train well on
+
+
+def _sine(p: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    u = rng.uniform(-1.0, 1.0, p["samples"])
+    y = np.sin(np.pi * p["periods"] * u) + rng.normal(0, p["noise"], p["samples"])
+    return u[:, None], y[:, None]
+
+
+_SYNTHETIC = {"spiral": _spiral, "moons": _moons, "circles": _circles, "xor": _xor,
+              "blobs": _blobs, "sine": _sine}
+
+
+@functools.lru_cache(maxsize=1)
+def _digits_raw(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise DataError(f"The digits data file is missing: {path}. It ships with vgsim in "
+                        "resources/data/; restore it from the repository.")
+    try:
+        with gzip.open(path, "rt") as f:
+            raw = np.loadtxt(f, delimiter=",")
+    except (OSError, ValueError) as e:
+        raise DataError(f"The digits data file {path} is damaged ({e}); restore it.") from e
+    if raw.ndim != 2 or raw.shape[1] != 65:
+        raise DataError(f"The digits data file {path} should have 65 columns, has {raw.shape}.")
+    raw.setflags(write=False)  # cached: callers get slices/copies, never this array
+    return raw
+
+
+def _number(text: str, where: str, what: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not math.isfinite(v):
+        raise DataError(f"{where}: {text!r} is not a number; {what} must be numeric.")
+    return v
+
+
+def _read_csv(p: dict, base_dir: Path | None) -> tuple[np.ndarray, np.ndarray, list[str], int]:
+    """Parse the student's CSV into (X, y, feature names, n_classes); n_classes 0 for regression."""
+    path = Path(p["path"]).expanduser()
+    if not path.is_absolute():
+        path = (base_dir if base_dir is not None else Path.cwd()) / path
+    path = path.resolve()
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:  # -sig: tolerate Excel's BOM
+            rows = [(i, [c.strip() for c in r]) for i, r in enumerate(csv.reader(f), 1) if r]
+    except FileNotFoundError:
+        raise DataError(f"CSV file not found: {path} (data.path is relative to the network "
+                        "file's folder).") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"Could not read CSV file {path}: {e}") from e
+    if not rows or (p["header"] and len(rows) == 1):
+        raise DataError(f"CSV file {path} has no data rows.")
+    width = len(rows[0][1])
+    if width < 2:
+        raise DataError(f"CSV file {path} needs at least 2 columns (features and a target); "
+                        f"line {rows[0][0]} has {width}. Are the cells separated by commas?")
+    names = rows.pop(0)[1] if p["header"] else [f"col{j}" for j in range(width)]
+    for line, r in rows:
+        if len(r) != width:
+            raise DataError(f"CSV file {path}, line {line} has {len(r)} cells but the first "
+                            f"row has {width}; every row needs the same number of columns.")
+    tgt = p["target"]
+    if tgt is None:
+        ti = width - 1
+    elif isinstance(tgt, str) and tgt in names:
+        ti = names.index(tgt)
+    elif _is_int(tgt) and -width <= tgt < width:
+        ti = int(tgt) % width
+    else:
+        raise DataError(f"Target column {tgt!r} not found in CSV file {path}; available columns: "
+                        f"{', '.join(names)} (or an index 0..{width - 1}).")
+    cols = [j for j in range(width) if j != ti]
+    X = np.array([[_number(r[j], f"CSV file {path}, line {line}, column '{names[j]}'",
+                           "features") for j in cols] for line, r in rows], dtype=np.float64)
+    if p["task"] == "regression":
+        y = np.array([[_number(r[ti], f"CSV file {path}, line {line}, target column "
+                                      f"'{names[ti]}'", "regression targets")]
+                      for line, r in rows], dtype=np.float64)
+        return X, y, [names[j] for j in cols], 0
+    cells = [(line, r[ti]) for line, r in rows]
+    for line, c in cells:
+        if c == "":
+            raise DataError(f"CSV file {path}, line {line}: the target column '{names[ti]}' "
+                            "is empty; every row needs a class.")
+    try:
+        vals = [float(c) for _, c in cells]
+        keys: list[Any] = [int(v) for v in vals]
+    except (ValueError, OverflowError):
+        vals, keys = [], [c for _, c in cells]  # class names
+    for (line, c), v in zip(cells, vals, strict=False):
+        if v != int(v):
+            raise DataError(f"CSV file {path}, line {line}, target column '{names[ti]}': {c!r} "
+                            "is not a whole number or class name (for continuous targets set "
+                            "data.task to \"regression\").")
+    classes = sorted(set(keys))
+    if len(classes) < 2:
+        raise DataError(f"CSV file {path}, target column '{names[ti]}' has only one class "
+                        f"({classes[0]!r}); classification needs at least 2.")
+    index = {c: i for i, c in enumerate(classes)}  # sorted labels/names -> 0..k-1
+    y = np.array([index[k] for k in keys], dtype=np.int64)
+    return X, y, [names[j] for j in cols], len(classes)
+
+
+def dataset_shape(spec: dict, base_dir: Path | None = None) -> tuple[int, int, str]:
+    """(n_features, n_targets, task), generating nothing for built-in sets; csv reads the file."""
+    p = _params(spec)
+    name = p["name"]
+    if name == "csv":
+        X, _, _, k = _read_csv(p, base_dir)
+        return X.shape[1], (k or 1), p["task"]
+    if name == "digits":
+        return 64, 10, "classification"
+    if name == "sine":
+        return 1, 1, "regression"
+    return 2, p.get("classes", 2), "classification"
+
+
+def load_dataset(spec: dict, base_dir: Path | None = None) -> Dataset:
+    """Build the data set deterministically from spec (same spec -> bit-identical arrays)."""
+    p = _params(spec)
+    name = p["name"]
+    rng = np.random.default_rng(p["seed"])
+    if name == "csv":
+        X, y, feature_names, n_classes = _read_csv(p, base_dir)
+        task = p["task"]
+    elif name == "digits":
+        raw = _digits_raw(DIGITS_PATH)[rng.permutation(1797)[: p["samples"]]]
+        X, y = raw[:, :64] / 16.0, raw[:, 64].astype(np.int64)
+        feature_names = [f"pixel_{r}_{c}" for r in range(8) for c in range(8)]
+        n_classes, task = 10, "classification"
+    else:
+        X, y = _SYNTHETIC[name](p, rng)
+        task = DATASETS[name]["task"]
+        n_classes = 0 if task == "regression" else int(y.max()) + 1
+        feature_names = ["x"] if X.shape[1] == 1 else ["x1", "x2"]
+    n = len(X)
+    if n < 2:
+        raise DataError(f"Data set '{name}' has {n} sample(s); at least 2 are needed to split "
+                        "into training and test sets.")
+    order = rng.permutation(n)
+    X = np.ascontiguousarray(X[order], dtype=np.float64)
+    y = np.ascontiguousarray(y[order], dtype=np.int64 if n_classes else np.float64)
+    n_test = min(max(round(p["test_fraction"] * n), 1), n - 1)
+    X_tr, X_te = X[: n - n_test].copy(), X[n - n_test:].copy()
+    if name == "csv" and p["standardize"]:
+        mu, sd = X_tr.mean(axis=0), X_tr.std(axis=0)
+        sd[sd == 0] = 1.0  # a constant column stays constant instead of becoming NaN
+        X_tr, X_te = (X_tr - mu) / sd, (X_te - mu) / sd
+    return Dataset(name=name, task=task, X_train=X_tr, y_train=y[: n - n_test].copy(),
+                   X_test=X_te, y_test=y[n - n_test:].copy(), n_features=X.shape[1],
+                   n_classes=n_classes, n_targets=n_classes or y.shape[1],
+                   feature_names=list(feature_names))

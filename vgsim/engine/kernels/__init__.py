@@ -1,0 +1,1 @@
+"""Numba kernels. They import nothing of vgsim outside this package."""

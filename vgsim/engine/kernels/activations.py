@@ -1,0 +1,188 @@
+"""Activation functions: each f and its derivative side by side, on flat contiguous arrays.
+
+`z` is the input, `y = f(z)` the output, `dy` the gradient arriving at the output and `dz` the
+gradient passed back. Loops are written per function (the dispatch sits outside the loop) so the
+simple ones vectorise; derivatives reuse `y` where that is exact and cheap.
+"""
+
+import math
+
+from numba import njit
+
+IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, PRELU, ELU, SELU, SOFTPLUS, SWISH = range(10)
+CODES = {
+    "identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU,
+    "leaky_relu": LEAKY_RELU, "prelu": PRELU, "elu": ELU, "selu": SELU,
+    "softplus": SOFTPLUS, "swish": SWISH,
+}
+# Klambauer et al. (2017), the fixed point at mean 0, variance 1.
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+_opts = {"cache": True, "nogil": True, "fastmath": False}
+
+
+@njit(**_opts)
+def _sigmoid(v):
+    # Stable for large |v|: never exponentiates a positive number.
+    if v >= 0:
+        return 1.0 / (1.0 + math.exp(-v))
+    e = math.exp(v)
+    return e / (1.0 + e)
+
+
+# --- sigmoid: f = 1/(1+e^-z); f' = y(1-y), at most 0.25 -------------------------------------
+@njit(**_opts)
+def sigmoid_f(z, y):
+    for i in range(z.size):
+        y[i] = _sigmoid(z[i])
+
+
+@njit(**_opts)
+def sigmoid_df(z, y, dy, dz):
+    for i in range(z.size):
+        dz[i] = dy[i] * y[i] * (1 - y[i])
+
+
+# --- tanh: f' = 1 - y^2, at most 1 ------------------------------------------------------------
+@njit(**_opts)
+def tanh_f(z, y):
+    for i in range(z.size):
+        y[i] = math.tanh(z[i])
+
+
+@njit(**_opts)
+def tanh_df(z, y, dy, dz):
+    for i in range(z.size):
+        dz[i] = dy[i] * (1 - y[i] * y[i])
+
+
+# --- relu family: f = z for z > 0, slope * z below (slope 0 for relu) ------------------------
+@njit(**_opts)
+def leaky_f(z, y, slope):
+    for i in range(z.size):
+        y[i] = z[i] if z[i] > 0 else slope * z[i]
+
+
+@njit(**_opts)
+def leaky_df(z, y, dy, dz, slope):
+    for i in range(z.size):
+        dz[i] = dy[i] if z[i] > 0 else slope * dy[i]
+
+
+@njit(**_opts)
+def prelu_dalpha(z, dy):
+    """d loss / d alpha = sum of dy * z where z <= 0 (one learnable slope, as PyTorch's default)."""
+    s = 0.0
+    for i in range(z.size):
+        if z[i] <= 0:
+            s += dy[i] * z[i]
+    return s
+
+
+# --- elu / selu: f = scale * (z if z > 0 else alpha (e^z - 1)); f' = scale*alpha*e^z below ----
+@njit(**_opts)
+def elu_f(z, y, alpha, scale):
+    for i in range(z.size):
+        y[i] = scale * z[i] if z[i] > 0 else scale * alpha * math.expm1(z[i])
+
+
+@njit(**_opts)
+def elu_df(z, y, dy, dz, alpha, scale):
+    for i in range(z.size):
+        # Below zero y = scale*alpha*(e^z - 1), so f' = y + scale*alpha.
+        dz[i] = scale * dy[i] if z[i] > 0 else dy[i] * (y[i] + scale * alpha)
+
+
+# --- softplus: f = log(1 + e^z); f' = sigmoid(z) ----------------------------------------------
+@njit(**_opts)
+def softplus_f(z, y):
+    for i in range(z.size):
+        v = z[i]
+        y[i] = max(v, 0.0) + math.log1p(math.exp(-abs(v)))
+
+
+@njit(**_opts)
+def softplus_df(z, y, dy, dz):
+    for i in range(z.size):
+        dz[i] = dy[i] * _sigmoid(z[i])
+
+
+# --- swish (SiLU): f = z sigmoid(z); f' = s + z s (1 - s) -------------------------------------
+@njit(**_opts)
+def swish_f(z, y):
+    for i in range(z.size):
+        y[i] = z[i] * _sigmoid(z[i])
+
+
+@njit(**_opts)
+def swish_df(z, y, dy, dz):
+    for i in range(z.size):
+        s = _sigmoid(z[i])
+        dz[i] = dy[i] * (s + z[i] * s * (1 - s))
+
+
+# --- dispatch ---------------------------------------------------------------------------------
+@njit(**_opts)
+def act_forward(code, z, y, a):
+    """y = f(z). `a` is the function's parameter (leaky slope, prelu alpha, elu alpha)."""
+    if code == SIGMOID:
+        sigmoid_f(z, y)
+    elif code == TANH:
+        tanh_f(z, y)
+    elif code == RELU:
+        leaky_f(z, y, 0.0)
+    elif code == LEAKY_RELU or code == PRELU:
+        leaky_f(z, y, a)
+    elif code == ELU:
+        elu_f(z, y, a, 1.0)
+    elif code == SELU:
+        elu_f(z, y, SELU_ALPHA, SELU_SCALE)
+    elif code == SOFTPLUS:
+        softplus_f(z, y)
+    elif code == SWISH:
+        swish_f(z, y)
+    else:
+        y[:] = z
+
+
+@njit(**_opts)
+def act_backward(code, z, y, dy, dz, a):
+    """dz = dy * f'(z). Returns d loss / d a for PReLU (0 for every other function)."""
+    if code == SIGMOID:
+        sigmoid_df(z, y, dy, dz)
+    elif code == TANH:
+        tanh_df(z, y, dy, dz)
+    elif code == RELU:
+        leaky_df(z, y, dy, dz, 0.0)
+    elif code == LEAKY_RELU:
+        leaky_df(z, y, dy, dz, a)
+    elif code == PRELU:
+        leaky_df(z, y, dy, dz, a)
+        return prelu_dalpha(z, dy)
+    elif code == ELU:
+        elu_df(z, y, dy, dz, a, 1.0)
+    elif code == SELU:
+        elu_df(z, y, dy, dz, SELU_ALPHA, SELU_SCALE)
+    elif code == SOFTPLUS:
+        softplus_df(z, y, dy, dz)
+    elif code == SWISH:
+        swish_df(z, y, dy, dz)
+    else:
+        dz[:] = dy
+    return 0.0
+
+
+@njit(**_opts)
+def saturated_count(code, y):
+    """Entries where |f'| is below a tenth of its maximum (sigmoid: y < 0.026 or > 0.974;
+    tanh: |y| > 0.949). Other functions do not saturate at both ends: -1."""
+    n = 0
+    if code == SIGMOID:
+        for i in range(y.size):
+            n += y[i] * (1 - y[i]) < 0.025
+    elif code == TANH:
+        for i in range(y.size):
+            n += 1 - y[i] * y[i] < 0.1
+    else:
+        return -1
+    return n

@@ -1,0 +1,272 @@
+"""Runs a compiled plan: one row of `ops` per node, in topological order, over flat buffers.
+
+A whole training step is one call (`train_step`) so a small network pays Python's call cost
+once; the window's micro-steps call the same node functions one at a time, so both paths do
+exactly the same arithmetic. All offsets are absolute element offsets into the flat buffers.
+"""
+
+import numpy as np
+from numba import njit
+
+from .activations import PRELU, RELU, act_backward, act_forward, saturated_count
+from .layers import batchnorm_backward, batchnorm_forward, dense_backward, dense_forward
+from .losses import compute_loss
+from .optim import H_CLIP, H_L2, clip_gradients, sum_squares, update_segment
+from .stats import (
+    S_DEAD, S_GRAD, S_MAX, S_MEAN, S_MIN, S_PGRAD, S_RATIO, S_SAT, S_STD, S_WNORM,
+    dead_units, value_stats,
+)
+
+# Node kinds and the columns of `ops`.
+INPUT, DENSE, ACT, BATCHNORM, OUTPUT = range(5)
+(K_KIND, K_WIN, K_WOUT, K_IN, K_OUT, K_DIN, K_DOUT, K_NPRED, K_PRED0, K_SUMIN, K_SCATTER,
+ K_ZERO, K_FN, K_PW, K_PB, K_PA, K_PBETA, K_XHAT, K_INVSTD, K_RUN, K_NEEDDX, K_LOSS,
+ K_PSTART, K_PEND, K_L2, K_DEADSTAT) = range(26)
+N_COLS = 26
+# Columns of `fpar`: activation parameter, batch-norm momentum and eps, histogram range.
+F_A, F_MOMENTUM, F_EPS, F_LO, F_HI = range(5)
+# Entries of `glob`, the step's scalar results.
+(G_LOSS, G_DATA_LOSS, G_PENALTY, G_CORRECT, G_CLIP_FIRED, G_NORM_BEFORE, G_NORM_AFTER,
+ G_BAD_NODE, G_BAD_QTY) = range(9)
+N_GLOB = 9
+# What went non-finite first.
+Q_ACTIVATION, Q_LOSS, Q_GRADIENT, Q_PARAM_GRADIENT, Q_WEIGHT = range(5)
+QUANTITIES = ("activation", "loss", "gradient", "weight gradient", "weight")
+_opts = {"cache": True, "nogil": True}
+
+
+@njit(**_opts)
+def _view(buf, off, n, w):
+    return buf[off : off + n * w].reshape((n, w))
+
+
+@njit(**_opts)
+def gather_batch(X, labels, targets, idx, acts, in_off, lab_buf, tgt_buf):
+    n = idx.size
+    w = X.shape[1]
+    x = _view(acts, in_off, n, w)
+    for i in range(n):
+        r = idx[i]
+        for j in range(w):
+            x[i, j] = X[r, j]
+        lab_buf[i] = labels[r]
+        for j in range(targets.shape[1]):
+            tgt_buf[i, j] = targets[r, j]
+
+
+@njit(**_opts)
+def _bad(glob, node, qty):
+    glob[G_BAD_NODE] = node
+    glob[G_BAD_QTY] = qty
+    return False
+
+
+@njit(**_opts)
+def forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n, training,
+                 glob):
+    """Compute node i's output; with `training`, record its statistics. False if non-finite."""
+    kind = ops[i, K_KIND]
+    win = ops[i, K_WIN]
+    wout = ops[i, K_WOUT]
+    if ops[i, K_SUMIN]:
+        # Several incoming edges: the node receives their element-wise sum.
+        dst = acts[ops[i, K_IN] : ops[i, K_IN] + n * win]
+        for k in range(ops[i, K_NPRED]):
+            p = preds[ops[i, K_PRED0] + k]
+            src = acts[ops[p, K_OUT] : ops[p, K_OUT] + n * win]
+            if k == 0:
+                dst[:] = src
+            else:
+                dst += src
+    x = _view(acts, ops[i, K_IN], n, win)
+    y = _view(acts, ops[i, K_OUT], n, wout)
+    if kind == DENSE:
+        W = _view(params, ops[i, K_PW], win, wout)
+        b = params[ops[i, K_PB] : ops[i, K_PB] + wout]
+        dense_forward(x, W, b, ops[i, K_PB] >= 0, y)
+    elif kind == ACT:
+        fn = ops[i, K_FN]
+        a = params[ops[i, K_PA]] if fn == PRELU else fpar[i, F_A]
+        act_forward(fn, x.ravel(), y.ravel(), a)
+    elif kind == BATCHNORM:
+        gamma = params[ops[i, K_PA] : ops[i, K_PA] + wout]
+        beta = params[ops[i, K_PBETA] : ops[i, K_PBETA] + wout]
+        batchnorm_forward(x, gamma, beta, y, _view(aux, ops[i, K_XHAT], n, wout),
+                          aux[ops[i, K_INVSTD] : ops[i, K_INVSTD] + wout],
+                          bn_run[ops[i, K_RUN] : ops[i, K_RUN] + wout],
+                          bn_run[ops[i, K_RUN] + wout : ops[i, K_RUN] + 2 * wout],
+                          fpar[i, F_MOMENTUM], fpar[i, F_EPS], training)
+    if not training:
+        return True
+    mean, std, lo, hi, finite = value_stats(y.ravel(), fpar[i, F_LO], fpar[i, F_HI], hist[i])
+    stats[i, S_MEAN] = mean
+    stats[i, S_STD] = std
+    stats[i, S_MIN] = lo
+    stats[i, S_MAX] = hi
+    if kind == ACT:
+        sat = saturated_count(ops[i, K_FN], y.ravel())
+        if sat >= 0:
+            stats[i, S_SAT] = sat / y.size
+    if ops[i, K_DEADSTAT]:
+        stats[i, S_DEAD] = dead_units(x) / wout
+    if not finite:
+        return _bad(glob, i, Q_ACTIVATION)
+    return True
+
+
+@njit(**_opts)
+def begin_backward(ops, out_idx, acts, grads, params, labels, targets, classify, n, hyper, glob):
+    """The loss, its gradient at the output, and zeroed buffers that gradients add into."""
+    for i in range(ops.shape[0]):
+        if ops[i, K_ZERO]:
+            grads[ops[i, K_DOUT] : ops[i, K_DOUT] + n * ops[i, K_WOUT]] = 0
+    w = ops[out_idx, K_WOUT]
+    z = _view(acts, ops[out_idx, K_OUT], n, w)
+    dz = _view(grads, ops[out_idx, K_DOUT], n, w)
+    loss, correct = compute_loss(ops[out_idx, K_LOSS], z, labels, targets, classify, dz)
+    penalty = 0.0
+    l2 = hyper[H_L2]
+    if l2 > 0:
+        for i in range(ops.shape[0]):
+            if ops[i, K_L2]:
+                pw = ops[i, K_PW]
+                penalty += sum_squares(params[pw : pw + ops[i, K_WIN] * ops[i, K_WOUT]])
+        penalty *= l2
+    glob[G_DATA_LOSS] = loss
+    glob[G_PENALTY] = penalty
+    glob[G_LOSS] = loss + penalty
+    glob[G_CORRECT] = correct
+    if not np.isfinite(loss + penalty):
+        return _bad(glob, out_idx, Q_LOSS)
+    return True
+
+
+@njit(**_opts)
+def backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, n, hyper, glob):
+    """Pass the gradient at node i's output back to its input and its parameters."""
+    kind = ops[i, K_KIND]
+    win = ops[i, K_WIN]
+    wout = ops[i, K_WOUT]
+    dy = _view(grads, ops[i, K_DOUT], n, wout)
+    g2 = sum_squares(dy.ravel())
+    stats[i, S_GRAD] = np.sqrt(g2)
+    if not np.isfinite(g2):
+        return _bad(glob, i, Q_GRADIENT)
+    need_dx = ops[i, K_NEEDDX] != 0
+    x = _view(acts, ops[i, K_IN], n, win)
+    y = _view(acts, ops[i, K_OUT], n, wout)
+    dx = _view(grads, ops[i, K_DIN], n, win)
+    p0 = ops[i, K_PSTART]
+    p1 = ops[i, K_PEND]
+    if kind == DENSE:
+        pw = ops[i, K_PW]
+        W = _view(params, pw, win, wout)
+        dW = _view(pgrads, pw, win, wout)
+        pb = ops[i, K_PB]
+        db = pgrads[pb : pb + wout] if pb >= 0 else pgrads[0:0]
+        dense_backward(x, W, dy, dW, db, pb >= 0, dx, need_dx)
+        l2 = hyper[H_L2]
+        if l2 > 0:
+            dW += 2 * l2 * W
+    elif kind == ACT:
+        fn = ops[i, K_FN]
+        a = params[ops[i, K_PA]] if fn == PRELU else fpar[i, F_A]
+        if need_dx or fn == PRELU:
+            dalpha = act_backward(fn, x.ravel(), y.ravel(), dy.ravel(), dx.ravel(), a)
+            if fn == PRELU:
+                pgrads[ops[i, K_PA]] = dalpha
+    elif kind == BATCHNORM:
+        pg = ops[i, K_PA]
+        pbeta = ops[i, K_PBETA]
+        batchnorm_backward(dy, params[pg : pg + wout], _view(aux, ops[i, K_XHAT], n, wout),
+                           aux[ops[i, K_INVSTD] : ops[i, K_INVSTD] + wout], dx,
+                           pgrads[pg : pg + wout], pgrads[pbeta : pbeta + wout])
+    elif kind == OUTPUT and need_dx and ops[i, K_DIN] != ops[i, K_DOUT]:
+        dx[:] = dy
+    if p1 > p0:
+        pg2 = sum_squares(pgrads[p0:p1])
+        stats[i, S_PGRAD] = np.sqrt(pg2)
+        if not np.isfinite(pg2):
+            return _bad(glob, i, Q_PARAM_GRADIENT)
+    if need_dx and ops[i, K_SCATTER]:
+        # dx is this node's own buffer: add it into every predecessor's gradient.
+        src = grads[ops[i, K_DIN] : ops[i, K_DIN] + n * win]
+        for k in range(ops[i, K_NPRED]):
+            p = preds[ops[i, K_PRED0] + k]
+            grads[ops[p, K_DOUT] : ops[p, K_DOUT] + n * win] += src
+    return True
+
+
+@njit(**_opts)
+def update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, glob):
+    """Clip the gradients, then update every node's parameters and record their figures."""
+    fired, before, after = clip_gradients(pgrads, clip_mode, hyper[H_CLIP])
+    glob[G_CLIP_FIRED] = fired
+    glob[G_NORM_BEFORE] = before
+    glob[G_NORM_AFTER] = after
+    ok = True
+    for i in range(ops.shape[0]):
+        p0 = ops[i, K_PSTART]
+        p1 = ops[i, K_PEND]
+        if p1 <= p0:
+            continue
+        dw2, w2 = update_segment(opt, params, pgrads, opt_m, opt_v, hyper, t, p0, p1)
+        new2 = sum_squares(params[p0:p1])
+        stats[i, S_WNORM] = np.sqrt(new2)
+        stats[i, S_RATIO] = np.sqrt(dw2 / w2) if w2 > 0 else np.inf if dw2 > 0 else 0.0
+        if ok and not np.isfinite(new2):
+            ok = _bad(glob, i, Q_WEIGHT)
+    return ok
+
+
+@njit(**_opts)
+def train_step(X, labels, targets, idx, lab_buf, tgt_buf, classify, ops, fpar, preds, out_idx,
+               acts, grads, aux, params, pgrads, bn_run, opt_m, opt_v, opt, clip_mode, hyper, t,
+               stats, hist, glob):
+    """One mini-batch: forward, loss, backward, clip, update. Returns 0 if all stayed finite,
+    else 1; glob then names the node and the quantity that went non-finite first."""
+    n = idx.size
+    gather_batch(X, labels, targets, idx, acts, ops[0, K_OUT], lab_buf, tgt_buf)
+    for i in range(ops.shape[0]):
+        if not forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n,
+                            True, glob):
+            return 1
+    if not begin_backward(ops, out_idx, acts, grads, params, lab_buf, tgt_buf, classify, n,
+                          hyper, glob):
+        return 1
+    for i in range(ops.shape[0] - 1, 0, -1):
+        if not backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, n,
+                             hyper, glob):
+            return 1
+    if not update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, glob):
+        return 1
+    return 0
+
+
+@njit(**_opts)
+def evaluate(X, labels, targets, classify, ops, fpar, preds, out_idx, acts, grads, aux, params,
+             bn_run, stats, hist, glob, lab_buf, tgt_buf, chunk):
+    """Mean loss and accuracy over a whole data set in evaluation mode (running statistics)."""
+    total = X.shape[0]
+    loss_sum = 0.0
+    correct = 0
+    start = 0
+    while start < total:
+        n = min(chunk, total - start)
+        idx = np.arange(start, start + n)
+        gather_batch(X, labels, targets, idx, acts, ops[0, K_OUT], lab_buf, tgt_buf)
+        for i in range(ops.shape[0]):
+            forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n, False,
+                         glob)
+        w = ops[out_idx, K_WOUT]
+        z = _view(acts, ops[out_idx, K_OUT], n, w)
+        dz = _view(grads, ops[out_idx, K_DOUT], n, w)
+        loss, c = compute_loss(ops[out_idx, K_LOSS], z, lab_buf, tgt_buf, classify, dz)
+        loss_sum += loss * n
+        correct += c
+        start += n
+    return loss_sum / total, correct / total if correct >= 0 else np.nan
+
+
+def relu_like(code: int) -> bool:
+    return code == RELU

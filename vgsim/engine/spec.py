@@ -1,0 +1,182 @@
+"""The network description: nodes, edges, data and training settings; JSON in and out.
+
+Reading is lenient about content and strict about form: a file that is not a vgsim network is
+refused with NetworkFileError, while a network with mistakes in it still loads so that an editor
+can show every problem (see `validate.py`). Loading never executes code: it is plain `json`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import NetworkError, NetworkFileError
+from .schema import FORMAT, TOP_LEVEL
+
+
+@dataclass
+class NodeSpec:
+    id: str
+    type: str
+    params: dict = field(default_factory=dict)
+    label: str | None = None
+    pos: tuple[float, float] | None = None
+
+    def to_dict(self) -> dict:
+        out: dict = {"id": self.id, "type": self.type}
+        out.update(self.params)
+        if self.label is not None:
+            out["label"] = self.label
+        if self.pos is not None:
+            out["pos"] = [round(float(self.pos[0]), 2), round(float(self.pos[1]), 2)]
+        return out
+
+
+@dataclass
+class Network:
+    name: str = "untitled"
+    description: str = ""
+    data: dict = field(default_factory=lambda: {"name": "spiral"})
+    nodes: list[NodeSpec] = field(default_factory=list)
+    edges: list[tuple[str, str]] = field(default_factory=list)
+    training: dict = field(default_factory=dict)
+    lesson: dict | None = None
+    # Folder of the file it came from: a CSV path in `data` is relative to it. Not saved.
+    base_dir: Path | None = None
+    # Top-level keys this version does not know; kept so validation can name them.
+    unknown_keys: list[str] = field(default_factory=list)
+
+    def node(self, node_id: str) -> NodeSpec:
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        raise KeyError(node_id)
+
+    def copy(self) -> Network:
+        return copy.deepcopy(self)
+
+    def to_dict(self) -> dict:
+        out: dict = {"format": FORMAT, "name": self.name}
+        if self.description:
+            out["description"] = self.description
+        out["data"] = copy.deepcopy(self.data)
+        out["nodes"] = [n.to_dict() for n in self.nodes]
+        out["edges"] = [{"from": a, "to": b} for a, b in self.edges]
+        out["training"] = copy.deepcopy(self.training)
+        if self.lesson is not None:
+            out["lesson"] = copy.deepcopy(self.lesson)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, d: object, base_dir: Path | None = None) -> Network:
+        if not isinstance(d, dict):
+            raise NetworkFileError("A network file must hold a JSON object at its top level.")
+        fmt = d.get("format")
+        if fmt is None:
+            raise NetworkFileError(
+                f'This is not a vgsim network: it has no "format" key (expected "{FORMAT}").'
+            )
+        if fmt != FORMAT:
+            raise NetworkFileError(
+                f"Unknown network format {fmt!r}: this version of vgsim reads {FORMAT!r} only."
+            )
+        nodes_raw = d.get("nodes", [])
+        edges_raw = d.get("edges", [])
+        if not isinstance(nodes_raw, list) or not all(isinstance(n, dict) for n in nodes_raw):
+            raise NetworkFileError('"nodes" must be a list of objects, one per block.')
+        if not isinstance(edges_raw, list) or not all(isinstance(e, dict) for e in edges_raw):
+            raise NetworkFileError('"edges" must be a list of {"from": id, "to": id} objects.')
+        for key in ("data", "training"):
+            if key in d and not isinstance(d[key], dict):
+                raise NetworkFileError(f'"{key}" must be an object.')
+        nodes = []
+        for i, raw in enumerate(nodes_raw):
+            params = dict(raw)
+            node_id = params.pop("id", None)
+            node_type = params.pop("type", None)
+            label = params.pop("label", None)
+            pos = params.pop("pos", None)
+            nodes.append(
+                NodeSpec(
+                    id=str(node_id) if node_id is not None else f"#{i + 1}",
+                    type=str(node_type) if node_type is not None else "",
+                    params=params,
+                    label=str(label) if label is not None else None,
+                    pos=_as_pos(pos),
+                )
+            )
+        edges = [(str(e.get("from", "")), str(e.get("to", ""))) for e in edges_raw]
+        lesson = d.get("lesson")
+        return cls(
+            name=str(d.get("name", "untitled")),
+            description=str(d.get("description", "")),
+            data=copy.deepcopy(d.get("data", {"name": "spiral"})),
+            nodes=nodes,
+            edges=edges,
+            training=copy.deepcopy(d.get("training", {})),
+            lesson=copy.deepcopy(lesson) if isinstance(lesson, dict) else None,
+            base_dir=base_dir,
+            unknown_keys=[k for k in d if k not in TOP_LEVEL],
+        )
+
+    @classmethod
+    def from_json(cls, text: str, base_dir: Path | None = None) -> Network:
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise NetworkFileError(
+                f"Not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}."
+            ) from None
+        return cls.from_dict(d, base_dir)
+
+
+def _as_pos(pos: object) -> tuple[float, float] | None:
+    if isinstance(pos, list | tuple) and len(pos) == 2:
+        try:
+            return (float(pos[0]), float(pos[1]))
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def read_network(path: str | Path) -> Network:
+    """Read a network file without validating its content (an editor shows the problems)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NetworkFileError(f"No such network file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NetworkFileError(f"Cannot read {path}: {exc}") from None
+    try:
+        return Network.from_json(text, base_dir=path.resolve().parent)
+    except NetworkFileError as exc:
+        raise NetworkFileError(f"{path.name}: {exc}") from None
+
+
+def load_network(path: str | Path) -> Network:
+    """Read a network file and validate it; raises NetworkError listing every problem."""
+    from .validate import validate
+
+    net = read_network(path)
+    problems = validate(net)
+    if problems:
+        raise NetworkError(problems)
+    return net
+
+
+def save_network(net: Network, path: str | Path) -> None:
+    """Write atomically: a failed write never leaves a half-written file behind."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(net.to_json(), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise

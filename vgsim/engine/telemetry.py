@@ -1,0 +1,153 @@
+"""Per-step telemetry and a bounded history of it.
+
+The history keeps the last `recent` steps in full (a ring buffer) and, for the whole run, a
+decimated record that keeps every k-th step and doubles k whenever it fills up; so memory is
+bounded however long training goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .kernels.stats import N_STATS, STAT_NAMES
+
+# Scalars recorded for every step, in this order.
+SCALARS = (
+    "step", "epoch", "loss", "data_loss", "l2_penalty", "accuracy", "train_loss",
+    "train_accuracy", "test_loss", "test_accuracy", "clip_fired", "grad_norm_before_clip",
+    "grad_norm_after_clip", "lr",
+)
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where and when training first went non-finite."""
+
+    step: int
+    node: str
+    quantity: str  # "activation", "loss", "gradient", "weight gradient" or "weight"
+
+    def message(self) -> str:
+        return (f"Training diverged at step {self.step}: the {self.quantity} of '{self.node}' "
+                "became NaN or infinite.")
+
+
+@dataclass
+class StepRecord:
+    """What one training step measured. `node_stats` rows follow `node_ids`; columns follow
+    STAT_NAMES; NaN where a figure does not apply (e.g. weight norm of an activation)."""
+
+    scalars: dict[str, float]
+    node_ids: list[str]
+    node_stats: np.ndarray
+    histograms: np.ndarray
+    hist_ranges: np.ndarray
+    divergence: Divergence | None = None
+
+    @property
+    def step(self) -> int:
+        return int(self.scalars["step"])
+
+    @property
+    def loss(self) -> float:
+        return self.scalars["loss"]
+
+    @property
+    def status(self) -> str:
+        return "diverged" if self.divergence else "ok"
+
+    def stat(self, name: str) -> dict[str, float]:
+        """One figure for every node, e.g. record.stat("grad_norm")["dense1"]."""
+        col = STAT_NAMES.index(name)
+        return {n: float(v) for n, v in zip(self.node_ids, self.node_stats[:, col], strict=True)}
+
+    def flat(self) -> dict[str, float]:
+        """Scalars, then every per-node figure as "<figure>/<node id>" (the metrics.csv row)."""
+        out = dict(self.scalars)
+        for c, name in enumerate(STAT_NAMES):
+            for r, node in enumerate(self.node_ids):
+                out[f"{name}/{node}"] = float(self.node_stats[r, c])
+        return out
+
+
+def flat_columns(node_ids: list[str]) -> list[str]:
+    return list(SCALARS) + [f"{name}/{n}" for name in STAT_NAMES for n in node_ids]
+
+
+@dataclass
+class _Series:
+    capacity: int
+    n_nodes: int
+    steps: np.ndarray = field(init=False)
+    scalars: np.ndarray = field(init=False)
+    stats: np.ndarray = field(init=False)
+    size: int = 0
+
+    def __post_init__(self) -> None:
+        self.steps = np.zeros(self.capacity, dtype=np.int64)
+        self.scalars = np.full((self.capacity, len(SCALARS)), np.nan)
+        self.stats = np.full((self.capacity, self.n_nodes, N_STATS), np.nan, dtype=np.float32)
+
+
+class History:
+    """Bounded memory: `recent` full steps plus at most `long` decimated ones."""
+
+    def __init__(self, node_ids: list[str], recent: int = 2048, long: int = 2048):
+        self.node_ids = list(node_ids)
+        self._recent = _Series(recent, len(node_ids))
+        self._long = _Series(long, len(node_ids))
+        self._head = 0  # next slot of the ring
+        self._stride = 1
+        self.latest: StepRecord | None = None
+
+    def __len__(self) -> int:
+        return self._recent.size
+
+    def append(self, record: StepRecord) -> None:
+        self.latest = record
+        row = np.array([record.scalars[k] for k in SCALARS], dtype=np.float64)
+        r = self._recent
+        r.steps[self._head] = record.step
+        r.scalars[self._head] = row
+        r.stats[self._head] = record.node_stats
+        self._head = (self._head + 1) % r.capacity
+        r.size = min(r.size + 1, r.capacity)
+        if record.step % self._stride == 0:
+            g = self._long
+            if g.size == g.capacity:
+                # Keep every other kept step and double the stride.
+                keep = slice(0, g.size, 2)
+                n = len(range(*keep.indices(g.size)))
+                g.steps[:n], g.scalars[:n], g.stats[:n] = (
+                    g.steps[keep], g.scalars[keep], g.stats[keep])
+                g.size = n
+                self._stride *= 2
+                if record.step % self._stride:
+                    return
+            g.steps[g.size], g.scalars[g.size], g.stats[g.size] = (
+                record.step, row, record.node_stats)
+            g.size += 1
+
+    def recent(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(steps, scalars, node stats) of the ring, oldest first."""
+        r = self._recent
+        if r.size < r.capacity:
+            idx = np.arange(r.size)
+        else:
+            idx = (np.arange(r.capacity) + self._head) % r.capacity
+        return r.steps[idx], r.scalars[idx], r.stats[idx]
+
+    def long(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The decimated record of the whole run, oldest first."""
+        g = self._long
+        return g.steps[: g.size], g.scalars[: g.size], g.stats[: g.size]
+
+    def scalar(self, name: str, long: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        steps, scalars, _ = self.long() if long else self.recent()
+        return steps, scalars[:, SCALARS.index(name)]
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for s in (self._recent, self._long)
+                   for a in (s.steps, s.scalars, s.stats))

@@ -1,0 +1,100 @@
+"""Graph facts shared by validation and compilation: order, reachability, cycles, widths."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from .spec import Network
+
+
+def adjacency(net: Network) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(predecessors, successors) by node id, in edge order; edges to unknown ids are ignored."""
+    ids = {n.id for n in net.nodes}
+    preds: dict[str, list[str]] = defaultdict(list)
+    succs: dict[str, list[str]] = defaultdict(list)
+    for a, b in net.edges:
+        if a in ids and b in ids and a != b and b not in succs[a]:
+            preds[b].append(a)
+            succs[a].append(b)
+    return preds, succs
+
+
+def topological_order(net: Network) -> tuple[list[str], list[str]]:
+    """(order, left over). Left-over nodes sit on or behind a cycle. Ties keep file order."""
+    preds, succs = adjacency(net)
+    indegree = {n.id: len(preds[n.id]) for n in net.nodes}
+    ready = [n.id for n in net.nodes if indegree[n.id] == 0]
+    order: list[str] = []
+    while ready:
+        node = ready.pop(0)
+        order.append(node)
+        for s in succs[node]:
+            indegree[s] -= 1
+            if indegree[s] == 0:
+                ready.append(s)
+    placed = set(order)
+    return order, [n.id for n in net.nodes if n.id not in placed]
+
+
+def find_cycle(net: Network, candidates: list[str]) -> list[str]:
+    """One cycle among `candidates`, as a list of ids that starts and ends at the same node."""
+    _, succs = adjacency(net)
+    inside = set(candidates)
+    for start in candidates:
+        path, seen, node = [start], {start}, start
+        while True:
+            nxt = next((s for s in succs[node] if s in inside), None)
+            if nxt is None:
+                break
+            if nxt in seen:
+                return path[path.index(nxt) :] + [nxt]
+            path.append(nxt)
+            seen.add(nxt)
+            node = nxt
+    return []
+
+
+def reachable(start: list[str], links: dict[str, list[str]]) -> set[str]:
+    seen = set(start)
+    todo = list(start)
+    while todo:
+        for nxt in links[todo.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def infer_widths(
+    net: Network, order: list[str], n_features: int
+) -> tuple[dict[str, int], dict[str, int], list[tuple[str, str, int, str, int]]]:
+    """(input width, output width) per node along `order`, and the sums whose widths differ.
+
+    A mismatch is (node, first pred, its width, other pred, its width).
+    """
+    preds, _ = adjacency(net)
+    kinds = {n.id: n for n in net.nodes}
+    width_in: dict[str, int] = {}
+    width_out: dict[str, int] = {}
+    mismatches = []
+    for node_id in order:
+        node = kinds[node_id]
+        incoming = [p for p in preds[node_id] if p in width_out]
+        if node.type == "input":
+            width_in[node_id] = n_features
+        elif incoming:
+            first = incoming[0]
+            width_in[node_id] = width_out[first]
+            for other in incoming[1:]:
+                if width_out[other] != width_out[first]:
+                    mismatches.append(
+                        (node_id, first, width_out[first], other, width_out[other])
+                    )
+        else:
+            continue
+        if node.type == "dense":
+            units = node.params.get("units")
+            width_out[node_id] = units if isinstance(units, int) and units > 0 else 0
+        else:
+            width_out[node_id] = width_in[node_id]
+    return width_in, width_out, mismatches

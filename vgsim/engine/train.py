@@ -1,0 +1,321 @@
+"""The Trainer: a validated network, compiled and trained one mini-batch (or one node) at a time.
+
+`step()` runs one whole mini-batch in a single kernel call. `micro_step()` runs the same step one
+phase at a time (each node forward, the loss, each node backward, the update) through the same
+kernel functions, so both paths give bit-identical results. A NaN or infinity never raises: the
+step reports where it appeared and the trainer stops in a "diverged" state until `reset()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .compile import Plan, compile_network
+from .data import Dataset, load_dataset
+from .errors import NetworkError, Problem
+from .init import initialise
+from .kernels import optim
+from .kernels import plan as k
+from .kernels.stats import N_STATS
+from .schema import node_defaults, training_defaults
+from .spec import Network
+from .telemetry import SCALARS, Divergence, History, StepRecord
+from .validate import validate
+
+EVAL_CHUNK = 256
+
+
+@dataclass(frozen=True)
+class MicroStep:
+    """Where a micro-step left the trainer: `phase` is "forward", "loss", "backward" or
+    "update"; `node` the node just computed (None for loss and update)."""
+
+    phase: str
+    node: str | None
+    record: StepRecord | None = None  # set when the micro-step finished a whole step
+
+
+class Trainer:
+    def __init__(self, net: Network, data: Dataset | None = None):
+        problems = validate(net)
+        if problems:
+            raise NetworkError(problems)
+        self.net = net.copy()
+        self.cfg = training_defaults(net.training)
+        self.data = data if data is not None else load_dataset(net.data, net.base_dir)
+        batch = int(self.cfg["batch_size"])
+        n_train = self.data.X_train.shape[0]
+        if batch > n_train:
+            raise NetworkError([Problem("training", f"Training: the batch size {batch} is larger "
+                                        f"than the {n_train} training samples.")])
+        self.batch_size = batch
+        self.dtype = np.dtype(self.cfg["dtype"])
+        self.plan: Plan = compile_network(self.net, self.data.n_features)
+        self.node_ids = self.plan.order
+        self._alloc()
+        self.reset()
+
+    # --- set-up -----------------------------------------------------------------------------
+    def _alloc(self) -> None:
+        plan, dt, d = self.plan, self.dtype, self.data
+        self.ops, acts, grads, aux = plan.layout(self.batch_size)
+        rows_eval = min(EVAL_CHUNK, max(d.X_train.shape[0], d.X_test.shape[0]))
+        self.rows_eval = rows_eval
+        self.ops_eval, acts_e, grads_e, aux_e = plan.layout(rows_eval)
+        self.acts, self.grads, self.aux = (np.zeros(s, dt) for s in (acts, grads, aux))
+        self.acts_eval, self.grads_eval, self.aux_eval = (
+            np.zeros(s, dt) for s in (acts_e, grads_e, aux_e))
+        self.params, self.pgrads, self.opt_m, self.opt_v = (
+            np.zeros(plan.n_params, dt) for _ in range(4))
+        self.bn_run = np.zeros(plan.bn_size, dt)
+        n = len(plan.order)
+        self.stats = np.full((n, N_STATS), np.nan)
+        self.hist = np.zeros((n, int(self.cfg["bins"])))
+        self.hist_ranges = plan.fpar[:, [k.F_LO, k.F_HI]].copy()
+        self.glob = np.zeros(k.N_GLOB)
+        self.classify = d.task == "classification"
+        self.X_train = np.ascontiguousarray(d.X_train, dtype=dt)
+        self.X_test = np.ascontiguousarray(d.X_test, dtype=dt)
+        self.lab_train, self.tgt_train = self._targets(d.y_train)
+        self.lab_test, self.tgt_test = self._targets(d.y_test)
+        width = self.tgt_train.shape[1]
+        rows = max(self.batch_size, rows_eval)
+        self.lab_buf = np.zeros(rows, np.int64)
+        self.tgt_buf = np.zeros((rows, width))
+        self.hyper = np.zeros(8)
+        self.opt = optim.CODES[self.cfg["optimizer"]]
+        self.set_live(lr=self.cfg["lr"], l2=self.cfg["l2"], clip=self.cfg["clip"])
+        for name in ("momentum", "beta1", "beta2", "eps", "alpha"):
+            self.hyper[getattr(optim, "H_" + name.upper())] = float(self.cfg[name])
+
+    def _targets(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.classify:
+            return np.ascontiguousarray(y, np.int64), np.zeros((len(y), 0))
+        return np.zeros(len(y), np.int64), np.ascontiguousarray(y, np.float64).reshape(len(y), -1)
+
+    def set_live(self, lr: float | None = None, l2: float | None = None,
+                 clip: dict | None = None) -> None:
+        """Settings that may change mid-run, like a real experiment; used from the next step."""
+        if lr is not None:
+            self.hyper[optim.H_LR] = float(lr)
+        if l2 is not None:
+            self.hyper[optim.H_L2] = float(l2)
+        if clip is not None:
+            full = {**self.cfg["clip"], **clip}
+            self.clip_mode = optim.CLIP_CODES[full["mode"]]
+            self.hyper[optim.H_CLIP] = float(full["threshold"])
+            self.cfg["clip"] = full
+
+    def reset(self) -> None:
+        """Re-initialise the weights and the batch order from the seed: a fresh, identical run."""
+        seed = int(self.cfg["seed"])
+        init_rng = np.random.default_rng([seed, 1])
+        self._batch_rng = np.random.default_rng([seed, 2])
+        nodes = {n.id: n for n in self.net.nodes}
+        for slot in self.plan.params:
+            p = node_defaults(nodes[slot.node_id].type, nodes[slot.node_id].params)
+            view = self.params[slot.offset : slot.offset + slot.size]
+            if slot.name == "W":
+                view[:] = initialise(p["init"], *slot.shape, init_rng).ravel()
+            elif slot.name == "b":
+                view[:] = p["bias_init"]
+            elif slot.name in ("gamma", "alpha"):
+                view[:] = p["alpha"] if slot.name == "alpha" else 1.0
+            else:
+                view[:] = 0.0
+        for i, kind in enumerate(self.plan.types):
+            if kind == "batchnorm":
+                off, w = self.ops[i, k.K_RUN], self.plan.width_out[i]
+                self.bn_run[off : off + w] = 0.0
+                self.bn_run[off + w : off + 2 * w] = 1.0
+        for a in (self.pgrads, self.opt_m, self.opt_v, self.acts, self.grads):
+            a[:] = 0
+        self.stats[:] = np.nan
+        self.step_count = 0
+        self._t = 0
+        self._perm = np.empty(0, np.int64)
+        self._cursor = 0
+        self.epoch = 0
+        self.divergence: Divergence | None = None
+        self.history = History(self.node_ids, recent=int(self.cfg["history"]))
+        self._micro: list[tuple[str, int]] = []
+        self._batch = np.empty(0, np.int64)
+        self._eval = {"train_loss": np.nan, "train_accuracy": np.nan,
+                      "test_loss": np.nan, "test_accuracy": np.nan}
+
+    # --- stepping ---------------------------------------------------------------------------
+    @property
+    def diverged(self) -> bool:
+        return self.divergence is not None
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.X_train.shape[0] // self.batch_size
+
+    def _next_batch(self) -> np.ndarray:
+        if self._cursor + self.batch_size > self._perm.size:
+            self._perm = self._batch_rng.permutation(self.X_train.shape[0]).astype(np.int64)
+            self._cursor = 0
+            if self.step_count:
+                self.epoch += 1
+        idx = self._perm[self._cursor : self._cursor + self.batch_size]
+        self._cursor += self.batch_size
+        return np.ascontiguousarray(idx)
+
+    def step(self) -> StepRecord:
+        """One mini-batch: forward, loss, backward, clip, update. Finishes a micro-stepped one."""
+        if self.divergence is not None:
+            return self.history.latest  # type: ignore[return-value]
+        if self._micro:
+            while True:
+                done = self.micro_step()
+                if done.record is not None:
+                    return done.record
+        self._t += 1
+        self.glob[:] = 0
+        status = k.train_step(
+            self.X_train, self.lab_train, self.tgt_train, self._next_batch(), self.lab_buf,
+            self.tgt_buf, self.classify, self.ops, self.plan.fpar, self.plan.preds,
+            self.plan.out_idx, self.acts, self.grads, self.aux, self.params, self.pgrads,
+            self.bn_run, self.opt_m, self.opt_v, self.opt, self.clip_mode, self.hyper, self._t,
+            self.stats, self.hist, self.glob)
+        return self._finish(status)
+
+    def _finish(self, status: int) -> StepRecord:
+        if status:
+            node = self.node_ids[int(self.glob[k.G_BAD_NODE])]
+            quantity = k.QUANTITIES[int(self.glob[k.G_BAD_QTY])]
+            self.divergence = Divergence(self.step_count, node, quantity)
+        elif self.step_count % int(self.cfg["eval_every"]) == 0:
+            self.evaluate()
+        record = self._record()
+        self.history.append(record)
+        self.step_count += 1
+        return record
+
+    def _record(self) -> StepRecord:
+        g = self.glob
+        scalars = {
+            "step": float(self.step_count), "epoch": float(self.epoch),
+            "loss": g[k.G_LOSS], "data_loss": g[k.G_DATA_LOSS], "l2_penalty": g[k.G_PENALTY],
+            "accuracy": g[k.G_CORRECT] / self.batch_size if self.classify else np.nan,
+            **self._eval,
+            "clip_fired": g[k.G_CLIP_FIRED], "grad_norm_before_clip": g[k.G_NORM_BEFORE],
+            "grad_norm_after_clip": g[k.G_NORM_AFTER], "lr": self.hyper[optim.H_LR],
+        }
+        assert tuple(scalars) == SCALARS
+        return StepRecord({key: float(v) for key, v in scalars.items()}, self.node_ids,
+                          self.stats.copy(), self.hist.copy(), self.hist_ranges,
+                          self.divergence)
+
+    def evaluate(self) -> dict[str, float]:
+        """Loss and accuracy over the whole training and test sets, in evaluation mode."""
+        scratch_stats = np.zeros_like(self.stats)
+        scratch_hist = np.zeros_like(self.hist)
+        glob = np.zeros(k.N_GLOB)
+        for split, X, lab, tgt in (("train", self.X_train, self.lab_train, self.tgt_train),
+                                   ("test", self.X_test, self.lab_test, self.tgt_test)):
+            loss, acc = k.evaluate(
+                X, lab, tgt, self.classify, self.ops_eval, self.plan.fpar, self.plan.preds,
+                self.plan.out_idx, self.acts_eval, self.grads_eval, self.aux_eval, self.params,
+                self.bn_run, scratch_stats, scratch_hist, glob, self.lab_buf, self.tgt_buf,
+                self.rows_eval)
+            self._eval[f"{split}_loss"] = float(loss)
+            self._eval[f"{split}_accuracy"] = float(acc) if self.classify else np.nan
+        return dict(self._eval)
+
+    def run(self, steps: int):
+        """Yield the records of up to `steps` steps; stops early if training diverges."""
+        for _ in range(steps):
+            record = self.step()
+            yield record
+            if record.divergence is not None:
+                return
+
+    def step_with_state(self) -> tuple[StepRecord, dict[str, np.ndarray]]:
+        """One step, also returning its state just before the update (gradients before
+        clipping): the batch, every node's output and gradient, every parameter and its
+        gradient. The arithmetic is the same as step()'s."""
+        if self._micro or self.divergence is not None:
+            return self.step(), {}
+        need_dx = self.ops[:, k.K_NEEDDX].copy()
+        self.ops[1:, k.K_NEEDDX] = 1  # also the gradient reaching the input
+        try:
+            state: dict[str, np.ndarray] = {}
+            while True:
+                if self._micro and self._micro[0][0] == "update":
+                    state = self.state_arrays()
+                done = self.micro_step()
+                if done.record is not None:
+                    return done.record, state or self.state_arrays()
+        finally:
+            self.ops[:, k.K_NEEDDX] = need_dx
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The current batch, activations, gradients and parameters under the dump keys."""
+        n = self._batch.size or self.batch_size
+        out: dict[str, np.ndarray] = {"x": self.X_train[self._batch].copy()}
+        out["y"] = (self.lab_buf[:n] if self.classify else self.tgt_buf[:n]).copy()
+        out["loss"] = np.array(self.glob[k.G_LOSS])
+        for i, node in enumerate(self.node_ids):
+            w = self.ops[i, k.K_WOUT]
+            a, g = self.ops[i, k.K_OUT], self.ops[i, k.K_DOUT]
+            out[f"act/{node}"] = self.acts[a : a + n * w].reshape(n, w).copy()
+            out[f"dact/{node}"] = self.grads[g : g + n * w].reshape(n, w).copy()
+        for slot in self.plan.params:
+            sl = slice(slot.offset, slot.offset + slot.size)
+            out[f"param/{slot.node_id}/{slot.name}"] = self.params[sl].reshape(slot.shape).copy()
+            out[f"grad/{slot.node_id}/{slot.name}"] = self.pgrads[sl].reshape(slot.shape).copy()
+        return out
+
+    # --- micro-steps ------------------------------------------------------------------------
+    def micro_plan(self) -> list[tuple[str, int]]:
+        """The phases of one step: each node forward, the loss, each node backward, update."""
+        n = len(self.node_ids)
+        return ([("forward", i) for i in range(n)] + [("loss", -1)]
+                + [("backward", i) for i in range(n - 1, 0, -1)] + [("update", -1)])
+
+    @property
+    def next_micro(self) -> tuple[str, str | None]:
+        """The phase and node the next micro-step will compute."""
+        phase, i = (self._micro or self.micro_plan())[0]
+        return phase, self.node_ids[i] if i >= 0 else None
+
+    def micro_step(self) -> MicroStep:
+        if self.divergence is not None:
+            return MicroStep("diverged", None, self.history.latest)
+        if not self._micro:
+            self._micro = self.micro_plan()
+            self._t += 1
+            self.glob[:] = 0
+            self._batch = self._next_batch()
+            k.gather_batch(self.X_train, self.lab_train, self.tgt_train, self._batch,
+                           self.acts, self.ops[0, k.K_OUT], self.lab_buf, self.tgt_buf)
+        phase, i = self._micro.pop(0)
+        ok = self._run_phase(phase, i)
+        node = self.node_ids[i] if i >= 0 else None
+        if not ok:
+            self._micro = []
+            return MicroStep(phase, node, self._finish(1))
+        if phase == "update":
+            return MicroStep(phase, node, self._finish(0))
+        return MicroStep(phase, node)
+
+    def _run_phase(self, phase: str, i: int) -> bool:
+        n = self._batch.size
+        if phase == "forward":
+            return k.forward_node(i, self.ops, self.plan.fpar, self.plan.preds, self.acts,
+                                  self.aux, self.params, self.bn_run, self.stats, self.hist, n,
+                                  True, self.glob)
+        if phase == "loss":
+            return k.begin_backward(self.ops, self.plan.out_idx, self.acts, self.grads,
+                                    self.params, self.lab_buf, self.tgt_buf, self.classify, n,
+                                    self.hyper, self.glob)
+        if phase == "backward":
+            return k.backward_node(i, self.ops, self.plan.fpar, self.plan.preds, self.acts,
+                                   self.grads, self.aux, self.params, self.pgrads, self.stats,
+                                   n, self.hyper, self.glob)
+        return k.update(self.ops, self.params, self.pgrads, self.opt_m, self.opt_v, self.opt,
+                        self.clip_mode, self.hyper, self._t, self.stats, self.glob)

@@ -1,0 +1,245 @@
+"""Validation: every problem at once, each as a message a student can act on.
+
+This is the single source of truth for what makes a network valid; the canvas only displays it.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+from . import schema
+from .errors import DataError, Problem
+from .spec import Network
+from .topology import adjacency, find_cycle, infer_widths, reachable, topological_order
+
+
+def validate(net: Network) -> list[Problem]:
+    problems: list[Problem] = []
+    for key in net.unknown_keys:
+        problems.append(Problem("format", f'Unknown top-level key "{key}".'))
+    problems += _check_training(net.training)
+    problems += [_node_problem(n.id, n.type, m) for n in net.nodes for m in _check_node(n)]
+    problems += _check_ids_and_edges(net)
+    shape, data_problems = _data_shape(net)
+    problems += data_problems
+    problems += _check_structure(net, shape)
+    return problems
+
+
+def _node_problem(node_id: str, node_type: str, message: str) -> Problem:
+    return Problem(node_id, f"{node_type or 'Node'} '{node_id}': {message}")
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _check_node(node) -> list[str]:
+    if node.type not in schema.NODE_FIELDS:
+        known = ", ".join(schema.NODE_FIELDS)
+        return [f"unknown block type {node.type!r}; known types are {known}."]
+    fields = schema.NODE_FIELDS[node.type]
+    p = node.params
+    allowed = set(fields)
+    if node.type == "activation":
+        allowed |= set(schema.ACTIVATIONS.get(str(p.get("function")), {}))
+    out = [f"unknown field {k!r} (allowed: {', '.join(sorted(allowed)) or 'none'})."
+           for k in p if k not in allowed]
+    out += [f"the field {k!r} is required." for k, d in fields.items() if d is None and k not in p]
+    if node.type == "dense":
+        units = p.get("units")
+        if "units" in p and not (_is_int(units) and 1 <= units <= 4096):
+            out.append(f"units must be a whole number from 1 to 4096, not {units!r}.")
+        if not isinstance(p.get("bias", True), bool):
+            out.append("bias must be true or false.")
+        if not _is_number(p.get("bias_init", 0.0)):
+            out.append("bias_init must be a number.")
+        out += _check_init(p.get("init", "xavier_uniform"))
+    elif node.type == "activation":
+        fn = p.get("function")
+        if "function" in p and fn not in schema.ACTIVATIONS:
+            out.append(f"unknown function {fn!r}; choose one of {', '.join(schema.ACTIVATIONS)}.")
+        for k in schema.ACTIVATIONS.get(str(fn), {}):
+            if k in p and not _is_number(p[k]):
+                out.append(f"{k} must be a number, not {p[k]!r}.")
+        if fn == "elu" and _is_number(p.get("alpha", 1.0)) and p.get("alpha", 1.0) <= 0:
+            out.append("ELU's alpha must be positive.")
+    elif node.type == "batchnorm":
+        mom, eps = p.get("momentum", 0.1), p.get("eps", 1e-5)
+        if not (_is_number(mom) and 0 <= mom <= 1):
+            out.append(f"momentum must be between 0 and 1, not {mom!r}.")
+        if not (_is_number(eps) and eps > 0):
+            out.append(f"eps must be a positive number, not {eps!r}.")
+    elif node.type == "output":
+        loss = p.get("loss", "softmax_cross_entropy")
+        if loss not in schema.LOSSES:
+            out.append(f"unknown loss {loss!r}; choose one of {', '.join(schema.LOSSES)}.")
+    return out
+
+
+def _check_init(init: object) -> list[str]:
+    if isinstance(init, str):
+        init = {"name": init}
+    if not isinstance(init, dict) or "name" not in init:
+        return ['init must be a name such as "he_normal" or {"name": ..., parameters}.']
+    name = init["name"]
+    if name not in schema.INITIALISERS:
+        return [f"unknown initialiser {name!r}; choose one of {', '.join(schema.INITIALISERS)}."]
+    allowed = {"name", "gain", *schema.INITIALISERS[name]}
+    out = [f"initialiser {name} has no parameter {k!r} (allowed: {', '.join(sorted(allowed))})."
+           for k in init if k not in allowed]
+    out += [f"initialiser parameter {k} must be a number, not {v!r}."
+            for k, v in init.items() if k != "name" and k in allowed and not _is_number(v)]
+    for k in ("std", "limit"):
+        if _is_number(init.get(k, 1.0)) and init.get(k, 1.0) < 0:
+            out.append(f"initialiser parameter {k} must not be negative.")
+    return out
+
+
+def _check_training(t: dict) -> list[Problem]:
+    out: list[str] = []
+    allowed = set(schema.TRAINING_DEFAULTS)
+    out += [f"unknown setting {k!r}." for k in t if k not in allowed]
+    cfg = schema.training_defaults(t)
+    if cfg["optimizer"] not in schema.OPTIMIZERS:
+        out.append(f"unknown optimizer {cfg['optimizer']!r}; "
+                   f"choose one of {', '.join(schema.OPTIMIZERS)}.")
+    positive = ("lr", "eps")
+    for k in positive:
+        if not (_is_number(cfg[k]) and cfg[k] > 0):
+            out.append(f"{k} must be a positive number, not {cfg[k]!r}.")
+    for k in ("momentum", "beta1", "beta2", "alpha"):
+        if not (_is_number(cfg[k]) and 0 <= cfg[k] < 1):
+            out.append(f"{k} must be at least 0 and below 1, not {cfg[k]!r}.")
+    if not (_is_number(cfg["l2"]) and cfg["l2"] >= 0):
+        out.append(f"l2 must be a number of at least 0, not {cfg['l2']!r}.")
+    ranges = {"batch_size": (1, 65536), "seed": (0, 2**32 - 1), "steps": (1, 10**9),
+              "bins": (2, 256), "eval_every": (1, 10**9), "history": (16, 10**6)}
+    for k, (lo, hi) in ranges.items():
+        if not (_is_int(cfg[k]) and lo <= cfg[k] <= hi):
+            out.append(f"{k} must be a whole number from {lo} to {hi}, not {cfg[k]!r}.")
+    if cfg["dtype"] not in schema.DTYPES:
+        out.append(f"dtype must be one of {', '.join(schema.DTYPES)}, not {cfg['dtype']!r}.")
+    clip = t.get("clip", {})
+    if not isinstance(clip, dict):
+        out.append('clip must be {"mode": "none" | "value" | "norm", "threshold": number}.')
+    else:
+        out += [f"clip has no field {k!r}." for k in clip if k not in ("mode", "threshold")]
+        if cfg["clip"]["mode"] not in schema.CLIP_MODES:
+            out.append(f"clip mode must be one of {', '.join(schema.CLIP_MODES)}, "
+                       f"not {cfg['clip']['mode']!r}.")
+        thr = cfg["clip"]["threshold"]
+        if not (_is_number(thr) and thr > 0):
+            out.append(f"the clipping threshold must be a positive number, not {thr!r}.")
+    return [Problem("training", f"Training: {m}") for m in out]
+
+
+def _check_ids_and_edges(net: Network) -> list[Problem]:
+    out: list[Problem] = []
+    seen: set[str] = set()
+    for n in net.nodes:
+        if n.id.startswith("#"):
+            out.append(Problem(n.id, f"Node {n.id} has no id: give every block a unique id."))
+        elif n.id in seen:
+            out.append(Problem(n.id, f"Two blocks share the id '{n.id}': ids must be unique."))
+        seen.add(n.id)
+    types = {n.id: n.type for n in net.nodes}
+    pairs: set[tuple[str, str]] = set()
+    for a, b in net.edges:
+        for end in (a, b):
+            if end not in types:
+                out.append(Problem("edges", f"The edge {a} → {b} names '{end}', "
+                                            "which is not a block of this network."))
+        if a == b:
+            out.append(Problem(a, f"The edge {a} → {b} connects '{a}' to itself."))
+        if (a, b) in pairs:
+            out.append(Problem(b, f"The edge {a} → {b} appears twice."))
+        pairs.add((a, b))
+        if types.get(b) == "input":
+            out.append(Problem(b, f"The edge {a} → {b} goes into the input '{b}': "
+                                  "the input takes data, not edges."))
+        if types.get(a) == "output":
+            out.append(Problem(a, f"The edge {a} → {b} leaves the output '{a}': "
+                                  "nothing may follow the output."))
+    return out
+
+
+def _data_shape(net: Network) -> tuple[tuple[int, int, str] | None, list[Problem]]:
+    from .data import check_data_spec, dataset_shape
+
+    messages = check_data_spec(net.data) if isinstance(net.data, dict) else ["data: not an object"]
+    if messages:
+        return None, [Problem("data", f"Data: {m}") for m in messages]
+    try:
+        return dataset_shape(net.data, net.base_dir), []
+    except DataError as exc:
+        return None, [Problem("data", f"Data: {exc}")]
+
+
+def _check_structure(net: Network, shape: tuple[int, int, str] | None) -> list[Problem]:
+    out: list[Problem] = []
+    inputs = [n.id for n in net.nodes if n.type == "input"]
+    outputs = [n.id for n in net.nodes if n.type == "output"]
+    if not inputs:
+        out.append(Problem("nodes", "The network has no input block: add one where data enters."))
+    if len(inputs) > 1:
+        out.append(Problem(inputs[1], f"The network has {len(inputs)} input blocks "
+                                      f"({', '.join(inputs)}); it needs exactly one."))
+    if not outputs:
+        out.append(Problem("nodes", "The network has no output block: add one to choose the loss."))
+    if len(outputs) > 1:
+        out.append(Problem(outputs[1], f"The network has {len(outputs)} output blocks "
+                                       f"({', '.join(outputs)}); it needs exactly one."))
+    order, cyclic = topological_order(net)
+    if cyclic:
+        cycle = find_cycle(net, cyclic)
+        where = cycle[0] if cycle else cyclic[0]
+        out.append(Problem(where, "The edges form a cycle: " + " → ".join(cycle or cyclic)
+                           + ". A network must flow one way, from input to output."))
+    preds, succs = adjacency(net)
+    from_input = reachable(inputs[:1], succs)
+    to_output = reachable(outputs[:1], preds)
+    for n in net.nodes:
+        if n.type in ("input", "") or n.id in cyclic:
+            continue
+        if not preds[n.id]:
+            out.append(_node_problem(n.id, n.type, "has no incoming edge: connect a block into it."))
+        elif inputs and n.id not in from_input:
+            out.append(_node_problem(n.id, n.type, "cannot be reached from the input."))
+    for n in net.nodes:
+        if n.type != "output" and n.id not in cyclic and outputs and n.id not in to_output:
+            out.append(_node_problem(n.id, n.type, "is dangling: its result never reaches "
+                                                   f"the output '{outputs[0]}'."))
+    if shape is None or cyclic:
+        return out
+    n_features, n_targets, task = shape
+    _, width_out, mismatches = infer_widths(net, order, n_features)
+    for node, a, wa, b, wb in mismatches:
+        out.append(Problem(node, f"'{node}' adds its inputs, but '{a}' gives {wa} values and "
+                                 f"'{b}' gives {wb}: the widths must match (put a dense "
+                                 "projection on the skip path)."))
+    for oid in outputs[:1]:
+        if oid in width_out:
+            out += _check_output(net.node(oid), width_out[oid], n_targets, task, net.data)
+    return out
+
+
+def _check_output(node, width: int, n_targets: int, task: str, data: dict) -> list[Problem]:
+    loss = node.params.get("loss", "softmax_cross_entropy")
+    name = data.get("name", "the")
+    if task == "regression" and loss != "mse":
+        return [_node_problem(node.id, "output", f"the {name} data set is a regression task: "
+                                                 "use the mse loss.")]
+    expected = n_targets
+    if loss == "binary_cross_entropy" and n_targets == 2:
+        expected = 1
+    if width != expected:
+        what = f"{n_targets} classes" if task == "classification" else f"{n_targets} targets"
+        return [_node_problem(node.id, "output", f"receives {width} values but the {name} data "
+                                                 f"set has {what}: make the last dense layer "
+                                                 f"{expected} units wide.")]
+    return []
