@@ -253,6 +253,30 @@ class Trainer:
         finally:
             self.ops[:, k.K_NEEDDX] = need_dx
 
+    def forward_backward(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        """Loss and every gradient on the training rows `idx`, changing nothing: no update, no
+        step counted, running statistics kept. For checking gradients and for teaching."""
+        if self._micro:
+            raise RuntimeError("finish the current micro-stepped step first")
+        idx = np.ascontiguousarray(idx, dtype=np.int64)
+        if idx.size != self.batch_size:
+            raise ValueError(f"expected {self.batch_size} rows, got {idx.size}")
+        saved = (self.bn_run.copy(), self.stats.copy(), self.hist.copy(), self.glob.copy(),
+                 self._batch, self.ops[:, k.K_NEEDDX].copy())
+        self._batch = idx
+        self.ops[1:, k.K_NEEDDX] = 1
+        try:
+            k.gather_batch(self.X_train, self.lab_train, self.tgt_train, idx, self.acts,
+                           self.ops[0, k.K_OUT], self.lab_buf, self.tgt_buf)
+            phases = [p for p in self.micro_plan() if p[0] != "update"]
+            ok = all(self._run_phase(phase, i) for phase, i in phases)
+            state = self.state_arrays()
+            state["finite"] = np.array(ok)
+            return state
+        finally:
+            (self.bn_run[:], self.stats[:], self.hist[:], self.glob[:], self._batch,
+             self.ops[:, k.K_NEEDDX]) = saved
+
     def state_arrays(self) -> dict[str, np.ndarray]:
         """The current batch, activations, gradients and parameters under the dump keys."""
         n = self._batch.size or self.batch_size
