@@ -142,7 +142,7 @@ class Trainer:
         self.history = History(self.node_ids, recent=int(self.cfg["history"]))
         self._micro: list[tuple[str, int]] = []
         self._batch = np.empty(0, np.int64)
-        self._eval = {"train_loss": np.nan, "train_accuracy": np.nan,
+        self.last_eval = {"train_loss": np.nan, "train_accuracy": np.nan,
                       "test_loss": np.nan, "test_accuracy": np.nan}
 
     # --- stepping ---------------------------------------------------------------------------
@@ -201,7 +201,7 @@ class Trainer:
             "step": float(self.step_count), "epoch": float(self.epoch),
             "loss": g[k.G_LOSS], "data_loss": g[k.G_DATA_LOSS], "l2_penalty": g[k.G_PENALTY],
             "accuracy": g[k.G_CORRECT] / self.batch_size if self.classify else np.nan,
-            **self._eval,
+            **self.last_eval,
             "clip_fired": g[k.G_CLIP_FIRED], "grad_norm_before_clip": g[k.G_NORM_BEFORE],
             "grad_norm_after_clip": g[k.G_NORM_AFTER], "lr": self.hyper[optim.H_LR],
         }
@@ -222,9 +222,9 @@ class Trainer:
                 self.plan.out_idx, self.acts_eval, self.grads_eval, self.aux_eval, self.params,
                 self.bn_run, scratch_stats, scratch_hist, glob, self.lab_buf, self.tgt_buf,
                 self.rows_eval)
-            self._eval[f"{split}_loss"] = float(loss)
-            self._eval[f"{split}_accuracy"] = float(acc) if self.classify else np.nan
-        return dict(self._eval)
+            self.last_eval[f"{split}_loss"] = float(loss)
+            self.last_eval[f"{split}_accuracy"] = float(acc) if self.classify else np.nan
+        return dict(self.last_eval)
 
     def run(self, steps: int):
         """Yield the records of up to `steps` steps; stops early if training diverges."""

@@ -1,0 +1,1 @@
+"""The window: PySide6 + pyqtgraph. Imports the engine; the engine never imports this."""

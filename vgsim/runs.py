@@ -1,0 +1,129 @@
+"""Headless runs: train a network file and write its metrics, summary and state to a folder.
+
+The command line and any script use this; it drives the same Trainer the window uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .engine.spec import Network
+from .engine.telemetry import SCALARS, StepRecord, flat_columns
+from .engine.train import Trainer
+
+FLUSH_ROWS = 256
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder, then rename: never a half file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class MetricsWriter:
+    """metrics.csv: one row per step, the scalars then "<figure>/<node id>" columns."""
+
+    def __init__(self, path: Path, node_ids: list[str]):
+        self.path = path
+        self.columns = flat_columns(node_ids)
+        self._file = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        self._file.write(",".join(self.columns) + "\n")
+        self._rows: list[np.ndarray] = []
+
+    def add(self, record: StepRecord) -> None:
+        scalars = np.array([record.scalars[k] for k in SCALARS])
+        # Column-major over nodes, matching flat_columns: all nodes of a figure together.
+        self._rows.append(np.concatenate([scalars, record.node_stats.T.ravel()]))
+        if len(self._rows) >= FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._rows:
+            np.savetxt(self._file, np.vstack(self._rows), fmt="%.9g", delimiter=",")
+            self._rows.clear()
+            self._file.flush()
+
+    def close(self) -> None:
+        self.flush()
+        self._file.close()
+
+
+def run_network(net: Network, steps: int, out_dir: Path, seed: int | None = None,
+                dump_state: Path | None = None, dump_at: int | None = None,
+                progress: Callable[[StepRecord], None] | None = None) -> dict:
+    """Train `steps` steps (fewer if training diverges); returns the summary it wrote."""
+    if seed is not None:
+        net = net.copy()
+        net.training["seed"] = int(seed)
+    trainer = Trainer(net)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    writer = MetricsWriter(out_dir / "metrics.csv", trainer.node_ids)
+    started = time.perf_counter()
+    record: StepRecord | None = None
+    dumped = False
+    try:
+        for _ in range(steps):
+            if dump_state is not None and trainer.step_count == dump_at:
+                record, state = trainer.step_with_state()
+                atomic_write(dump_state, lambda p, s=state: _save_npz(p, s))
+                dumped = True
+            else:
+                record = trainer.step()
+            writer.add(record)
+            if progress is not None:
+                progress(record)
+            if record.divergence is not None:
+                break
+    finally:
+        writer.close()
+    wall = time.perf_counter() - started
+    done = trainer.step_count
+    if record is not None and record.divergence is None:
+        trainer.evaluate()
+    summary = {
+        "network": net.name,
+        "status": "diverged" if trainer.divergence else "ok",
+        "steps": done,
+        "epochs": trainer.epoch,
+        "seed": int(trainer.cfg["seed"]),
+        "final": _final(record, trainer) if record is not None else {},
+        "diverged": None,
+        "wall_time_s": wall,
+        "steps_per_second": done / wall if wall > 0 else None,
+        "dumped_state": str(dump_state) if dumped else None,
+    }
+    if trainer.divergence is not None:
+        d = trainer.divergence
+        summary["diverged"] = {"step": d.step, "node": d.node, "quantity": d.quantity,
+                               "message": d.message()}
+    text = json.dumps(summary, indent=2, default=_json_number) + "\n"
+    atomic_write(out_dir / "summary.json", lambda p: p.write_text(text, encoding="utf-8"))
+    return summary
+
+
+def _final(record: StepRecord, trainer: Trainer) -> dict:
+    figures = {"loss": record.scalars["loss"], "data_loss": record.scalars["data_loss"],
+               "accuracy": record.scalars["accuracy"], **trainer.last_eval}
+    # JSON has no NaN: a figure that does not apply (accuracy of a regression) is null.
+    return {k: float(v) if np.isfinite(v) else None for k, v in figures.items()}
+
+
+def _json_number(v: object) -> object:
+    if isinstance(v, np.generic):
+        return v.item()
+    raise TypeError(type(v))
+
+
+def _save_npz(path: Path, state: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as f:
+        np.savez(f, **state)
