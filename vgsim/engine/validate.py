@@ -207,7 +207,8 @@ def _check_structure(net: Network, shape: tuple[int, int, str] | None) -> list[P
         if n.type in ("input", "") or n.id in cyclic:
             continue
         if not preds[n.id]:
-            out.append(_node_problem(n.id, n.type, "has no incoming edge: connect a block into it."))
+            out.append(_node_problem(n.id, n.type,
+                                     "has no incoming edge: connect a block into it."))
         elif inputs and n.id not in from_input:
             out.append(_node_problem(n.id, n.type, "cannot be reached from the input."))
     for n in net.nodes:

@@ -9,6 +9,8 @@ import math
 
 from numba import njit
 
+from .arrays import copy_into
+
 IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, PRELU, ELU, SELU, SOFTPLUS, SWISH = range(10)
 CODES = {
     "identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU,
@@ -142,7 +144,7 @@ def act_forward(code, z, y, a):
     elif code == SWISH:
         swish_f(z, y)
     else:
-        y[:] = z
+        copy_into(y, z)
 
 
 @njit(**_opts)
@@ -168,7 +170,7 @@ def act_backward(code, z, y, dy, dz, a):
     elif code == SWISH:
         swish_df(z, y, dy, dz)
     else:
-        dz[:] = dy
+        copy_into(dz, dy)
     return 0.0
 
 

@@ -9,6 +9,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .arrays import fill
+
 _opts = {"cache": True, "nogil": True}
 
 
@@ -28,7 +30,7 @@ def dense_backward(x, W, dy, dW, db, has_bias, dx, need_dx):
     np.dot(x.T, dy, dW)
     if has_bias:
         n, m = dy.shape
-        db[:] = 0
+        fill(db, 0.0)
         for i in range(n):
             for j in range(m):
                 db[j] += dy[i, j]

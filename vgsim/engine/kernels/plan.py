@@ -9,12 +9,23 @@ import numpy as np
 from numba import njit
 
 from .activations import PRELU, RELU, act_backward, act_forward, saturated_count
+from .arrays import add_into, add_scaled, copy_into, fill
 from .layers import batchnorm_backward, batchnorm_forward, dense_backward, dense_forward
 from .losses import compute_loss
 from .optim import H_CLIP, H_L2, clip_gradients, sum_squares, update_segment
 from .stats import (
-    S_DEAD, S_GRAD, S_MAX, S_MEAN, S_MIN, S_PGRAD, S_RATIO, S_SAT, S_STD, S_WNORM,
-    dead_units, value_stats,
+    S_DEAD,
+    S_GRAD,
+    S_MAX,
+    S_MEAN,
+    S_MIN,
+    S_PGRAD,
+    S_RATIO,
+    S_SAT,
+    S_STD,
+    S_WNORM,
+    dead_units,
+    value_stats,
 )
 
 # Node kinds and the columns of `ops`.
@@ -75,9 +86,9 @@ def forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n,
             p = preds[ops[i, K_PRED0] + k]
             src = acts[ops[p, K_OUT] : ops[p, K_OUT] + n * win]
             if k == 0:
-                dst[:] = src
+                copy_into(dst, src)
             else:
-                dst += src
+                add_into(dst, src)
     x = _view(acts, ops[i, K_IN], n, win)
     y = _view(acts, ops[i, K_OUT], n, wout)
     if kind == DENSE:
@@ -119,7 +130,7 @@ def begin_backward(ops, out_idx, acts, grads, params, labels, targets, classify,
     """The loss, its gradient at the output, and zeroed buffers that gradients add into."""
     for i in range(ops.shape[0]):
         if ops[i, K_ZERO]:
-            grads[ops[i, K_DOUT] : ops[i, K_DOUT] + n * ops[i, K_WOUT]] = 0
+            fill(grads[ops[i, K_DOUT] : ops[i, K_DOUT] + n * ops[i, K_WOUT]], 0.0)
     w = ops[out_idx, K_WOUT]
     z = _view(acts, ops[out_idx, K_OUT], n, w)
     dz = _view(grads, ops[out_idx, K_DOUT], n, w)
@@ -167,7 +178,7 @@ def backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, 
         dense_backward(x, W, dy, dW, db, pb >= 0, dx, need_dx)
         l2 = hyper[H_L2]
         if l2 > 0:
-            dW += 2 * l2 * W
+            add_scaled(dW.ravel(), 2 * l2, W.ravel())
     elif kind == ACT:
         fn = ops[i, K_FN]
         a = params[ops[i, K_PA]] if fn == PRELU else fpar[i, F_A]
@@ -182,7 +193,7 @@ def backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, 
                            aux[ops[i, K_INVSTD] : ops[i, K_INVSTD] + wout], dx,
                            pgrads[pg : pg + wout], pgrads[pbeta : pbeta + wout])
     elif kind == OUTPUT and need_dx and ops[i, K_DIN] != ops[i, K_DOUT]:
-        dx[:] = dy
+        copy_into(dx.ravel(), dy.ravel())
     if p1 > p0:
         pg2 = sum_squares(pgrads[p0:p1])
         stats[i, S_PGRAD] = np.sqrt(pg2)
@@ -193,7 +204,7 @@ def backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, 
         src = grads[ops[i, K_DIN] : ops[i, K_DIN] + n * win]
         for k in range(ops[i, K_NPRED]):
             p = preds[ops[i, K_PRED0] + k]
-            grads[ops[p, K_DOUT] : ops[p, K_DOUT] + n * win] += src
+            add_into(grads[ops[p, K_DOUT] : ops[p, K_DOUT] + n * win], src)
     return True
 
 

@@ -4,6 +4,8 @@ import math
 
 from numba import njit
 
+from .arrays import fill
+
 # Columns of the per-node statistics table.
 S_MEAN, S_STD, S_MIN, S_MAX, S_SAT, S_DEAD, S_GRAD, S_PGRAD, S_WNORM, S_RATIO = range(10)
 N_STATS = 10
@@ -19,7 +21,7 @@ def value_stats(y, lo, hi, hist):
     """Mean, std, min, max of y and its histogram over [lo, hi] (outliers land in the end bins),
     as fractions of all entries. Returns finite=False if any entry is NaN or infinite."""
     bins = hist.size
-    hist[:] = 0.0
+    fill(hist, 0.0)
     scale = bins / (hi - lo)
     s = 0.0
     s2 = 0.0
