@@ -92,6 +92,8 @@ def check_data_spec(spec: dict) -> list[str]:
         return [f"The data section must be an object like {{\"name\": \"spiral\"}}, got {spec!r}."]
     problems: list[str] = []
     name = spec.get("name")
+    if not isinstance(name, str):
+        name = repr(name) if name is not None else None  # a list or object is never a name
     if "name" not in spec:
         problems.append(f"data.name is missing; choose one of: {', '.join(DATASETS)}.")
     if name not in DATASETS:

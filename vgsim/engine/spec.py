@@ -26,7 +26,7 @@ class NodeSpec:
 
     def to_dict(self) -> dict:
         out: dict = {"id": self.id, "type": self.type}
-        out.update(self.params)
+        out.update(copy.deepcopy(self.params))
         if self.label is not None:
             out["label"] = self.label
         if self.pos is not None:
@@ -96,7 +96,7 @@ class Network:
                 raise NetworkFileError(f'"{key}" must be an object.')
         nodes = []
         for i, raw in enumerate(nodes_raw):
-            params = dict(raw)
+            params = copy.deepcopy(raw)
             node_id = params.pop("id", None)
             node_type = params.pop("type", None)
             label = params.pop("label", None)

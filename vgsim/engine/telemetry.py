@@ -106,6 +106,10 @@ class History:
         return self._recent.size
 
     def append(self, record: StepRecord) -> None:
+        with np.errstate(over="ignore"):  # a float64 blow-up beyond float32's range is inf here
+            self._append(record)
+
+    def _append(self, record: StepRecord) -> None:
         self.latest = record
         row = np.array([record.scalars[k] for k in SCALARS], dtype=np.float64)
         r = self._recent

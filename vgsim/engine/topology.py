@@ -40,17 +40,25 @@ def find_cycle(net: Network, candidates: list[str]) -> list[str]:
     """One cycle among `candidates`, as a list of ids that starts and ends at the same node."""
     _, succs = adjacency(net)
     inside = set(candidates)
+    done: set[str] = set()
     for start in candidates:
-        path, seen, node = [start], {start}, start
-        while True:
-            nxt = next((s for s in succs[node] if s in inside), None)
+        if start in done:
+            continue
+        # Iterative depth-first search; a successor already on the path closes a cycle.
+        path, on_path = [start], {start}
+        stack = [iter([s for s in succs[start] if s in inside])]
+        while stack:
+            nxt = next(stack[-1], None)
             if nxt is None:
-                break
-            if nxt in seen:
+                stack.pop()
+                done.add(path[-1])
+                on_path.discard(path.pop())
+            elif nxt in on_path:
                 return path[path.index(nxt) :] + [nxt]
-            path.append(nxt)
-            seen.add(nxt)
-            node = nxt
+            elif nxt not in done:
+                path.append(nxt)
+                on_path.add(nxt)
+                stack.append(iter([s for s in succs[nxt] if s in inside]))
     return []
 
 

@@ -174,7 +174,7 @@ class Trainer:
                 if done.record is not None:
                     return done.record
         self._t += 1
-        self.glob[:] = 0
+        self._clear_figures()
         status = k.train_step(
             self.X_train, self.lab_train, self.tgt_train, self._next_batch(), self.lab_buf,
             self.tgt_buf, self.classify, self.ops, self.plan.fpar, self.plan.preds,
@@ -182,6 +182,12 @@ class Trainer:
             self.bn_run, self.opt_m, self.opt_v, self.opt, self.clip_mode, self.hyper, self._t,
             self.stats, self.hist, self.glob)
         return self._finish(status)
+
+    def _clear_figures(self) -> None:
+        # What a step does not reach (after a blow-up) must read NaN, never a stale or 0 value.
+        self.glob.fill(np.nan)
+        self.stats.fill(np.nan)
+        self.hist.fill(0.0)
 
     def _finish(self, status: int) -> StepRecord:
         if status:
@@ -313,7 +319,7 @@ class Trainer:
         if not self._micro:
             self._micro = self.micro_plan()
             self._t += 1
-            self.glob[:] = 0
+            self._clear_figures()
             self._batch = self._next_batch()
             k.gather_batch(self.X_train, self.lab_train, self.tgt_train, self._batch,
                            self.acts, self.ops[0, k.K_OUT], self.lab_buf, self.tgt_buf)

@@ -5,6 +5,7 @@ This is the single source of truth for what makes a network valid; the canvas on
 
 from __future__ import annotations
 
+import math
 import numbers
 
 from . import schema
@@ -31,7 +32,13 @@ def _node_problem(node_id: str, node_type: str, message: str) -> Problem:
 
 
 def _is_number(v: object) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+    """A finite real number (JSON also admits NaN and Infinity; neither is a setting)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _name(v: object) -> str:
+    """A value where a name belongs, as a string that never matches a table by accident."""
+    return v if isinstance(v, str) else repr(v)
 
 
 def _is_int(v: object) -> bool:
@@ -46,7 +53,7 @@ def _check_node(node) -> list[str]:
     p = node.params
     allowed = set(fields)
     if node.type == "activation":
-        allowed |= set(schema.ACTIVATIONS.get(str(p.get("function")), {}))
+        allowed |= set(schema.ACTIVATIONS.get(_name(p.get("function")), {}))
     out = [f"unknown field {k!r} (allowed: {', '.join(sorted(allowed)) or 'none'})."
            for k in p if k not in allowed]
     out += [f"the field {k!r} is required." for k, d in fields.items() if d is None and k not in p]
@@ -60,14 +67,14 @@ def _check_node(node) -> list[str]:
             out.append("bias_init must be a number.")
         out += _check_init(p.get("init", "xavier_uniform"))
     elif node.type == "activation":
-        fn = p.get("function")
+        fn = _name(p.get("function"))
         if "function" in p and fn not in schema.ACTIVATIONS:
             out.append(f"unknown function {fn!r}; choose one of {', '.join(schema.ACTIVATIONS)}.")
-        for k in schema.ACTIVATIONS.get(str(fn), {}):
+        for k in schema.ACTIVATIONS.get(fn, {}):
             if k in p and not _is_number(p[k]):
                 out.append(f"{k} must be a number, not {p[k]!r}.")
         if fn == "elu" and _is_number(p.get("alpha", 1.0)) and p.get("alpha", 1.0) <= 0:
-            out.append("ELU's alpha must be positive.")
+            out.append(f"ELU's alpha must be positive, not {p['alpha']!r}.")
     elif node.type == "batchnorm":
         mom, eps = p.get("momentum", 0.1), p.get("eps", 1e-5)
         if not (_is_number(mom) and 0 <= mom <= 1):
@@ -75,7 +82,7 @@ def _check_node(node) -> list[str]:
         if not (_is_number(eps) and eps > 0):
             out.append(f"eps must be a positive number, not {eps!r}.")
     elif node.type == "output":
-        loss = p.get("loss", "softmax_cross_entropy")
+        loss = _name(p.get("loss", "softmax_cross_entropy"))
         if loss not in schema.LOSSES:
             out.append(f"unknown loss {loss!r}; choose one of {', '.join(schema.LOSSES)}.")
     return out
@@ -86,7 +93,7 @@ def _check_init(init: object) -> list[str]:
         init = {"name": init}
     if not isinstance(init, dict) or "name" not in init:
         return ['init must be a name such as "he_normal" or {"name": ..., parameters}.']
-    name = init["name"]
+    name = _name(init["name"])
     if name not in schema.INITIALISERS:
         return [f"unknown initialiser {name!r}; choose one of {', '.join(schema.INITIALISERS)}."]
     allowed = {"name", "gain", *schema.INITIALISERS[name]}
@@ -96,7 +103,7 @@ def _check_init(init: object) -> list[str]:
             for k, v in init.items() if k != "name" and k in allowed and not _is_number(v)]
     for k in ("std", "limit"):
         if _is_number(init.get(k, 1.0)) and init.get(k, 1.0) < 0:
-            out.append(f"initialiser parameter {k} must not be negative.")
+            out.append(f"initialiser parameter {k} must not be negative, not {init[k]!r}.")
     return out
 
 
@@ -105,7 +112,7 @@ def _check_training(t: dict) -> list[Problem]:
     allowed = set(schema.TRAINING_DEFAULTS)
     out += [f"unknown setting {k!r}." for k in t if k not in allowed]
     cfg = schema.training_defaults(t)
-    if cfg["optimizer"] not in schema.OPTIMIZERS:
+    if _name(cfg["optimizer"]) not in schema.OPTIMIZERS:
         out.append(f"unknown optimizer {cfg['optimizer']!r}; "
                    f"choose one of {', '.join(schema.OPTIMIZERS)}.")
     positive = ("lr", "eps")
@@ -122,14 +129,14 @@ def _check_training(t: dict) -> list[Problem]:
     for k, (lo, hi) in ranges.items():
         if not (_is_int(cfg[k]) and lo <= cfg[k] <= hi):
             out.append(f"{k} must be a whole number from {lo} to {hi}, not {cfg[k]!r}.")
-    if cfg["dtype"] not in schema.DTYPES:
+    if _name(cfg["dtype"]) not in schema.DTYPES:
         out.append(f"dtype must be one of {', '.join(schema.DTYPES)}, not {cfg['dtype']!r}.")
     clip = t.get("clip", {})
     if not isinstance(clip, dict):
         out.append('clip must be {"mode": "none" | "value" | "norm", "threshold": number}.')
     else:
         out += [f"clip has no field {k!r}." for k in clip if k not in ("mode", "threshold")]
-        if cfg["clip"]["mode"] not in schema.CLIP_MODES:
+        if _name(cfg["clip"]["mode"]) not in schema.CLIP_MODES:
             out.append(f"clip mode must be one of {', '.join(schema.CLIP_MODES)}, "
                        f"not {cfg['clip']['mode']!r}.")
         thr = cfg["clip"]["threshold"]
