@@ -1,0 +1,1 @@
+"""The network canvas: a scene that mirrors the graph model, its items and its view."""

@@ -1,0 +1,231 @@
+"""Graphics items: a block with its ports, and an edge (straight along the main path, arched and
+coloured when it is a skip connection)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem
+
+from ...engine.schema import node_defaults
+from ...engine.spec import NodeSpec
+from ..blocks import BLOCKS
+
+NODE_W, NODE_H = 112.0, 58.0
+PORT_R = 6.0
+TYPE_COLOURS = {
+    "input": "#5b8def", "dense": "#7a869a", "activation": "#2fa37c", "batchnorm": "#c08a2b",
+    "output": "#a05bd6",
+}
+SKIP_COLOUR = QColor("#e07a1f")
+EDGE_COLOUR = QColor("#6b7280")
+ERROR_COLOUR = QColor("#d93025")
+
+
+def describe(node: NodeSpec) -> str:
+    """The short second line of a block: its size or function."""
+    p = node_defaults(node.type, node.params)
+    if node.type == "dense":
+        init = p["init"] if isinstance(p["init"], str) else p["init"].get("name", "?")
+        return f"{p.get('units', '?')} units · {init}"
+    if node.type == "activation":
+        fn = str(p.get("function", "?"))
+        extra = {"leaky_relu": "slope", "elu": "alpha", "prelu": "alpha"}.get(fn)
+        return f"{fn} {p[extra]:g}" if extra and extra in p else fn
+    if node.type == "batchnorm":
+        return f"momentum {p['momentum']:g}"
+    if node.type == "output":
+        return {"softmax_cross_entropy": "softmax CE", "mse": "mean sq. error",
+                "binary_cross_entropy": "binary CE"}.get(str(p["loss"]), str(p["loss"]))
+    return "data"
+
+
+def glyph(node: NodeSpec) -> str:
+    if node.type == "activation":
+        block = BLOCKS.get(str(node.params.get("function")))
+        return block.glyph if block else "?"
+    block = BLOCKS.get(node.type)
+    return block.glyph if block else "?"
+
+
+class NodeItem(QGraphicsObject):
+    """A block. Its position is the model's `pos`; the scene turns drags into undo commands."""
+
+    def __init__(self, node: NodeSpec):
+        super().__init__()
+        self.node_id = node.id
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+                      | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(1)
+        self.edges: list[EdgeItem] = []
+        self.problems: list[str] = []
+        self.tint: QColor | None = None
+        self.highlight = False
+        self.figures = ""  # live figures for the tooltip, set by the training view
+        self.update_from(node)
+
+    def update_from(self, node: NodeSpec) -> None:
+        self.node_type = node.type
+        self.title = node.label or node.id
+        self.subtitle = describe(node)
+        self.symbol = glyph(node)
+        self.n_inputs = 0
+        if node.pos is not None:
+            self.setPos(QPointF(*node.pos))
+        self._refresh_tooltip()
+        self.update()
+
+    def set_problems(self, messages: list[str]) -> None:
+        if messages != self.problems:
+            self.problems = messages
+            self._refresh_tooltip()
+            self.update()
+
+    def set_tint(self, colour: QColor | None, figures: str = "") -> None:
+        self.tint = colour
+        self.figures = figures
+        self._refresh_tooltip()
+        self.update()
+
+    def _refresh_tooltip(self) -> None:
+        lines = [f"<b>{self.title}</b> ({self.node_type}): {self.subtitle}"]
+        lines += [f"<span style='color:#d93025'>⚠ {m}</span>" for m in self.problems]
+        if self.figures:
+            lines.append(self.figures)
+        self.setToolTip("<br>".join(lines))
+
+    # --- geometry -----------------------------------------------------------------------------
+    def boundingRect(self) -> QRectF:
+        m = PORT_R + 3
+        return QRectF(-m, -m - 14, NODE_W + 2 * m, NODE_H + 2 * m + 14)
+
+    def body(self) -> QRectF:
+        return QRectF(0, 0, NODE_W, NODE_H)
+
+    def in_port(self) -> QPointF:
+        return self.mapToScene(QPointF(0, NODE_H / 2))
+
+    def out_port(self) -> QPointF:
+        return self.mapToScene(QPointF(NODE_W, NODE_H / 2))
+
+    def hit_out_port(self, scene_pos: QPointF) -> bool:
+        d = scene_pos - self.out_port()
+        return d.x() ** 2 + d.y() ** 2 <= (PORT_R + 5) ** 2
+
+    def has_input_port(self) -> bool:
+        return self.node_type != "input"
+
+    def has_output_port(self) -> bool:
+        return self.node_type != "output"
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:  # noqa: ANN001
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        base = QColor(TYPE_COLOURS.get(self.node_type, "#888888"))
+        fill = QColor(self.tint) if self.tint is not None else QColor("#ffffff")
+        if self.highlight:
+            painter.setPen(QPen(QColor("#ffb000"), 7))
+            painter.drawRoundedRect(self.body(), 9, 9)
+        pen = QPen(ERROR_COLOUR if self.problems else base, 3 if self.problems else 2)
+        if self.isSelected():
+            pen = QPen(QColor("#1a73e8"), 3, Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(QBrush(fill))
+        painter.drawRoundedRect(self.body(), 9, 9)
+        painter.fillRect(QRectF(1.5, 1.5, 22, NODE_H - 3), base)
+        painter.setPen(QColor("white"))
+        painter.setFont(QFont("DejaVu Sans", 12, QFont.Weight.Bold))
+        painter.drawText(QRectF(1.5, 0, 22, NODE_H), Qt.AlignmentFlag.AlignCenter, self.symbol)
+        text_colour = QColor("#111111") if self.tint is None or self.tint.lightness() > 110 \
+            else QColor("white")
+        painter.setPen(text_colour)
+        painter.setFont(QFont("DejaVu Sans", 9, QFont.Weight.Bold))
+        painter.drawText(QRectF(28, 6, NODE_W - 32, 20),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         painter.fontMetrics().elidedText(self.title, Qt.TextElideMode.ElideRight,
+                                                          int(NODE_W - 34)))
+        painter.setFont(QFont("DejaVu Sans", 8))
+        painter.drawText(QRectF(28, 28, NODE_W - 32, 22),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         painter.fontMetrics().elidedText(self.subtitle,
+                                                          Qt.TextElideMode.ElideRight,
+                                                          int(NODE_W - 34)))
+        painter.setPen(QPen(base.darker(130), 1.5))
+        painter.setBrush(QBrush(QColor("white")))
+        if self.has_input_port():
+            painter.drawEllipse(QPointF(0, NODE_H / 2), PORT_R, PORT_R)
+        if self.has_output_port():
+            painter.setBrush(QBrush(base))
+            painter.drawEllipse(QPointF(NODE_W, NODE_H / 2), PORT_R, PORT_R)
+        if self.n_inputs > 1:
+            # Several incoming edges are summed here: mark it.
+            painter.setPen(QPen(SKIP_COLOUR, 2))
+            painter.setBrush(QBrush(QColor("white")))
+            painter.drawEllipse(QPointF(-2, -8), 9, 9)
+            painter.setFont(QFont("DejaVu Sans", 11, QFont.Weight.Bold))
+            painter.setPen(SKIP_COLOUR)
+            painter.drawText(QRectF(-11, -17, 18, 18), Qt.AlignmentFlag.AlignCenter, "+")
+
+    def itemChange(self, change, value):  # noqa: ANN001, ANN201
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            for edge in self.edges:
+                edge.refresh()
+        return super().itemChange(change, value)
+
+
+class EdgeItem(QGraphicsPathItem):
+    def __init__(self, source: NodeItem, target: NodeItem):
+        super().__init__()
+        self.source, self.target = source, target
+        self.is_skip = False
+        self.signal = 0.0  # 0..1, thickens the edge by the signal it carries (training view)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setZValue(0)
+        source.edges.append(self)
+        target.edges.append(self)
+        self.refresh()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.source.node_id, self.target.node_id
+
+    def detach(self) -> None:
+        for node in (self.source, self.target):
+            if self in node.edges:
+                node.edges.remove(self)
+
+    def set_skip(self, is_skip: bool) -> None:
+        if is_skip != self.is_skip:
+            self.is_skip = is_skip
+            self.refresh()
+
+    def refresh(self) -> None:
+        a, b = self.source.out_port(), self.target.in_port()
+        path = QPainterPath(a)
+        dx = max(abs(b.x() - a.x()), 40.0)
+        if self.is_skip:
+            # Arch over the blocks it skips, higher for longer skips.
+            lift = min(40.0 + 0.25 * dx, 220.0)
+            top = min(a.y(), b.y()) - NODE_H / 2 - lift
+            path.cubicTo(QPointF(a.x() + 0.3 * dx, top), QPointF(b.x() - 0.3 * dx, top), b)
+        else:
+            path.cubicTo(QPointF(a.x() + dx / 2, a.y()), QPointF(b.x() - dx / 2, b.y()), b)
+        self.setPath(path)
+        width = 2.0 + 6.0 * self.signal
+        colour = SKIP_COLOUR if self.is_skip else EDGE_COLOUR
+        style = Qt.PenStyle.DashLine if self.isSelected() else Qt.PenStyle.SolidLine
+        self.setPen(QPen(colour, width, style, Qt.PenCapStyle.RoundCap))
+        self.setToolTip(("Skip connection " if self.is_skip else "Edge ")
+                        + f"{self.source.node_id} → {self.target.node_id}"
+                        + (": added to the target's other input" if self.is_skip else ""))
+
+    def shape(self) -> QPainterPath:
+        stroker = QPainterPathStroker()
+        stroker.setWidth(14)
+        return stroker.createStroke(self.path())
+
+    def itemChange(self, change, value):  # noqa: ANN001, ANN201
+        if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self.refresh()
+        return super().itemChange(change, value)

@@ -1,0 +1,297 @@
+"""The main window: layout and wiring only. Editing lives in Editor; files in FileController."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine.spec import read_network
+from .canvas.items import NodeItem
+from .canvas.scene import CanvasScene
+from .canvas.view import CanvasView
+from .dialogs import AddLayersDialog
+from .editor import Editor
+from .files import DEFAULT_NETWORK, FileController, presets
+from .panels.inspector import Inspector
+from .panels.palette import Palette
+from .panels.problems import ProblemsList
+
+FRAGMENT_MIME = "application/x-vgsim-fragment"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None, open_default: bool = True):
+        super().__init__()
+        self.settings = settings or QSettings("vgsim", "vgsim")
+        self.editor = Editor(parent=self)
+        self.files = FileController(self, self.editor, self.settings)
+        self.scene = CanvasScene(self.editor.model, self)
+        self.view = CanvasView(self.scene)
+        self.palette = Palette()
+        self.inspector = Inspector(self.editor)
+        self.problems = ProblemsList(self.editor.model)
+        self.actions: dict[str, QAction] = {}
+        self._build_layout()
+        self._build_actions()
+        self._wire()
+        self._restore_state()
+        if open_default and DEFAULT_NETWORK.exists():
+            self.editor.load(read_network(DEFAULT_NETWORK), None)
+            self.view.fit()
+        self._update_title()
+        self._update_play()
+
+    # --- layout -------------------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        self.resize(1500, 950)
+        self.canvas_box = QWidget()
+        box = QVBoxLayout(self.canvas_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.view)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.canvas_box)
+        self.setCentralWidget(self.splitter)
+        self.palette_dock = self._dock("Blocks", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inspector_dock = self._dock("Inspector", self.inspector,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.problems_dock = self._dock("Problems", self.problems,
+                                        Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.palette_dock.setMinimumWidth(190)
+        self.inspector_dock.setMinimumWidth(320)
+        self.play_reason = QLabel()
+        self.statusBar().addPermanentWidget(self.play_reason)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title.replace(" ", "_").lower())
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, key: str, text: str, slot, shortcut=None, tip: str = "") -> QAction:  # noqa: ANN001
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(tip or text.replace("&", "").replace("…", ""))
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.actions[key] = action
+        return action
+
+    def _build_actions(self) -> None:
+        a, K = self._action, QKeySequence.StandardKey
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction(a("new", "&New", self.new_network, K.New))
+        file_menu.addAction(a("open", "&Open…", self.files.open_dialog, K.Open))
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        for title, items in presets():
+            menu = file_menu.addMenu(title)
+            for name, path in items:
+                menu.addAction(name, lambda p=path: self._open_preset(p))
+        file_menu.addSeparator()
+        file_menu.addAction(a("save", "&Save", self.files.save, K.Save))
+        file_menu.addAction(a("save_as", "Save &As…", self.files.save_as, K.SaveAs))
+        file_menu.addSeparator()
+        file_menu.addAction(a("quit", "&Quit", self.close, K.Quit))
+        edit = self.menuBar().addMenu("&Edit")
+        undo = self.editor.undo.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence("Ctrl+Z"))
+        redo = self.editor.undo.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.actions["undo"], self.actions["redo"] = undo, redo
+        edit.addActions([undo, redo])
+        edit.addSeparator()
+        edit.addAction(a("copy", "&Copy", self.copy_selection, K.Copy))
+        edit.addAction(a("paste", "&Paste", self.paste, K.Paste))
+        edit.addAction(a("delete", "&Delete", self.delete_selection, Qt.Key.Key_Delete))
+        edit.addAction(a("select_all", "Select &All", self._select_all, K.SelectAll))
+        build = self.menuBar().addMenu("&Build")
+        build.addAction(a("add_pair", "Add dense + activation", self.add_pair, "Ctrl+L",
+                          "Append a dense layer and an activation after the selected block"))
+        build.addAction(a("add_layers", "Add &N layers…", self.add_layers, "Ctrl+Shift+L",
+                          "Add many identical layers at once (20 or 56 layers in one go)"))
+        build.addAction(a("wrap_residual", "Wrap in &residual block", self.wrap_residual,
+                          "Ctrl+R", "Add a skip connection around the selected chain"))
+        build.addSeparator()
+        build.addAction(a("tidy", "&Tidy layout", self.editor.tidy, "Ctrl+T",
+                          "Main path in a line, skip connections arching over it"))
+        view = self.menuBar().addMenu("&View")
+        view.addAction(a("fit", "&Fit network", self.view.fit, "Ctrl+0"))
+        view.addAction(a("zoom_in", "Zoom &in", lambda: self.view.zoom_by(1.25), K.ZoomIn))
+        view.addAction(a("zoom_out", "Zoom &out", lambda: self.view.zoom_by(0.8), K.ZoomOut))
+        view.addSeparator()
+        for dock in (self.palette_dock, self.inspector_dock, self.problems_dock):
+            view.addAction(dock.toggleViewAction())
+        self.train_menu = self.menuBar().addMenu("&Train")
+        self.train_menu.addAction(a("play", "&Play", self.play, "Space",
+                                    "Train continuously"))
+        bar = QToolBar("Main")
+        bar.setObjectName("main_toolbar")
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(bar)
+        self.toolbar = bar
+        for key in ("play",):
+            bar.addAction(self.actions[key])
+        bar.addSeparator()
+        for key in ("undo", "redo", "tidy", "fit", "add_layers", "wrap_residual"):
+            bar.addAction(self.actions[key])
+
+    def _wire(self) -> None:
+        self.scene.connect_requested.connect(self.editor.connect)
+        self.scene.moves_finished.connect(self.editor.move)
+        self.scene.block_dropped.connect(self.editor.add_block)
+        self.scene.selectionChanged.connect(self._selection_changed)
+        self.palette.block_activated.connect(self._add_block_after_selection)
+        self.palette.skip_tool_requested.connect(self._explain_skip_tool)
+        self.problems.node_chosen.connect(self.select_node)
+        self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.editor.file_changed.connect(self._update_title)
+        self.editor.model.changed.connect(self._update_play)
+        self.editor.model.replaced.connect(self.view.fit)
+
+    # --- state --------------------------------------------------------------------------------
+    def _restore_state(self) -> None:
+        geometry = self.settings.value("geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window_state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        sizes = self.settings.value("splitter")
+        if isinstance(sizes, QByteArray):
+            self.splitter.restoreState(sizes)
+
+    def save_state(self) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("window_state", self.saveState())
+        self.settings.setValue("splitter", self.splitter.saveState())
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.files.maybe_discard():
+            event.ignore()
+            return
+        self.save_state()
+        event.accept()
+
+    def _update_title(self) -> None:
+        name = self.editor.model.network.name or "untitled"
+        where = f" — {self.editor.path}" if self.editor.path else ""
+        self.setWindowTitle(f"{name}{'*' if self.editor.modified else ''}{where} — vgsim")
+
+    def _update_play(self) -> None:
+        problems = self.editor.model.problems()
+        play = self.actions["play"]
+        play.setEnabled(not problems)
+        if problems:
+            reason = (f"Cannot train: {len(problems)} problem{'s' * (len(problems) > 1)} — "
+                      f"{problems[0].message}")
+            play.setToolTip(reason)
+            self.play_reason.setText(f"⚠ {len(problems)} problem"
+                                     f"{'s' * (len(problems) > 1)}: see the Problems list")
+            self.play_reason.setStyleSheet("color: #b3261e")
+        else:
+            play.setToolTip("Train continuously (Space)")
+            self.play_reason.setText("✓ Ready to train")
+            self.play_reason.setStyleSheet("color: #188038")
+
+    # --- actions ------------------------------------------------------------------------------
+    def play(self) -> None:
+        self.statusBar().showMessage("Training starts here.", 3000)
+
+    def new_network(self) -> None:
+        if self.files.maybe_discard():
+            from ..engine.spec import Network, NodeSpec
+
+            net = Network(name="untitled", nodes=[
+                NodeSpec("in", "input", pos=(0.0, 0.0)),
+                NodeSpec("out", "output", {"loss": "softmax_cross_entropy"}, pos=(450.0, 0.0))])
+            self.editor.load(net, None)
+
+    def _open_preset(self, path) -> None:  # noqa: ANN001
+        self.files.open_preset(path)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.files.recent():
+            self.recent_menu.addAction(path, lambda p=path: self.files.open_path(p))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    def _selection_changed(self) -> None:
+        ids = self.scene.selected_node_ids()
+        self.inspector.show_node(ids[0] if len(ids) == 1 else None)
+
+    def select_node(self, node_id: str) -> None:
+        self.scene.clearSelection()
+        item = self.scene.nodes.get(node_id)
+        if item is not None:
+            item.setSelected(True)
+            self.view.centerOn(item)
+
+    def _select_all(self) -> None:
+        for item in self.scene.nodes.values():
+            item.setSelected(True)
+
+    def delete_selection(self) -> None:
+        self.editor.delete(self.scene.selected_node_ids(), self.scene.selected_edges())
+
+    def copy_selection(self) -> None:
+        ids = self.scene.selected_node_ids()
+        if ids:
+            QGuiApplication.clipboard().setText(self.editor.copy_fragment(ids))
+            self.statusBar().showMessage(f"Copied {len(ids)} block(s).", 3000)
+
+    def paste(self) -> None:
+        created = self.editor.paste_fragment(QGuiApplication.clipboard().text())
+        self.scene.clearSelection()
+        for node_id in created:
+            if node_id in self.scene.nodes:
+                self.scene.nodes[node_id].setSelected(True)
+
+    def _anchor(self) -> str | None:
+        ids = self.scene.selected_node_ids()
+        return ids[-1] if ids else None
+
+    def add_pair(self) -> None:
+        self.editor.insert_layers(self._anchor(), 1, 32, "relu", "he_normal")
+
+    def add_layers(self) -> None:
+        dialog = AddLayersDialog(self)
+        if dialog.exec():
+            v = dialog.values()
+            self.editor.insert_layers(self._anchor(), v["count"], v["units"], v["function"],
+                                      v["init"], v["batchnorm"])
+            self.view.fit()
+
+    def wrap_residual(self) -> None:
+        ids = self.scene.selected_node_ids()
+        self.editor.wrap_residual(ids)
+
+    def _add_block_after_selection(self, name: str) -> None:
+        anchor = self._anchor()
+        if anchor is None:
+            center = self.view.mapToScene(self.view.viewport().rect().center())
+            self.editor.add_block(name, center)
+            return
+        outgoing = self.editor.model.outgoing(anchor)
+        x, y = self.editor.model.node(anchor).pos or (0.0, 0.0)
+        self.editor.add_block(name, (x + 75.0, y + 80.0),
+                              (anchor, outgoing[0]) if outgoing else None)
+
+    def _explain_skip_tool(self) -> None:
+        self.statusBar().showMessage(
+            "Skip connection: drag from a block's output port (right dot) onto a later block. "
+            "Or select a chain of blocks and use Build ▸ Wrap in residual block.", 10000)
+
+    def node_item(self, node_id: str) -> NodeItem:
+        return self.scene.nodes[node_id]

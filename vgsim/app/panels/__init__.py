@@ -1,0 +1,1 @@
+"""Side panels: palette, inspector, problems, training controls and diagnosis."""
