@@ -29,8 +29,12 @@ def _run(args: argparse.Namespace) -> int:
         raise SystemExit(f"--dump-at {args.dump_at} is outside the run's steps 0..{steps - 1}.")
     dump = Path(args.dump_state) if args.dump_state else None
 
+    every = max(1, steps // 10)
+    shown = [-every]
+
     def progress(record) -> None:
-        if not args.quiet and record.step % max(1, steps // 10) == 0:
+        if not args.quiet and record.step - shown[0] >= every:
+            shown[0] = record.step
             print(f"step {record.step:>7}  loss {record.loss:.5g}", flush=True)
 
     summary = run_network(net, steps, Path(args.out), seed=args.seed, dump_state=dump,

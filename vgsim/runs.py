@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from .engine.spec import Network
-from .engine.telemetry import SCALARS, StepRecord, flat_columns
-from .engine.train import Trainer
+from .engine.telemetry import StepRecord, flat_columns
+from .engine.train import StepBlock, Trainer
 
 FLUSH_ROWS = 256
 
@@ -39,18 +39,22 @@ class MetricsWriter:
         self._file = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
         self._file.write(",".join(self.columns) + "\n")
         self._rows: list[np.ndarray] = []
+        self._pending = 0
 
-    def add(self, record: StepRecord) -> None:
-        scalars = np.array([record.scalars[k] for k in SCALARS])
-        # Column-major over nodes, matching flat_columns: all nodes of a figure together.
-        self._rows.append(np.concatenate([scalars, record.node_stats.T.ravel()]))
-        if len(self._rows) >= FLUSH_ROWS:
+    def add_block(self, block: StepBlock) -> None:
+        k = len(block.steps)
+        # Figure-major over nodes, matching flat_columns: all nodes of a figure together.
+        figures = block.node_stats.transpose(0, 2, 1).reshape(k, -1)
+        self._rows.append(np.hstack([block.scalars, figures]))
+        self._pending += k
+        if self._pending >= FLUSH_ROWS:
             self.flush()
 
     def flush(self) -> None:
         if self._rows:
             np.savetxt(self._file, np.vstack(self._rows), fmt="%.9g", delimiter=",")
             self._rows.clear()
+            self._pending = 0
             self._file.flush()
 
     def close(self) -> None:
@@ -72,18 +76,23 @@ def run_network(net: Network, steps: int, out_dir: Path, seed: int | None = None
     record: StepRecord | None = None
     dumped = False
     try:
-        for _ in range(steps):
+        while trainer.step_count < steps and trainer.divergence is None:
             if dump_state is not None and trainer.step_count == dump_at:
                 record, state = trainer.step_with_state()
                 atomic_write(dump_state, lambda p, s=state: _save_npz(p, s))
                 dumped = True
+                block = StepBlock(np.array([record.step]), trainer.history.recent()[1][-1:],
+                                  record.node_stats[None], record)
             else:
-                record = trainer.step()
-            writer.add(record)
+                # Stop a block at the dump step, so that step runs on its own.
+                end = dump_at if dump_state is not None and trainer.step_count < dump_at \
+                    else steps
+                block = trainer.run_block(min(end, steps) - trainer.step_count)
+                assert block is not None
+                record = block.last
+            writer.add_block(block)
             if progress is not None:
                 progress(record)
-            if record.divergence is not None:
-                break
     finally:
         writer.close()
     wall = time.perf_counter() - started

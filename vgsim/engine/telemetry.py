@@ -42,7 +42,7 @@ class StepRecord:
     scalars: dict[str, float]
     node_ids: list[str]
     node_stats: np.ndarray
-    histograms: np.ndarray
+    histograms: np.ndarray | None  # node × bin fractions; None where not computed
     hist_ranges: np.ndarray
     divergence: Divergence | None = None
 
@@ -106,33 +106,42 @@ class History:
         return self._recent.size
 
     def append(self, record: StepRecord) -> None:
-        with np.errstate(over="ignore"):  # a float64 blow-up beyond float32's range is inf here
-            self._append(record)
+        row = np.array([[record.scalars[k] for k in SCALARS]], dtype=np.float64)
+        self.append_block(np.array([record.step]), row, record.node_stats[None], record)
 
-    def _append(self, record: StepRecord) -> None:
-        self.latest = record
-        row = np.array([record.scalars[k] for k in SCALARS], dtype=np.float64)
-        r = self._recent
-        r.steps[self._head] = record.step
-        r.scalars[self._head] = row
-        r.stats[self._head] = record.node_stats
-        self._head = (self._head + 1) % r.capacity
-        r.size = min(r.size + 1, r.capacity)
-        if record.step % self._stride == 0:
-            g = self._long
-            if g.size == g.capacity:
-                # Keep every other kept step and double the stride.
-                keep = slice(0, g.size, 2)
-                n = len(range(*keep.indices(g.size)))
-                g.steps[:n], g.scalars[:n], g.stats[:n] = (
-                    g.steps[keep], g.scalars[keep], g.stats[keep])
-                g.size = n
-                self._stride *= 2
-                if record.step % self._stride:
-                    return
-            g.steps[g.size], g.scalars[g.size], g.stats[g.size] = (
-                record.step, row, record.node_stats)
-            g.size += 1
+    def append_block(self, steps: np.ndarray, scalars: np.ndarray, stats: np.ndarray,
+                     latest: StepRecord) -> None:
+        """Consecutive steps at once: their scalars (step × SCALARS), figures (step × node ×
+        STAT_NAMES) and the last one's full record."""
+        self.latest = latest
+        with np.errstate(over="ignore"):  # a float64 blow-up beyond float32's range is inf here
+            r = self._recent
+            slots = (self._head + np.arange(len(steps))) % r.capacity
+            keep = slice(-r.capacity, None)  # a block longer than the ring keeps its end
+            r.steps[slots[keep]] = steps[keep]
+            r.scalars[slots[keep]] = scalars[keep]
+            r.stats[slots[keep]] = stats[keep]
+            self._head = (self._head + len(steps)) % r.capacity
+            r.size = min(r.size + len(steps), r.capacity)
+            for s in np.flatnonzero(steps % self._stride == 0):
+                self._keep_long(int(steps[s]), scalars[s], stats[s])
+
+    def _keep_long(self, step: int, scalars: np.ndarray, stats: np.ndarray) -> None:
+        if step % self._stride:
+            return
+        g = self._long
+        if g.size == g.capacity:
+            # Keep every other kept step and double the stride.
+            keep = slice(0, g.size, 2)
+            n = len(range(*keep.indices(g.size)))
+            g.steps[:n], g.scalars[:n], g.stats[:n] = (
+                g.steps[keep], g.scalars[keep], g.stats[keep])
+            g.size = n
+            self._stride *= 2
+            if step % self._stride:
+                return
+        g.steps[g.size], g.scalars[g.size], g.stats[g.size] = step, scalars, stats
+        g.size += 1
 
     def recent(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(steps, scalars, node stats) of the ring, oldest first."""

@@ -25,6 +25,26 @@ from .telemetry import SCALARS, Divergence, History, StepRecord
 from .validate import validate
 
 EVAL_CHUNK = 256
+MAX_BLOCK = 256  # steps per kernel call: amortises Python's cost, bounds the figures buffer
+
+
+@dataclass(frozen=True)
+class StepBlock:
+    """Several consecutive steps: their scalars (columns: SCALARS) and per-node figures
+    (step × node × STAT_NAMES); `last` is the final step's full record, with histograms."""
+
+    steps: np.ndarray
+    scalars: np.ndarray
+    node_stats: np.ndarray
+    last: StepRecord
+
+    def records(self) -> list[StepRecord]:
+        out = []
+        for s in range(len(self.steps) - 1):
+            out.append(StepRecord(dict(zip(SCALARS, map(float, self.scalars[s]), strict=True)),
+                                  self.last.node_ids, self.node_stats[s], None,
+                                  self.last.hist_ranges))
+        return out + [self.last]
 
 
 @dataclass(frozen=True)
@@ -67,11 +87,13 @@ class Trainer:
         self.acts, self.grads, self.aux = (np.zeros(s, dt) for s in (acts, grads, aux))
         self.acts_eval, self.grads_eval, self.aux_eval = (
             np.zeros(s, dt) for s in (acts_e, grads_e, aux_e))
-        self.params, self.pgrads, self.opt_m, self.opt_v = (
-            np.zeros(plan.n_params, dt) for _ in range(4))
+        self.params, self.pgrads, self.opt_m, self.opt_v, self.steps = (
+            np.zeros(plan.n_params, dt) for _ in range(5))
         self.bn_run = np.zeros(plan.bn_size, dt)
         n = len(plan.order)
         self.stats = np.full((n, N_STATS), np.nan)
+        self.stats_block = np.full((MAX_BLOCK, n, N_STATS), np.nan)
+        self.glob_block = np.full((MAX_BLOCK, k.N_GLOB), np.nan)
         self.hist = np.zeros((n, int(self.cfg["bins"])))
         self.hist_ranges = plan.fpar[:, [k.F_LO, k.F_HI]].copy()
         self.glob = np.zeros(k.N_GLOB)
@@ -137,7 +159,9 @@ class Trainer:
         self._t = 0
         self._perm = np.empty(0, np.int64)
         self._cursor = 0
+        self._drawn = 0
         self.epoch = 0
+        self.hist.fill(0.0)
         self.divergence: Divergence | None = None
         self.history = History(self.node_ids, recent=int(self.cfg["history"]))
         self._micro: list[tuple[str, int]] = []
@@ -154,15 +178,21 @@ class Trainer:
     def steps_per_epoch(self) -> int:
         return self.X_train.shape[0] // self.batch_size
 
-    def _next_batch(self) -> np.ndarray:
-        if self._cursor + self.batch_size > self._perm.size:
-            self._perm = self._batch_rng.permutation(self.X_train.shape[0]).astype(np.int64)
-            self._cursor = 0
-            if self.step_count:
-                self.epoch += 1
-        idx = self._perm[self._cursor : self._cursor + self.batch_size]
-        self._cursor += self.batch_size
-        return np.ascontiguousarray(idx)
+    def _batches(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """The next `count` mini-batches (rows of sample indices) and the epoch of each."""
+        rows = np.empty((count, self.batch_size), np.int64)
+        epochs = np.empty(count, np.int64)
+        for s in range(count):
+            if self._cursor + self.batch_size > self._perm.size:
+                self._perm = self._batch_rng.permutation(self.X_train.shape[0]).astype(np.int64)
+                self._cursor = 0
+                if self._drawn:
+                    self.epoch += 1
+            rows[s] = self._perm[self._cursor : self._cursor + self.batch_size]
+            self._cursor += self.batch_size
+            self._drawn += 1
+            epochs[s] = self.epoch
+        return rows, epochs
 
     def step(self) -> StepRecord:
         """One mini-batch: forward, loss, backward, clip, update. Finishes a micro-stepped one."""
@@ -173,48 +203,68 @@ class Trainer:
                 done = self.micro_step()
                 if done.record is not None:
                     return done.record
-        self._t += 1
-        self._clear_figures()
-        status = k.train_step(
-            self.X_train, self.lab_train, self.tgt_train, self._next_batch(), self.lab_buf,
-            self.tgt_buf, self.classify, self.ops, self.plan.fpar, self.plan.preds,
-            self.plan.out_idx, self.acts, self.grads, self.aux, self.params, self.pgrads,
-            self.bn_run, self.opt_m, self.opt_v, self.opt, self.clip_mode, self.hyper, self._t,
-            self.stats, self.hist, self.glob)
-        return self._finish(status)
+        block = self.run_block(1)
+        assert block is not None
+        return block.last
 
-    def _clear_figures(self) -> None:
-        # What a step does not reach (after a blow-up) must read NaN, never a stale or 0 value.
-        self.glob.fill(np.nan)
-        self.stats.fill(np.nan)
-        self.hist.fill(0.0)
+    def run_block(self, count: int) -> StepBlock | None:
+        """Up to `count` steps in one kernel call, fewer at an evaluation step or a blow-up.
+        Every step's figures are kept; histograms are computed for the block's last step.
+        None if training has diverged (reset first)."""
+        if self.divergence is not None:
+            return None
+        if self._micro:
+            record = self.step()
+            return StepBlock(np.array([record.step]), self.history.recent()[1][-1:],
+                             record.node_stats[None].copy(), record)
+        every = int(self.cfg["eval_every"])
+        until_eval = (-self.step_count) % every + 1
+        count = max(1, min(count, MAX_BLOCK, until_eval))
+        batches, epochs = self._batches(count)
+        done = k.train_steps(
+            self.X_train, self.lab_train, self.tgt_train, batches, self.lab_buf, self.tgt_buf,
+            self.classify, self.ops, self.plan.fpar, self.plan.preds, self.plan.out_idx,
+            self.acts, self.grads, self.aux, self.params, self.pgrads, self.bn_run, self.opt_m,
+            self.opt_v, self.opt, self.clip_mode, self.hyper, self._t + 1, self.stats_block,
+            self.hist, self.glob_block, self.steps)
+        self._t += done
+        self.stats[:] = self.stats_block[done - 1]
+        self.glob[:] = self.glob_block[done - 1]
+        return self._complete(self.stats_block[:done], self.glob_block[:done], epochs[:done])
 
-    def _finish(self, status: int) -> StepRecord:
-        if status:
-            node = self.node_ids[int(self.glob[k.G_BAD_NODE])]
-            quantity = k.QUANTITIES[int(self.glob[k.G_BAD_QTY])]
-            self.divergence = Divergence(self.step_count, node, quantity)
-        elif self.step_count % int(self.cfg["eval_every"]) == 0:
-            self.evaluate()
-        record = self._record()
-        self.history.append(record)
-        self.step_count += 1
-        return record
-
-    def _record(self) -> StepRecord:
-        g = self.glob
-        scalars = {
-            "step": float(self.step_count), "epoch": float(self.epoch),
-            "loss": g[k.G_LOSS], "data_loss": g[k.G_DATA_LOSS], "l2_penalty": g[k.G_PENALTY],
-            "accuracy": g[k.G_CORRECT] / self.batch_size if self.classify else np.nan,
-            **self.last_eval,
-            "clip_fired": g[k.G_CLIP_FIRED], "grad_norm_before_clip": g[k.G_NORM_BEFORE],
-            "grad_norm_after_clip": g[k.G_NORM_AFTER], "lr": self.hyper[optim.H_LR],
-        }
-        assert tuple(scalars) == SCALARS
-        return StepRecord({key: float(v) for key, v in scalars.items()}, self.node_ids,
-                          self.stats.copy(), self.hist.copy(), self.hist_ranges,
-                          self.divergence)
+    def _complete(self, stats: np.ndarray, glob: np.ndarray, epochs: np.ndarray) -> StepBlock:
+        """Turn a kernel's raw figures into records, evaluate if due, extend the history."""
+        done = len(glob)
+        last = glob[-1]
+        if not np.isnan(last[k.G_BAD_NODE]):
+            self.divergence = Divergence(self.step_count + done - 1,
+                                         self.node_ids[int(last[k.G_BAD_NODE])],
+                                         k.QUANTITIES[int(last[k.G_BAD_QTY])])
+        steps = np.arange(self.step_count, self.step_count + done)
+        scalars = np.empty((done, len(SCALARS)))
+        col = {name: c for c, name in enumerate(SCALARS)}
+        scalars[:, col["step"]] = steps
+        scalars[:, col["epoch"]] = epochs
+        for name, g in (("loss", k.G_LOSS), ("data_loss", k.G_DATA_LOSS),
+                        ("l2_penalty", k.G_PENALTY), ("clip_fired", k.G_CLIP_FIRED),
+                        ("grad_norm_before_clip", k.G_NORM_BEFORE),
+                        ("grad_norm_after_clip", k.G_NORM_AFTER)):
+            scalars[:, col[name]] = glob[:, g]
+        scalars[:, col["accuracy"]] = (glob[:, k.G_CORRECT] / self.batch_size
+                                       if self.classify else np.nan)
+        scalars[:, col["lr"]] = self.hyper[optim.H_LR]
+        for name, value in self.last_eval.items():
+            scalars[:, col[name]] = value
+        if self.divergence is None and steps[-1] % int(self.cfg["eval_every"]) == 0:
+            for name, value in self.evaluate().items():
+                scalars[-1, col[name]] = value
+        record = StepRecord(dict(zip(SCALARS, map(float, scalars[-1]), strict=True)),
+                            self.node_ids, stats[-1].copy(), self.hist.copy(),
+                            self.hist_ranges, self.divergence)
+        node_stats = stats.copy()
+        self.history.append_block(steps, scalars, node_stats, record)
+        self.step_count += done
+        return StepBlock(steps, scalars, node_stats, record)
 
     def evaluate(self) -> dict[str, float]:
         """Loss and accuracy over the whole training and test sets, in evaluation mode."""
@@ -233,11 +283,19 @@ class Trainer:
         return dict(self.last_eval)
 
     def run(self, steps: int):
-        """Yield the records of up to `steps` steps; stops early if training diverges."""
-        for _ in range(steps):
-            record = self.step()
-            yield record
-            if record.divergence is not None:
+        """Yield the records of up to `steps` steps; stops early if training diverges.
+        Histograms are kept for the last step of each block only (None elsewhere)."""
+        if self.divergence is not None:
+            yield self.history.latest  # as step() does: the record of the step that diverged
+            return
+        left = steps
+        while left > 0:
+            block = self.run_block(left)
+            if block is None:
+                return
+            left -= len(block.steps)
+            yield from block.records()
+            if block.last.divergence is not None:
                 return
 
     def step_with_state(self) -> tuple[StepRecord, dict[str, np.ndarray]]:
@@ -319,18 +377,19 @@ class Trainer:
         if not self._micro:
             self._micro = self.micro_plan()
             self._t += 1
-            self._clear_figures()
-            self._batch = self._next_batch()
+            self.glob.fill(np.nan)
+            self.stats.fill(np.nan)
+            rows, self._micro_epoch = self._batches(1)
+            self._batch = rows[0]
             k.gather_batch(self.X_train, self.lab_train, self.tgt_train, self._batch,
                            self.acts, self.ops[0, k.K_OUT], self.lab_buf, self.tgt_buf)
         phase, i = self._micro.pop(0)
         ok = self._run_phase(phase, i)
         node = self.node_ids[i] if i >= 0 else None
-        if not ok:
+        if not ok or phase == "update":
             self._micro = []
-            return MicroStep(phase, node, self._finish(1))
-        if phase == "update":
-            return MicroStep(phase, node, self._finish(0))
+            block = self._complete(self.stats[None], self.glob[None], self._micro_epoch)
+            return MicroStep(phase, node, block.last)
         return MicroStep(phase, node)
 
     def _run_phase(self, phase: str, i: int) -> bool:
@@ -348,4 +407,4 @@ class Trainer:
                                    self.grads, self.aux, self.params, self.pgrads, self.stats,
                                    n, self.hyper, self.glob)
         return k.update(self.ops, self.params, self.pgrads, self.opt_m, self.opt_v, self.opt,
-                        self.clip_mode, self.hyper, self._t, self.stats, self.glob)
+                        self.clip_mode, self.hyper, self._t, self.stats, self.glob, self.steps)

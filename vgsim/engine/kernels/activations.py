@@ -7,6 +7,7 @@ simple ones vectorise; derivatives reuse `y` where that is exact and cheap.
 
 import math
 
+import numpy as np
 from numba import njit
 
 from .arrays import copy_into
@@ -20,7 +21,7 @@ CODES = {
 # Klambauer et al. (2017), the fixed point at mean 0, variance 1.
 SELU_ALPHA = 1.6732632423543772
 SELU_SCALE = 1.0507009873554805
-_opts = {"cache": True, "nogil": True, "fastmath": False}
+_opts = {"cache": True, "nogil": True}
 
 
 @njit(**_opts)
@@ -46,10 +47,43 @@ def sigmoid_df(z, y, dy, dz):
 
 
 # --- tanh: f' = 1 - y^2, at most 1 ------------------------------------------------------------
+# Rational approximation for float32 (error below 4e-7): unlike a libm call per element it
+# vectorises. Coefficients as in Eigen's fast tanh; beyond |z| = 7.9 tanh rounds to +-1.
+_TANH_P = (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,
+           5.12229709037114e-08, 1.48572235717979e-05, 6.37261928875436e-04,
+           4.89352455891786e-03)
+_TANH_Q = (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
+           4.89352518554385e-03)
+
+
+@njit(**_opts, fastmath={"reassoc", "nsz", "contract"})
+def _tanh_float32(z, y):
+    p0, p1, p2, p3, p4, p5, p6 = [np.float32(c) for c in _TANH_P]
+    q0, q1, q2, q3 = [np.float32(c) for c in _TANH_Q]
+    top = np.float32(7.90531110763549805)
+    one = np.float32(1.0)
+    for i in range(z.size):
+        x = z[i]
+        x = x if x < top else top
+        x = x if x > -top else -top
+        x2 = x * x
+        p = ((((((p0 * x2 + p1) * x2 + p2) * x2 + p3) * x2 + p4) * x2 + p5) * x2 + p6) * x
+        q = ((q0 * x2 + q1) * x2 + q2) * x2 + q3
+        r = p / q
+        r = r if r < one else one
+        y[i] = r if r > -one else -one
+    for i in range(z.size):
+        if z[i] != z[i]:
+            y[i] = z[i]  # NaN stays NaN: divergence must stay visible
+
+
 @njit(**_opts)
 def tanh_f(z, y):
-    for i in range(z.size):
-        y[i] = math.tanh(z[i])
+    if z.itemsize == 4:
+        _tanh_float32(z, y)
+    else:
+        for i in range(z.size):
+            y[i] = math.tanh(z[i])
 
 
 @njit(**_opts)

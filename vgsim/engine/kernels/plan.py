@@ -8,7 +8,7 @@ exactly the same arithmetic. All offsets are absolute element offsets into the f
 import numpy as np
 from numba import njit
 
-from .activations import PRELU, RELU, act_backward, act_forward, saturated_count
+from .activations import PRELU, act_backward, act_forward, saturated_count
 from .arrays import add_into, add_scaled, copy_into, fill
 from .layers import batchnorm_backward, batchnorm_forward, dense_backward, dense_forward
 from .losses import compute_loss
@@ -25,6 +25,7 @@ from .stats import (
     S_STD,
     S_WNORM,
     dead_units,
+    histogram,
     value_stats,
 )
 
@@ -74,8 +75,9 @@ def _bad(glob, node, qty):
 
 @njit(**_opts)
 def forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n, training,
-                 glob):
-    """Compute node i's output; with `training`, record its statistics. False if non-finite."""
+                 glob, want_hist=True):
+    """Compute node i's output; with `training`, record its statistics (and, if asked, its
+    histogram). Returns False if the output holds NaN or infinity."""
     kind = ops[i, K_KIND]
     win = ops[i, K_WIN]
     wout = ops[i, K_WOUT]
@@ -109,7 +111,9 @@ def forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n,
                           fpar[i, F_MOMENTUM], fpar[i, F_EPS], training)
     if not training:
         return True
-    mean, std, lo, hi, finite = value_stats(y.ravel(), fpar[i, F_LO], fpar[i, F_HI], hist[i])
+    mean, std, lo, hi, finite = value_stats(y.ravel())
+    if want_hist:
+        histogram(y.ravel(), fpar[i, F_LO], fpar[i, F_HI], hist[i])
     stats[i, S_MEAN] = mean
     stats[i, S_STD] = std
     stats[i, S_MIN] = lo
@@ -167,8 +171,6 @@ def backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, 
     x = _view(acts, ops[i, K_IN], n, win)
     y = _view(acts, ops[i, K_OUT], n, wout)
     dx = _view(grads, ops[i, K_DIN], n, win)
-    p0 = ops[i, K_PSTART]
-    p1 = ops[i, K_PEND]
     if kind == DENSE:
         pw = ops[i, K_PW]
         W = _view(params, pw, win, wout)
@@ -194,11 +196,6 @@ def backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, 
                            pgrads[pg : pg + wout], pgrads[pbeta : pbeta + wout])
     elif kind == OUTPUT and need_dx and ops[i, K_DIN] != ops[i, K_DOUT]:
         copy_into(dx.ravel(), dy.ravel())
-    if p1 > p0:
-        pg2 = sum_squares(pgrads[p0:p1])
-        stats[i, S_PGRAD] = np.sqrt(pg2)
-        if not np.isfinite(pg2):
-            return _bad(glob, i, Q_PARAM_GRADIENT)
     if need_dx and ops[i, K_SCATTER]:
         # dx is this node's own buffer: add it into every predecessor's gradient.
         src = grads[ops[i, K_DIN] : ops[i, K_DIN] + n * win]
@@ -209,9 +206,21 @@ def backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, 
 
 
 @njit(**_opts)
-def update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, glob):
-    """Clip the gradients, then update every node's parameters and record their figures."""
-    fired, before, after = clip_gradients(pgrads, clip_mode, hyper[H_CLIP])
+def update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, glob, steps):
+    """Record each node's gradient norm, clip, then update every node's parameters and
+    record their norms and update-to-weight ratios."""
+    total = 0.0
+    for i in range(ops.shape[0]):
+        p0 = ops[i, K_PSTART]
+        p1 = ops[i, K_PEND]
+        if p1 > p0:
+            g2 = sum_squares(pgrads[p0:p1])
+            stats[i, S_PGRAD] = np.sqrt(g2)
+            if not np.isfinite(g2):
+                return _bad(glob, i, Q_PARAM_GRADIENT)
+            total += g2
+    before = np.sqrt(total)
+    fired, after = clip_gradients(pgrads, clip_mode, hyper[H_CLIP], before)
     glob[G_CLIP_FIRED] = fired
     glob[G_NORM_BEFORE] = before
     glob[G_NORM_AFTER] = after
@@ -221,8 +230,8 @@ def update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, g
         p1 = ops[i, K_PEND]
         if p1 <= p0:
             continue
-        dw2, w2 = update_segment(opt, params, pgrads, opt_m, opt_v, hyper, t, p0, p1)
-        new2 = sum_squares(params[p0:p1])
+        dw2, w2, new2 = update_segment(opt, params, pgrads, opt_m, opt_v, hyper, t, p0, p1,
+                                       steps)
         stats[i, S_WNORM] = np.sqrt(new2)
         stats[i, S_RATIO] = np.sqrt(dw2 / w2) if w2 > 0 else np.inf if dw2 > 0 else 0.0
         if ok and not np.isfinite(new2):
@@ -233,14 +242,16 @@ def update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, g
 @njit(**_opts)
 def train_step(X, labels, targets, idx, lab_buf, tgt_buf, classify, ops, fpar, preds, out_idx,
                acts, grads, aux, params, pgrads, bn_run, opt_m, opt_v, opt, clip_mode, hyper, t,
-               stats, hist, glob):
+               stats, hist, glob, steps, want_hist=True):
     """One mini-batch: forward, loss, backward, clip, update. Returns 0 if all stayed finite,
     else 1; glob then names the node and the quantity that went non-finite first."""
     n = idx.size
+    fill(stats.ravel(), np.nan)
+    fill(glob, np.nan)
     gather_batch(X, labels, targets, idx, acts, ops[0, K_OUT], lab_buf, tgt_buf)
     for i in range(ops.shape[0]):
         if not forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n,
-                            True, glob):
+                            True, glob, want_hist):
             return 1
     if not begin_backward(ops, out_idx, acts, grads, params, lab_buf, tgt_buf, classify, n,
                           hyper, glob):
@@ -249,9 +260,28 @@ def train_step(X, labels, targets, idx, lab_buf, tgt_buf, classify, ops, fpar, p
         if not backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, n,
                              hyper, glob):
             return 1
-    if not update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, glob):
+    if not update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, glob,
+                  steps):
         return 1
     return 0
+
+
+@njit(**_opts)
+def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fpar, preds,
+                out_idx, acts, grads, aux, params, pgrads, bn_run, opt_m, opt_v, opt, clip_mode,
+                hyper, t0, stats_block, hist, glob_block, steps):
+    """Several steps in one call, one row of `batches` each, keeping every step's figures in
+    `stats_block[s]` and `glob_block[s]`; histograms for the last step only. Returns the number
+    of steps run: it stops after the step that went non-finite (its glob row says where)."""
+    k = batches.shape[0]
+    for s in range(k):
+        status = train_step(X, labels, targets, batches[s], lab_buf, tgt_buf, classify, ops,
+                            fpar, preds, out_idx, acts, grads, aux, params, pgrads, bn_run,
+                            opt_m, opt_v, opt, clip_mode, hyper, t0 + s, stats_block[s], hist,
+                            glob_block[s], steps, s == k - 1)
+        if status:
+            return s + 1
+    return k
 
 
 @njit(**_opts)
@@ -278,6 +308,3 @@ def evaluate(X, labels, targets, classify, ops, fpar, preds, out_idx, acts, grad
         start += n
     return loss_sum / total, correct / total if correct >= 0 else np.nan
 
-
-def relu_like(code: int) -> bool:
-    return code == RELU
