@@ -17,13 +17,18 @@ from PySide6.QtWidgets import (
 from ..engine.spec import read_network
 from .canvas.items import NodeItem
 from .canvas.scene import CanvasScene
+from .canvas.tint import apply_figures
 from .canvas.view import CanvasView
 from .dialogs import AddLayersDialog
 from .editor import Editor
 from .files import DEFAULT_NETWORK, FileController, presets
+from .panels.controls import RunUntil, SpeedBox
 from .panels.inspector import Inspector
 from .panels.palette import Palette
 from .panels.problems import ProblemsList
+from .plots.dashboard import Dashboard
+from .training import TrainingController
+from .worker import Frame
 
 FRAGMENT_MIME = "application/x-vgsim-fragment"
 
@@ -39,6 +44,8 @@ class MainWindow(QMainWindow):
         self.palette = Palette()
         self.inspector = Inspector(self.editor)
         self.problems = ProblemsList(self.editor.model)
+        self.training = TrainingController(self)
+        self.dashboard = Dashboard()
         self.actions: dict[str, QAction] = {}
         self._build_layout()
         self._build_actions()
@@ -49,6 +56,7 @@ class MainWindow(QMainWindow):
             self.view.fit()
         self._update_title()
         self._update_play()
+        self._rebuild_trainer()
 
     # --- layout -------------------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -59,6 +67,8 @@ class MainWindow(QMainWindow):
         box.addWidget(self.view)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.canvas_box)
+        self.splitter.addWidget(self.dashboard)
+        self.splitter.setSizes([330, 620])
         self.setCentralWidget(self.splitter)
         self.palette_dock = self._dock("Blocks", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.inspector_dock = self._dock("Inspector", self.inspector,
@@ -67,8 +77,11 @@ class MainWindow(QMainWindow):
                                         Qt.DockWidgetArea.LeftDockWidgetArea)
         self.palette_dock.setMinimumWidth(190)
         self.inspector_dock.setMinimumWidth(320)
+        self.phase_label = QLabel()
+        self.progress_label = QLabel("step 0")
         self.play_reason = QLabel()
-        self.statusBar().addPermanentWidget(self.play_reason)
+        for label in (self.phase_label, self.progress_label, self.play_reason):
+            self.statusBar().addPermanentWidget(label)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -134,15 +147,30 @@ class MainWindow(QMainWindow):
             view.addAction(dock.toggleViewAction())
         self.train_menu = self.menuBar().addMenu("&Train")
         self.train_menu.addAction(a("play", "&Play", self.play, "Space",
-                                    "Train continuously"))
-        bar = QToolBar("Main")
-        bar.setObjectName("main_toolbar")
+                                    "Train continuously; again to pause (Space)"))
+        step = a("step", "Step", self.training.step, "N",
+                 "One mini-batch: forward, loss, backward, update (N or →)")
+        step.setShortcuts([QKeySequence("N"), QKeySequence(Qt.Key.Key_Right)])
+        self.train_menu.addAction(step)
+        self.train_menu.addAction(a("micro", "Micro-step", self.training.micro_step, "M",
+                                    "The next block of the forward or backward pass (M)"))
+        self.train_menu.addAction(a("reset", "Reset", self.reset_training, "R",
+                                    "Re-initialise the weights from the seed; applies edits (R)"))
+        bar = QToolBar("Training")
+        bar.setObjectName("training_toolbar")
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.addToolBar(bar)
         self.toolbar = bar
-        for key in ("play",):
+        for key in ("play", "step", "micro", "reset"):
             bar.addAction(self.actions[key])
-        bar.addSeparator()
+        self.speed = SpeedBox()
+        self.run_until = RunUntil()
+        bar.addWidget(self.speed)
+        bar.addWidget(self.run_until)
+        bar = QToolBar("Edit")
+        bar.setObjectName("edit_toolbar")
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(bar)
         for key in ("undo", "redo", "tidy", "fit", "add_layers", "wrap_residual"):
             bar.addAction(self.actions[key])
 
@@ -157,7 +185,12 @@ class MainWindow(QMainWindow):
         self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.editor.file_changed.connect(self._update_title)
         self.editor.model.changed.connect(self._update_play)
+        self.editor.model.changed.connect(self._network_edited)
         self.editor.model.replaced.connect(self.view.fit)
+        self.editor.model.replaced.connect(self._rebuild_trainer)
+        self.training.frame_ready.connect(self._show_frame)
+        self.speed.speed_changed.connect(self.training.set_speed)
+        self.run_until.requested.connect(self._run_until)
 
     # --- state --------------------------------------------------------------------------------
     def _restore_state(self) -> None:
@@ -190,6 +223,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_state()
+        self.training.shutdown()
         event.accept()
 
     def _update_title(self) -> None:
@@ -200,7 +234,9 @@ class MainWindow(QMainWindow):
     def _update_play(self) -> None:
         problems = self.editor.model.problems()
         play = self.actions["play"]
-        play.setEnabled(not problems)
+        for key in ("play", "step", "micro", "reset"):
+            self.actions[key].setEnabled(not problems)
+        self.run_until.setEnabled(not problems)
         if problems:
             reason = (f"Cannot train: {len(problems)} problem{'s' * (len(problems) > 1)} — "
                       f"{problems[0].message}")
@@ -213,9 +249,85 @@ class MainWindow(QMainWindow):
             self.play_reason.setText("✓ Ready to train")
             self.play_reason.setStyleSheet("color: #188038")
 
-    # --- actions ------------------------------------------------------------------------------
+    # --- training -----------------------------------------------------------------------------
     def play(self) -> None:
-        self.statusBar().showMessage("Training starts here.", 3000)
+        frame = self.training.frame
+        if frame is not None and frame.playing:
+            self.training.pause()
+        else:
+            self.training.play()
+
+    def _run_until(self, kind: str, value: float) -> None:
+        self.training.run_until(kind, value)
+
+    def reset_training(self) -> None:
+        net = self.editor.model.network
+        if self.editor.model.problems():
+            return
+        if self.training.needs_rebuild(net):
+            self._rebuild_trainer()
+        else:
+            self.training.reset()
+        self.phase_label.setText("")
+
+    def _rebuild_trainer(self) -> None:
+        if not self.editor.model.problems():
+            self.training.load(self.editor.model.snapshot())
+            self.scene.clear_tints()
+            self.phase_label.setText("")
+
+    def _network_edited(self) -> None:
+        net = self.editor.model.network
+        if self.editor.model.problems() or self.training.network is None:
+            return
+        self.training.apply_live(net)
+        if self.training.needs_rebuild(net):
+            self.phase_label.setText("✎ Edits apply on Reset (R)")
+            self.phase_label.setStyleSheet("color: #b06000")
+
+    def _show_frame(self, frame: Frame) -> None:
+        if frame.error:
+            self.statusBar().showMessage(frame.error, 10000)
+        ids = list(frame.nodes[0])
+        micro = frame.phase is not None
+        stats = frame.live_stats if micro else (frame.record.node_stats if frame.record else None)
+        self.dashboard.show_data(self.training.plot_data(frame), stats=stats,
+                                 hist=frame.live_hist if micro else None)
+        apply_figures(self.scene, ids, stats)
+        self.actions["play"].setText("Pause" if frame.playing else "Play")
+        record = frame.record
+        loss = f"{record.loss:.4g}" if record is not None else "–"
+        rate = f" · {frame.steps_per_second:,.0f} steps/s" if frame.playing else ""
+        self.progress_label.setText(f"step {frame.step_count} · epoch {frame.epoch} · "
+                                    f"loss {loss}{rate}")
+        if record is not None and record.divergence is not None:
+            self.phase_label.setText(f"✖ {record.divergence.message()} Reset (R) to start again.")
+            self.phase_label.setStyleSheet("color: #b3261e")
+            self.scene.highlight(record.divergence.node)
+        elif micro:
+            self._show_micro(frame)
+        elif not self.phase_label.text().startswith("✎"):
+            self.phase_label.setText("")
+            self.scene.highlight(None)
+
+    def _show_micro(self, frame: Frame) -> None:
+        phase, node = frame.phase, frame.node
+        done = frame.next_phase is None
+        words = {"forward": f"Forward pass: computed {node}",
+                 "loss": "Loss computed: the gradient starts at the output",
+                 "backward": f"Backward pass: gradient passed back through {node}",
+                 "update": "Update: weights changed — step complete"}
+        text = words.get(str(phase), str(phase))
+        if frame.next_phase is not None and not done:
+            nxt_phase, nxt_node = frame.next_phase
+            text += f" · next: {nxt_phase}" + (f" {nxt_node}" if nxt_node else "")
+        self.phase_label.setText(text)
+        self.phase_label.setStyleSheet("color: #1a73e8")
+        self.scene.highlight(node)
+        if node is not None and phase in ("forward", "backward"):
+            self.scene.pulse(node, backward=phase == "backward")
+
+    # --- actions ------------------------------------------------------------------------------
 
     def new_network(self) -> None:
         if self.files.maybe_discard():

@@ -152,6 +152,14 @@ class History:
             idx = (np.arange(r.capacity) + self._head) % r.capacity
         return r.steps[idx], r.scalars[idx], r.stats[idx]
 
+    def tail(self, count: int, figures: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The last `count` steps of the ring with only the given figure columns (copies): what
+        a live plot needs, without copying the whole ring."""
+        r = self._recent
+        count = min(count, r.size)
+        idx = (self._head - count + np.arange(count)) % r.capacity
+        return r.steps[idx], r.scalars[idx], r.stats[idx][:, :, figures]
+
     def long(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The decimated record of the whole run, oldest first."""
         g = self._long

@@ -282,6 +282,17 @@ class Trainer:
             self.last_eval[f"{split}_accuracy"] = float(acc) if self.classify else np.nan
         return dict(self.last_eval)
 
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The network's outputs (logits, or values for regression) for rows of X, in
+        evaluation mode; changes nothing. Used for decision boundaries."""
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        out = np.empty((X.shape[0], self.plan.width_out[self.plan.out_idx]))
+        k.predict(X, self.ops_eval, self.plan.fpar, self.plan.preds, self.plan.out_idx,
+                  self.acts_eval, self.aux_eval, self.params, self.bn_run,
+                  np.zeros_like(self.stats), np.zeros_like(self.hist), np.zeros(k.N_GLOB),
+                  self.rows_eval, out)
+        return out
+
     def run(self, steps: int):
         """Yield the records of up to `steps` steps; stops early if training diverges.
         Histograms are kept for the last step of each block only (None elsewhere)."""

@@ -3,15 +3,23 @@ signals. User gestures become requests (signals) that the editor turns into undo
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Signal
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneDragDropEvent, QGraphicsSceneMouseEvent
+from PySide6.QtCore import QPointF, QVariantAnimation, Signal
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsScene,
+    QGraphicsSceneDragDropEvent,
+    QGraphicsSceneMouseEvent,
+)
 
 from ...engine.graph import GraphModel
 from ...engine.spec import NodeSpec
 from ..blocks import MIME_TYPE
 from .interactions import Interaction, NewEdgeInteraction
 from .items import EdgeItem, NodeItem
+
+PULSE_MS = 350
+FORWARD_COLOUR, BACKWARD_COLOUR = QColor("#1e8e3e"), QColor("#d93025")
 
 
 class CanvasScene(QGraphicsScene):
@@ -102,6 +110,29 @@ class CanvasScene(QGraphicsScene):
                     # The first edge in is the main path; any further one is a skip.
                     self.edges[key].set_skip(k > 0)
 
+    # --- the training view ------------------------------------------------------------------------
+    def highlight(self, node_id: str | None) -> None:
+        for key, item in self.nodes.items():
+            on = key == node_id
+            if item.highlight != on:
+                item.highlight = on
+                item.update()
+
+    def pulse(self, node_id: str, backward: bool) -> None:
+        """Animate the signal arriving at a block (forward) or leaving it backwards."""
+        edges = [e for key, e in self.edges.items()
+                 if (key[1] == node_id and not backward) or (key[0] == node_id and backward)]
+        for edge in edges:
+            _pulse_along(self, edge, backward, BACKWARD_COLOUR if backward else FORWARD_COLOUR)
+
+    def clear_tints(self) -> None:
+        for item in self.nodes.values():
+            item.set_tint(None)
+        for edge in self.edges.values():
+            if edge.signal:
+                edge.signal = 0.0
+                edge.refresh()
+
     # --- lookups ------------------------------------------------------------------------------
     def node_at(self, pos: QPointF) -> NodeItem | None:
         for item in self.items(pos):
@@ -169,3 +200,29 @@ class CanvasScene(QGraphicsScene):
         edge = self.edge_at(event.scenePos())
         self.block_dropped.emit(name, event.scenePos(), edge.key if edge else None)
         event.acceptProposedAction()
+
+
+def _pulse_along(scene: QGraphicsScene, edge: EdgeItem, backward: bool,
+                 colour: QColor) -> None:
+    """A dot that travels along an edge: forward for activations, backward for gradients."""
+    dot = QGraphicsEllipseItem(-6, -6, 12, 12)
+    dot.setBrush(colour)
+    dot.setPen(QPen(QColor("white"), 1.5))
+    dot.setZValue(10)
+    scene.addItem(dot)
+    path = edge.path()
+    animation = QVariantAnimation(scene)
+    animation.setDuration(PULSE_MS)
+    animation.setStartValue(0.0)
+    animation.setEndValue(1.0)
+
+    def move(t: float) -> None:
+        dot.setPos(edge.mapToScene(path.pointAtPercent(1.0 - t if backward else t)))
+
+    def done() -> None:
+        if dot.scene() is not None:
+            scene.removeItem(dot)
+
+    animation.valueChanged.connect(move)
+    animation.finished.connect(done)
+    animation.start(QVariantAnimation.DeletionPolicy.DeleteWhenStopped)

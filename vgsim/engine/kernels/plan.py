@@ -285,6 +285,29 @@ def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fp
 
 
 @njit(**_opts)
+def predict(X, ops, fpar, preds, out_idx, acts, aux, params, bn_run, stats, hist, glob, chunk,
+            out):
+    """The network's last values (logits) for every row of X, in evaluation mode."""
+    total = X.shape[0]
+    w = ops[out_idx, K_WOUT]
+    start = 0
+    while start < total:
+        n = min(chunk, total - start)
+        x = _view(acts, ops[0, K_OUT], n, X.shape[1])
+        for i in range(n):
+            for j in range(X.shape[1]):
+                x[i, j] = X[start + i, j]
+        for i in range(ops.shape[0]):
+            forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n, False,
+                         glob)
+        z = _view(acts, ops[out_idx, K_OUT], n, w)
+        for i in range(n):
+            for j in range(w):
+                out[start + i, j] = z[i, j]
+        start += n
+
+
+@njit(**_opts)
 def evaluate(X, labels, targets, classify, ops, fpar, preds, out_idx, acts, grads, aux, params,
              bn_run, stats, hist, glob, lab_buf, tgt_buf, chunk):
     """Mean loss and accuracy over a whole data set in evaluation mode (running statistics)."""

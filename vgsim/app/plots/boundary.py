@@ -1,0 +1,97 @@
+"""Decision boundary for 2-D data sets, or predictions against targets for regression."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtGui import QColor
+
+from .data import PlotData
+from .style import CLASS_COLOURS, style_plot
+
+GRID = 64  # the boundary is evaluated on GRID × GRID points
+
+
+def boundary_grid(X: np.ndarray, pad: float = 0.15) -> tuple[np.ndarray, tuple]:
+    """Points covering the data (rows of x, y) and the extent (x0, x1, y0, y1)."""
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    span = np.maximum(hi - lo, 1e-6)
+    lo, hi = lo - pad * span, hi + pad * span
+    xs, ys = np.linspace(lo[0], hi[0], GRID), np.linspace(lo[1], hi[1], GRID)
+    gx, gy = np.meshgrid(xs, ys)
+    return np.column_stack([gx.ravel(), gy.ravel()]), (lo[0], hi[0], lo[1], hi[1])
+
+
+def class_image(outputs: np.ndarray, classes: int) -> np.ndarray:
+    """GRID × GRID × 4 colours: the predicted class, paler where the network is unsure."""
+    if outputs.shape[1] == 1:  # one logit: binary
+        p1 = 1 / (1 + np.exp(-np.clip(outputs[:, 0], -50, 50)))
+        probs = np.column_stack([1 - p1, p1])
+    else:
+        z = outputs - outputs.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        probs = e / e.sum(axis=1, keepdims=True)
+    winner = probs.argmax(axis=1)
+    confidence = probs.max(axis=1)
+    palette = np.array([QColor(CLASS_COLOURS[c % len(CLASS_COLOURS)]).getRgb()
+                        for c in range(max(classes, 2))], dtype=np.float64)
+    rgba = palette[winner].copy()
+    floor = 1.0 / max(classes, 2)
+    rgba[:, 3] = 40 + 140 * (confidence - floor) / (1 - floor + 1e-9)
+    return rgba.reshape(GRID, GRID, 4).astype(np.uint8)
+
+
+class DecisionBoundaryPlot:
+    title = "Decision boundary"
+    key = "decision-boundary"
+
+    def __init__(self, plot: pg.PlotItem):
+        self.plot = plot
+        style_plot(plot, self.title, "x₁", "x₂")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        plot.addItem(self.image)
+        self.points = pg.ScatterPlotItem(size=5, pen=pg.mkPen("w", width=0.5))
+        plot.addItem(self.points)
+        self.curve = plot.plot(pen=pg.mkPen("#d93025", width=2.5))
+        self.note = pg.TextItem("", color="#5f6368", anchor=(0.5, 0.5))
+        plot.addItem(self.note)
+        self._shown = None
+
+    def set_layers(self, data: PlotData) -> None:
+        self._shown = None
+        self.note.setText("")
+
+    def update(self, data: PlotData) -> None:
+        b = data.boundary
+        if b is None or b.get("serial") == self._shown:
+            return
+        self._shown = b.get("serial")
+        if b["kind"] == "none":
+            self.plot.setTitle("Predictions", size="10pt", bold=True)
+            self.image.clear()
+            self.points.clear()
+            self.curve.setData([], [])
+            self.note.setText(b.get("text", ""))
+            self.note.setPos(0.5, 0.5)
+            self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+            return
+        self.note.setText("")
+        if b["kind"] == "classes":
+            self.plot.setTitle(self.title, size="10pt", bold=True)
+            x0, x1, y0, y1 = b["extent"]
+            self.image.setImage(class_image(b["outputs"], b["classes"]), autoLevels=False)
+            self.image.setRect(x0, y0, x1 - x0, y1 - y0)
+            brushes = [pg.mkBrush(CLASS_COLOURS[int(c) % len(CLASS_COLOURS)])
+                       for c in b["labels"]]
+            self.points.setData(b["points"][:, 0], b["points"][:, 1], brush=brushes)
+            self.curve.setData([], [])
+            self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        else:  # regression on one feature: the fitted curve over the data
+            self.plot.setTitle("Predictions vs targets", size="10pt", bold=True)
+            self.image.clear()
+            self.points.setData(b["points"], b["targets"], brush=pg.mkBrush("#1a73e8"))
+            self.curve.setData(b["x"], b["prediction"])
+            lo = float(min(np.min(b["targets"]), np.min(b["prediction"])))
+            hi = float(max(np.max(b["targets"]), np.max(b["prediction"])))
+            self.plot.setRange(xRange=(float(b["x"][0]), float(b["x"][-1])),
+                               yRange=(lo, hi), padding=0.05)

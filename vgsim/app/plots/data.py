@@ -1,0 +1,45 @@
+"""What the plots draw from: one snapshot of a run, whoever made it (the live worker or a file)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...engine.kernels.stats import S_GRAD, S_PGRAD, S_RATIO, S_WNORM
+from ...engine.telemetry import SCALARS
+
+# Figure columns of `tail` (the order the worker copies them in).
+TAIL_FIGURES = [S_GRAD, S_PGRAD, S_WNORM, S_RATIO]
+T_GRAD, T_PGRAD, T_WNORM, T_RATIO = range(4)
+
+
+@dataclass
+class PlotData:
+    node_ids: list[str]
+    types: list[str]
+    functions: list[str]
+    node_stats: np.ndarray | None = None  # node × STAT_NAMES, the newest step
+    histograms: np.ndarray | None = None  # node × bins
+    hist_ranges: np.ndarray | None = None  # node × (lo, hi)
+    tail_steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    tail_scalars: np.ndarray = field(default_factory=lambda: np.zeros((0, len(SCALARS))))
+    tail_figures: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 4)))
+    long_steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    long_scalars: np.ndarray = field(default_factory=lambda: np.zeros((0, len(SCALARS))))
+    boundary: dict | None = None  # {"xs", "ys", "classes" image, "points", "labels"} or sine
+    step: int = 0
+    name: str = ""
+
+    def layer_nodes(self) -> list[int]:
+        """Indices of the nodes plotted against depth: everything after the input."""
+        return [i for i, t in enumerate(self.types) if t != "input"]
+
+    def of_type(self, kind: str) -> list[int]:
+        return [i for i, t in enumerate(self.types) if t == kind]
+
+    def scalar(self, name: str, long: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        col = SCALARS.index(name)
+        if long:
+            return self.long_steps, self.long_scalars[:, col]
+        return self.tail_steps, self.tail_scalars[:, col]

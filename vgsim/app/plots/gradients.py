@@ -1,0 +1,109 @@
+"""Gradient flow against depth (the plot that shows vanishing and exploding) and its history."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pyqtgraph as pg
+
+from ...engine.kernels.stats import S_GRAD, S_PGRAD
+from .data import T_GRAD, PlotData
+from .style import (
+    BACKPROP,
+    GRADIENT_LEVELS,
+    GRADIENT_MAP,
+    WEIGHT_GRAD,
+    log_range,
+    positive,
+    style_plot,
+)
+
+FADED_STEPS = 5
+
+
+def depth_ticks(plot: pg.PlotItem, labels: list[str], axis: str = "bottom",
+                most: int = 6) -> None:
+    every = max(1, int(np.ceil(len(labels) / most)))
+    plot.getAxis(axis).setTicks([[(i, labels[i]) for i in range(0, len(labels), every)], []])
+
+
+class GradientFlowPlot:
+    """Gradient norm reaching each block, input on the left, output on the right (log scale).
+    Falls to the left: vanishing. Rises to the left: exploding."""
+
+    title = "Gradient flow"
+    key = "gradient-flow"
+
+    def __init__(self, plot: pg.PlotItem):
+        self.plot = plot
+        style_plot(plot, self.title, "depth (input → output)", "gradient norm", log_y=True)
+        self.legend = plot.addLegend(offset=(5, 5), labelTextSize="8pt")
+        self.faded = [plot.plot(pen=pg.mkPen((26, 115, 232, 40 + 25 * k), width=1))
+                      for k in range(FADED_STEPS)]
+        self.signal = plot.plot(pen=pg.mkPen(BACKPROP, width=2.5), symbol="o", symbolSize=5,
+                                symbolBrush=BACKPROP, name="back-propagated signal")
+        self.weights = plot.plot(pen=None, symbol="s", symbolSize=6, symbolBrush=WEIGHT_GRAD,
+                                 name="weight gradient")
+        self._previous: deque[np.ndarray] = deque(maxlen=FADED_STEPS)
+        self._last_step = -1
+        self._frames = 0
+
+    def set_layers(self, data: PlotData) -> None:
+        self.layers = data.layer_nodes()
+        self.plot.setXRange(-0.5, len(self.layers) - 0.5, padding=0)
+        depth_ticks(self.plot, [data.node_ids[i] for i in self.layers])
+        self._previous.clear()
+
+    def update(self, data: PlotData, stats: np.ndarray | None) -> None:
+        if stats is None:
+            return
+        x = np.arange(len(self.layers), dtype=float)
+        signal = positive(stats[self.layers, S_GRAD])
+        weight = positive(stats[self.layers, S_PGRAD])
+        self.signal.setData(x, signal, connect="finite")
+        self.weights.setData(x, weight, connect="finite")
+        if data.step != self._last_step:
+            self._previous.append(signal)
+            self._last_step = data.step
+        for curve, old in zip(self.faded, list(self._previous)[:-1], strict=False):
+            curve.setData(x, old, connect="finite")
+        self._frames += 1
+        if self._frames % 10 == 1:
+            span = log_range(np.concatenate([signal, weight]))
+            if span is not None:
+                self.plot.setYRange(*span, padding=0)
+
+
+class GradientHeatmap:
+    """Layer × step, colour = log10 of the gradient reaching the layer, with a colour bar."""
+
+    title = "Gradient history"
+    key = "gradient-history"
+
+    def __init__(self, plot: pg.PlotItem):
+        self.plot = plot
+        style_plot(plot, self.title, "step", "layer (input at bottom)")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        plot.addItem(self.image)
+        self.bar = pg.ColorBarItem(values=GRADIENT_LEVELS, colorMap=GRADIENT_MAP, width=12,
+                                   label="log10 gradient norm", interactive=False)
+        self.bar.setImageItem(self.image, insert_in=plot)
+
+    def set_layers(self, data: PlotData) -> None:
+        self.layers = data.layer_nodes()
+        depth_ticks(self.plot, [data.node_ids[i] for i in self.layers], axis="left", most=8)
+
+    def update(self, data: PlotData) -> None:
+        steps = data.tail_steps
+        if len(steps) == 0:
+            return
+        grads = data.tail_figures[:, self.layers, T_GRAD].astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            image = np.log10(grads).T  # rows: layers (input first), columns: steps
+        image[~np.isfinite(image)] = GRADIENT_LEVELS[0]
+        self.image.setImage(image, autoLevels=False, levels=GRADIENT_LEVELS)
+        first, last = float(steps[0]), float(steps[-1]) + 1
+        self.image.setRect(first, -0.5, max(last - first, 1.0), len(self.layers))
+        self.plot.setXRange(first, max(last, first + 1), padding=0)
+        self.plot.setYRange(-0.5, len(self.layers) - 0.5, padding=0)

@@ -1,0 +1,74 @@
+"""The look shared by every plot: colours, the gradient colour scale, axes, fixed ranges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtGui import QColor, QFont
+
+BACKGROUND = "w"
+FOREGROUND = "#202124"
+CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                 "#7f7f7f", "#bcbd22", "#17becf"]
+BACKPROP = "#1a73e8"  # back-propagated signal
+WEIGHT_GRAD = "#e8710a"  # weight gradient
+TRAIN = "#1a73e8"
+TEST = "#d93025"
+# log10 of a gradient norm: from vanished (dark blue) to exploding (yellow).
+GRADIENT_LEVELS = (-8.0, 2.0)
+GRADIENT_MAP = pg.colormap.get("viridis")
+
+pg.setConfigOptions(antialias=True, background=BACKGROUND, foreground=FOREGROUND)
+
+
+def style_plot(plot: pg.PlotItem, title: str, x_label: str, y_label: str,
+               log_y: bool = False) -> None:
+    plot.setTitle(title, size="10pt", bold=True)
+    font = QFont("DejaVu Sans", 8)
+    for side, text in (("bottom", x_label), ("left", y_label)):
+        axis = plot.getAxis(side)
+        axis.setLabel(text, **{"font-size": "8pt"})
+        axis.enableAutoSIPrefix(False)  # "(x0.001)" beside a log axis only confuses
+        axis.setStyle(tickFont=font)
+    plot.showGrid(x=True, y=True, alpha=0.15)
+    plot.setLogMode(y=log_y)
+    plot.setMenuEnabled(True)
+    plot.hideButtons()
+    plot.getViewBox().disableAutoRange()
+
+
+def positive(values: np.ndarray) -> np.ndarray:
+    """For log axes: non-positive and non-finite values become gaps."""
+    out = np.asarray(values, dtype=np.float64).copy()
+    out[~np.isfinite(out) | (out <= 0)] = np.nan
+    return out
+
+
+def log_range(values: np.ndarray, pad: float = 0.3,
+              floor: float = -12.0) -> tuple[float, float] | None:
+    """A log10 range covering the finite positive values, or None if there are none."""
+    v = positive(values)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return None
+    lo, hi = np.log10(v.min()), np.log10(v.max())
+    lo = max(lo, floor)
+    if hi - lo < 2:  # at least two decades, so the axis shows decade ticks, not a crowd
+        mid = (hi + lo) / 2
+        lo, hi = mid - 1, mid + 1
+    return lo - pad, hi + pad
+
+
+def gradient_colour(norm: float) -> QColor | None:
+    """The canvas tint for a gradient norm, on the same scale as the heat map."""
+    if not np.isfinite(norm) or norm <= 0:
+        return None
+    lo, hi = GRADIENT_LEVELS
+    t = (np.log10(norm) - lo) / (hi - lo)
+    return GRADIENT_MAP.map(float(np.clip(t, 0.0, 1.0)), mode="qcolor")
+
+
+def depth_pen(i: int, n: int, width: float = 1.5) -> pg.mkPen:
+    """Lower layers dark, upper layers light: one colour per depth."""
+    colour = pg.colormap.get("plasma").map(0.1 + 0.8 * i / max(n - 1, 1), mode="qcolor")
+    return pg.mkPen(colour, width=width)

@@ -1,0 +1,137 @@
+"""Curves over training: loss, accuracy, weight norms and update-to-weight ratios."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+
+from .data import T_RATIO, T_WNORM, PlotData
+from .style import TEST, TRAIN, depth_pen, log_range, positive, style_plot
+
+RANGE_EVERY = 10  # frames between axis range updates (auto-ranging every frame is slow)
+
+
+class _Curves:
+    def __init__(self, plot: pg.PlotItem):
+        self.plot = plot
+        self._frames = 0
+
+    def _due(self) -> bool:
+        self._frames += 1
+        return self._frames % RANGE_EVERY == 1
+
+    def _x_range(self, steps: np.ndarray) -> None:
+        if len(steps):
+            self.plot.setXRange(float(steps[0]), float(max(steps[-1], steps[0] + 1)), padding=0)
+
+
+class LossPlot(_Curves):
+    title = "Loss"
+    key = "loss"
+
+    def __init__(self, plot: pg.PlotItem):
+        super().__init__(plot)
+        style_plot(plot, self.title, "step", "loss (log scale)", log_y=True)
+        plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        self.batch = plot.plot(pen=pg.mkPen((26, 115, 232, 90), width=1), name="batch")
+        self.train = plot.plot(pen=pg.mkPen(TRAIN, width=2), name="train set")
+        self.test = plot.plot(pen=pg.mkPen(TEST, width=2), name="test set")
+
+    def set_layers(self, data: PlotData) -> None:
+        self._frames = 0
+
+    def update(self, data: PlotData) -> None:
+        steps, batch = data.scalar("data_loss")
+        _, train = data.scalar("train_loss")
+        _, test = data.scalar("test_loss")
+        self.batch.setData(steps, positive(batch), connect="finite")
+        self.train.setData(steps, positive(train), connect="finite")
+        self.test.setData(steps, positive(test), connect="finite")
+        if self._due():
+            self._x_range(steps)
+            span = log_range(np.concatenate([batch, train, test]))
+            if span is not None:
+                self.plot.setYRange(*span, padding=0)
+
+
+class AccuracyPlot(_Curves):
+    title = "Accuracy"
+    key = "accuracy"
+
+    def __init__(self, plot: pg.PlotItem):
+        super().__init__(plot)
+        style_plot(plot, self.title, "step", "accuracy")
+        plot.addLegend(offset=(-5, -5), labelTextSize="8pt")
+        self.batch = plot.plot(pen=pg.mkPen((26, 115, 232, 90), width=1), name="batch")
+        self.train = plot.plot(pen=pg.mkPen(TRAIN, width=2), name="train set")
+        self.test = plot.plot(pen=pg.mkPen(TEST, width=2), name="test set")
+        plot.setYRange(0, 1.02, padding=0)
+
+    def set_layers(self, data: PlotData) -> None:
+        self._frames = 0
+
+    def update(self, data: PlotData) -> None:
+        steps, batch = data.scalar("accuracy")
+        _, train = data.scalar("train_accuracy")
+        _, test = data.scalar("test_accuracy")
+        for curve, values in ((self.batch, batch), (self.train, train), (self.test, test)):
+            curve.setData(steps, values, connect="finite")
+        if self._due():
+            self._x_range(steps)
+
+
+class _PerLayer(_Curves):
+    """One curve per dense layer over recent steps, coloured by depth (dark = near input)."""
+
+    figure = T_WNORM
+
+    def set_layers(self, data: PlotData) -> None:
+        for curve in getattr(self, "curves", []):
+            self.plot.removeItem(curve)
+        self.layers = data.of_type("dense")
+        n = len(self.layers)
+        self.curves = [self.plot.plot(pen=depth_pen(k, n)) for k in range(n)]
+        self.legend.clear()
+        if n:
+            self.legend.addItem(self.curves[0], data.node_ids[self.layers[0]] + " (first)")
+            self.legend.addItem(self.curves[-1], data.node_ids[self.layers[-1]] + " (last)")
+        self._frames = 0
+
+    def update(self, data: PlotData) -> None:
+        steps = data.tail_steps
+        if len(steps) == 0 or not self.layers:
+            return
+        values = data.tail_figures[:, self.layers, self.figure]
+        for k, curve in enumerate(self.curves):
+            curve.setData(steps, positive(values[:, k]), connect="finite")
+        if self._due():
+            self._x_range(steps)
+            span = log_range(values.ravel())
+            if span is not None:
+                self.plot.setYRange(*span, padding=0)
+
+
+class WeightNormPlot(_PerLayer):
+    title = "Weight norms"
+    key = "weight-norms"
+    figure = T_WNORM
+
+    def __init__(self, plot: pg.PlotItem):
+        super().__init__(plot)
+        style_plot(plot, self.title, "step", "‖W‖ per layer (log)", log_y=True)
+        self.legend = plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+
+
+class UpdateRatioPlot(_PerLayer):
+    title = "Update / weight ratio"
+    key = "update-ratio"
+    figure = T_RATIO
+
+    def __init__(self, plot: pg.PlotItem):
+        super().__init__(plot)
+        style_plot(plot, self.title, "step", "‖ΔW‖ / ‖W‖ per layer (log)", log_y=True)
+        self.legend = plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        # A common rule of thumb: healthy layers change by about 1e-3 of their size per step.
+        dashed = pg.mkPen("#9aa0a6", style=Qt.PenStyle.DashLine)
+        plot.addItem(pg.InfiniteLine(pos=-3, angle=0, pen=dashed))

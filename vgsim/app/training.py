@@ -1,0 +1,113 @@
+"""Connects the window to the training worker: controls in, frames out (plots, canvas, status).
+
+A QTimer draws the newest frame about 30 times a second; frames that arrive in between are
+simply replaced, so a slow redraw never builds a queue.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from ..engine.spec import Network
+from .plots.data import PlotData
+from .worker import Frame, TrainingWorker
+
+FRAME_MS = 33
+LIVE_SETTINGS = ("lr", "l2", "clip")
+
+
+class TrainingController(QObject):
+    frame_ready = Signal(object)  # Frame, at most ~30 per second
+    built = Signal()  # a new trainer was built from the network
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.worker = TrainingWorker()
+        self.timer = QTimer(self)
+        self.timer.setInterval(FRAME_MS)
+        self.timer.timeout.connect(self._poll)
+        self.timer.start()
+        self._drawn = -1
+        self.frame: Frame | None = None
+        self.network: Network | None = None  # what the trainer was built from
+
+    # --- commands -----------------------------------------------------------------------------
+    def load(self, net: Network) -> None:
+        self.network = net.copy()
+        self.worker.send("load", net.copy())
+
+    def needs_rebuild(self, net: Network) -> bool:
+        """True if `net` differs from the trained one in anything but the live settings."""
+        if self.network is None:
+            return True
+        a, b = net.to_dict(), self.network.to_dict()
+        for d in (a, b):
+            d["training"] = {k: v for k, v in d["training"].items() if k not in LIVE_SETTINGS}
+            for node in d["nodes"]:
+                node.pop("pos", None)
+                node.pop("label", None)
+            d.pop("name", None)
+            d.pop("description", None)
+        return a != b
+
+    def apply_live(self, net: Network) -> None:
+        """Learning rate, L2 and clipping apply at once, mid-run."""
+        if self.network is None:
+            return
+        changes = {k: net.training[k] for k in LIVE_SETTINGS
+                   if net.training.get(k) != self.network.training.get(k) and k in net.training}
+        if changes:
+            self.network.training.update(changes)
+            self.worker.send("live", changes)
+
+    def play(self) -> None:
+        self.worker.send("play")
+
+    def pause(self) -> None:
+        self.worker.send("pause")
+
+    def step(self) -> None:
+        self.worker.send("step")
+
+    def micro_step(self) -> None:
+        self.worker.send("micro")
+
+    def reset(self) -> None:
+        self.worker.send("reset")
+
+    def set_speed(self, steps_per_second: float | None) -> None:
+        self.worker.send("speed", steps_per_second)
+
+    def run_until(self, kind: str, value: float) -> None:
+        self.worker.send("run_until", kind, value)
+
+    def shutdown(self) -> None:
+        self.timer.stop()
+        self.worker.stop()
+
+    # --- frames -------------------------------------------------------------------------------
+    def _poll(self) -> None:
+        frame = self.worker.latest()
+        if frame is None or frame.serial == self._drawn:
+            return
+        self._drawn = frame.serial
+        self.frame = frame
+        self.frame_ready.emit(frame)
+
+    @staticmethod
+    def plot_data(frame: Frame) -> PlotData:
+        ids, types, functions = frame.nodes
+        record = frame.record
+        tail_steps, tail_scalars, tail_figures = frame.history.get("tail", (None, None, None))
+        long_steps, long_scalars = frame.history.get("long", (None, None))
+        data = PlotData(list(ids), list(types), list(functions),
+                        node_stats=record.node_stats if record else None,
+                        histograms=record.histograms if record else None,
+                        hist_ranges=frame.hist_ranges, boundary=frame.boundary,
+                        step=frame.step_count)
+        if tail_steps is not None:
+            data.tail_steps, data.tail_scalars, data.tail_figures = (
+                tail_steps, tail_scalars, tail_figures)
+        if long_steps is not None:
+            data.long_steps, data.long_scalars = long_steps, long_scalars
+        return data

@@ -1,0 +1,258 @@
+"""Runs the Trainer off the GUI thread and hands over only the newest state.
+
+The window sends commands (play, pause, step, micro-step, reset, settings); the worker thread
+trains and publishes a `Frame` after each block of steps. The window's timer picks up the newest
+frame at its own pace, so stale frames are dropped, never queued. The kernels release the GIL,
+so the window stays responsive while the worker trains.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..engine.errors import VgsimError
+from ..engine.kernels.stats import S_GRAD, S_PGRAD, S_RATIO, S_WNORM
+from ..engine.spec import Network
+from ..engine.telemetry import StepRecord
+from ..engine.train import Trainer
+from .plots.boundary import boundary_grid
+
+BLOCK_SECONDS = 0.02  # how long the worker trains before publishing
+PUBLISH_SECONDS = 1 / 40  # the window draws at ~30 Hz: newer frames than that are wasted
+TAIL_STEPS = 600  # recent steps handed to the plots (heat map, weights)
+TAIL_FIGURES = [S_GRAD, S_PGRAD, S_WNORM, S_RATIO]
+BOUNDARY_SECONDS = 0.3
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A consistent view of the trainer for drawing. `serial` grows with every new frame."""
+
+    serial: int
+    record: StepRecord | None  # the last completed step
+    step_count: int
+    epoch: int
+    playing: bool
+    steps_per_second: float
+    phase: str | None = None  # during micro-steps: "forward", "loss", "backward", "update"
+    node: str | None = None  # the node the last micro-step computed
+    next_phase: tuple[str, str | None] | None = None
+    live_stats: np.ndarray | None = None  # per-node figures of the step in progress
+    live_hist: np.ndarray | None = None
+    error: str | None = None
+    # Copies for the plots: "tail" = (steps, scalars, figures[step, node, TAIL_FIGURES]) of the
+    # last TAIL_STEPS steps; "long" = (steps, scalars) over the whole run, decimated.
+    history: dict = field(default_factory=dict)
+    nodes: tuple = ((), (), ())  # node ids, types, activation functions (topological order)
+    hist_ranges: np.ndarray | None = None
+    boundary: dict | None = None  # see _boundary
+    network: Network | None = None  # what the trainer was built from
+
+
+@dataclass
+class _Until:
+    kind: str  # "steps", "epochs" or "loss"
+    value: float
+    start: int = 0
+
+
+class TrainingWorker:
+    def __init__(self) -> None:
+        self._commands: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._frame: Frame | None = None
+        self._serial = 0
+        self.trainer: Trainer | None = None
+        self._playing = False
+        self._rate_limit: float | None = None  # steps per second; None: as fast as possible
+        self._until: _Until | None = None
+        self._rate = 0.0
+        self._published = 0.0
+        self._boundary: dict | None = None
+        self._boundary_at = (-1.0, -1)  # (time, step) it was computed at
+        self._network: Network | None = None
+        self._thread = threading.Thread(target=self._loop, name="vgsim-trainer", daemon=True)
+        self._thread.start()
+
+    # --- called from the window ---------------------------------------------------------------
+    def send(self, command: str, *args: object) -> None:
+        self._commands.put((command, args))
+
+    def latest(self) -> Frame | None:
+        with self._lock:
+            return self._frame
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.send("quit")
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # --- the worker thread --------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            try:
+                command, args = self._commands.get(timeout=None if not self._playing else 0)
+            except queue.Empty:
+                command, args = None, ()
+            if command == "quit":
+                return
+            try:
+                if command is not None:
+                    self._handle(command, args)
+                if self._playing and command is None:
+                    self._play_block()
+            except VgsimError as exc:
+                self._playing = False
+                self._publish(error=str(exc))
+
+    def _handle(self, command: str, args: tuple) -> None:
+        if command == "load":
+            net: Network = args[0]  # type: ignore[assignment]
+            self._playing = False
+            self.trainer = None
+            self._network = net.copy()
+            self._boundary = None
+            self._boundary_at = (-1.0, -1)
+            self.trainer = Trainer(net)
+            self._publish()
+            return
+        if self.trainer is None:
+            return
+        if command == "play":
+            self._playing = not self.trainer.diverged
+            self._until = None
+        elif command == "pause":
+            self._playing = False
+        elif command == "run_until":
+            kind, value = args
+            self._until = _Until(str(kind), float(value), self.trainer.step_count)  # type: ignore[arg-type]
+            self._playing = not self.trainer.diverged
+        elif command == "speed":
+            self._rate_limit = args[0]  # type: ignore[assignment]
+        elif command == "step":
+            self._playing = False
+            self.trainer.step()
+        elif command == "micro":
+            self._playing = False
+            done = self.trainer.micro_step()
+            self._publish(phase=done.phase, node=done.node, micro=done.record is None)
+            return
+        elif command == "reset":
+            self._playing = False
+            self.trainer.reset()
+        elif command == "live":
+            self.trainer.set_live(**args[0])  # type: ignore[arg-type]
+        self._publish()
+
+    def _play_block(self) -> None:
+        trainer = self.trainer
+        assert trainer is not None
+        if trainer.diverged:
+            self._playing = False
+            self._publish()
+            return
+        budget = 256
+        if self._rate_limit:
+            budget = max(1, int(self._rate_limit * BLOCK_SECONDS))
+        budget = self._until_budget(budget)
+        started = time.perf_counter()
+        done = 0
+        while done < budget and time.perf_counter() - started < BLOCK_SECONDS:
+            block = trainer.run_block(budget - done)
+            if block is None:
+                break
+            done += len(block.steps)
+            if self._until_reached():
+                self._playing = False
+                break
+        elapsed = time.perf_counter() - started
+        if done:
+            rate = done / max(elapsed, 1e-9)
+            self._rate = rate if self._rate == 0 else 0.8 * self._rate + 0.2 * rate
+        if trainer.diverged:
+            self._playing = False
+        if not self._playing or time.perf_counter() - self._published >= PUBLISH_SECONDS:
+            self._publish()
+        if self._rate_limit and self._playing:
+            time.sleep(max(0.0, done / self._rate_limit - elapsed))
+
+    def _until_budget(self, budget: int) -> int:
+        u, t = self._until, self.trainer
+        if u is None or t is None:
+            return budget
+        if u.kind == "steps":
+            return max(1, min(budget, int(u.start + u.value) - t.step_count))
+        return budget
+
+    def _until_reached(self) -> bool:
+        u, t = self._until, self.trainer
+        if u is None or t is None or t.history.latest is None:
+            return False
+        if u.kind == "steps":
+            reached = t.step_count >= u.start + u.value
+        elif u.kind == "epochs":
+            reached = t.epoch >= u.value
+        else:
+            reached = t.history.latest.loss < u.value
+        if reached:
+            self._until = None
+        return reached
+
+    def _publish(self, phase: str | None = None, node: str | None = None, micro: bool = False,
+                 error: str | None = None) -> None:
+        t = self.trainer
+        self._serial += 1
+        if t is None:
+            frame = Frame(self._serial, None, 0, 0, False, 0.0, error=error)
+        else:
+            history = t.history
+            long_steps, long_scalars, _ = history.long()
+            self._refresh_boundary()
+            frame = Frame(
+                serial=self._serial, record=history.latest, step_count=t.step_count,
+                epoch=t.epoch, playing=self._playing, steps_per_second=self._rate,
+                phase=phase, node=node,
+                next_phase=t.next_micro if micro else None,
+                live_stats=t.stats.copy() if micro else None,
+                live_hist=t.hist.copy() if micro else None,
+                error=error,
+                history={"tail": history.tail(TAIL_STEPS, TAIL_FIGURES),
+                         "long": (long_steps.copy(), long_scalars.copy())},
+                nodes=(tuple(t.node_ids), tuple(t.plan.types), tuple(t.plan.functions)),
+                hist_ranges=t.hist_ranges, boundary=self._boundary, network=self._network,
+            )
+        self._published = time.perf_counter()
+        with self._lock:
+            self._frame = frame
+
+    def _refresh_boundary(self) -> None:
+        """What the network predicts over the data: at most a few times a second."""
+        t = self.trainer
+        assert t is not None
+        now = time.perf_counter()
+        if t.step_count == self._boundary_at[1] or now - self._boundary_at[0] < BOUNDARY_SECONDS:
+            return
+        self._boundary_at = (now, t.step_count)
+        d = t.data
+        serial = self._serial
+        if d.task == "classification" and d.n_features == 2:
+            grid, extent = boundary_grid(d.X_train)
+            self._boundary = {"kind": "classes", "serial": serial, "extent": extent,
+                              "outputs": t.predict(grid), "classes": d.n_classes,
+                              "points": d.X_test, "labels": d.y_test}
+        elif d.task == "regression" and d.n_features == 1:
+            x = np.linspace(d.X_train.min(), d.X_train.max(), 200)[:, None]
+            self._boundary = {"kind": "curve", "serial": serial, "x": x[:, 0],
+                              "prediction": t.predict(x)[:, 0], "points": d.X_test[:, 0],
+                              "targets": d.y_test[:, 0]}
+        elif self._boundary is None:
+            self._boundary = {"kind": "none", "serial": serial,
+                              "text": f"{d.n_features} input features:\nno 2-D picture"}
