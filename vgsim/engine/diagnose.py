@@ -31,9 +31,12 @@ EXPLODE_RATIO = 1e3
 # Weights "barely change" when the lowest starved layer's update-to-weight ratio is below this
 # fraction of the layer it is compared with (added to the vanishing evidence only).
 STILL_WEIGHTS_RATIO = 1e-2
-# The loss "stagnates" when its median over the second half of the window is less than this
-# fraction below the first half's (added to the vanishing evidence only).
-STAGNANT_LOSS_CHANGE = 0.01
+# The loss "stagnates" when its median over the second half of the last LOSS_WINDOW steps is
+# less than this fraction below the first half's (added to the vanishing evidence only). The
+# whole-training-set loss of a stuck deep sigmoid network wobbles by about 3% around ln 3 from
+# one evaluation to the next, so the halves span 100 steps each and the bar is 2%.
+STAGNANT_LOSS_CHANGE = 0.02
+LOSS_WINDOW = 200
 # Exponential growth in the parameters: a layer's weight norm, fitted as exp(a + b * step) over
 # the window, multiplies by more than this. Healthy runs (even from tiny initial weights) grew
 # by at most about 1.3x per window; blow-ups grow by 10x within two or three steps.
@@ -41,6 +44,10 @@ WEIGHT_GROWTH = 10.0
 # The same fit on the global gradient norm (before clipping): it swings 10-100x between
 # mini-batches in healthy runs, so only a sustained rise this large counts.
 GRAD_GROWTH = 1e3
+# Recorded steps needed before the window's rules speak (a median of fewer is one batch's
+# noise: a 16-layer He network showed 53% dead units on its very first batch, 34% later).
+# After a divergence every step there is counts, as no more will come.
+MIN_STEPS = 5
 # Points needed before a growth fit means anything.
 MIN_FIT_POINTS = 3
 # A global gradient norm (before clipping) beyond this median is "huge": the losses here are
@@ -164,7 +171,7 @@ def _window(trainer) -> _Window | None:
         # The step that blew up stopped half-way: its figures are partial. Use the ones before.
         keep &= steps < trainer.divergence.step
     steps, scalars, stats = steps[keep], scalars[keep], stats[keep]
-    if len(steps) == 0:
+    if len(steps) == 0 or (trainer.divergence is None and len(steps) < MIN_STEPS):
         return None
     return _Window(steps[-WINDOW:], scalars[-WINDOW:], stats[-WINDOW:].astype(np.float64))
 
@@ -222,8 +229,7 @@ def _shape(trainer) -> _Shape:
 def _remedies(trainer, shape: _Shape, keys: list[str]) -> tuple[Remedy, ...]:
     """The remedies named by `keys`, in order, leaving out those already in place."""
     out = []
-    hidden_inits = {shape.inits[i] for i in shape.hidden} or {shape.inits.get(i) for i in
-                                                               shape.dense}
+    hidden_inits = {shape.inits[i] for i in (shape.hidden or shape.dense)}
     clip_on = trainer.cfg["clip"]["mode"] != "none"
     l2_on = float(trainer.hyper[H_L2]) > 0
     for key in keys:
@@ -254,6 +260,11 @@ def _remedies(trainer, shape: _Shape, keys: list[str]) -> tuple[Remedy, ...]:
 def _orders(ratio: float) -> str:
     k = int(math.floor(abs(math.log10(ratio)) + 1e-9))
     return f"{k} order{'s' if k != 1 else ''} of magnitude"
+
+
+def _span(win: _Window) -> str:
+    n = len(win.steps)
+    return f"median of the last {n} steps" if n > 1 else f"at step {int(win.steps[0])}"
 
 
 def _pct(x: float) -> str:
@@ -298,21 +309,34 @@ def _growth(steps: np.ndarray, values: np.ndarray) -> float:
     span = s[-1] - s[0]
     if span <= 0:
         return math.nan
-    slope = np.polyfit(s - s[0], v, 1)[0]
-    return float(math.exp(min(slope * span, 700.0)))
+    s -= s.mean()
+    slope = float(np.dot(s, v - v.mean()) / np.dot(s, s))
+    return math.exp(min(slope * span, 700.0))
 
 
-def _loss_change(win: _Window) -> tuple[float, float, float] | None:
-    """(first-half median, second-half median, relative fall) of the loss over the window."""
-    loss = win.scalar("loss")
-    loss = loss[np.isfinite(loss)]
-    if loss.size < 10:
+def _loss_change(trainer) -> tuple[float, float, int] | None:
+    """(loss, then, over the first half of the last `LOSS_WINDOW` steps; loss over the second
+    half; steps spanned), from medians of the whole training set's loss (evaluated every few
+    steps), or of the mini-batch losses before the first evaluations. None if too short."""
+    steps, scalars, _ = trainer.history.recent()
+    if trainer.divergence is not None:
+        keep = steps < trainer.divergence.step
+        steps, scalars = steps[keep], scalars[keep]
+    steps, scalars = steps[-LOSS_WINDOW:], scalars[-LOSS_WINDOW:]
+    if len(steps) < 2 * MIN_STEPS:
         return None
-    half = loss.size // 2
-    early, late = float(np.median(loss[:half])), float(np.median(loss[half:]))
-    if early == 0:
+    half = len(steps) // 2
+    early, late = (_finite_median(np.where(np.isfinite(scalars[sl, _SCAL["train_loss"]]),
+                                           scalars[sl, _SCAL["train_loss"]],
+                                           scalars[sl, _SCAL["loss"]]))
+                   for sl in (slice(0, half), slice(half, None)))
+    if not (math.isfinite(early) and math.isfinite(late)) or early == 0:
         return None
-    return early, late, (early - late) / abs(early)
+    return early, late, int(steps[-1] - steps[0] + 1)
+
+
+def _loss_fall(change: tuple[float, float, int] | None) -> float:
+    return (change[0] - change[1]) / abs(change[0]) if change else math.nan
 
 
 # --- the rules ----------------------------------------------------------------------------------
@@ -322,10 +346,11 @@ def _diverged(trainer, shape: _Shape) -> Finding | None:
         return None
     evidence = d.message()
     steps, scalars, _ = trainer.history.recent()
-    loss = scalars[steps < d.step, _SCAL["loss"]]
-    loss = loss[np.isfinite(loss)]
-    if loss.size:
-        evidence += f" The last finite loss was {loss[-1]:.3g} at step {d.step - 1}."
+    loss = scalars[:, _SCAL["loss"]]
+    ok = (steps < d.step) & np.isfinite(loss)
+    if ok.any():
+        last = np.flatnonzero(ok)[-1]
+        evidence += f" The last finite loss was {loss[last]:.3g}, at step {int(steps[last])}."
     return Finding("diverged", "Training diverged (NaN/infinity)", "error", evidence,
                    _EXPLAIN["diverged"], (d.node,),
                    _remedies(trainer, shape, ["clip", "lower_lr", "init", "l2"]))
@@ -343,10 +368,10 @@ def _vanishing(trainer, win: _Window, shape: _Shape) -> Finding | None:
                and g[i] < VANISH_RATIO * g[hi]]
     if ratio == 0:
         parts = [f"No gradient at all reaches {ids[lo]}, while {ids[hi]} receives "
-                 f"{g[hi]:.2g} per unit (median of the last {len(win.steps)} steps)."]
+                 f"{g[hi]:.2g} per unit ({_span(win)})."]
     else:
         parts = [f"The gradient reaching {ids[lo]} is {ratio:.2g} of that reaching {ids[hi]} "
-                 f"({_orders(ratio)}; median of the last {len(win.steps)} steps)."]
+                 f"({_orders(ratio)}; {_span(win)})."]
     if len(starved) > 1:
         parts.append(f"Starved layers: {_names([ids[i] for i in starved])}.")
     u_lo, u_hi = win.median(lo, "update_ratio"), win.median(hi, "update_ratio")
@@ -354,10 +379,10 @@ def _vanishing(trainer, win: _Window, shape: _Shape) -> Finding | None:
             u_lo < STILL_WEIGHTS_RATIO * u_hi):
         parts.append(f"The lower weights barely change: each step moves {ids[lo]}'s weights by "
                      f"{u_lo:.2g} of their size, {ids[hi]}'s by {u_hi:.2g}.")
-    change = _loss_change(win)
-    if change is not None and change[2] < STAGNANT_LOSS_CHANGE:
-        parts.append(f"The loss is stagnating: {change[0]:.4g} to {change[1]:.4g} over the last "
-                     f"{len(win.steps)} steps.")
+    change = _loss_change(trainer)
+    if change is not None and _loss_fall(change) < STAGNANT_LOSS_CHANGE:
+        parts.append(f"The loss is not falling: {change[0]:.4g} then {change[1]:.4g} (medians "
+                     f"of the two halves of the last {change[2]} steps).")
     explanation = _EXPLAIN["vanishing_saturating" if shape.saturating else "vanishing"]
     return Finding("vanishing", "Vanishing gradients", "warning", " ".join(parts), explanation,
                    tuple(ids[i] for i in starved),
@@ -374,8 +399,8 @@ def _exploding(trainer, win: _Window, shape: _Shape) -> Finding | None:
         lo, hi, ratio = _worst_pair(g, shape.hidden, lowest=False)
         if lo >= 0 and ratio > EXPLODE_RATIO:
             parts.append(f"The gradient reaching {ids[lo]} is {ratio:.2g} times that reaching "
-                         f"{ids[hi]} ({_orders(ratio)}; median of the last {len(win.steps)} "
-                         "steps): it grows as it flows back toward the input.")
+                         f"{ids[hi]} ({_orders(ratio)}; {_span(win)}): it grows as it flows back "
+                         "toward the input.")
             nodes += [i for i in shape.hidden if shape.hidden.index(i) < shape.hidden.index(hi)
                       and g[i] > EXPLODE_RATIO * g[hi]]
     grown = []
@@ -398,10 +423,14 @@ def _exploding(trainer, win: _Window, shape: _Shape) -> Finding | None:
                      f"{len(win.steps)} steps.")
     big = _finite_median(norm)
     if big > HUGE_GRAD_NORM:
-        parts.append(f"The gradient norm before clipping is huge: {big:.3g} (median of the "
-                     f"last {len(win.steps)} steps).")
+        parts.append(f"The gradient norm before clipping is huge: {big:.3g} ({_span(win)}).")
     if not parts:
         return None
+    if not nodes:  # only the global norm spoke: point at the layer with the largest gradient
+        pg = {i: win.median(i, "param_grad_norm") for i in shape.dense}
+        pg = {i: v for i, v in pg.items() if math.isfinite(v)}
+        if pg:
+            nodes.append(max(pg, key=pg.__getitem__))
     return Finding("exploding", "Exploding gradients", "warning", " ".join(parts),
                    _EXPLAIN["exploding"], tuple(ids[i] for i in nodes),
                    _remedies(trainer, shape, ["clip", "init", "lower_lr", "l2", "batchnorm"]))
@@ -415,8 +444,8 @@ def _saturated(trainer, win: _Window, shape: _Shape) -> Finding | None:
         return None
     ids = shape.ids
     listing = ", ".join(f"{ids[i]} {_pct(s)}" for i, s in hits)
-    evidence = (f"Share of outputs where the derivative is under a tenth of its peak (median of "
-                f"the last {len(win.steps)} steps): {listing}.")
+    evidence = (f"Share of outputs where the derivative is under a tenth of its peak "
+                f"({_span(win)}): {listing}.")
     return Finding("saturated", "Saturated activations", "warning", evidence,
                    _EXPLAIN["saturated"], tuple(ids[i] for i, _ in hits),
                    _remedies(trainer, shape, ["xavier_init", "batchnorm", "non_saturating"]))
@@ -429,8 +458,8 @@ def _dying_relu(trainer, win: _Window, shape: _Shape) -> Finding | None:
         return None
     ids = shape.ids
     listing = ", ".join(f"{ids[i]} {_pct(d)}" for i, d in hits)
-    evidence = (f"Share of units that output 0 for every sample of the batch (median of the "
-                f"last {len(win.steps)} steps): {listing}.")
+    evidence = (f"Share of units that output 0 for every sample of the batch "
+                f"({_span(win)}): {listing}.")
     return Finding("dying_relu", "Dying ReLUs", "warning", evidence, _EXPLAIN["dying_relu"],
                    tuple(ids[i] for i, _ in hits),
                    _remedies(trainer, shape, ["leaky_relu", "lower_lr", "he_init"]))
@@ -464,8 +493,7 @@ def measure(trainer) -> dict[str, float]:
         dead = [win.median(i, "dead") for i in shape.acts if shape.functions[i] == "relu"]
         out["saturated"] = max((s for s in sat if math.isfinite(s)), default=math.nan)
         out["dead"] = max((d for d in dead if math.isfinite(d)), default=math.nan)
-        change = _loss_change(win)
-        out["loss_fall"] = change[2] if change else math.nan
+        out["loss_fall"] = _loss_fall(_loss_change(trainer))
     return out
 
 

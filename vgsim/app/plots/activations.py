@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from ...engine.kernels.stats import S_DEAD, S_MEAN, S_SAT, S_STD
 from .data import PlotData
 from .gradients import depth_ticks
-from .style import style_plot
+from .style import finite_points, style_plot
 
 RIDGE_HEIGHT = 0.9
 
@@ -58,7 +58,10 @@ class ActivationRidgePlot:
         self.curve.setData(np.concatenate(xs), np.concatenate(ys), connect="finite")
         self.baseline.setData(np.concatenate(base_x), np.concatenate(base_y), connect="finite")
         if stats is not None:
-            self.means.setData(stats[self.layers, S_MEAN], np.arange(len(self.layers)) + 0.05)
+            rows = np.arange(len(self.layers)) + 0.05
+            means = stats[self.layers, S_MEAN]
+            keep = np.isfinite(means)
+            self.means.setData(means[keep], rows[keep])
         span = (float(ranges[self.layers, 0].min()), float(ranges[self.layers, 1].max()))
         if span != self._xrange:
             self._xrange = span
@@ -98,4 +101,4 @@ class UnitHealthPlot:
         dead = np.nan_to_num(stats[self.layers, S_DEAD])
         self.saturated.setOpts(x=x - 0.2, height=sat)
         self.dead.setOpts(x=x + 0.2, height=dead)
-        self.spread.setData(x, np.clip(np.nan_to_num(stats[self.layers, S_STD]), 0, 1.05))
+        self.spread.setData(*finite_points(x, np.clip(stats[self.layers, S_STD], 0, 1.05)))

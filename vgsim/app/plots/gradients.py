@@ -14,6 +14,7 @@ from .style import (
     GRADIENT_LEVELS,
     GRADIENT_MAP,
     WEIGHT_GRAD,
+    finite_points,
     log_range,
     positive,
     style_plot,
@@ -61,8 +62,8 @@ class GradientFlowPlot:
         x = np.arange(len(self.layers), dtype=float)
         signal = positive(stats[self.layers, S_GRAD])
         weight = positive(stats[self.layers, S_PGRAD])
-        self.signal.setData(x, signal, connect="finite")
-        self.weights.setData(x, weight, connect="finite")
+        self.signal.setData(*finite_points(x, signal))
+        self.weights.setData(*finite_points(x, weight))
         if data.step != self._last_step:
             self._previous.append(signal)
             self._last_step = data.step

@@ -44,6 +44,12 @@ def positive(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def finite_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Only the points with a finite y: items with symbols must not be given NaN."""
+    keep = np.isfinite(y)
+    return np.asarray(x)[keep], np.asarray(y)[keep]
+
+
 def log_range(values: np.ndarray, pad: float = 0.3,
               floor: float = -12.0) -> tuple[float, float] | None:
     """A log10 range covering the finite positive values, or None if there are none."""

@@ -1,0 +1,184 @@
+"""Live training in the window: controls, worker hand-over, plots and canvas following telemetry."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from vgsim.app.main_window import MainWindow
+from vgsim.app.plots.style import gradient_colour
+from vgsim.engine.builders import mlp
+from vgsim.engine.kernels.stats import S_GRAD
+from vgsim.engine.train import Trainer
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(settings, open_default=False)
+    qtbot.addWidget(w)
+    w.files.ask = lambda _question: QMessageBox.StandardButton.Discard
+    w.resize(1400, 900)
+    w.show()
+    net = mlp(4, 16, 3, activation="tanh", init="xavier_uniform",
+              training={"optimizer": "sgd", "lr": 0.1, "batch_size": 16, "eval_every": 5})
+    w.editor.load(net, None)
+    wait_frame(qtbot, w, lambda f: f.record is None and len(f.nodes[0]) == len(net.nodes))
+    yield w
+    w.training.shutdown()
+
+
+def wait_frame(qtbot, window: MainWindow, condition, timeout: int = 20000):
+    qtbot.waitUntil(lambda: window.training.frame is not None
+                    and condition(window.training.frame), timeout=timeout)
+    return window.training.frame
+
+
+def trainer(window: MainWindow) -> Trainer:
+    t = window.training.worker.trainer
+    assert t is not None
+    return t
+
+
+def test_step_action_trains_one_mini_batch_and_the_plots_follow(window, qtbot):
+    window.actions["step"].trigger()
+    frame = wait_frame(qtbot, window, lambda f: f.step_count == 1)
+    assert frame.record is not None and frame.record.step == 0
+    n_layers = len(frame.nodes[0]) - 1  # every block after the input
+    flow = window.dashboard.plots["gradient-flow"]
+    x, y = flow.signal.getData()
+    assert len(x) == n_layers and np.isfinite(y).sum() >= n_layers - 1
+    heat = window.dashboard.plots["gradient-history"]
+    assert heat.image.image.shape[0] == n_layers
+    ridge = window.dashboard.plots["activations"]
+    assert len(ridge.layers) == 4  # the four tanh layers
+    before = y.copy()
+    window.actions["step"].trigger()
+    wait_frame(qtbot, window, lambda f: f.step_count == 2)
+    assert not np.array_equal(flow.signal.getData()[1], before, equal_nan=True)
+    assert "step 2" in window.progress_label.text()
+
+
+def test_canvas_tint_follows_the_gradient_reaching_each_block(window, qtbot):
+    window.actions["step"].trigger()
+    frame = wait_frame(qtbot, window, lambda f: f.step_count == 1)
+    ids = list(frame.nodes[0])
+    for row, node_id in enumerate(ids):
+        expected = gradient_colour(float(frame.record.node_stats[row, S_GRAD]))
+        tint = window.scene.nodes[node_id].tint
+        assert (tint is None) == (expected is None), node_id
+        if expected is not None:
+            assert tint.name() == expected.name()
+            assert "gradient reaching it" in window.scene.nodes[node_id].toolTip()
+
+
+def test_micro_steps_walk_forward_then_back_and_end_where_step_ends(window, qtbot):
+    reference = Trainer(window.training.network)
+    reference.step()
+    phases = []
+    n = len(trainer(window).node_ids)
+    for _ in range(2 * n + 1):
+        before = window.training.frame.serial
+        window.actions["micro"].trigger()
+        frame = wait_frame(qtbot, window, lambda f, b=before: f.serial > b)
+        phases.append((frame.phase, frame.node))
+    kinds = [p for p, _ in phases]
+    assert kinds[:n] == ["forward"] * n and kinds[n] == "loss"
+    assert kinds[n + 1 : 2 * n] == ["backward"] * (n - 1) and kinds[-1] == "update"
+    assert [node for _, node in phases[:n]] == trainer(window).node_ids
+    wait_frame(qtbot, window, lambda f: f.step_count == 1)
+    assert trainer(window).params.tobytes() == reference.params.tobytes()
+    assert "Update" in window.phase_label.text()
+
+
+def test_play_pause_and_reset(window, qtbot):
+    window.actions["play"].trigger()
+    wait_frame(qtbot, window, lambda f: f.playing and f.step_count > 20)
+    assert window.actions["play"].text() == "Pause"
+    window.actions["play"].trigger()
+    frame = wait_frame(qtbot, window, lambda f: not f.playing)
+    paused_at = frame.step_count
+    qtbot.wait(200)
+    assert trainer(window).step_count == paused_at
+    window.actions["reset"].trigger()
+    wait_frame(qtbot, window, lambda f: f.step_count == 0 and not f.playing)
+    fresh = Trainer(window.training.network)
+    assert trainer(window).params.tobytes() == fresh.params.tobytes()
+
+
+def test_run_until_steps_stops_there(window, qtbot):
+    window.run_until.kind.setCurrentIndex(0)
+    window.run_until.value.setValue(37)
+    window.run_until.button.click()
+    wait_frame(qtbot, window, lambda f: not f.playing and f.step_count == 37)
+
+
+def test_learning_rate_changes_live_and_edits_wait_for_reset(window, qtbot):
+    window.actions["step"].trigger()
+    wait_frame(qtbot, window, lambda f: f.step_count == 1)
+    training = dict(window.editor.model.network.training, lr=0.01)
+    window.editor.set_section("training", training)
+    qtbot.waitUntil(lambda: trainer(window).hyper[0] == pytest.approx(0.01))
+    node = window.editor.model.node("dense2")
+    window.editor.set_params("dense2", dict(node.params, units=8))
+    assert "Reset" in window.phase_label.text()
+    assert trainer(window).plan.width_out[trainer(window).node_ids.index("dense2")] == 16
+    window.actions["reset"].trigger()
+    qtbot.waitUntil(lambda: trainer(window).plan.width_out[
+        trainer(window).node_ids.index("dense2")] == 8, timeout=20000)
+
+
+def test_a_diverged_run_says_where_and_when(window, qtbot):
+    net = mlp(6, 16, 3, activation="relu", init={"name": "normal", "std": 8.0},
+              training={"optimizer": "sgd", "lr": 5.0, "batch_size": 16})
+    window.editor.load(net, None)
+    wait_frame(qtbot, window, lambda f: f.step_count == 0 and f.record is None
+               and len(f.nodes[0]) == len(net.nodes))
+    window.actions["play"].trigger()
+    frame = wait_frame(qtbot, window, lambda f: f.record is not None
+                       and f.record.divergence is not None)
+    d = frame.record.divergence
+    qtbot.waitUntil(lambda: "diverged" in window.phase_label.text())
+    assert d.node in window.phase_label.text() and str(d.step) in window.phase_label.text()
+    assert window.scene.nodes[d.node].highlight
+
+
+def test_random_clicking_never_deadlocks(window, qtbot):
+    rng = random.Random(7)
+    keys = ["play", "step", "micro", "reset", "play"]
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(10)
+    end = time.perf_counter() + 3.0
+    while time.perf_counter() < end:
+        window.actions[rng.choice(keys)].trigger()
+        qtbot.wait(rng.randint(0, 15))
+    timer.stop()
+    assert window.training.worker.alive
+    window.actions["step"].trigger()
+    before = window.training.frame.serial
+    wait_frame(qtbot, window, lambda f: f.serial > before)
+    gaps = np.diff(ticks)
+    assert len(ticks) > 20 and np.percentile(gaps, 99) < 0.5  # the event loop kept running
+
+
+class _Emitter(QObject):
+    fired = Signal(bool)
+
+
+def test_two_hundred_thousand_signal_emits_do_not_crash():
+    """PySide6 6.12.0 lost a reference to True on every emit and died after a few hundred
+    frames; pyproject.toml excludes it. This fails (or crashes) on such a build."""
+    emitter = _Emitter()
+    count = [0]
+    emitter.fired.connect(lambda value: count.__setitem__(0, count[0] + value))
+    for _ in range(200_000):
+        emitter.fired.emit(True)
+    QApplication.processEvents()
+    assert count[0] == 200_000
