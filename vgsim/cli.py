@@ -24,9 +24,13 @@ def _run(args: argparse.Namespace) -> int:
     net = load_network(args.network)
     steps = args.steps if args.steps is not None else int(net.training.get("steps", 500))
     if args.dump_state is not None and args.dump_at is None:
-        raise SystemExit("--dump-state needs --dump-at STEP (the step whose state to save).")
+        print("--dump-state needs --dump-at STEP (the step whose state to save).",
+              file=sys.stderr)
+        return EXIT_INVALID
     if args.dump_at is not None and not 0 <= args.dump_at < steps:
-        raise SystemExit(f"--dump-at {args.dump_at} is outside the run's steps 0..{steps - 1}.")
+        print(f"--dump-at {args.dump_at} is outside the run's steps 0..{steps - 1}.",
+              file=sys.stderr)
+        return EXIT_INVALID
     dump = Path(args.dump_state) if args.dump_state else None
 
     every = max(1, steps // 10)

@@ -62,10 +62,14 @@ class MetricsWriter:
         self._file.close()
 
 
-def run_network(net: Network, steps: int, out_dir: Path, seed: int | None = None,
-                dump_state: Path | None = None, dump_at: int | None = None,
+def run_network(net: Network, steps: int, out_dir: str | Path, seed: int | None = None,
+                dump_state: str | Path | None = None, dump_at: int | None = None,
                 progress: Callable[[StepRecord], None] | None = None) -> dict:
     """Train `steps` steps (fewer if training diverges); returns the summary it wrote."""
+    out_dir = Path(out_dir)
+    dump_state = Path(dump_state) if dump_state is not None else None
+    if dump_state is not None and dump_at is None:
+        raise ValueError("dump_state needs dump_at, the step whose state to save")
     if seed is not None:
         net = net.copy()
         net.training["seed"] = int(seed)
@@ -103,7 +107,7 @@ def run_network(net: Network, steps: int, out_dir: Path, seed: int | None = None
         "network": net.name,
         "status": "diverged" if trainer.divergence else "ok",
         "steps": done,
-        "epochs": trainer.epoch,
+        "epochs": done * trainer.batch_size / len(trainer.X_train),  # passes over the data
         "seed": int(trainer.cfg["seed"]),
         "final": _final(record, trainer) if record is not None else {},
         "diverged": None,

@@ -31,7 +31,7 @@ class Divergence:
 
     def message(self) -> str:
         return (f"Training diverged at step {self.step}: the {self.quantity} of '{self.node}' "
-                "became NaN or infinite.")
+                "became NaN or infinite (or too large to square).")
 
 
 @dataclass

@@ -43,7 +43,8 @@ def value_stats(y):
         lo_seen = v if v < lo_seen else lo_seen
         hi_seen = v if v > hi_seen else hi_seen
     n = y.size
-    if not (math.isfinite(s) and math.isfinite(s2)):
+    # NaN poisons the sum; infinity shows in the extremes (a sum may overflow on finite values).
+    if s != s or not (math.isfinite(lo_seen) and math.isfinite(hi_seen)):
         return math.nan, math.nan, float(lo_seen), float(hi_seen), False
     mean = s / n
     var = max(s2 / n - mean * mean, 0.0)
