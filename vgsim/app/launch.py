@@ -1,10 +1,18 @@
-"""Start the Qt application and show the main window."""
+"""Start the Qt application and show the main window.
+
+`vgsim --open NET.json --steps N --screenshot OUT.png` trains N steps through the same worker,
+lets the view catch up, saves a picture of the whole window and quits (for docs and tests).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from pathlib import Path
+
+SETTLE_MS = 400  # after the last step, let the view draw the newest frame
+TIMEOUT_MS = 300_000
 
 
 def launch(args: argparse.Namespace | None = None) -> int:
@@ -18,11 +26,61 @@ def launch(args: argparse.Namespace | None = None) -> int:
     app.setApplicationName("vgsim")
     app.setOrganizationName("vgsim")
     window = MainWindow()
+    code = [0]
     if args is not None and getattr(args, "open", None):
-        window.files.open_path(args.open, ask=False)
+        if not window.files.open_path(args.open, ask=False) and args.screenshot:
+            print(f"Cannot open {args.open}.", file=sys.stderr)
+            return 2
     window.show()
-    code = app.exec()
+    if args is not None and getattr(args, "screenshot", None):
+        _schedule_screenshot(app, window, args, code)
+    result = app.exec()
+    window.training.shutdown()
     # Delete the window before the interpreter exits (pyqtgraph can crash at exit otherwise).
     window.deleteLater()
+    app.processEvents()
     del window
-    return code
+    return code[0] or result
+
+
+def _stopped(window) -> bool:  # noqa: ANN001
+    """Training ended early (diverged): nothing more will come."""
+    frame = window.training.frame
+    return frame is not None and frame.record is not None and frame.record.divergence is not None
+
+
+def _schedule_screenshot(app, window, args: argparse.Namespace, code: list[int]) -> None:  # noqa: ANN001
+    """Train, wait for the view to catch up, save the window as an image, then quit."""
+    from PySide6.QtCore import QTimer
+
+    window.resize(1600, 1000)
+    steps = args.steps if args.steps is not None else 0
+    shot = Path(args.screenshot)
+
+    def finish() -> None:
+        frame = window.training.frame
+        if frame is not None and frame.step_count >= steps or _stopped(window):
+            timer.stop()
+            QTimer.singleShot(SETTLE_MS, save)
+
+    def save() -> None:
+        window.view.fit()
+        app.processEvents()
+        if not window.grab().save(str(shot)):
+            print(f"Cannot write {shot}.", file=sys.stderr)
+            code[0] = 2
+        window.editor.undo.setClean()
+        window.close()
+
+    def give_up() -> None:
+        print("The screenshot run did not finish in time.", file=sys.stderr)
+        code[0] = 2
+        window.editor.undo.setClean()
+        window.close()
+
+    timer = QTimer()
+    timer.timeout.connect(finish)
+    QTimer.singleShot(300, lambda: window.training.run_until("steps", steps)
+                      if steps else None)
+    QTimer.singleShot(600, lambda: timer.start(50))
+    QTimer.singleShot(TIMEOUT_MS, give_up)

@@ -17,8 +17,12 @@ class _Curves:
         self.plot = plot
         self._frames = 0
 
-    def _due(self) -> bool:
+    def _due(self, steps: np.ndarray) -> bool:
+        """Ranges follow the data every few frames, and at once when it leaves the view."""
         self._frames += 1
+        if len(steps) and not (self.plot.viewRange()[0][0] <= steps[-1]
+                               <= self.plot.viewRange()[0][1]):
+            return True
         return self._frames % RANGE_EVERY == 1
 
     def _x_range(self, steps: np.ndarray) -> None:
@@ -48,7 +52,7 @@ class LossPlot(_Curves):
         self.batch.setData(steps, positive(batch), connect="finite")
         self.train.setData(steps, positive(train), connect="finite")
         self.test.setData(steps, positive(test), connect="finite")
-        if self._due():
+        if self._due(steps):
             self._x_range(steps)
             span = log_range(np.concatenate([batch, train, test]))
             if span is not None:
@@ -77,7 +81,7 @@ class AccuracyPlot(_Curves):
         _, test = data.scalar("test_accuracy")
         for curve, values in ((self.batch, batch), (self.train, train), (self.test, test)):
             curve.setData(steps, values, connect="finite")
-        if self._due():
+        if self._due(steps):
             self._x_range(steps)
 
 
@@ -105,7 +109,7 @@ class _PerLayer(_Curves):
         values = data.tail_figures[:, self.layers, self.figure]
         for k, curve in enumerate(self.curves):
             curve.setData(steps, positive(values[:, k]), connect="finite")
-        if self._due():
+        if self._due(steps):
             self._x_range(steps)
             span = log_range(values.ravel())
             if span is not None:
