@@ -122,8 +122,10 @@ class Trainer:
         """Settings that may change mid-run, like a real experiment; used from the next step."""
         if lr is not None:
             self.hyper[optim.H_LR] = float(lr)
+            self.cfg["lr"] = float(lr)
         if l2 is not None:
             self.hyper[optim.H_L2] = float(l2)
+            self.cfg["l2"] = float(l2)
         if clip is not None:
             full = {**self.cfg["clip"], **clip}
             self.clip_mode = optim.CLIP_CODES[full["mode"]]

@@ -43,7 +43,8 @@ class GradientFlowPlot:
         self.faded = [plot.plot(pen=pg.mkPen((26, 115, 232, 40 + 25 * k), width=1))
                       for k in range(FADED_STEPS)]
         self.signal = plot.plot(pen=pg.mkPen(BACKPROP, width=2.5), symbol="o", symbolSize=5,
-                                symbolBrush=BACKPROP, name="back-propagated signal")
+                                symbolBrush=BACKPROP, name="back-propagated signal",
+                                antialias=True)
         self.weights = plot.plot(pen=None, symbol="s", symbolSize=6, symbolBrush=WEIGHT_GRAD,
                                  name="weight gradient")
         self._previous: deque[np.ndarray] = deque(maxlen=FADED_STEPS)

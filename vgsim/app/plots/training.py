@@ -10,12 +10,16 @@ from .data import T_RATIO, T_WNORM, PlotData
 from .style import TEST, TRAIN, depth_pen, log_range, positive, style_plot
 
 RANGE_EVERY = 10  # frames between axis range updates (auto-ranging every frame is slow)
+MAX_CURVES = 12  # per-layer plots show at most this many layers, spread over the depth
 
 
 class _Curves:
     def __init__(self, plot: pg.PlotItem):
         self.plot = plot
         self._frames = 0
+        # Draw at most about one point per pixel, and only what is in view.
+        plot.setDownsampling(auto=True, mode="peak")
+        plot.setClipToView(True)
 
     def _due(self, steps: np.ndarray) -> bool:
         """Ranges follow the data every few frames, and at once when it leaves the view."""
@@ -93,9 +97,12 @@ class _PerLayer(_Curves):
     def set_layers(self, data: PlotData) -> None:
         for curve in getattr(self, "curves", []):
             self.plot.removeItem(curve)
-        self.layers = data.of_type("dense")
+        dense = data.of_type("dense")
+        picks = np.unique(np.linspace(0, len(dense) - 1, min(len(dense), MAX_CURVES)).round())
+        self.layers = [dense[int(k)] for k in picks] if dense else []
         n = len(self.layers)
-        self.curves = [self.plot.plot(pen=depth_pen(k, n)) for k in range(n)]
+        self.curves = [self.plot.plot(pen=depth_pen(k, n, width=1.2), antialias=False)
+                       for k in range(n)]
         self.legend.clear()
         if n:
             self.legend.addItem(self.curves[0], data.node_ids[self.layers[0]] + " (first)")

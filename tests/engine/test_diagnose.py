@@ -1,0 +1,206 @@
+"""The diagnosis: real networks trained headless, broken ones caught, healthy ones left alone."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from vgsim.engine import Trainer
+from vgsim.engine.builders import mlp, residual_mlp
+from vgsim.engine.diagnose import (
+    EXPLODE_RATIO,
+    KINDS,
+    REMEDY_KEYS,
+    VANISH_RATIO,
+    Finding,
+    diagnose,
+    measure,
+)
+
+ALLOWED_REMEDIES = {"xavier_init", "he_init", "non_saturating", "batchnorm", "clip", "l2",
+                    "skip", "fewer_layers", "lower_lr", "leaky_relu"}
+
+
+def train(net, steps: int, seed: int = 0) -> Trainer:
+    net.training["seed"] = seed
+    t = Trainer(net)
+    for _ in t.run(steps):
+        pass
+    return t
+
+
+def kinds(findings: list[Finding]) -> list[str]:
+    return [f.kind for f in findings]
+
+
+def by_kind(findings: list[Finding], kind: str) -> Finding:
+    match = [f for f in findings if f.kind == kind]
+    assert match, f"no {kind!r} finding among {kinds(findings)}"
+    return match[0]
+
+
+def check_well_formed(t: Trainer, findings: list[Finding]) -> None:
+    for f in findings:
+        assert f.kind in KINDS
+        assert f.severity in ("warning", "error")
+        assert f.title and f.evidence and f.explanation
+        assert f.nodes, f"{f.kind} highlights no block"
+        assert set(f.nodes) <= set(t.node_ids)
+        assert f.remedies
+        for r in f.remedies:
+            assert r.key in ALLOWED_REMEDIES
+            assert r.title and r.explanation
+        assert len({r.key for r in f.remedies}) == len(f.remedies)
+
+
+# --- broken networks ----------------------------------------------------------------------------
+def deep_sigmoid():
+    return mlp(8, 32, 3, activation="sigmoid", init="standard",
+               training={"optimizer": "sgd", "lr": 0.5})
+
+
+def big_init(clip: bool = False):
+    training: dict = {"optimizer": "sgd", "lr": 0.1}
+    if clip:
+        training["clip"] = {"mode": "norm", "threshold": 1.0}
+    return mlp(10, 32, 3, init={"name": "normal", "std": 3.0}, training=training)
+
+
+def dead_relu():
+    net = mlp(8, 32, 3, training={"optimizer": "sgd", "lr": 0.05})
+    for node in net.nodes:
+        if node.type == "dense" and node.id != "head":
+            node.params["bias_init"] = -3.0
+    return net
+
+
+def saturated_tanh():
+    return mlp(6, 32, 3, activation="tanh", init={"name": "normal", "std": 1.0},
+               training={"optimizer": "sgd", "lr": 0.05})
+
+
+def test_deep_sigmoid_vanishes():
+    t = train(deep_sigmoid(), 200)
+    findings = diagnose(t)
+    check_well_formed(t, findings)
+    assert "exploding" not in kinds(findings) and "diverged" not in kinds(findings)
+    f = by_kind(findings, "vanishing")
+    assert f.severity == "warning"
+    assert f.nodes[0] == "dense1"
+    assert "dense1" in f.evidence and "orders of magnitude" in f.evidence
+    assert "barely change" in f.evidence  # dense1's update ratio is far below dense8's
+    keys = [r.key for r in f.remedies]
+    assert {"xavier_init", "non_saturating", "batchnorm", "skip", "fewer_layers"} <= set(keys)
+    assert "he_init" not in keys
+    m = measure(t)
+    assert m["vanish_ratio"] < VANISH_RATIO / 100  # measured about 1e-6: 5 orders of magnitude
+
+
+def test_large_init_diverges_naming_node_and_step():
+    t = train(big_init(), 50)
+    assert t.divergence is not None
+    findings = diagnose(t)
+    check_well_formed(t, findings)
+    assert kinds(findings)[0] == "diverged"
+    f = by_kind(findings, "diverged")
+    d = t.divergence
+    assert f.severity == "error"
+    assert f.nodes == (d.node,)
+    assert f"step {d.step}" in f.evidence and d.node in f.evidence and d.quantity in f.evidence
+    assert {"clip", "lower_lr", "he_init", "l2"} == {r.key for r in f.remedies}
+    # the one step before the blow-up already showed the gradient growing toward the input
+    ex = by_kind(findings, "exploding")
+    assert "dense1" in ex.nodes and "times that reaching" in ex.evidence
+
+
+def test_large_init_with_clipping_explodes_without_diverging():
+    t = train(big_init(clip=True), 100)
+    assert t.divergence is None
+    findings = diagnose(t)
+    check_well_formed(t, findings)
+    f = by_kind(findings, "exploding")
+    assert f.nodes[0] == "dense1"
+    assert "huge" in f.evidence
+    assert "Clip harder" in next(r.title for r in f.remedies if r.key == "clip")
+    assert measure(t)["explode_ratio"] > EXPLODE_RATIO * 1e3  # measured about 3e9
+
+
+def test_negative_bias_kills_relus():
+    t = train(dead_relu(), 60)
+    findings = diagnose(t)
+    check_well_formed(t, findings)
+    f = by_kind(findings, "dying_relu")
+    assert f.nodes == tuple(f"act{i}" for i in range(1, 9))
+    assert "100%" in f.evidence
+    assert f.remedies[0].key == "leaky_relu"
+    assert "he_init" not in {r.key for r in f.remedies}  # the network already uses He
+
+
+def test_wide_init_saturates_tanh():
+    t = train(saturated_tanh(), 60)
+    findings = diagnose(t)
+    check_well_formed(t, findings)
+    f = by_kind(findings, "saturated")
+    assert "act6" in f.nodes
+    assert {"xavier_init", "batchnorm", "non_saturating"} == {r.key for r in f.remedies}
+
+
+def test_remedy_keys_are_from_the_allowed_list():
+    assert set(REMEDY_KEYS) == ALLOWED_REMEDIES
+    seen = set()
+    for net, steps in ((deep_sigmoid(), 60), (big_init(), 5), (big_init(clip=True), 20),
+                       (dead_relu(), 20), (saturated_tanh(), 20)):
+        t = train(net, steps)
+        for f in diagnose(t):
+            seen.add(f.kind)
+            assert {r.key for r in f.remedies} <= ALLOWED_REMEDIES
+    assert seen == set(KINDS)
+
+
+# --- healthy networks: no false alarms ----------------------------------------------------------
+HEALTHY = {
+    "relu_he8": lambda: mlp(8, 32, 3, activation="relu", init="he_normal",
+                            training={"optimizer": "sgd", "lr": 0.05}),
+    "tanh_xavier6": lambda: mlp(6, 32, 3, activation="tanh", init="xavier_uniform",
+                                training={"optimizer": "sgd", "lr": 0.05}),
+    "residual4": lambda: residual_mlp(4, 32, 3, training={"optimizer": "sgd", "lr": 0.05}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HEALTHY))
+def test_healthy_networks_raise_no_false_alarms(name: str):
+    """Seeds 0..4, checked every 25 steps for 600 steps: zero findings, and the gradient ratios
+    well inside their thresholds (at least one order of magnitude of margin)."""
+    alarms = []
+    worst_vanish, worst_explode = math.inf, 0.0
+    for seed in range(5):
+        net = HEALTHY[name]()
+        net.training["seed"] = seed
+        t = Trainer(net)
+        for _ in range(24):
+            for _ in t.run(25):
+                pass
+            alarms += [(seed, t.step_count, f.kind, f.evidence) for f in diagnose(t)]
+            m = measure(t)
+            worst_vanish = min(worst_vanish, m["vanish_ratio"])
+            worst_explode = max(worst_explode, m["explode_ratio"])
+        assert t.divergence is None
+    assert alarms == []
+    assert worst_vanish > 10 * VANISH_RATIO
+    assert worst_explode < EXPLODE_RATIO / 10
+
+
+def test_nothing_to_say_before_training():
+    t = Trainer(HEALTHY["relu_he8"]())
+    assert diagnose(t) == []
+    assert all(math.isnan(v) for v in measure(t).values())
+    t.step()
+    assert diagnose(t) == []  # one batch is not evidence
+
+
+def test_reset_forgets_the_findings():
+    t = train(big_init(), 5)
+    assert diagnose(t)
+    t.reset()
+    assert diagnose(t) == []
