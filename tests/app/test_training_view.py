@@ -182,3 +182,23 @@ def test_two_hundred_thousand_signal_emits_do_not_crash():
         emitter.fired.emit(True)
     QApplication.processEvents()
     assert count[0] == 200_000
+
+
+def test_diagnosis_names_vanishing_and_a_remedy_is_one_undoable_click(window, qtbot):
+    net = mlp(8, 32, 3, activation="sigmoid", init="standard",
+              training={"optimizer": "sgd", "lr": 0.5, "batch_size": 32})
+    window.editor.load(net, None)
+    wait_frame(qtbot, window, lambda f: f.record is None and len(f.nodes[0]) == len(net.nodes))
+    window.run_until.value.setValue(80)
+    window.run_until.button.click()
+    wait_frame(qtbot, window, lambda f: not f.playing and f.step_count == 80
+               and any(x.kind == "vanishing" for x in f.findings))
+    qtbot.waitUntil(lambda: "non_saturating" in window.diagnosis.buttons)
+    before = window.editor.model.network.to_dict()
+    window.diagnosis.buttons["non_saturating"].click()
+    functions = {n.params.get("function") for n in window.editor.model.network.nodes}
+    assert "sigmoid" not in functions and "relu" in functions
+    wait_frame(qtbot, window, lambda f: f.network is not None and f.step_count == 0 and
+               "relu" in {n.params.get("function") for n in f.network.nodes})
+    window.editor.undo.undo()
+    assert window.editor.model.network.to_dict() == before

@@ -12,6 +12,7 @@ from PySide6.QtGui import QUndoStack
 from ..engine.data import dataset_shape
 from ..engine.errors import VgsimError
 from ..engine.graph import ConnectionRefused, GraphModel
+from ..engine.remedies import apply_remedy
 from ..engine.schema import node_defaults
 from ..engine.spec import Network, NodeSpec, read_network, save_network
 from ..engine.topology import infer_widths, topological_order
@@ -129,6 +130,15 @@ class Editor(QObject):
     def set_section(self, section: str, value: object) -> None:
         if value != getattr(self.model.network, section):
             self.undo.push(cmd.SetSection(self.model, section, value))
+
+    def apply_remedy(self, key: str, title: str) -> None:
+        """A remedy from the diagnosis, as one undoable step."""
+        fixed = apply_remedy(self.model.snapshot(), key)
+        for node_id, pos in tidy_positions(fixed).items():
+            fixed.node(node_id).pos = pos
+        self.undo.push(cmd.ReplaceNetwork(self.model, fixed, title))
+        self.message.emit(f"Applied: {title}. Training restarts with the changed network "
+                          "(Undo with Ctrl+Z).")
 
     def tidy(self) -> None:
         net = self.model.snapshot()

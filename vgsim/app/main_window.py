@@ -23,6 +23,7 @@ from .dialogs import AddLayersDialog
 from .editor import Editor
 from .files import DEFAULT_NETWORK, FileController, presets
 from .panels.controls import RunUntil, SpeedBox
+from .panels.diagnosis import DiagnosisPanel
 from .panels.inspector import Inspector
 from .panels.palette import Palette
 from .panels.problems import ProblemsList
@@ -44,6 +45,7 @@ class MainWindow(QMainWindow):
         self.palette = Palette()
         self.inspector = Inspector(self.editor)
         self.problems = ProblemsList(self.editor.model)
+        self.diagnosis = DiagnosisPanel()
         self.training = TrainingController(self)
         self.dashboard = Dashboard()
         self.actions: dict[str, QAction] = {}
@@ -75,6 +77,10 @@ class MainWindow(QMainWindow):
                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.problems_dock = self._dock("Problems", self.problems,
                                         Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.diagnosis_dock = self._dock("Diagnosis", self.diagnosis,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.inspector_dock, self.diagnosis_dock)
+        self.inspector_dock.raise_()
         self.palette_dock.setMinimumWidth(190)
         self.inspector_dock.setMinimumWidth(320)
         self.phase_label = QLabel()
@@ -143,7 +149,8 @@ class MainWindow(QMainWindow):
         view.addAction(a("zoom_in", "Zoom &in", lambda: self.view.zoom_by(1.25), K.ZoomIn))
         view.addAction(a("zoom_out", "Zoom &out", lambda: self.view.zoom_by(0.8), K.ZoomOut))
         view.addSeparator()
-        for dock in (self.palette_dock, self.inspector_dock, self.problems_dock):
+        for dock in (self.palette_dock, self.inspector_dock, self.problems_dock,
+                     self.diagnosis_dock):
             view.addAction(dock.toggleViewAction())
         self.train_menu = self.menuBar().addMenu("&Train")
         self.train_menu.addAction(a("play", "&Play", self.play, "Space",
@@ -191,6 +198,7 @@ class MainWindow(QMainWindow):
         self.training.frame_ready.connect(self._show_frame)
         self.speed.speed_changed.connect(self.training.set_speed)
         self.run_until.requested.connect(self._run_until)
+        self.diagnosis.remedy_chosen.connect(self.editor.apply_remedy)
 
     # --- state --------------------------------------------------------------------------------
     def _restore_state(self) -> None:
@@ -217,6 +225,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(100, self.view.fit)
 
     _shown = False
+    _diagnosis_seen = False
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.files.maybe_discard():
@@ -294,6 +303,10 @@ class MainWindow(QMainWindow):
         self.dashboard.show_data(self.training.plot_data(frame), stats=stats,
                                  hist=frame.live_hist if micro else None)
         apply_figures(self.scene, ids, stats)
+        self.diagnosis.show_findings(frame.findings, trained=frame.step_count > 0)
+        if frame.findings and not self._diagnosis_seen:
+            self._diagnosis_seen = True
+            self.diagnosis_dock.raise_()
         self.actions["play"].setText("Pause" if frame.playing else "Play")
         record = frame.record
         loss = f"{record.loss:.4g}" if record is not None else "–"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..engine.diagnose import diagnose
 from ..engine.errors import VgsimError
 from ..engine.kernels.stats import S_GRAD, S_PGRAD, S_RATIO, S_WNORM
 from ..engine.spec import Network
@@ -27,6 +28,7 @@ PUBLISH_SECONDS = 1 / 40  # the window draws at ~30 Hz: newer frames than that a
 TAIL_STEPS = 600  # recent steps handed to the plots (heat map, weights)
 TAIL_FIGURES = [S_GRAD, S_PGRAD, S_WNORM, S_RATIO]
 BOUNDARY_SECONDS = 0.3
+DIAGNOSIS_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Frame:
     hist_ranges: np.ndarray | None = None
     boundary: dict | None = None  # see _boundary
     network: Network | None = None  # what the trainer was built from
+    findings: tuple = ()  # diagnose.Finding, refreshed a few times a second
 
 
 @dataclass
@@ -76,6 +79,8 @@ class TrainingWorker:
         self._boundary: dict | None = None
         self._boundary_at = (-1.0, -1)  # (time, step) it was computed at
         self._network: Network | None = None
+        self._findings: tuple = ()
+        self._diagnosed_at = (-1.0, -1)
         self._thread = threading.Thread(target=self._loop, name="vgsim-trainer", daemon=True)
         self._thread.start()
 
@@ -121,6 +126,8 @@ class TrainingWorker:
             self._network = net.copy()
             self._boundary = None
             self._boundary_at = (-1.0, -1)
+            self._findings = ()
+            self._diagnosed_at = (-1.0, -1)
             self.trainer = Trainer(net)
             self._publish()
             return
@@ -216,6 +223,7 @@ class TrainingWorker:
             history = t.history
             long_steps, long_scalars, _ = history.long()
             self._refresh_boundary()
+            self._refresh_diagnosis()
             frame = Frame(
                 serial=self._serial, record=history.latest, step_count=t.step_count,
                 epoch=t.epoch, playing=self._playing, steps_per_second=self._rate,
@@ -228,10 +236,20 @@ class TrainingWorker:
                          "long": (long_steps.copy(), long_scalars.copy())},
                 nodes=(tuple(t.node_ids), tuple(t.plan.types), tuple(t.plan.functions)),
                 hist_ranges=t.hist_ranges, boundary=self._boundary, network=self._network,
+                findings=self._findings,
             )
         self._published = time.perf_counter()
         with self._lock:
             self._frame = frame
+
+    def _refresh_diagnosis(self) -> None:
+        t = self.trainer
+        assert t is not None
+        now = time.perf_counter()
+        fresh = t.step_count != self._diagnosed_at[1]
+        if fresh and (not self._playing or now - self._diagnosed_at[0] >= DIAGNOSIS_SECONDS):
+            self._diagnosed_at = (now, t.step_count)
+            self._findings = tuple(diagnose(t))
 
     def _refresh_boundary(self) -> None:
         """What the network predicts over the data: at most a few times a second."""

@@ -1,0 +1,75 @@
+"""The health panel: what the diagnosis sees, with the evidence and the lecture's remedies as
+one-click (undoable) edits."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...engine.diagnose import Finding
+
+COLOURS = {"error": "#b3261e", "warning": "#b06000"}
+
+
+class DiagnosisPanel(QScrollArea):
+    remedy_chosen = Signal(str, str)  # remedy key, its title
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.body = QWidget()
+        self.column = QVBoxLayout(self.body)
+        self.column.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.setWidget(self.body)
+        self.findings: tuple[Finding, ...] | None = None
+        self.buttons: dict[str, QPushButton] = {}
+        self.show_findings(())
+
+    def show_findings(self, findings: tuple[Finding, ...], trained: bool = False) -> None:
+        if findings == self.findings:
+            return
+        self.findings = findings
+        while self.column.count():
+            item = self.column.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.buttons.clear()
+        if not findings:
+            text = ("✓ Healthy: gradients reach every layer at a similar size."
+                    if trained else "Train a few steps: the diagnosis watches the gradients.")
+            note = QLabel(text)
+            note.setWordWrap(True)
+            note.setStyleSheet("color: #188038" if trained else "color: #5f6368")
+            self.column.addWidget(note)
+            return
+        for finding in findings:
+            self.column.addWidget(self._card(finding))
+
+    def _card(self, finding: Finding) -> QFrame:
+        card = QFrame()
+        card.setFrameShape(QFrame.Shape.StyledPanel)
+        colour = COLOURS.get(finding.severity, "#202124")
+        card.setStyleSheet(f"QFrame {{ border-left: 4px solid {colour}; }}")
+        box = QVBoxLayout(card)
+        title = QLabel(f"<b style='color:{colour}'>{finding.title}</b>")
+        evidence = QLabel(finding.evidence)
+        why = QLabel(f"<i>{finding.explanation}</i>")
+        for label in (title, evidence, why):
+            label.setWordWrap(True)
+            label.setStyleSheet("border: none")
+            box.addWidget(label)
+        for remedy in finding.remedies:
+            button = QPushButton(f"Try: {remedy.title}")
+            button.setToolTip(remedy.explanation)
+            button.clicked.connect(lambda _=False, r=remedy: self.remedy_chosen.emit(r.key,
+                                                                                     r.title))
+            box.addWidget(button)
+            self.buttons.setdefault(remedy.key, button)
+        return card
