@@ -31,7 +31,7 @@ from .plots.dashboard import Dashboard
 from .training import TrainingController
 from .worker import Frame
 
-FRAGMENT_MIME = "application/x-vgsim-fragment"
+STATE_KEY = "window_state/2"  # bump when the docks change, so an old layout is not restored
 
 
 class MainWindow(QMainWindow):
@@ -205,7 +205,7 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
-        state = self.settings.value("window_state")
+        state = self.settings.value(STATE_KEY)
         if isinstance(state, QByteArray):
             self.restoreState(state)
         sizes = self.settings.value("splitter")
@@ -214,7 +214,7 @@ class MainWindow(QMainWindow):
 
     def save_state(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("window_state", self.saveState())
+        self.settings.setValue(STATE_KEY, self.saveState())
         self.settings.setValue("splitter", self.splitter.saveState())
 
     def showEvent(self, event: QShowEvent) -> None:

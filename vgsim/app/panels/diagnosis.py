@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -24,6 +25,7 @@ class DiagnosisPanel(QScrollArea):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.body = QWidget()
         self.column = QVBoxLayout(self.body)
         self.column.setAlignment(Qt.AlignmentFlag.AlignTop)
@@ -49,6 +51,10 @@ class DiagnosisPanel(QScrollArea):
             note.setStyleSheet("color: #188038" if trained else "color: #5f6368")
             self.column.addWidget(note)
             return
+        hint = QLabel("Remedies from the lecture — each button edits the network (Ctrl+Z undoes):")
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: #5f6368")
+        self.column.addWidget(hint)
         for finding in findings:
             self.column.addWidget(self._card(finding))
 
@@ -64,10 +70,15 @@ class DiagnosisPanel(QScrollArea):
         for label in (title, evidence, why):
             label.setWordWrap(True)
             label.setStyleSheet("border: none")
+            # Wrapped labels must claim their full height, or the next one overlaps them.
+            label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
             box.addWidget(label)
         for remedy in finding.remedies:
-            button = QPushButton(f"Try: {remedy.title}")
-            button.setToolTip(remedy.explanation)
+            button = QPushButton(remedy.title)
+            button.setToolTip(f"{remedy.explanation} (one step: Ctrl+Z undoes it)")
+            # Let the panel be narrower than the longest title: the button elides, not clips.
+            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            button.setStyleSheet("text-align: left; padding: 3px 8px")
             button.clicked.connect(lambda _=False, r=remedy: self.remedy_chosen.emit(r.key,
                                                                                      r.title))
             box.addWidget(button)
