@@ -160,9 +160,9 @@ class GraphModel:
         self._edited()
 
     def move_node(self, node_id: str, pos: tuple[float, float]) -> None:
+        # A move never changes validity or training: views follow node_moved, not changed.
         self.node(node_id).pos = (float(pos[0]), float(pos[1]))
         self.node_moved.emit(node_id, pos)
-        self.changed.emit()  # a move never changes validity
 
     def set_section(self, section: str, value: dict | str) -> None:
         """Replace "data", "training" or "name"."""
