@@ -301,7 +301,8 @@ class MainWindow(QMainWindow):
         micro = frame.phase is not None
         stats = frame.live_stats if micro else (frame.record.node_stats if frame.record else None)
         self.dashboard.show_data(self.training.plot_data(frame), stats=stats,
-                                 hist=frame.live_hist if micro else None)
+                                 hist=frame.live_hist if micro else None,
+                                 everything=not frame.playing)
         apply_figures(self.scene, ids, stats)
         self.diagnosis.show_findings(frame.findings, trained=frame.step_count > 0)
         if frame.findings and not self._diagnosis_seen:

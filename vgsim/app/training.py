@@ -6,6 +6,8 @@ simply replaced, so a slow redraw never builds a queue.
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..engine.spec import Network
@@ -13,6 +15,9 @@ from .plots.data import PlotData
 from .worker import Frame, TrainingWorker
 
 FRAME_MS = 33
+# A frame may keep the GUI thread busy at most this share of the time: after a slow draw the
+# next one waits, so the window always has time left for the user (and the GIL for training).
+BUSY_SHARE = 0.5
 LIVE_SETTINGS = ("lr", "l2", "clip")
 
 
@@ -28,6 +33,7 @@ class TrainingController(QObject):
         self.timer.timeout.connect(self._poll)
         self.timer.start()
         self._drawn = -1
+        self._next_draw = 0.0
         self.frame: Frame | None = None
         self.network: Network | None = None  # what the trainer was built from
 
@@ -87,12 +93,17 @@ class TrainingController(QObject):
 
     # --- frames -------------------------------------------------------------------------------
     def _poll(self) -> None:
+        now = time.perf_counter()
+        if now < self._next_draw:
+            return
         frame = self.worker.latest()
         if frame is None or frame.serial == self._drawn:
             return
         self._drawn = frame.serial
         self.frame = frame
         self.frame_ready.emit(frame)
+        spent = time.perf_counter() - now
+        self._next_draw = now + spent / BUSY_SHARE
 
     @staticmethod
     def plot_data(frame: Frame) -> PlotData:

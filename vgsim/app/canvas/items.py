@@ -4,7 +4,16 @@ coloured when it is a skip connection)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPen,
+)
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem
 
 from ...engine.schema import node_defaults
@@ -48,6 +57,23 @@ def glyph(node: NodeSpec) -> str:
     return block.glyph if block else "?"
 
 
+class _Fonts:
+    """Fonts made once, on first use (after the application exists): building them in every
+    paint cost most of a frame."""
+
+    _made = False
+
+    @classmethod
+    def get(cls) -> type[_Fonts]:
+        if not cls._made:
+            cls.glyph = QFont("DejaVu Sans", 12, QFont.Weight.Bold)
+            cls.title = QFont("DejaVu Sans", 9, QFont.Weight.Bold)
+            cls.subtitle = QFont("DejaVu Sans", 8)
+            cls.plus = QFont("DejaVu Sans", 11, QFont.Weight.Bold)
+            cls._made = True
+        return cls
+
+
 class NodeItem(QGraphicsObject):
     """A block. Its position is the model's `pos`; the scene turns drags into undo commands."""
 
@@ -71,6 +97,11 @@ class NodeItem(QGraphicsObject):
         self.title = node.label or node.id
         self.subtitle = describe(node)
         self.symbol = glyph(node)
+        width = int(NODE_W - 34)
+        self._title_text = QFontMetrics(_Fonts.get().title).elidedText(
+            self.title, Qt.TextElideMode.ElideRight, width)
+        self._subtitle_text = QFontMetrics(_Fonts.get().subtitle).elidedText(
+            self.subtitle, Qt.TextElideMode.ElideRight, width)
         self.n_inputs = 0
         if node.pos is not None:
             self.setPos(QPointF(*node.pos))
@@ -84,10 +115,12 @@ class NodeItem(QGraphicsObject):
             self.update()
 
     def set_tint(self, colour: QColor | None, figures: str = "") -> None:
-        self.tint = colour
-        self.figures = figures
-        self._refresh_tooltip()
-        self.update()
+        if colour != self.tint:
+            self.tint = colour
+            self.update()
+        if figures != self.figures:
+            self.figures = figures
+            self._refresh_tooltip()
 
     def _refresh_tooltip(self) -> None:
         lines = [f"<b>{self.title}</b> ({self.node_type}): {self.subtitle}"]
@@ -134,23 +167,18 @@ class NodeItem(QGraphicsObject):
         painter.setBrush(QBrush(fill))
         painter.drawRoundedRect(self.body(), 9, 9)
         painter.fillRect(QRectF(1.5, 1.5, 22, NODE_H - 3), base)
+        fonts = _Fonts.get()
         painter.setPen(QColor("white"))
-        painter.setFont(QFont("DejaVu Sans", 12, QFont.Weight.Bold))
+        painter.setFont(fonts.glyph)
         painter.drawText(QRectF(1.5, 0, 22, NODE_H), Qt.AlignmentFlag.AlignCenter, self.symbol)
         text_colour = QColor("#111111") if self.tint is None or self.tint.lightness() > 110 \
             else QColor("white")
         painter.setPen(text_colour)
-        painter.setFont(QFont("DejaVu Sans", 9, QFont.Weight.Bold))
-        painter.drawText(QRectF(28, 6, NODE_W - 32, 20),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         painter.fontMetrics().elidedText(self.title, Qt.TextElideMode.ElideRight,
-                                                          int(NODE_W - 34)))
-        painter.setFont(QFont("DejaVu Sans", 8))
-        painter.drawText(QRectF(28, 28, NODE_W - 32, 22),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         painter.fontMetrics().elidedText(self.subtitle,
-                                                          Qt.TextElideMode.ElideRight,
-                                                          int(NODE_W - 34)))
+        left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        painter.setFont(fonts.title)
+        painter.drawText(QRectF(28, 6, NODE_W - 32, 20), left, self._title_text)
+        painter.setFont(fonts.subtitle)
+        painter.drawText(QRectF(28, 28, NODE_W - 32, 22), left, self._subtitle_text)
         painter.setPen(QPen(base.darker(130), 1.5))
         painter.setBrush(QBrush(QColor("white")))
         if self.has_input_port():
@@ -163,7 +191,7 @@ class NodeItem(QGraphicsObject):
             painter.setPen(QPen(SKIP_COLOUR, 2))
             painter.setBrush(QBrush(QColor("white")))
             painter.drawEllipse(QPointF(-2, -8), 9, 9)
-            painter.setFont(QFont("DejaVu Sans", 11, QFont.Weight.Bold))
+            painter.setFont(fonts.plus)
             painter.setPen(SKIP_COLOUR)
             painter.drawText(QRectF(-11, -17, 18, 18), Qt.AlignmentFlag.AlignCenter, "+")
 
