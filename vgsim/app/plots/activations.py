@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from ...engine.kernels.stats import S_DEAD, S_MEAN, S_SAT, S_STD
 from .data import PlotData
 from .gradients import depth_ticks
-from .style import finite_points, style_plot
+from .style import THIN, finite_points, style_plot
 
 RIDGE_HEIGHT = 0.9
 
@@ -28,7 +28,7 @@ class ActivationRidgePlot:
     def __init__(self, plot: pg.PlotItem):
         self.plot = plot
         style_plot(plot, self.title, "activation value", "layer")
-        self.curve = plot.plot(pen=pg.mkPen("#1a73e8", width=1.3))
+        self.curve = plot.plot(pen=pg.mkPen("#1a73e8", width=THIN))
         self.baseline = plot.plot(pen=pg.mkPen("#dadce0", width=1))
         self.means = plot.plot(pen=None, symbol="|", symbolSize=9, symbolPen="#d93025",
                                name="mean")

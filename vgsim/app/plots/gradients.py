@@ -15,8 +15,10 @@ from .style import (
     GRADIENT_MAP,
     WEIGHT_GRAD,
     finite_points,
+    follow_steps,
     log_range,
     positive,
+    settle_y,
     style_plot,
 )
 
@@ -72,9 +74,7 @@ class GradientFlowPlot:
             curve.setData(x, old, connect="finite")
         self._frames += 1
         if self._frames % 10 == 1:
-            span = log_range(np.concatenate([signal, weight]))
-            if span is not None:
-                self.plot.setYRange(*span, padding=0)
+            settle_y(self.plot, log_range(np.concatenate([signal, weight])))
 
 
 class GradientHeatmap:
@@ -95,6 +95,7 @@ class GradientHeatmap:
     def set_layers(self, data: PlotData) -> None:
         self.layers = data.layer_nodes()
         depth_ticks(self.plot, [data.node_ids[i] for i in self.layers], axis="left", most=8)
+        self.plot.setYRange(-0.5, len(self.layers) - 0.5, padding=0)
 
     def update(self, data: PlotData) -> None:
         steps = data.tail_steps
@@ -107,5 +108,4 @@ class GradientHeatmap:
         self.image.setImage(image, autoLevels=False, levels=GRADIENT_LEVELS)
         first, last = float(steps[0]), float(steps[-1]) + 1
         self.image.setRect(first, -0.5, max(last - first, 1.0), len(self.layers))
-        self.plot.setXRange(first, max(last, first + 1), padding=0)
-        self.plot.setYRange(-0.5, len(self.layers) - 0.5, padding=0)
+        follow_steps(self.plot, first, last)

@@ -20,6 +20,8 @@ GRADIENT_MAP = pg.colormap.get("viridis")
 
 # Antialiasing is opted into per item: on thousands of points it costs most of a frame.
 pg.setConfigOptions(antialias=False, background=BACKGROUND, foreground=FOREGROUND)
+# Curves with many points use 1-pixel pens: wider ones cost several times more to draw.
+THIN = 1.0
 
 
 def style_plot(plot: pg.PlotItem, title: str, x_label: str, y_label: str,
@@ -65,6 +67,27 @@ def log_range(values: np.ndarray, pad: float = 0.3,
         mid = (hi + lo) / 2
         lo, hi = mid - 1, mid + 1
     return lo - pad, hi + pad
+
+
+def follow_steps(plot: pg.PlotItem, first: float, last: float, headroom: float = 0.25) -> None:
+    """Keep [first, last] in view, moving the axis only when the data leaves it (with room
+    ahead): an axis that moves every frame is redrawn, text and all, every frame."""
+    (x0, x1), _ = plot.viewRange()
+    if first < x0 - 0.5 or last > x1 or last < x0 or (first - x0) > 2 * (x1 - first + 1):
+        span = max(last - first, 1.0)
+        plot.setXRange(first, last + headroom * span, padding=0)
+
+
+def settle_y(plot: pg.PlotItem, span: tuple[float, float] | None, slack: float = 0.3) -> None:
+    """Set the y range only if the data left it or it is much too wide."""
+    if span is None:
+        return
+    _, (y0, y1) = plot.viewRange()
+    lo, hi = span
+    outside = lo < y0 or hi > y1
+    loose = (lo - y0) + (y1 - hi) > slack * (hi - lo) + 2 * slack
+    if outside or loose:
+        plot.setYRange(lo, hi, padding=0)
 
 
 def gradient_colour(norm: float) -> QColor | None:

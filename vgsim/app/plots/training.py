@@ -7,7 +7,17 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from .data import T_RATIO, T_WNORM, PlotData
-from .style import TEST, TRAIN, depth_pen, log_range, positive, style_plot
+from .style import (
+    TEST,
+    THIN,
+    TRAIN,
+    depth_pen,
+    follow_steps,
+    log_range,
+    positive,
+    settle_y,
+    style_plot,
+)
 
 RANGE_EVERY = 10  # frames between axis range updates (auto-ranging every frame is slow)
 MAX_CURVES = 12  # per-layer plots show at most this many layers, spread over the depth
@@ -22,7 +32,7 @@ class _Curves:
         plot.setClipToView(True)
 
     def _due(self, steps: np.ndarray) -> bool:
-        """Ranges follow the data every few frames, and at once when it leaves the view."""
+        """Ranges are checked every few frames, and at once when the data leaves the view."""
         self._frames += 1
         if len(steps) and not (self.plot.viewRange()[0][0] <= steps[-1]
                                <= self.plot.viewRange()[0][1]):
@@ -31,7 +41,7 @@ class _Curves:
 
     def _x_range(self, steps: np.ndarray) -> None:
         if len(steps):
-            self.plot.setXRange(float(steps[0]), float(max(steps[-1], steps[0] + 1)), padding=0)
+            follow_steps(self.plot, float(steps[0]), float(steps[-1]))
 
 
 class LossPlot(_Curves):
@@ -43,8 +53,8 @@ class LossPlot(_Curves):
         style_plot(plot, self.title, "step", "loss (log scale)", log_y=True)
         plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
         self.batch = plot.plot(pen=pg.mkPen((26, 115, 232, 90), width=1), name="batch")
-        self.train = plot.plot(pen=pg.mkPen(TRAIN, width=2), name="train set")
-        self.test = plot.plot(pen=pg.mkPen(TEST, width=2), name="test set")
+        self.train = plot.plot(pen=pg.mkPen(TRAIN, width=THIN), name="train set")
+        self.test = plot.plot(pen=pg.mkPen(TEST, width=THIN), name="test set")
 
     def set_layers(self, data: PlotData) -> None:
         self._frames = 0
@@ -58,9 +68,7 @@ class LossPlot(_Curves):
         self.test.setData(steps, positive(test), connect="finite")
         if self._due(steps):
             self._x_range(steps)
-            span = log_range(np.concatenate([batch, train, test]))
-            if span is not None:
-                self.plot.setYRange(*span, padding=0)
+            settle_y(self.plot, log_range(np.concatenate([batch, train, test])))
 
 
 class AccuracyPlot(_Curves):
@@ -72,8 +80,8 @@ class AccuracyPlot(_Curves):
         style_plot(plot, self.title, "step", "accuracy")
         plot.addLegend(offset=(-5, -5), labelTextSize="8pt")
         self.batch = plot.plot(pen=pg.mkPen((26, 115, 232, 90), width=1), name="batch")
-        self.train = plot.plot(pen=pg.mkPen(TRAIN, width=2), name="train set")
-        self.test = plot.plot(pen=pg.mkPen(TEST, width=2), name="test set")
+        self.train = plot.plot(pen=pg.mkPen(TRAIN, width=THIN), name="train set")
+        self.test = plot.plot(pen=pg.mkPen(TEST, width=THIN), name="test set")
         plot.setYRange(0, 1.02, padding=0)
 
     def set_layers(self, data: PlotData) -> None:
@@ -101,7 +109,7 @@ class _PerLayer(_Curves):
         picks = np.unique(np.linspace(0, len(dense) - 1, min(len(dense), MAX_CURVES)).round())
         self.layers = [dense[int(k)] for k in picks] if dense else []
         n = len(self.layers)
-        self.curves = [self.plot.plot(pen=depth_pen(k, n, width=1.2), antialias=False)
+        self.curves = [self.plot.plot(pen=depth_pen(k, n, width=THIN), antialias=False)
                        for k in range(n)]
         self.legend.clear()
         if n:
@@ -118,9 +126,7 @@ class _PerLayer(_Curves):
             curve.setData(steps, positive(values[:, k]), connect="finite")
         if self._due(steps):
             self._x_range(steps)
-            span = log_range(values.ravel())
-            if span is not None:
-                self.plot.setYRange(*span, padding=0)
+            settle_y(self.plot, log_range(values.ravel()))
 
 
 class WeightNormPlot(_PerLayer):
