@@ -6,6 +6,7 @@ simply replaced, so a slow redraw never builds a queue.
 
 from __future__ import annotations
 
+import gc
 import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -21,12 +22,43 @@ BUSY_SHARE = 0.5
 LIVE_SETTINGS = ("lr", "l2", "clip")
 
 
+class MainThreadCollector(QObject):
+    """Runs Python's cycle collector on the GUI thread only. Left automatic, it runs in
+    whichever thread happens to allocate (the trainer), and a Qt object it frees there is
+    destroyed on the wrong thread: that deadlocked the window. pyqtgraph's GarbageCollector
+    does the same."""
+
+    def __init__(self, parent: QObject | None = None, interval_ms: int = 1000):
+        super().__init__(parent)
+        self._was_enabled = gc.isenabled()
+        gc.disable()
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.collect)
+        self.timer.start(interval_ms)
+
+    def collect(self) -> None:
+        # Collect a generation when its counter passes its threshold, as the automatic
+        # collector would, but here.
+        thresholds, counts = gc.get_threshold(), gc.get_count()
+        for generation in (2, 1, 0):
+            if counts[generation] > thresholds[generation]:
+                gc.collect(generation)
+                break
+
+    def stop(self) -> None:
+        self.timer.stop()
+        gc.collect()
+        if self._was_enabled:
+            gc.enable()
+
+
 class TrainingController(QObject):
     frame_ready = Signal(object)  # Frame, at most ~30 per second
     built = Signal()  # a new trainer was built from the network
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
+        self.collector = MainThreadCollector(self)
         self.worker = TrainingWorker()
         self.timer = QTimer(self)
         self.timer.setInterval(FRAME_MS)
@@ -90,6 +122,7 @@ class TrainingController(QObject):
     def shutdown(self) -> None:
         self.timer.stop()
         self.worker.stop()
+        self.collector.stop()
 
     # --- frames -------------------------------------------------------------------------------
     def _poll(self) -> None:
