@@ -19,6 +19,7 @@ FRAME_MS = 33
 # A frame may keep the GUI thread busy at most this share of the time: after a slow draw the
 # next one waits, so the window always has time left for the user (and the GIL for training).
 BUSY_SHARE = 0.5
+REBUILD_DELAY_MS = 120
 LIVE_SETTINGS = ("lr", "l2", "clip")
 
 
@@ -31,6 +32,7 @@ class MainThreadCollector(QObject):
     def __init__(self, parent: QObject | None = None, interval_ms: int = 1000):
         super().__init__(parent)
         self._was_enabled = gc.isenabled()
+        self._frozen = False
         gc.disable()
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.collect)
@@ -39,6 +41,12 @@ class MainThreadCollector(QObject):
     def collect(self) -> None:
         # Collect a generation when its counter passes its threshold, as the automatic
         # collector would, but here.
+        if not self._frozen:
+            # What exists by now (modules, compiled kernels) lives for the whole session:
+            # move it out of the collector's sight, so a full collection stays short.
+            gc.collect()
+            gc.freeze()
+            self._frozen = True
         thresholds, counts = gc.get_threshold(), gc.get_count()
         for generation in (2, 1, 0):
             if counts[generation] > thresholds[generation]:
@@ -47,6 +55,7 @@ class MainThreadCollector(QObject):
 
     def stop(self) -> None:
         self.timer.stop()
+        gc.unfreeze()
         gc.collect()
         if self._was_enabled:
             gc.enable()
@@ -64,6 +73,7 @@ class TrainingController(QObject):
         self.timer.setInterval(FRAME_MS)
         self.timer.timeout.connect(self._poll)
         self.timer.start()
+        self._pending: Network | None = None
         self._drawn = -1
         self._next_draw = 0.0
         self.frame: Frame | None = None
@@ -71,8 +81,20 @@ class TrainingController(QObject):
 
     # --- commands -----------------------------------------------------------------------------
     def load(self, net: Network) -> None:
+        """Build a trainer for `net` shortly: the canvas draws the new network first. Any
+        training command sent before then builds it at once, so nothing runs on the old one."""
         self.network = net.copy()
-        self.worker.send("load", net.copy())
+        self._pending = net.copy()
+        QTimer.singleShot(REBUILD_DELAY_MS, self._flush)
+
+    def _flush(self) -> None:
+        if self._pending is not None:
+            net, self._pending = self._pending, None
+            self.worker.send("load", net)
+
+    def _send(self, command: str, *args: object) -> None:
+        self._flush()
+        self.worker.send(command, *args)
 
     def needs_rebuild(self, net: Network) -> bool:
         """True if `net` differs from the trained one in anything but the live settings."""
@@ -96,28 +118,28 @@ class TrainingController(QObject):
                    if net.training.get(k) != self.network.training.get(k) and k in net.training}
         if changes:
             self.network.training.update(changes)
-            self.worker.send("live", changes)
+            self._send("live", changes)
 
     def play(self) -> None:
-        self.worker.send("play")
+        self._send("play")
 
     def pause(self) -> None:
-        self.worker.send("pause")
+        self._send("pause")
 
     def step(self) -> None:
-        self.worker.send("step")
+        self._send("step")
 
     def micro_step(self) -> None:
-        self.worker.send("micro")
+        self._send("micro")
 
     def reset(self) -> None:
-        self.worker.send("reset")
+        self._send("reset")
 
     def set_speed(self, steps_per_second: float | None) -> None:
-        self.worker.send("speed", steps_per_second)
+        self._send("speed", steps_per_second)
 
     def run_until(self, kind: str, value: float) -> None:
-        self.worker.send("run_until", kind, value)
+        self._send("run_until", kind, value)
 
     def shutdown(self) -> None:
         self.timer.stop()
