@@ -46,9 +46,17 @@ def deep_net(depth: int = 100, width: int = 32):
                training={"optimizer": "sgd", "lr": 0.01, "batch_size": 32})
 
 
+def settle(app: QApplication, seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.005)
+
+
 def bench_canvas(app: QApplication, window: MainWindow, repeats: int) -> None:
     times = []
     for _ in range(repeats):
+        settle(app, 1.5)  # let the previous network's trainer build finish first
         net = deep_net()
         for node in net.nodes:
             node.pos = None
