@@ -114,6 +114,8 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         for title, items in presets():
+            if not items:
+                continue
             menu = file_menu.addMenu(title)
             for name, path in items:
                 menu.addAction(name, lambda p=path: self._open_preset(p))
@@ -178,7 +180,14 @@ class MainWindow(QMainWindow):
         bar.setObjectName("edit_toolbar")
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.addToolBar(bar)
-        for key in ("undo", "redo", "tidy", "fit", "add_layers", "wrap_residual"):
+        # Fixed labels here: the menu's "Undo <command>" text would shift the toolbar.
+        for key, stack_action in (("undo", self.editor.undo.undo), ("redo", self.editor.undo.redo)):
+            button = a(f"tool_{key}", key.capitalize(), stack_action)
+            source = self.actions[key]
+            button.setEnabled(source.isEnabled())
+            source.enabledChanged.connect(button.setEnabled)
+            bar.addAction(button)
+        for key in ("tidy", "fit", "add_layers", "wrap_residual"):
             bar.addAction(self.actions[key])
 
     def _wire(self) -> None:
@@ -195,6 +204,7 @@ class MainWindow(QMainWindow):
         self.editor.model.changed.connect(self._network_edited)
         self.editor.model.replaced.connect(self.view.fit)
         self.editor.model.replaced.connect(self._rebuild_trainer)
+        self.editor.model.replaced.connect(self.dashboard.clear)
         self.training.frame_ready.connect(self._show_frame)
         self.speed.speed_changed.connect(self.training.set_speed)
         self.run_until.requested.connect(self._run_until)
