@@ -204,7 +204,6 @@ class MainWindow(QMainWindow):
         self.editor.model.changed.connect(self._network_edited)
         self.editor.model.replaced.connect(self.view.fit)
         self.editor.model.replaced.connect(self._rebuild_trainer)
-        self.editor.model.replaced.connect(self.dashboard.clear)
         self.training.frame_ready.connect(self._show_frame)
         self.speed.speed_changed.connect(self.training.set_speed)
         self.run_until.requested.connect(self._run_until)

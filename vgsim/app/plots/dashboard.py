@@ -30,19 +30,6 @@ class Dashboard(pg.GraphicsLayoutWidget):
         self._layers_of: tuple | None = None
         self._frame = 0
 
-    def clear(self) -> None:
-        """Forget the last network's curves (a new one is coming, or it cannot train)."""
-        for plot in self.plots.values():
-            for item in plot.plot.listDataItems():
-                item.setData([], [])
-        self.plots["gradient-history"].image.clear()
-        self.plots["decision-boundary"].image.clear()
-        for key in ("unit-health",):
-            p = self.plots[key]
-            p.saturated.setOpts(x=[], height=[])
-            p.dead.setOpts(x=[], height=[])
-        self._layers_of = None
-
     def show_data(self, data: PlotData, stats=None, hist=None,  # noqa: ANN001
                   everything: bool = False) -> None:
         """Draw a snapshot. `stats`/`hist` override the newest step's (a step in progress).
