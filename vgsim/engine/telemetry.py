@@ -116,6 +116,14 @@ class History:
         self.latest = latest
         with np.errstate(over="ignore"):  # a float64 blow-up beyond float32's range is inf here
             r = self._recent
+            if len(steps) == 1:  # the common case of one step: plain indexing is much cheaper
+                h = self._head
+                r.steps[h], r.scalars[h], r.stats[h] = steps[0], scalars[0], stats[0]
+                self._head = (h + 1) % r.capacity
+                r.size = min(r.size + 1, r.capacity)
+                if steps[0] % self._stride == 0:
+                    self._keep_long(int(steps[0]), scalars[0], stats[0])
+                return
             slots = (self._head + np.arange(len(steps))) % r.capacity
             keep = slice(-r.capacity, None)  # a block longer than the ring keeps its end
             r.steps[slots[keep]] = steps[keep]

@@ -25,6 +25,16 @@ from .telemetry import SCALARS, Divergence, History, StepRecord
 from .validate import validate
 
 EVAL_CHUNK = 256
+# Where each scalar of a record comes from (columns of SCALARS).
+_COL = {name: c for c, name in enumerate(SCALARS)}
+_FROM_GLOB_NAMES = (("loss", k.G_LOSS), ("data_loss", k.G_DATA_LOSS),
+                    ("l2_penalty", k.G_PENALTY), ("clip_fired", k.G_CLIP_FIRED),
+                    ("grad_norm_before_clip", k.G_NORM_BEFORE),
+                    ("grad_norm_after_clip", k.G_NORM_AFTER))
+_FROM_GLOB_COLS = [_COL[name] for name, _ in _FROM_GLOB_NAMES]
+_FROM_GLOB = [g for _, g in _FROM_GLOB_NAMES]
+_EVAL_NAMES = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+_EVAL_COLS = [_COL[name] for name in _EVAL_NAMES]
 MAX_BLOCK = 256  # steps per kernel call: amortises Python's cost, bounds the figures buffer
 
 
@@ -244,26 +254,20 @@ class Trainer:
                                          k.QUANTITIES[int(last[k.G_BAD_QTY])])
         steps = np.arange(self.step_count, self.step_count + done)
         scalars = np.empty((done, len(SCALARS)))
-        col = {name: c for c, name in enumerate(SCALARS)}
-        scalars[:, col["step"]] = steps
-        scalars[:, col["epoch"]] = epochs
-        for name, g in (("loss", k.G_LOSS), ("data_loss", k.G_DATA_LOSS),
-                        ("l2_penalty", k.G_PENALTY), ("clip_fired", k.G_CLIP_FIRED),
-                        ("grad_norm_before_clip", k.G_NORM_BEFORE),
-                        ("grad_norm_after_clip", k.G_NORM_AFTER)):
-            scalars[:, col[name]] = glob[:, g]
-        scalars[:, col["accuracy"]] = (glob[:, k.G_CORRECT] / self.batch_size
-                                       if self.classify else np.nan)
-        scalars[:, col["lr"]] = self.hyper[optim.H_LR]
-        for name, value in self.last_eval.items():
-            scalars[:, col[name]] = value
+        scalars[:, _COL["step"]] = steps
+        scalars[:, _COL["epoch"]] = epochs
+        scalars[:, _FROM_GLOB_COLS] = glob[:, _FROM_GLOB]
+        scalars[:, _COL["accuracy"]] = (glob[:, k.G_CORRECT] / self.batch_size
+                                        if self.classify else np.nan)
+        scalars[:, _COL["lr"]] = self.hyper[optim.H_LR]
+        scalars[:, _EVAL_COLS] = [self.last_eval[name] for name in _EVAL_NAMES]
         if self.divergence is None and steps[-1] % int(self.cfg["eval_every"]) == 0:
-            for name, value in self.evaluate().items():
-                scalars[-1, col[name]] = value
-        record = StepRecord(dict(zip(SCALARS, map(float, scalars[-1]), strict=True)),
-                            self.node_ids, stats[-1].copy(), self.hist.copy(),
-                            self.hist_ranges, self.divergence)
+            evaluation = self.evaluate()
+            scalars[-1, _EVAL_COLS] = [evaluation[name] for name in _EVAL_NAMES]
         node_stats = stats.copy()
+        record = StepRecord(dict(zip(SCALARS, scalars[-1].tolist(), strict=True)),
+                            self.node_ids, node_stats[-1], self.hist.copy(),
+                            self.hist_ranges, self.divergence)
         self.history.append_block(steps, scalars, node_stats, record)
         self.step_count += done
         return StepBlock(steps, scalars, node_stats, record)
