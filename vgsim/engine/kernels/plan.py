@@ -1,6 +1,6 @@
 """Runs a compiled plan: one row of `ops` per node, in topological order, over flat buffers.
 
-A whole training step is one call (`train_step`) so a small network pays Python's call cost
+A whole training step is one call (`train_steps`) so a small network pays Python's call cost
 once; the window's micro-steps call the same node functions one at a time, so both paths do
 exactly the same arithmetic. All offsets are absolute element offsets into the flat buffers.
 """
@@ -240,46 +240,35 @@ def update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, g
 
 
 @njit(**_opts)
-def train_step(X, labels, targets, idx, lab_buf, tgt_buf, classify, ops, fpar, preds, out_idx,
-               acts, grads, aux, params, pgrads, bn_run, opt_m, opt_v, opt, clip_mode, hyper, t,
-               stats, hist, glob, steps, want_hist=True):
-    """One mini-batch: forward, loss, backward, clip, update. Returns 0 if all stayed finite,
-    else 1; glob then names the node and the quantity that went non-finite first."""
-    n = idx.size
-    fill(stats.ravel(), np.nan)
-    fill(glob, np.nan)
-    gather_batch(X, labels, targets, idx, acts, ops[0, K_OUT], lab_buf, tgt_buf)
-    for i in range(ops.shape[0]):
-        if not forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n,
-                            True, glob, want_hist):
-            return 1
-    if not begin_backward(ops, out_idx, acts, grads, params, lab_buf, tgt_buf, classify, n,
-                          hyper, glob):
-        return 1
-    for i in range(ops.shape[0] - 1, 0, -1):
-        if not backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, n,
-                             hyper, glob):
-            return 1
-    if not update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, glob,
-                  steps):
-        return 1
-    return 0
-
-
-@njit(**_opts)
 def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fpar, preds,
                 out_idx, acts, grads, aux, params, pgrads, bn_run, opt_m, opt_v, opt, clip_mode,
                 hyper, t0, stats_block, hist, glob_block, steps):
-    """Several steps in one call, one row of `batches` each, keeping every step's figures in
-    `stats_block[s]` and `glob_block[s]`; histograms for the last step only. Returns the number
-    of steps run: it stops after the step that went non-finite (its glob row says where)."""
+    """Mini-batches, one row of `batches` each: forward, loss, backward, clip, update. Every
+    step's figures go to `stats_block[s]` and `glob_block[s]`; histograms for the last step
+    only. Returns the number of steps run: it stops after a step that went non-finite (its
+    glob row names the node and the quantity). One function rather than a per-step one inside
+    it: each level of calls makes Numba link and optimise the whole tree again."""
     k = batches.shape[0]
+    n = batches.shape[1]
     for s in range(k):
-        status = train_step(X, labels, targets, batches[s], lab_buf, tgt_buf, classify, ops,
-                            fpar, preds, out_idx, acts, grads, aux, params, pgrads, bn_run,
-                            opt_m, opt_v, opt, clip_mode, hyper, t0 + s, stats_block[s], hist,
-                            glob_block[s], steps, s == k - 1)
-        if status:
+        stats, glob = stats_block[s], glob_block[s]
+        fill(stats.ravel(), np.nan)
+        fill(glob, np.nan)
+        gather_batch(X, labels, targets, batches[s], acts, ops[0, K_OUT], lab_buf, tgt_buf)
+        ok = True
+        for i in range(ops.shape[0]):
+            if ok and not forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats,
+                                       hist, n, True, glob, s == k - 1):
+                ok = False
+        ok = ok and begin_backward(ops, out_idx, acts, grads, params, lab_buf, tgt_buf,
+                                   classify, n, hyper, glob)
+        for i in range(ops.shape[0] - 1, 0, -1):
+            if ok and not backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads,
+                                        stats, n, hyper, glob):
+                ok = False
+        ok = ok and update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t0 + s,
+                           stats, glob, steps)
+        if not ok:
             return s + 1
     return k
 
@@ -305,29 +294,3 @@ def predict(X, ops, fpar, preds, out_idx, acts, aux, params, bn_run, stats, hist
             for j in range(w):
                 out[start + i, j] = z[i, j]
         start += n
-
-
-@njit(**_opts)
-def evaluate(X, labels, targets, classify, ops, fpar, preds, out_idx, acts, grads, aux, params,
-             bn_run, stats, hist, glob, lab_buf, tgt_buf, chunk):
-    """Mean loss and accuracy over a whole data set in evaluation mode (running statistics)."""
-    total = X.shape[0]
-    loss_sum = 0.0
-    correct = 0
-    start = 0
-    while start < total:
-        n = min(chunk, total - start)
-        idx = np.arange(start, start + n)
-        gather_batch(X, labels, targets, idx, acts, ops[0, K_OUT], lab_buf, tgt_buf)
-        for i in range(ops.shape[0]):
-            forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n, False,
-                         glob)
-        w = ops[out_idx, K_WOUT]
-        z = _view(acts, ops[out_idx, K_OUT], n, w)
-        dz = _view(grads, ops[out_idx, K_DOUT], n, w)
-        loss, c = compute_loss(ops[out_idx, K_LOSS], z, lab_buf, tgt_buf, classify, dz)
-        loss_sum += loss * n
-        correct += c
-        start += n
-    return loss_sum / total, correct / total if correct >= 0 else np.nan
-
