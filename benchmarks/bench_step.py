@@ -20,7 +20,7 @@ Implementations, timed interleaved in round-robin blocks so machine noise hits a
                k steps per kernel call, per-step figures kept, histograms for the last step
                only; reported per step. Without run_block there is no such switch and the row
                is left out: telemetry's cost then shows in vgsim vs numpy.
-  kernel       (diagnostic) the raw one-step kernel vgsim.engine.kernels.plan.train_step on a
+  kernel       (diagnostic) the raw one-step kernel vgsim.engine.kernels.plan.train_steps (one batch) on a
                second trainer's buffers: Trainer.step's work minus its Python side.
   numpy        (c) a plain NumPy step (np.dot, float32): forward, softmax CE, backward, update.
   torch        (d) PyTorch CPU eager without telemetry: nn.Sequential(Linear, ReLU, ...),
@@ -171,7 +171,7 @@ class VgsimBlockImpl:
 
 
 class KernelImpl:
-    """(diagnostic) The raw one-step kernel vgsim.engine.kernels.plan.train_step, called on a
+    """(diagnostic) The raw one-step kernel vgsim.engine.kernels.plan.train_steps with one batch, called on a
     second trainer's buffers with batch indices drawn beforehand: Trainer.step's work without
     its Python wrapper. The kernel's arguments are matched by name to the trainer's attributes
     (its signature changes as the engine evolves); an unknown name skips this row."""
@@ -189,15 +189,16 @@ class KernelImpl:
         self.batches = [np.ascontiguousarray(batcher.next()) for _ in range(n_pre)]
         self.i = 0
         self.t = 0
-        self.kernel = k.train_step
-        params = inspect.signature(getattr(k.train_step, "py_func", k.train_step)).parameters
+        # The one-step kernel call: the step loop kernel given a single batch.
+        self.kernel = k.train_steps
+        params = inspect.signature(getattr(k.train_steps, "py_func", k.train_steps)).parameters
         self.args: list = []
         self.idx_pos = self.t_pos = -1
         for pos, (name, prm) in enumerate(params.items()):
-            if name == "idx":
+            if name == "batches":
                 self.idx_pos = pos
                 self.args.append(None)
-            elif name == "t":
+            elif name == "t0":
                 self.t_pos = pos
                 self.args.append(0)
             elif prm.default is not inspect.Parameter.empty:
@@ -209,25 +210,27 @@ class KernelImpl:
                         self.args.append(getattr(owner, attr))
                         break
                 else:
-                    raise LookupError(f"train_step parameter {name!r} has no Trainer attribute")
+                    raise LookupError(f"train_steps parameter {name!r} has no Trainer attribute")
         if self.idx_pos < 0 or self.t_pos < 0:
-            raise LookupError("train_step has no 'idx' or 't' parameter")
+            raise LookupError("train_steps has no 'batches' or 't0' parameter")
         try:  # one trial call (also loads or compiles the kernel)
             self.step()
         except Exception as exc:  # noqa: BLE001 - any mismatch only drops this row
-            raise LookupError(f"train_step call failed: {exc}") from None
+            raise LookupError(f"train_steps call failed: {exc}") from None
         self.recover()
 
     def step(self):
         args = self.args
-        args[self.idx_pos] = self.batches[self.i]
+        args[self.idx_pos] = self.batches[self.i][None, :]
         self.i = (self.i + 1) % len(self.batches)
         self.t += 1
         args[self.t_pos] = self.t
         return self.kernel(*args)
 
     def ok(self, status) -> bool:
-        return status == 0
+        from vgsim.engine.kernels import plan as k
+
+        return status == 1 and np.isnan(self.tr.glob_block[0, k.G_BAD_NODE])
 
     def recover(self) -> None:
         self.tr.reset()
@@ -726,7 +729,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no vgsim-block row: this Trainer has no run_block (no lighter-telemetry path); "
               "telemetry's cost shows in vgsim vs numpy.")
     if "kernel" in present:
-        print("kernel = the raw one-step Numba train_step with full telemetry; vgsim - kernel "
+        print("kernel = the raw Numba step kernel (train_steps, one batch) with full telemetry; vgsim - kernel "
               "is Trainer.step's Python side (batches, records, history).")
     for r in results:
         med = {n: v["median_us"] for n, v in r["impls"].items()}
