@@ -20,7 +20,7 @@ Implementations, timed interleaved in round-robin blocks so machine noise hits a
                k steps per kernel call, per-step figures kept, histograms for the last step
                only; reported per step. Without run_block there is no such switch and the row
                is left out: telemetry's cost then shows in vgsim vs numpy.
-  kernel       (diagnostic) the raw one-step kernel vgsim.engine.kernels.plan.train_steps (one batch) on a
+  kernel       (diagnostic) the step kernel vgsim.engine.kernels.plan.train_steps, one batch, on a
                second trainer's buffers: Trainer.step's work minus its Python side.
   numpy        (c) a plain NumPy step (np.dot, float32): forward, softmax CE, backward, update.
   torch        (d) PyTorch CPU eager without telemetry: nn.Sequential(Linear, ReLU, ...),
@@ -171,7 +171,7 @@ class VgsimBlockImpl:
 
 
 class KernelImpl:
-    """(diagnostic) The raw one-step kernel vgsim.engine.kernels.plan.train_steps with one batch, called on a
+    """(diagnostic) The raw step kernel vgsim.engine.kernels.plan.train_steps, one batch, on a
     second trainer's buffers with batch indices drawn beforehand: Trainer.step's work without
     its Python wrapper. The kernel's arguments are matched by name to the trainer's attributes
     (its signature changes as the engine evolves); an unknown name skips this row."""
@@ -729,7 +729,8 @@ def main(argv: list[str] | None = None) -> int:
         print("no vgsim-block row: this Trainer has no run_block (no lighter-telemetry path); "
               "telemetry's cost shows in vgsim vs numpy.")
     if "kernel" in present:
-        print("kernel = the raw Numba step kernel (train_steps, one batch) with full telemetry; vgsim - kernel "
+        print("kernel = the raw Numba step kernel (train_steps, one batch), full telemetry; "
+              "vgsim - kernel "
               "is Trainer.step's Python side (batches, records, history).")
     for r in results:
         med = {n: v["median_us"] for n, v in r["impls"].items()}
