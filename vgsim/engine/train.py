@@ -238,7 +238,7 @@ class Trainer:
             self.classify, self.ops, self.plan.fpar, self.plan.preds, self.plan.out_idx,
             self.acts, self.grads, self.aux, self.params, self.pgrads, self.bn_run, self.opt_m,
             self.opt_v, self.opt, self.clip_mode, self.hyper, self._t + 1, self.stats_block,
-            self.hist, self.glob_block, self.steps)
+            self.hist, self.glob_block, self.steps, 0)  # 0: train (same signature as evaluate)
         self._t += done
         self.stats[:] = self.stats_block[done - 1]
         self.glob[:] = self.glob_block[done - 1]
@@ -274,34 +274,23 @@ class Trainer:
 
     def evaluate(self) -> dict[str, float]:
         """Loss and accuracy over the whole training and test sets, in evaluation mode."""
-        # Driven from here through the step's own node kernels: a separate compiled evaluation
-        # loop would add seconds to the first, cold compile.
-        scratch_stats = np.zeros_like(self.stats)
-        scratch_hist = np.zeros_like(self.hist)
-        glob = np.zeros(k.N_GLOB)
-        ops, out = self.ops_eval, self.plan.out_idx
-        width = int(ops[out, k.K_WOUT])
-        z_at, dz_at = int(ops[out, k.K_OUT]), int(ops[out, k.K_DOUT])
+        # The step kernel in its evaluation mode: one call (no GIL hand-overs per node), and no
+        # separately compiled loop to add to the first, cold compile.
+        stats = np.zeros((1, *self.stats.shape))
+        hist = np.zeros_like(self.hist)
+        glob = np.zeros((1, k.N_GLOB))
+        no_batches = np.zeros((0, self.batch_size), np.int64)
         for split, X, lab, tgt in (("train", self.X_train, self.lab_train, self.tgt_train),
                                    ("test", self.X_test, self.lab_test, self.tgt_test)):
-            loss_sum, correct = 0.0, 0
-            for start in range(0, len(X), self.rows_eval):
-                idx = np.arange(start, min(start + self.rows_eval, len(X)), dtype=np.int64)
-                n = idx.size
-                k.gather_batch(X, lab, tgt, idx, self.acts_eval, ops[0, k.K_OUT], self.lab_buf,
-                               self.tgt_buf)
-                for i in range(len(self.node_ids)):
-                    k.forward_node(i, ops, self.plan.fpar, self.plan.preds, self.acts_eval,
-                                   self.aux_eval, self.params, self.bn_run, scratch_stats,
-                                   scratch_hist, n, False, glob, False)
-                z = self.acts_eval[z_at : z_at + n * width].reshape(n, width)
-                dz = self.grads_eval[dz_at : dz_at + n * width].reshape(n, width)
-                loss, right = k.compute_loss(ops[out, k.K_LOSS], z, self.lab_buf, self.tgt_buf,
-                                             self.classify, dz)
-                loss_sum += float(loss) * n
-                correct += int(right)
-            self.last_eval[f"{split}_loss"] = loss_sum / len(X)
-            self.last_eval[f"{split}_accuracy"] = correct / len(X) if self.classify else np.nan
+            k.train_steps(
+                X, lab, tgt, no_batches, self.lab_buf, self.tgt_buf, self.classify,
+                self.ops_eval, self.plan.fpar, self.plan.preds, self.plan.out_idx,
+                self.acts_eval, self.grads_eval, self.aux_eval, self.params, self.pgrads,
+                self.bn_run, self.opt_m, self.opt_v, self.opt, self.clip_mode, self.hyper, 0,
+                stats, hist, glob, self.steps, self.rows_eval)
+            self.last_eval[f"{split}_loss"] = float(glob[0, k.G_LOSS])
+            self.last_eval[f"{split}_accuracy"] = (float(glob[0, k.G_CORRECT]) / len(X)
+                                                   if self.classify else np.nan)
         return dict(self.last_eval)
 
     def predict(self, X: np.ndarray) -> np.ndarray:

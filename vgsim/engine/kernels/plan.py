@@ -242,12 +242,37 @@ def update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, g
 @njit(**_opts)
 def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fpar, preds,
                 out_idx, acts, grads, aux, params, pgrads, bn_run, opt_m, opt_v, opt, clip_mode,
-                hyper, t0, stats_block, hist, glob_block, steps):
+                hyper, t0, stats_block, hist, glob_block, steps, evaluate_chunk=0):
     """Mini-batches, one row of `batches` each: forward, loss, backward, clip, update. Every
     step's figures go to `stats_block[s]` and `glob_block[s]`; histograms for the last step
     only. Returns the number of steps run: it stops after a step that went non-finite (its
     glob row names the node and the quantity). One function rather than a per-step one inside
-    it: each level of calls makes Numba link and optimise the whole tree again."""
+    it: each level of calls makes Numba link and optimise the whole tree again.
+
+    With `evaluate_chunk` > 0 it trains nothing: it runs every row of X forward in evaluation
+    mode, `evaluate_chunk` rows at a time, and leaves the mean loss and the number of correct
+    predictions in glob_block[0] (G_LOSS, G_CORRECT). Kept in this function for the same reason.
+    """
+    if evaluate_chunk > 0:
+        total = X.shape[0]
+        loss_sum = 0.0
+        correct = 0
+        w = ops[out_idx, K_WOUT]
+        for start in range(0, total, evaluate_chunk):
+            n = min(evaluate_chunk, total - start)
+            gather_batch(X, labels, targets, np.arange(start, start + n), acts, ops[0, K_OUT],
+                         lab_buf, tgt_buf)
+            for i in range(ops.shape[0]):
+                forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats_block[0],
+                             hist, n, False, glob_block[0], False)
+            loss, right = compute_loss(ops[out_idx, K_LOSS], _view(acts, ops[out_idx, K_OUT], n, w),
+                                       lab_buf, tgt_buf, classify,
+                                       _view(grads, ops[out_idx, K_DOUT], n, w))
+            loss_sum += loss * n
+            correct += right
+        glob_block[0, G_LOSS] = loss_sum / total
+        glob_block[0, G_CORRECT] = correct
+        return 0
     k = batches.shape[0]
     n = batches.shape[1]
     for s in range(k):
