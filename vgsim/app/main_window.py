@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
 )
 
 from ..engine.spec import read_network
-from .canvas.items import NodeItem
 from .canvas.scene import CanvasScene
 from .canvas.tint import apply_figures
 from .canvas.view import CanvasView
@@ -118,7 +117,7 @@ class MainWindow(QMainWindow):
                 continue
             menu = file_menu.addMenu(title)
             for name, path in items:
-                menu.addAction(name, lambda p=path: self._open_preset(p))
+                menu.addAction(name, lambda p=path: self.files.open_preset(p))
         file_menu.addSeparator()
         file_menu.addAction(a("save", "&Save", self.files.save, K.Save))
         file_menu.addAction(a("save_as", "Save &As…", self.files.save_as, K.SaveAs))
@@ -336,10 +335,11 @@ class MainWindow(QMainWindow):
     def _show_micro(self, frame: Frame) -> None:
         phase, node = frame.phase, frame.node
         done = frame.next_phase is None
-        words = {"forward": f"Forward pass: computed {node}",
+        # Short: the status bar has room for one line beside the step counter.
+        words = {"forward": f"Forward: {node} computed",
                  "loss": "Loss computed: the gradient starts at the output",
-                 "backward": f"Backward pass: gradient passed back through {node}",
-                 "update": "Update: weights changed — step complete"}
+                 "backward": f"Backward: gradient through {node}",
+                 "update": "Update: weights changed, step complete"}
         text = words.get(str(phase), str(phase))
         if frame.next_phase is not None and not done:
             nxt_phase, nxt_node = frame.next_phase
@@ -360,9 +360,6 @@ class MainWindow(QMainWindow):
                 NodeSpec("in", "input", pos=(0.0, 0.0)),
                 NodeSpec("out", "output", {"loss": "softmax_cross_entropy"}, pos=(450.0, 0.0))])
             self.editor.load(net, None)
-
-    def _open_preset(self, path) -> None:  # noqa: ANN001
-        self.files.open_preset(path)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -436,6 +433,3 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             "Skip connection: drag from a block's output port (right dot) onto a later block. "
             "Or select a chain of blocks and use Build ▸ Wrap in residual block.", 10000)
-
-    def node_item(self, node_id: str) -> NodeItem:
-        return self.scene.nodes[node_id]

@@ -101,6 +101,13 @@ class _PerLayer(_Curves):
     """One curve per dense layer over recent steps, coloured by depth (dark = near input)."""
 
     figure = T_WNORM
+    title = ""
+    y_label = ""
+
+    def __init__(self, plot: pg.PlotItem):
+        super().__init__(plot)
+        style_plot(plot, self.title, "step", self.y_label, log_y=True)
+        self.legend = plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
 
     def set_layers(self, data: PlotData) -> None:
         for curve in getattr(self, "curves", []):
@@ -133,22 +140,17 @@ class WeightNormPlot(_PerLayer):
     title = "Weight norms"
     key = "weight-norms"
     figure = T_WNORM
-
-    def __init__(self, plot: pg.PlotItem):
-        super().__init__(plot)
-        style_plot(plot, self.title, "step", "‖W‖ per layer (log)", log_y=True)
-        self.legend = plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+    y_label = "‖W‖ per layer (log)"
 
 
 class UpdateRatioPlot(_PerLayer):
     title = "Update / weight ratio"
     key = "update-ratio"
     figure = T_RATIO
+    y_label = "‖ΔW‖ / ‖W‖ per layer (log)"
 
     def __init__(self, plot: pg.PlotItem):
         super().__init__(plot)
-        style_plot(plot, self.title, "step", "‖ΔW‖ / ‖W‖ per layer (log)", log_y=True)
-        self.legend = plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
         # A common rule of thumb: healthy layers change by about 1e-3 of their size per step.
         dashed = pg.mkPen("#9aa0a6", style=Qt.PenStyle.DashLine)
         plot.addItem(pg.InfiniteLine(pos=-3, angle=0, pen=dashed))
