@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from ...engine.kernels.stats import S_DEAD, S_MEAN, S_SAT, S_STD
 from .data import PlotData
 from .gradients import depth_ticks
-from .style import THIN, finite_points, style_plot
+from .style import LEGEND_BRUSH, THIN, finite_points, style_plot
 
 RIDGE_HEIGHT = 0.9
 
@@ -78,7 +78,7 @@ class UnitHealthPlot:
     def __init__(self, plot: pg.PlotItem):
         self.plot = plot
         style_plot(plot, self.title, "layer", "fraction of units")
-        plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        plot.addLegend(offset=(-5, 5), labelTextSize="8pt", brush=LEGEND_BRUSH)
         self.saturated = pg.BarGraphItem(x=[], height=[], width=0.4, brush="#f9ab00",
                                          name="saturated")
         self.dead = pg.BarGraphItem(x=[], height=[], width=0.4, brush="#d93025", name="dead")
@@ -91,7 +91,7 @@ class UnitHealthPlot:
     def set_layers(self, data: PlotData) -> None:
         self.layers = activation_layers(data)
         self.plot.setXRange(-0.6, len(self.layers) - 0.4, padding=0)
-        depth_ticks(self.plot, [data.node_ids[i] for i in self.layers])
+        depth_ticks(self.plot, [data.node_ids[i] for i in self.layers], most=4)
 
     def update(self, data: PlotData, stats: np.ndarray | None) -> None:
         if stats is None or not self.layers:

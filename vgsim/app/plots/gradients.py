@@ -13,6 +13,7 @@ from .style import (
     BACKPROP,
     GRADIENT_LEVELS,
     GRADIENT_MAP,
+    LEGEND_BRUSH,
     WEIGHT_GRAD,
     finite_points,
     follow_steps,
@@ -41,7 +42,7 @@ class GradientFlowPlot:
     def __init__(self, plot: pg.PlotItem):
         self.plot = plot
         style_plot(plot, self.title, "depth (input → output)", "gradient norm", log_y=True)
-        self.legend = plot.addLegend(offset=(5, 5), labelTextSize="8pt")
+        self.legend = plot.addLegend(offset=(5, 5), labelTextSize="8pt", brush=LEGEND_BRUSH)
         self.faded = [plot.plot(pen=pg.mkPen((26, 115, 232, 40 + 25 * k), width=1))
                       for k in range(FADED_STEPS)]
         self.signal = plot.plot(pen=pg.mkPen(BACKPROP, width=2.5), symbol="o", symbolSize=5,
@@ -56,7 +57,7 @@ class GradientFlowPlot:
     def set_layers(self, data: PlotData) -> None:
         self.layers = data.layer_nodes()
         self.plot.setXRange(-0.5, len(self.layers) - 0.5, padding=0)
-        depth_ticks(self.plot, [data.node_ids[i] for i in self.layers])
+        depth_ticks(self.plot, [data.node_ids[i] for i in self.layers], most=4)
         self._previous.clear()
 
     def update(self, data: PlotData, stats: np.ndarray | None) -> None:

@@ -13,6 +13,7 @@ CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
 BACKPROP = "#1a73e8"  # back-propagated signal
 WEIGHT_GRAD = "#e8710a"  # weight gradient
 TRAIN = "#1a73e8"
+LEGEND_BRUSH = (255, 255, 255, 210)  # legends sit over curves: keep their text readable
 TEST = "#d93025"
 # log10 of a gradient norm: from vanished (dark blue) to exploding (yellow).
 GRADIENT_LEVELS = (-8.0, 2.0)

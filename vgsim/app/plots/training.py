@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 
 from .data import T_RATIO, T_WNORM, PlotData
 from .style import (
+    LEGEND_BRUSH,
     TEST,
     THIN,
     TRAIN,
@@ -51,7 +52,7 @@ class LossPlot(_Curves):
     def __init__(self, plot: pg.PlotItem):
         super().__init__(plot)
         style_plot(plot, self.title, "step", "loss (log scale)", log_y=True)
-        plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        plot.addLegend(offset=(-5, 5), labelTextSize="8pt", brush=LEGEND_BRUSH)
         self.batch = plot.plot(pen=pg.mkPen((26, 115, 232, 90), width=1), name="batch")
         self.train = plot.plot(pen=pg.mkPen(TRAIN, width=THIN), name="train set")
         self.test = plot.plot(pen=pg.mkPen(TEST, width=THIN), name="test set")
@@ -78,7 +79,7 @@ class AccuracyPlot(_Curves):
     def __init__(self, plot: pg.PlotItem):
         super().__init__(plot)
         style_plot(plot, self.title, "step", "accuracy")
-        plot.addLegend(offset=(-5, -5), labelTextSize="8pt")
+        plot.addLegend(offset=(-5, -5), labelTextSize="8pt", brush=LEGEND_BRUSH)
         self.batch = plot.plot(pen=pg.mkPen((26, 115, 232, 90), width=1), name="batch")
         self.train = plot.plot(pen=pg.mkPen(TRAIN, width=THIN), name="train set")
         self.test = plot.plot(pen=pg.mkPen(TEST, width=THIN), name="test set")
@@ -107,7 +108,7 @@ class _PerLayer(_Curves):
     def __init__(self, plot: pg.PlotItem):
         super().__init__(plot)
         style_plot(plot, self.title, "step", self.y_label, log_y=True)
-        self.legend = plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        self.legend = plot.addLegend(offset=(-5, 5), labelTextSize="8pt", brush=LEGEND_BRUSH)
 
     def set_layers(self, data: PlotData) -> None:
         for curve in getattr(self, "curves", []):
