@@ -1,7 +1,8 @@
-"""The `vgsim` command: the window by default; `run` and `validate` headless.
+"""The `vgsim` command: the window by default; `run`, `compare` and `validate` headless.
 
     vgsim                                      open the window
     vgsim run NETWORK.json --steps N --out DIR train headless, write metrics.csv + summary.json
+    vgsim compare A.json B.json --steps N --out DIR   train side by side, in lockstep
     vgsim validate NETWORK.json                list every problem of a network file
 """
 
@@ -11,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .engine.errors import VgsimError
+from .engine.errors import NetworkError, VgsimError
 from .engine.spec import load_network, read_network
 from .engine.validate import validate
 
@@ -55,6 +56,68 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from .comparisons import compare_networks
+
+    if len(args.networks) < 2:
+        print(f"vgsim compare needs at least two network files (got {len(args.networks)}); "
+              "to train one network use vgsim run.", file=sys.stderr)
+        return EXIT_INVALID
+    if args.steps < 1:
+        print("--steps must be at least 1.", file=sys.stderr)
+        return EXIT_INVALID
+    # Check every file first, so one call names all the broken ones.
+    broken = False
+    for path in args.networks:
+        try:
+            load_network(path)
+        except VgsimError as exc:
+            # A file error names the file already; a list of problems does not.
+            print(f"{path}: {exc}" if isinstance(exc, NetworkError) else str(exc),
+                  file=sys.stderr)
+            broken = True
+    if broken:
+        return EXIT_INVALID
+
+    every = max(1, args.steps // 10)
+    shown = [-every]
+
+    def progress(comparison) -> None:
+        step = comparison.step_count - 1
+        if not args.quiet and step - shown[0] >= every:
+            shown[0] = step
+            losses = "  ".join(f"{s.label}: {s.loss:.5g}" for s in comparison.status().values())
+            print(f"step {step:>7}  loss  {losses}", flush=True)
+
+    result = compare_networks(args.networks, args.steps, Path(args.out), seed=args.seed,
+                              progress=progress)
+    for run in result["runs"]:
+        if run["diverged"]:
+            print(f"{run['label']}: {run['diverged']['message']}", file=sys.stderr)
+    # Overlay plots (--plots) belong here: they need only `result` and args.out.
+    if not args.quiet:
+        print(_compare_table(result["runs"]))
+        print(f"wrote {args.out}/comparison.json and one folder per run")
+    return EXIT_OK
+
+
+def _compare_table(runs: list[dict]) -> str:
+    """Final figures of each run, one row each."""
+    def fig(v: float | None, fmt: str) -> str:
+        return format(v, fmt) if v is not None else "-"
+
+    width = max(len("run"), *(len(r["label"]) for r in runs))
+    lines = [f"{'run':<{width}}  {'status':<8} {'steps':>7}  {'train loss':>10}  {'train acc':>9}"
+             f"  {'test acc':>9}"]
+    for r in runs:
+        final = r["final"]
+        lines.append(f"{r['label']:<{width}}  {r['status']:<8} {r['steps']:>7}  "
+                     f"{fig(final.get('train_loss'), '10.4g')}  "
+                     f"{fig(final.get('train_accuracy'), '9.3f')}  "
+                     f"{fig(final.get('test_accuracy'), '9.3f')}")
+    return "\n".join(lines)
+
+
 def _validate(args: argparse.Namespace) -> int:
     problems = validate(read_network(args.network))
     for p in problems:
@@ -80,6 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dump-at", type=int, metavar="STEP", help="the step to save (from 0)")
     run.add_argument("--quiet", action="store_true", help="print nothing but problems")
     run.set_defaults(func=_run)
+    compare = sub.add_parser("compare", help="train networks side by side on the same data")
+    compare.add_argument("networks", nargs="+", metavar="NETWORK.json",
+                         help="two or more network files (JSON) with the same data")
+    compare.add_argument("--steps", type=int, required=True, metavar="N",
+                         help="steps to train each network")
+    compare.add_argument("--out", required=True, metavar="DIR",
+                         help="folder for comparison.json and one folder per run")
+    compare.add_argument("--seed", type=int, metavar="S", help="training seed for every network "
+                         "(overrides the files': same initialisation seed and batch order)")
+    compare.add_argument("--quiet", action="store_true", help="print nothing but problems")
+    compare.set_defaults(func=_compare)
     check = sub.add_parser("validate", help="list every problem of a network file")
     check.add_argument("network")
     check.set_defaults(func=_validate)

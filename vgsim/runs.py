@@ -100,28 +100,42 @@ def run_network(net: Network, steps: int, out_dir: str | Path, seed: int | None 
     finally:
         writer.close()
     wall = time.perf_counter() - started
+    summary = final_summary(trainer, net.name, record, wall,
+                            str(dump_state) if dumped else None)
+    write_json(out_dir / "summary.json", summary)
+    return summary
+
+
+def final_summary(trainer: Trainer, name: str, record: StepRecord | None, wall_time_s: float,
+                  dumped_state: str | None = None) -> dict:
+    """The summary.json of a finished run. Evaluates the final weights on the whole training
+    and test sets first, unless training diverged (then the latest evaluation stands)."""
     done = trainer.step_count
     if record is not None and record.divergence is None:
         trainer.evaluate()
     summary = {
-        "network": net.name,
+        "network": name,
         "status": "diverged" if trainer.divergence else "ok",
         "steps": done,
         "epochs": done * trainer.batch_size / len(trainer.X_train),  # passes over the data
         "seed": int(trainer.cfg["seed"]),
         "final": _final(record, trainer) if record is not None else {},
         "diverged": None,
-        "wall_time_s": wall,
-        "steps_per_second": done / wall if wall > 0 else None,
-        "dumped_state": str(dump_state) if dumped else None,
+        "wall_time_s": wall_time_s,
+        "steps_per_second": done / wall_time_s if wall_time_s > 0 else None,
+        "dumped_state": dumped_state,
     }
     if trainer.divergence is not None:
         d = trainer.divergence
         summary["diverged"] = {"step": d.step, "node": d.node, "quantity": d.quantity,
                                "message": d.message()}
-    text = json.dumps(summary, indent=2, default=_json_number) + "\n"
-    atomic_write(out_dir / "summary.json", lambda p: p.write_text(text, encoding="utf-8"))
     return summary
+
+
+def write_json(path: Path, content: dict) -> None:
+    """Indented JSON (numpy scalars as plain numbers), written atomically."""
+    text = json.dumps(content, indent=2, default=_json_number) + "\n"
+    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
 def _final(record: StepRecord, trainer: Trainer) -> dict:
