@@ -173,6 +173,17 @@ class History:
         g = self._long
         return g.steps[: g.size], g.scalars[: g.size], g.stats[: g.size]
 
+    def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The whole run as far as it is kept: the decimated steps older than the ring, then
+        every step of the ring (steps, scalars, node stats), oldest first."""
+        steps, scalars, stats = self.recent()
+        old_steps, old_scalars, old_stats = self.long()
+        first = steps[0] if len(steps) else np.iinfo(np.int64).max
+        keep = old_steps < first
+        return (np.concatenate([old_steps[keep], steps]),
+                np.concatenate([old_scalars[keep], scalars]),
+                np.concatenate([old_stats[keep], stats]))
+
     def scalar(self, name: str, long: bool = False) -> tuple[np.ndarray, np.ndarray]:
         steps, scalars, _ = self.long() if long else self.recent()
         return steps, scalars[:, SCALARS.index(name)]

@@ -240,6 +240,7 @@ class Trainer:
             self.opt_v, self.opt, self.clip_mode, self.hyper, self._t + 1, self.stats_block,
             self.hist, self.glob_block, self.steps, 0)  # 0: train (same signature as evaluate)
         self._t += done
+        self._batch = batches[done - 1].copy()  # what the state arrays describe
         self.stats[:] = self.stats_block[done - 1]
         self.glob[:] = self.glob_block[done - 1]
         return self._complete(self.stats_block[:done], self.glob_block[:done], epochs[:done])
@@ -362,6 +363,15 @@ class Trainer:
         finally:
             (self.bn_run[:], self.stats[:], self.hist[:], self.glob[:], self._batch,
              self.ops[:, k.K_NEEDDX]) = saved
+
+    def snapshot_state(self) -> dict[str, np.ndarray]:
+        """The state as it is now, under the dump keys: forward and backward with the current
+        weights on the last batch (before any step: the first rows), changing nothing."""
+        if self._micro:
+            raise RuntimeError("finish the current micro-stepped step first")
+        idx = self._batch if self._batch.size == self.batch_size else \
+            np.arange(self.batch_size, dtype=np.int64)
+        return self.forward_backward(idx)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         """The current batch, activations, gradients and parameters under the dump keys."""
