@@ -3,6 +3,7 @@
     vgsim                                      open the window
     vgsim run NETWORK.json --steps N --out DIR train headless, write metrics.csv + summary.json
     vgsim compare A.json B.json --steps N --out DIR   train side by side, in lockstep
+    vgsim export-plots RUN_DIR                 draw a finished run's plots again (PNG + SVG)
     vgsim validate NETWORK.json                list every problem of a network file
 """
 
@@ -17,6 +18,29 @@ from .engine.spec import load_network, read_network
 from .engine.validate import validate
 
 EXIT_OK, EXIT_INVALID = 0, 2
+PLOT_FORMATS = ("png", "svg")
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    """`png,svg` -> ("png", "svg"); argparse turns the ValueError into a usage error."""
+    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    unknown = [f for f in formats if f not in PLOT_FORMATS]
+    if unknown or not formats:
+        raise argparse.ArgumentTypeError(
+            f"unknown plot format {', '.join(unknown) or repr(text)}: use png, svg or png,svg")
+    return formats
+
+
+def _draw_run(run_dir: Path, folder: Path, formats: tuple[str, ...], scale: float,
+              quiet: bool) -> None:
+    """Draw a finished run's plots offscreen: the window's dashboard, exported."""
+    from .app.headless import render_plots
+    from .app.plots.export import ImageOptions
+    from .app.plots.sources import from_run
+
+    written = render_plots(from_run(run_dir), folder, formats, ImageOptions(scale=scale))
+    if not quiet:
+        print(f"wrote {len(written)} plot files to {folder}")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -53,6 +77,15 @@ def _run(args: argparse.Namespace) -> int:
         rate = summary["steps_per_second"] or 0.0
         print(f"{summary['status']}: {summary['steps']} steps in {summary['wall_time_s']:.2f} s"
               f" ({rate:.0f} steps/s); wrote {args.out}/metrics.csv and summary.json")
+    if args.plots:
+        _draw_run(Path(args.out), Path(args.out) / "plots", args.plots, args.scale, args.quiet)
+    return EXIT_OK
+
+
+def _export_plots(args: argparse.Namespace) -> int:
+    run_dir = Path(args.run_dir)
+    folder = Path(args.out) if args.out else run_dir / "plots"
+    _draw_run(run_dir, folder, args.plots, args.scale, args.quiet)
     return EXIT_OK
 
 
@@ -142,7 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dump-state", metavar="FILE.npz", help="save one step's full state")
     run.add_argument("--dump-at", type=int, metavar="STEP", help="the step to save (from 0)")
     run.add_argument("--quiet", action="store_true", help="print nothing but problems")
+    _plot_options(run, "also draw the plots into DIR/plots (e.g. png,svg)", None)
     run.set_defaults(func=_run)
+    redraw = sub.add_parser("export-plots", help="draw a finished run's plots again")
+    redraw.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by vgsim run")
+    redraw.add_argument("--out", metavar="FOLDER", help="where to write (default RUN_DIR/plots)")
+    redraw.add_argument("--quiet", action="store_true", help="print nothing but problems")
+    _plot_options(redraw, "image formats (default png,svg)", PLOT_FORMATS)
+    redraw.set_defaults(func=_export_plots)
     compare = sub.add_parser("compare", help="train networks side by side on the same data")
     compare.add_argument("networks", nargs="+", metavar="NETWORK.json",
                          help="two or more network files (JSON) with the same data")
@@ -158,6 +198,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("network")
     check.set_defaults(func=_validate)
     return parser
+
+
+def _plot_options(parser: argparse.ArgumentParser, help_text: str,
+                  default: tuple[str, ...] | None) -> None:
+    parser.add_argument("--plots", type=_formats, default=default, metavar="FORMATS",
+                        help=help_text)
+    parser.add_argument("--scale", type=float, default=2.0,
+                        help="PNG pixels per screen pixel (default 2: sharp on slides)")
 
 
 def main(argv: list[str] | None = None) -> int:

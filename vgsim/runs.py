@@ -102,6 +102,7 @@ def run_network(net: Network, steps: int, out_dir: str | Path, seed: int | None 
     wall = time.perf_counter() - started
     summary = final_summary(trainer, net.name, record, wall,
                             str(dump_state) if dumped else None)
+    write_plot_snapshot(out_dir, trainer, net.name)
     write_json(out_dir / "summary.json", summary)
     return summary
 
@@ -130,6 +131,15 @@ def final_summary(trainer: Trainer, name: str, record: StepRecord | None, wall_t
         summary["diverged"] = {"step": d.step, "node": d.node, "quantity": d.quantity,
                                "message": d.message()}
     return summary
+
+
+def write_plot_snapshot(out_dir: Path, trainer: Trainer, name: str) -> None:
+    """snapshot.npz: what the plots need beyond metrics.csv (the last step's histograms, the
+    decision boundary, the node kinds), so `vgsim export-plots` can draw the run again."""
+    from .app.plots.sources import SNAPSHOT_FILE, from_trainer, snapshot_arrays
+
+    arrays = snapshot_arrays(from_trainer(trainer, name))
+    atomic_write(out_dir / SNAPSHOT_FILE, lambda p: _save_npz(p, arrays))
 
 
 def write_json(path: Path, content: dict) -> None:

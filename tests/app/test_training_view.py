@@ -7,42 +7,14 @@ import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QObject, QSettings, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QApplication
+from windows import trainer, wait_frame
 
-from vgsim.app.main_window import MainWindow
 from vgsim.app.plots.style import gradient_colour
 from vgsim.engine.builders import mlp
 from vgsim.engine.kernels.stats import S_GRAD
 from vgsim.engine.train import Trainer
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(settings, open_default=False)
-    qtbot.addWidget(w)
-    w.files.ask = lambda _question: QMessageBox.StandardButton.Discard
-    w.resize(1400, 900)
-    w.show()
-    net = mlp(4, 16, 3, activation="tanh", init="xavier_uniform",
-              training={"optimizer": "sgd", "lr": 0.1, "batch_size": 16, "eval_every": 5})
-    w.editor.load(net, None)
-    wait_frame(qtbot, w, lambda f: f.record is None and len(f.nodes[0]) == len(net.nodes))
-    yield w
-    w.training.shutdown()
-
-
-def wait_frame(qtbot, window: MainWindow, condition, timeout: int = 20000):
-    qtbot.waitUntil(lambda: window.training.frame is not None
-                    and condition(window.training.frame), timeout=timeout)
-    return window.training.frame
-
-
-def trainer(window: MainWindow) -> Trainer:
-    t = window.training.worker.trainer
-    assert t is not None
-    return t
 
 
 def test_step_action_trains_one_mini_batch_and_the_plots_follow(window, qtbot):

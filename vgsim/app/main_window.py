@@ -20,6 +20,7 @@ from .canvas.tint import apply_figures
 from .canvas.view import CanvasView
 from .dialogs import AddLayersDialog
 from .editor import Editor
+from .exporting import ExportController
 from .files import DEFAULT_NETWORK, FileController, presets
 from .panels.controls import RunUntil, SpeedBox
 from .panels.diagnosis import DiagnosisPanel
@@ -49,6 +50,8 @@ class MainWindow(QMainWindow):
         self.dashboard = Dashboard()
         self.actions: dict[str, QAction] = {}
         self._build_layout()
+        self.exports = ExportController(self, self.dashboard, self.splitter, self.training,
+                                        lambda: self.editor.model.snapshot(), self.settings)
         self._build_actions()
         self._wire()
         self._restore_state()
@@ -121,6 +124,20 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(a("save", "&Save", self.files.save, K.Save))
         file_menu.addAction(a("save_as", "Save &As…", self.files.save_as, K.SaveAs))
+        file_menu.addSeparator()
+        x = self.exports
+        export = file_menu.addMenu("&Export")
+        export.addAction(a("export_all", "All &plots…", x.export_all_dialog, "Ctrl+E",
+                           "Every plot as PNG and SVG into a folder"))
+        export.addAction(a("export_dashboard", "&Dashboard image…", x.export_dashboard_dialog,
+                           "Ctrl+Shift+E", "One image of the canvas and all the plots"))
+        export.addSeparator()
+        export.addAction(a("export_metrics", "&Metrics (CSV)…", x.export_metrics_dialog,
+                           tip="The run's per-step figures, the columns of `vgsim run`"))
+        export.addAction(a("export_state", "&State (.npz)…", x.export_state_dialog,
+                           tip="Activations, gradients and weights now: the --dump-state keys"))
+        export.addAction(a("export_network", "&Network (JSON)…", x.export_network_dialog,
+                           tip="The network on the canvas as a network file"))
         file_menu.addSeparator()
         file_menu.addAction(a("quit", "&Quit", self.close, K.Quit))
         edit = self.menuBar().addMenu("&Edit")
@@ -207,6 +224,8 @@ class MainWindow(QMainWindow):
         self.speed.speed_changed.connect(self.training.set_speed)
         self.run_until.requested.connect(self._run_until)
         self.diagnosis.remedy_chosen.connect(self.editor.apply_remedy)
+        self.exports.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.exports.failed.connect(lambda text: self.statusBar().showMessage(text, 10000))
 
     # --- state --------------------------------------------------------------------------------
     def _restore_state(self) -> None:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..engine.spec import Network
+from ..engine.train import Trainer
 from .plots.data import PlotData
 from .worker import Frame, TrainingWorker
 
@@ -140,6 +143,11 @@ class TrainingController(QObject):
 
     def run_until(self, kind: str, value: float) -> None:
         self._send("run_until", kind, value)
+
+    def call(self, fn: Callable[[Trainer], object]) -> Future:
+        """`fn(trainer)` on the worker thread, after any pending rebuild."""
+        self._flush()
+        return self.worker.call(fn)
 
     def shutdown(self) -> None:
         self.timer.stop()

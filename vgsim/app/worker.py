@@ -11,22 +11,22 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..engine.diagnose import diagnose
 from ..engine.errors import VgsimError
-from ..engine.kernels.stats import S_GRAD, S_PGRAD, S_RATIO, S_WNORM
 from ..engine.spec import Network
 from ..engine.telemetry import StepRecord
 from ..engine.train import Trainer
-from .plots.boundary import boundary_grid
+from .plots.data import TAIL_FIGURES
+from .plots.sources import TAIL_STEPS, boundary_of
 
 BLOCK_SECONDS = 0.02  # how long the worker trains before publishing
 PUBLISH_SECONDS = 1 / 40  # the window draws at ~30 Hz: newer frames than that are wasted
-TAIL_STEPS = 600  # recent steps handed to the plots (heat map, weights)
-TAIL_FIGURES = [S_GRAD, S_PGRAD, S_WNORM, S_RATIO]
 BOUNDARY_SECONDS = 0.3
 DIAGNOSIS_SECONDS = 0.5
 
@@ -88,6 +88,13 @@ class TrainingWorker:
     def send(self, command: str, *args: object) -> None:
         self._commands.put((command, args))
 
+    def call(self, fn: Callable[[Trainer], object]) -> Future:
+        """Run `fn(trainer)` on the worker thread between blocks (the trainer is never touched
+        from two threads); the Future holds its result or its exception."""
+        future: Future = Future()
+        self.send("call", future, fn)
+        return future
+
     def latest(self) -> Frame | None:
         with self._lock:
             return self._frame
@@ -131,6 +138,9 @@ class TrainingWorker:
             self.trainer = Trainer(net)
             self._publish()
             return
+        if command == "call":
+            self._call(*args)  # type: ignore[arg-type]
+            return
         if self.trainer is None:
             return
         if command == "play":
@@ -158,6 +168,17 @@ class TrainingWorker:
         elif command == "live":
             self.trainer.set_live(**args[0])  # type: ignore[arg-type]
         self._publish()
+
+    def _call(self, future: Future, fn: Callable[[Trainer], object]) -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        if self.trainer is None:
+            future.set_exception(VgsimError("There is no trained network: fix its problems first."))
+            return
+        try:
+            future.set_result(fn(self.trainer))
+        except Exception as exc:  # noqa: BLE001 - handed to the window, which reports it
+            future.set_exception(exc)
 
     def _play_block(self) -> None:
         trainer = self.trainer
@@ -259,18 +280,4 @@ class TrainingWorker:
         if t.step_count == self._boundary_at[1] or now - self._boundary_at[0] < BOUNDARY_SECONDS:
             return
         self._boundary_at = (now, t.step_count)
-        d = t.data
-        serial = self._serial
-        if d.task == "classification" and d.n_features == 2:
-            grid, extent = boundary_grid(d.X_train)
-            self._boundary = {"kind": "classes", "serial": serial, "extent": extent,
-                              "outputs": t.predict(grid), "classes": d.n_classes,
-                              "points": d.X_test, "labels": d.y_test}
-        elif d.task == "regression" and d.n_features == 1:
-            x = np.linspace(d.X_train.min(), d.X_train.max(), 200)[:, None]
-            self._boundary = {"kind": "curve", "serial": serial, "x": x[:, 0],
-                              "prediction": t.predict(x)[:, 0], "points": d.X_test[:, 0],
-                              "targets": d.y_test[:, 0]}
-        elif self._boundary is None:
-            self._boundary = {"kind": "none", "serial": serial,
-                              "text": f"{d.n_features} input features:\nno 2-D picture"}
+        self._boundary = boundary_of(t, self._serial)

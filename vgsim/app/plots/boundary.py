@@ -7,23 +7,13 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor
 
 from .data import PlotData
+from .sources import GRID
 from .style import CLASS_COLOURS, style_plot
-
-GRID = 64  # the boundary is evaluated on GRID × GRID points
-
-
-def boundary_grid(X: np.ndarray, pad: float = 0.15) -> tuple[np.ndarray, tuple]:
-    """Points covering the data (rows of x, y) and the extent (x0, x1, y0, y1)."""
-    lo, hi = X.min(axis=0), X.max(axis=0)
-    span = np.maximum(hi - lo, 1e-6)
-    lo, hi = lo - pad * span, hi + pad * span
-    xs, ys = np.linspace(lo[0], hi[0], GRID), np.linspace(lo[1], hi[1], GRID)
-    gx, gy = np.meshgrid(xs, ys)
-    return np.column_stack([gx.ravel(), gy.ravel()]), (lo[0], hi[0], lo[1], hi[1])
 
 
 def class_image(outputs: np.ndarray, classes: int) -> np.ndarray:
     """GRID × GRID × 4 colours: the predicted class, paler where the network is unsure."""
+    outputs = np.nan_to_num(outputs, nan=0.0, posinf=50.0, neginf=-50.0)  # a diverged run
     if outputs.shape[1] == 1:  # one logit: binary
         p1 = 1 / (1 + np.exp(-np.clip(outputs[:, 0], -50, 50)))
         probs = np.column_stack([1 - p1, p1])

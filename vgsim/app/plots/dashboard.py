@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 
 from .activations import ActivationRidgePlot, UnitHealthPlot
 from .boundary import DecisionBoundaryPlot
 from .data import PlotData
+from .export import CHROME
 from .gradients import GradientFlowPlot, GradientHeatmap
 from .training import AccuracyPlot, LossPlot, UpdateRatioPlot, WeightNormPlot
 
@@ -17,18 +21,83 @@ LAYOUT = (
 )
 
 
+EXPORT_BUTTON = 16  # pixels
+# Plots against the step: live they keep room ahead for new steps; a figure ends at the data.
+STEP_PLOTS = ("gradient-history", "loss", "accuracy", "weight-norms", "update-ratio")
+
+
+def export_glyph(size: int = 32) -> QPixmap:
+    """An arrow into a tray: "save this plot"."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pixmap)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setPen(QPen(QColor("#5f6368"), size / 10, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
+                  Qt.PenJoinStyle.RoundJoin))
+    s = size
+    p.drawLine(QPointF(s / 2, s * 0.12), QPointF(s / 2, s * 0.62))
+    p.drawPolyline([QPointF(s * 0.3, s * 0.42), QPointF(s / 2, s * 0.62),
+                    QPointF(s * 0.7, s * 0.42)])
+    p.drawPolyline([QPointF(s * 0.15, s * 0.65), QPointF(s * 0.15, s * 0.85),
+                    QPointF(s * 0.85, s * 0.85), QPointF(s * 0.85, s * 0.65)])
+    p.end()
+    return pixmap
+
+
 class Dashboard(pg.GraphicsLayoutWidget):
+    export_requested = Signal(str)  # a plot's key: "Export image…"
+    copy_requested = Signal(str)  # a plot's key: "Copy image"
+
     def __init__(self, parent=None):  # noqa: ANN001
         super().__init__(parent)
         self.ci.setContentsMargins(4, 4, 4, 4)
         self.ci.setSpacing(6)
         self.plots: dict[str, object] = {}
+        self.export_buttons: dict[str, pg.ButtonItem] = {}
         for r, row in enumerate(LAYOUT):
             for c, cls in enumerate(row):
                 plot = self.addPlot(row=r, col=c)
                 self.plots[cls.key] = cls(plot)
+                self._add_export_controls(cls.key, cls.title, plot)
         self._layers_of: tuple | None = None
+        self._shown: tuple | None = None
         self._frame = 0
+
+    def _add_export_controls(self, key: str, title: str, item: pg.PlotItem) -> None:
+        menu = item.getViewBox().menu
+        menu.addSeparator()
+        menu.addAction("Export image…", lambda: self.export_requested.emit(key))
+        menu.addAction("Copy image", lambda: self.copy_requested.emit(key))
+        button = pg.ButtonItem(pixmap=export_glyph(), width=EXPORT_BUTTON, parentItem=item)
+        setattr(button, CHROME, True)  # on screen only: exports leave it out
+        button.setToolTip(f"Export “{title}” as an image (PNG or SVG)")
+        button.clicked.connect(lambda _button: self.export_requested.emit(key))
+        item.geometryChanged.connect(
+            lambda: button.setPos(item.size().width() - EXPORT_BUTTON - 4, 3))
+        self.export_buttons[key] = button
+
+    def plot_items(self) -> dict[str, pg.PlotItem]:
+        """The plots by key, in reading order: what "Export all plots" writes."""
+        return {key: plot.plot for key, plot in self.plots.items()}
+
+    def fit_steps(self) -> None:
+        """Step axes end at the last step (no room kept for the steps to come): for figures."""
+        for key in STEP_PLOTS:
+            item = self.plots[key].plot
+            spans = [d.dataBounds(0) for d in item.listDataItems()]
+            spans += [(i.mapRectToParent(i.boundingRect()).left(),
+                       i.mapRectToParent(i.boundingRect()).right())
+                      for i in item.items if isinstance(i, pg.ImageItem) and i.image is not None]
+            spans = [s for s in spans if s is not None and None not in s
+                     and np.all(np.isfinite(s))]
+            if spans:
+                lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
+                item.setXRange(lo, max(hi, lo + 1), padding=0.01)
+
+    def refresh_all(self) -> None:
+        """Redraw every plot from the newest data (before an export: none may lag a frame)."""
+        if self._shown is not None:
+            self.show_data(*self._shown, everything=True)
 
     def show_data(self, data: PlotData, stats=None, hist=None,  # noqa: ANN001
                   everything: bool = False) -> None:
@@ -38,6 +107,7 @@ class Dashboard(pg.GraphicsLayoutWidget):
         frame (so each still refreshes 15 times a second at 30 frames a second), which halves
         the cost of a frame. `everything` redraws all of them (paused, exporting).
         """
+        self._shown = (data, stats, hist)
         layers = (tuple(data.node_ids), tuple(data.types))
         if layers != self._layers_of:
             self._layers_of = layers

@@ -1,0 +1,207 @@
+"""Exports: plot images (PNG/SVG), the dashboard, the clipboard, data files, headless plots."""
+
+from __future__ import annotations
+
+import errno
+import struct
+import threading
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QGuiApplication, QImage
+from windows import wait_frame
+
+from vgsim.app.plots.export import CHROME, ExportError, ImageOptions, pixel_size
+from vgsim.cli import main as cli
+from vgsim.engine.spec import load_network, save_network
+
+STEPS = 40
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
+    return struct.unpack(">II", head[16:24])
+
+
+def svg_text(path: Path) -> str:
+    root = ET.parse(path).getroot()  # raises if it is not well-formed XML
+    assert root.tag.endswith("svg")
+    return " ".join(t.strip() for t in root.itertext() if t.strip())
+
+
+def trained(window, qtbot, steps: int = STEPS):
+    window.training.run_until("steps", steps)
+    return wait_frame(qtbot, window, lambda f: f.step_count == steps and not f.playing)
+
+
+def no_leftovers(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir()] if folder.exists() else []
+
+
+def test_plot_png_has_the_requested_scale_and_background(window, qtbot, tmp_path):
+    trained(window, qtbot)
+    item = window.dashboard.plot_items()["gradient-flow"]
+    expected = pixel_size(item, 3.0)
+    path = window.exports.export_plot("gradient-flow", tmp_path / "flow.png",
+                                      ImageOptions(scale=3.0))
+    assert png_size(path) == (expected.width(), expected.height())
+    assert expected.width() > 3 * 200
+    white = QImage(str(path))
+    assert white.pixelColor(1, 1).alpha() == 255 and white.pixelColor(1, 1).lightness() == 255
+    clear = window.exports.export_plot("gradient-flow", tmp_path / "clear.png",
+                                       ImageOptions(scale=1.0, transparent=True))
+    assert QImage(str(clear)).pixelColor(1, 1).alpha() == 0
+
+
+def test_plot_svg_is_xml_with_the_axis_labels_and_title(window, qtbot, tmp_path):
+    trained(window, qtbot)
+    text = svg_text(window.exports.export_plot("gradient-flow", tmp_path / "flow.svg"))
+    for words in ("Gradient flow", "depth (input → output)", "gradient norm",
+                  "back-propagated signal"):
+        assert words in text
+    heat = svg_text(window.exports.export_plot("gradient-history", tmp_path / "heat.svg"))
+    assert "log10 gradient norm" in heat  # the colour bar's label comes with the plot
+
+
+def test_the_export_button_is_left_out_of_the_figure_and_comes_back(window, qtbot, tmp_path):
+    trained(window, qtbot)
+    button = window.dashboard.export_buttons["loss"]
+    assert getattr(button, CHROME) and button.isVisible()
+    seen = []
+    original = button.hide
+
+    def spy() -> None:
+        seen.append("hidden")
+        original()
+
+    button.hide = spy
+    window.exports.export_plot("loss", tmp_path / "loss.png")
+    assert seen == ["hidden"] and button.isVisible()
+    menu_texts = [a.text() for a in window.dashboard.plot_items()["loss"].getViewBox()
+                  .menu.actions()]
+    assert "Export image…" in menu_texts and "Copy image" in menu_texts
+
+
+def test_an_unwritable_path_gives_a_clear_error_and_leaves_nothing(window, qtbot, tmp_path):
+    trained(window, qtbot)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(ExportError, match="Cannot write .*not-a-folder"):
+        window.exports.export_plot("loss", blocker / "loss.png")
+    with pytest.raises(ExportError, match="choose a .png or .svg"):
+        window.exports.export_plot("loss", tmp_path / "loss.jpg")
+    assert no_leftovers(tmp_path) == ["not-a-folder"]
+
+
+def test_a_full_disk_leaves_no_partial_file(window, qtbot, tmp_path, monkeypatch):
+    trained(window, qtbot)
+
+    def full(self, data):  # noqa: ANN001
+        with open(self, "wb") as f:
+            f.write(data[:10])  # something reached the disk before it filled up
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(ExportError, match="No space left on device"):
+        window.exports.export_plot("loss", tmp_path / "loss.png")
+    assert no_leftovers(tmp_path) == []
+
+
+def test_export_all_writes_a_png_and_an_svg_of_every_plot_and_can_be_cancelled(
+        window, qtbot, tmp_path):
+    trained(window, qtbot)
+    written = window.exports.export_all_plots(tmp_path / "all")
+    keys = window.dashboard.plot_items()
+    assert len(written) == 2 * len(keys) == 18
+    stem = f"{window.exports.stem()}-"
+    assert stem.endswith(f"-step{STEPS}-")
+    for key in keys:
+        assert png_size(tmp_path / "all" / f"{stem}{key}.png")[0] > 400
+        assert svg_text(tmp_path / "all" / f"{stem}{key}.svg")
+    stopped = window.exports.export_all_plots(tmp_path / "some",
+                                              progress=lambda done, total: done < 3)
+    assert len(stopped) == 3 and len(no_leftovers(tmp_path / "some")) == 3
+
+
+def test_headless_plots_are_the_same_files_as_export_all(window, qtbot, tmp_path):
+    trained(window, qtbot)
+    net_file = tmp_path / "net.json"
+    save_network(window.editor.model.snapshot(), net_file)
+    window.exports.export_all_plots(tmp_path / "window")
+    assert cli(["run", str(net_file), "--steps", str(STEPS), "--out", str(tmp_path / "run"),
+                "--plots", "png,svg", "--quiet"]) == 0
+    headless = sorted(p.name for p in (tmp_path / "run" / "plots").iterdir())
+    assert headless == sorted(no_leftovers(tmp_path / "window"))
+    assert cli(["export-plots", str(tmp_path / "run"), "--out", str(tmp_path / "again"),
+                "--quiet"]) == 0
+    assert sorted(no_leftovers(tmp_path / "again")) == headless
+
+
+def test_window_metrics_match_the_headless_run_column_for_column(window, qtbot, tmp_path):
+    trained(window, qtbot)
+    net_file = tmp_path / "net.json"
+    save_network(window.editor.model.snapshot(), net_file)
+    job = window.exports.export_metrics(tmp_path / "window.csv")
+    qtbot.waitUntil(lambda: job.done and job not in window.exports.jobs, timeout=20000)
+    assert job.error is None
+    assert cli(["run", str(net_file), "--steps", str(STEPS), "--out", str(tmp_path / "run"),
+                "--quiet"]) == 0
+    ours = (tmp_path / "window.csv").read_text().splitlines()
+    theirs = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert ours[0] == theirs[0] and len(ours) == STEPS + 1
+    a = np.loadtxt(ours[1:], delimiter=",")
+    b = np.loadtxt(theirs[1:], delimiter=",")
+    assert np.allclose(a, b, rtol=1e-6, atol=1e-12, equal_nan=True)
+
+
+def test_state_and_network_exports_use_the_dump_keys_and_the_file_format(
+        window, qtbot, tmp_path):
+    trained(window, qtbot, 5)
+    net_file = tmp_path / "net.json"
+    window.exports.export_network(net_file)
+    assert load_network(net_file).to_dict()["nodes"] == \
+        window.editor.model.snapshot().to_dict()["nodes"]
+    job = window.exports.export_state(tmp_path / "state.npz")
+    qtbot.waitUntil(lambda: job.done and job not in window.exports.jobs, timeout=20000)
+    assert cli(["run", str(net_file), "--steps", "3", "--out", str(tmp_path / "run"),
+                "--dump-state", str(tmp_path / "dump.npz"), "--dump-at", "1", "--quiet"]) == 0
+    with np.load(tmp_path / "state.npz") as ours, np.load(tmp_path / "dump.npz") as dump:
+        assert set(dump.files) <= set(ours.files)
+        for key in dump.files:
+            assert ours[key].shape == dump[key].shape, key
+
+
+def test_cancelling_a_metrics_export_leaves_no_file(window, qtbot, tmp_path):
+    trained(window, qtbot)
+    hold = threading.Event()
+    window.training.call(lambda _trainer: hold.wait(10))  # the worker is busy until released
+    job = window.exports.export_metrics(tmp_path / "metrics.csv")
+    job.cancelled.set()
+    hold.set()
+    qtbot.waitUntil(lambda: job.done and job not in window.exports.jobs, timeout=20000)
+    assert job.error is not None and "Stopped" in job.error
+    assert "metrics.csv" not in no_leftovers(tmp_path)
+    assert not [n for n in no_leftovers(tmp_path) if n.endswith(".tmp")]
+
+
+def test_dashboard_image_and_clipboard(window, qtbot, tmp_path):
+    trained(window, qtbot)
+    area = window.splitter.size()
+    path = window.exports.export_dashboard(tmp_path / "dash.png", ImageOptions(scale=2.0))
+    assert png_size(path) == (2 * area.width(), 2 * area.height())
+    assert "Loss" in svg_text(window.exports.export_dashboard(tmp_path / "dash.svg"))
+    window.exports.copy_plot("loss")
+    image = QGuiApplication.clipboard().image()
+    expected = pixel_size(window.dashboard.plot_items()["loss"], 2.0)
+    assert (image.width(), image.height()) == (expected.width(), expected.height())
+
+
+def test_export_plots_of_a_folder_that_is_not_a_run_says_so(tmp_path, capsys):
+    assert cli(["export-plots", str(tmp_path)]) == 2
+    assert "not a finished run" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        cli(["export-plots", str(tmp_path), "--plots", "gif"])
+    assert stop.value.code == 2
