@@ -205,3 +205,22 @@ def test_export_plots_of_a_folder_that_is_not_a_run_says_so(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         cli(["export-plots", str(tmp_path), "--plots", "gif"])
     assert stop.value.code == 2
+
+
+def test_the_image_dialog_shows_the_pixel_size_and_returns_the_options(window, qtbot,
+                                                                       tmp_path):
+    from vgsim.app.dialogs import ImageExportDialog
+
+    item = window.dashboard.plot_items()["loss"]
+    dialog = ImageExportDialog(window, "Export image", tmp_path / "loss.png",
+                               lambda scale: pixel_size(item, scale))
+    qtbot.addWidget(dialog)
+    at_two = pixel_size(item, 2.0)
+    assert dialog.size_label.text() == f"{at_two.width()} × {at_two.height()} pixels"
+    dialog.scale.setValue(4.0)
+    dialog.background.setCurrentText("Transparent")
+    assert dialog.size_label.text().startswith(f"{pixel_size(item, 4.0).width()} ×")
+    assert dialog.options() == ImageOptions(scale=4.0, transparent=True)
+    dialog.path.setText(str(tmp_path / "loss.svg"))
+    assert "vector" in dialog.size_label.text()
+    assert dialog.chosen_path() == tmp_path / "loss.svg"
