@@ -82,10 +82,26 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _draw_comparison(out_dir: Path, folder: Path, formats: tuple[str, ...], scale: float,
+                     quiet: bool) -> None:
+    """The overlay plots of a finished `vgsim compare`, drawn offscreen."""
+    from .app.compare.data import from_compare_dir
+    from .app.compare.headless import render_comparison_plots
+    from .app.plots.export import ImageOptions
+
+    written = render_comparison_plots(from_compare_dir(out_dir), folder, formats,
+                                      ImageOptions(scale=scale))
+    if not quiet:
+        print(f"wrote {len(written)} plot files to {folder}")
+
+
 def _export_plots(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     folder = Path(args.out) if args.out else run_dir / "plots"
-    _draw_run(run_dir, folder, args.plots, args.scale, args.quiet)
+    if (run_dir / "comparison.json").is_file():
+        _draw_comparison(run_dir, folder, args.plots, args.scale, args.quiet)
+    else:
+        _draw_run(run_dir, folder, args.plots, args.scale, args.quiet)
     return EXIT_OK
 
 
@@ -127,7 +143,9 @@ def _compare(args: argparse.Namespace) -> int:
     for run in result["runs"]:
         if run["diverged"]:
             print(f"{run['label']}: {run['diverged']['message']}", file=sys.stderr)
-    # Overlay plots (--plots) belong here: they need only `result` and args.out.
+    if args.plots:
+        _draw_comparison(Path(args.out), Path(args.out) / "plots", args.plots, args.scale,
+                         args.quiet)
     if not args.quiet:
         print(_compare_table(result["runs"]))
         print(f"wrote {args.out}/comparison.json and one folder per run")
@@ -178,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     _plot_options(run, "also draw the plots into DIR/plots (e.g. png,svg)", None)
     run.set_defaults(func=_run)
     redraw = sub.add_parser("export-plots", help="draw a finished run's plots again")
-    redraw.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by vgsim run")
+    redraw.add_argument("run_dir", metavar="RUN_DIR",
+                        help="a folder written by vgsim run (or vgsim compare)")
     redraw.add_argument("--out", metavar="FOLDER", help="where to write (default RUN_DIR/plots)")
     redraw.add_argument("--quiet", action="store_true", help="print nothing but problems")
     _plot_options(redraw, "image formats (default png,svg)", PLOT_FORMATS)
@@ -193,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--seed", type=int, metavar="S", help="training seed for every network "
                          "(overrides the files': same initialisation seed and batch order)")
     compare.add_argument("--quiet", action="store_true", help="print nothing but problems")
+    _plot_options(compare, "also draw the overlay plots into DIR/plots (e.g. png,svg)", None)
     compare.set_defaults(func=_compare)
     check = sub.add_parser("validate", help="list every problem of a network file")
     check.add_argument("network")

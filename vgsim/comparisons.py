@@ -29,7 +29,7 @@ from .engine.spec import Network, load_network
 from .engine.telemetry import Divergence, History
 from .engine.train import StepBlock, Trainer
 from .engine.validate import validate
-from .runs import MetricsWriter, final_summary, write_json
+from .runs import MetricsWriter, final_summary, write_json, write_plot_snapshot
 
 LOCKSTEP = 32  # steps per round of `run`: every run advances this much, then `progress` is called
 
@@ -317,8 +317,8 @@ def compare_networks(networks: Sequence[Network | str | Path], steps: int, out_d
                      seed: int | None = None, labels: Sequence[str] | None = None,
                      progress: Callable[[Comparison], None] | None = None) -> dict:
     """Train the networks (or network files) `steps` steps in lockstep and write, for each run,
-    `out_dir/<folder>/metrics.csv` and `summary.json` (as `vgsim run` writes them), and
-    `out_dir/comparison.json`, which it also returns."""
+    `out_dir/<folder>/metrics.csv`, `summary.json` and `snapshot.npz` (as `vgsim run` writes
+    them), and `out_dir/comparison.json`, which it also returns."""
     out_dir = Path(out_dir)
     files = [str(n) if not isinstance(n, Network) else None for n in networks]
     nets = [n if isinstance(n, Network) else load_network(n) for n in networks]
@@ -344,6 +344,8 @@ def compare_networks(networks: Sequence[Network | str | Path], steps: int, out_d
     for run, folder, file in zip(comparison.runs, folders, files, strict=True):
         summary = final_summary(run.trainer, run.network.name, run.history.latest,
                                 run.wall_time_s)
+        # snapshot.npz, as `vgsim run` writes it: node kinds for the overlay plots
+        write_plot_snapshot(out_dir / folder, run.trainer, run.network.name)
         write_json(out_dir / folder / "summary.json", summary)
         runs.append({"label": run.label, "folder": folder, "network": run.network.name,
                      "file": file, "seed": summary["seed"], "status": summary["status"],

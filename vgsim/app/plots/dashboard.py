@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
@@ -10,7 +9,7 @@ from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from .activations import ActivationRidgePlot, UnitHealthPlot
 from .boundary import DecisionBoundaryPlot
 from .data import PlotData
-from .export import CHROME
+from .export import CHROME, fit_x_to_data
 from .gradients import GradientFlowPlot, GradientHeatmap
 from .training import AccuracyPlot, LossPlot, UpdateRatioPlot, WeightNormPlot
 
@@ -22,6 +21,7 @@ LAYOUT = (
 
 
 EXPORT_BUTTON = 16  # pixels
+EMPHASIS = pg.mkPen("#f29900", width=2.5)  # the frame around the plots a lesson points at
 # Plots against the step: live they keep room ahead for new steps; a figure ends at the data.
 STEP_PLOTS = ("gradient-history", "loss", "accuracy", "weight-norms", "update-ratio")
 
@@ -80,19 +80,15 @@ class Dashboard(pg.GraphicsLayoutWidget):
         """The plots by key, in reading order: what "Export all plots" writes."""
         return {key: plot.plot for key, plot in self.plots.items()}
 
+    def emphasise(self, keys: list[str]) -> None:
+        """Frame the plots a lesson points at (none: clear the frames)."""
+        for key, item in self.plot_items().items():
+            item.getViewBox().setBorder(EMPHASIS if key in keys else None)
+
     def fit_steps(self) -> None:
         """Step axes end at the last step (no room kept for the steps to come): for figures."""
         for key in STEP_PLOTS:
-            item = self.plots[key].plot
-            spans = [d.dataBounds(0) for d in item.listDataItems()]
-            spans += [(i.mapRectToParent(i.boundingRect()).left(),
-                       i.mapRectToParent(i.boundingRect()).right())
-                      for i in item.items if isinstance(i, pg.ImageItem) and i.image is not None]
-            spans = [s for s in spans if s is not None and None not in s
-                     and np.all(np.isfinite(s))]
-            if spans:
-                lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
-                item.setXRange(lo, max(hi, lo + 1), padding=0.01)
+            fit_x_to_data(self.plots[key].plot)
 
     def refresh_all(self) -> None:
         """Redraw every plot from the newest data (before an export: none may lag a frame)."""

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter, SVGExporter
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, QSize
@@ -38,6 +39,19 @@ class ImageOptions:
 
     def background(self) -> QColor:
         return QColor(0, 0, 0, 0) if self.transparent else QColor("white")
+
+
+def fit_x_to_data(item: pg.PlotItem) -> None:
+    """End a step axis at the data: live plots keep room ahead for the steps to come, a figure
+    should not."""
+    spans = [d.dataBounds(0) for d in item.listDataItems()]
+    spans += [(i.mapRectToParent(i.boundingRect()).left(),
+               i.mapRectToParent(i.boundingRect()).right())
+              for i in item.items if isinstance(i, pg.ImageItem) and i.image is not None]
+    spans = [s for s in spans if s is not None and None not in s and np.all(np.isfinite(s))]
+    if spans:
+        lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
+        item.setXRange(lo, max(hi, lo + 1), padding=0.01)
 
 
 def slug(text: str) -> str:
@@ -156,6 +170,9 @@ def _figure_mode(item: pg.PlotItem, scale: float) -> Iterator[None]:
     the view's scaling (legends, text labels), which would otherwise stay screen-sized."""
     hidden: list[QGraphicsItem] = []
     scaled: list[tuple[QGraphicsItem, float]] = []
+    view = item.getViewBox()
+    border = view.border
+    view.setBorder(None)  # a lesson's highlight frame is not part of the figure
     stack = list(item.childItems())
     while stack:
         child = stack.pop()
@@ -174,6 +191,7 @@ def _figure_mode(item: pg.PlotItem, scale: float) -> Iterator[None]:
             child.setScale(old)
         for child in hidden:
             child.show()
+        view.setBorder(border)
 
 
 def _tolerate_closed_paths() -> None:

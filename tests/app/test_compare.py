@@ -1,0 +1,196 @@
+"""The comparison window (lockstep training off the GUI thread, thumbnails, overlay plots) and
+its headless overlay plots."""
+
+from __future__ import annotations
+
+import gc
+import struct
+import threading
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QWidget
+
+from vgsim.app.compare.data import from_compare_dir
+from vgsim.app.compare.headless import render_comparison_plots
+from vgsim.app.compare.plots import legend_name
+from vgsim.app.compare.window import ComparisonWindow, open_comparison
+from vgsim.comparisons import Comparison, ComparisonError, compare_networks
+from vgsim.engine import load_network
+from vgsim.engine.builders import mlp
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "resources" / "examples"
+SPIRAL_SMALL = ROOT / "tests" / "engine" / "networks" / "spiral_small.json"
+KEYS = ["loss", "gradient-flow", "first-layer-gradient", "gradient-difference"]
+
+
+def open_window(qtbot, networks, **kwargs) -> ComparisonWindow:
+    window = ComparisonWindow(Comparison(networks, **kwargs))
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    return window
+
+
+def wait_frame(qtbot, window: ComparisonWindow, condition, timeout: int = 20000):
+    qtbot.waitUntil(lambda: window.frame is not None and condition(window.frame),
+                    timeout=timeout)
+    return window.frame
+
+
+@pytest.fixture
+def sigmoid_vs_relu(qtbot):
+    nets = [load_network(EXAMPLES / f"{name}.json") for name in ("deep-sigmoid", "relu-he")]
+    window = open_window(qtbot, nets, seed=0)
+    yield window
+    window.shutdown()
+
+
+def legend_texts(overlay) -> list[str]:
+    return [label.text for _, label in overlay.legend.items]
+
+
+def test_window_shows_a_thumbnail_and_one_curve_per_run(sigmoid_vs_relu, qtbot):
+    window = sigmoid_vs_relu
+    labels = ["Deep sigmoid (vanishing gradients)", "Deep ReLU with He init"]
+    for card, label in zip(window.cards, labels, strict=True):
+        assert card.title.toolTip() == label
+        assert len(card.thumbnail.canvas.nodes) == 19
+    window.actions["step"].trigger()
+    frame = wait_frame(qtbot, window, lambda f: f.data.step == 1)
+    assert frame.data.labels == labels
+    for key, overlay in window.dashboard.plots.items():
+        assert len(overlay.curves) == 2, key
+        expected = [labels[0] + " (reference)", labels[1]] if key == "gradient-difference" \
+            else labels
+        assert legend_texts(overlay) == expected, key
+    flow = window.dashboard.plots["gradient-flow"]
+    x, y = flow.curves[0].getData()
+    assert len(x) == 18 and x[0] == 0 and x[-1] == 1  # every block after the input
+    # The sigmoid's first layer gets a vanishing share of the ReLU's gradient: dark on its card.
+    first_dense = window.cards[0].thumbnail.canvas.nodes["dense1"]
+    assert first_dense.tint is not None and "gradient reaching it" in first_dense.toolTip()
+    assert frame.data.runs[1].first_ratio > 3
+    assert "first layer gets 10" in window.cards[1].status.text()
+
+
+def test_stepping_and_playing_advance_every_run_together(sigmoid_vs_relu, qtbot):
+    window = sigmoid_vs_relu
+    for _ in range(3):
+        window.actions["step"].trigger()
+    frame = wait_frame(qtbot, window, lambda f: f.data.step == 3)
+    assert [run.steps_done for run in frame.data.runs] == [3, 3]
+    window.actions["play"].trigger()
+    wait_frame(qtbot, window, lambda f: f.playing and f.data.step > 40)
+    assert window.actions["play"].text() == "Pause"
+    window.actions["play"].trigger()
+    frame = wait_frame(qtbot, window, lambda f: not f.playing)
+    steps = [run.steps_done for run in frame.data.runs]
+    assert steps[0] == steps[1] > 40
+    loss = window.dashboard.plots["loss"]
+    assert all(len(curve.getData()[0]) > 40 for curve in loss.curves)
+    window.actions["reset"].trigger()
+    frame = wait_frame(qtbot, window, lambda f: f.data.step == 0)
+    assert window.progress_label.text().startswith("step 0")
+
+
+def test_a_network_against_itself_differs_by_exactly_zero(qtbot):
+    net = load_network(SPIRAL_SMALL)  # no positions for some blocks: the thumbnail lays out
+    window = open_window(qtbot, [net, net])
+    try:
+        window.worker.send("step", 25)
+        frame = wait_frame(qtbot, window, lambda f: f.data.step == 25)
+        difference = frame.data.runs[1].difference
+        assert np.isfinite(difference).all() and (difference == 0).all()
+        _, y = window.dashboard.plots["gradient-difference"].curves[1].getData()
+        assert len(y) == len(difference) and (y == 0).all()
+    finally:
+        window.shutdown()
+
+
+def test_a_diverging_run_is_shown_as_diverged_while_the_other_goes_on(qtbot):
+    def sine(lr: float):
+        return mlp(4, 16, 1, activation="relu", loss="mse", data={"name": "sine"},
+                   training={"lr": lr, "batch_size": 16}, name=f"lr {lr:g}")
+
+    window = open_window(qtbot, [sine(5.0), sine(0.001)])
+    try:
+        window.actions["play"].trigger()
+        frame = wait_frame(qtbot, window, lambda f: f.data.runs[0].diverged
+                           and f.data.runs[1].steps_done > f.data.runs[0].steps_done + 50)
+        hot, cold = frame.data.runs
+        assert cold.status == "ok" and frame.error is None
+        assert "diverged at step" in window.cards[0].status.text()
+        assert "diverged" not in window.cards[1].status.text()
+        wait_frame(qtbot, window, lambda f: f.data.runs[1].steps_done > cold.steps_done)
+        assert legend_texts(window.dashboard.plots["loss"])[0] == legend_name(hot)
+        window.actions["play"].trigger()
+        wait_frame(qtbot, window, lambda f: not f.playing)
+    finally:
+        window.shutdown()
+
+
+def test_closing_the_window_stops_its_thread(qtbot):
+    net = load_network(SPIRAL_SMALL)
+    collecting = gc.isenabled()  # off if an earlier test left a main window's collector on
+    window = open_comparison([net, net])  # deletes itself on close: not handed to qtbot
+    worker = window.worker
+    window.actions["play"].trigger()
+    qtbot.waitUntil(lambda: window.frame is not None and window.frame.playing, timeout=20000)
+    window.close()
+    assert not worker.alive
+    assert not [t for t in threading.enumerate() if t.name == "vgsim-compare"]
+    assert gc.isenabled() == collecting  # the window's own collector handed it back
+
+
+def test_a_window_deleted_with_its_parent_stops_its_thread(qtbot):
+    parent = QWidget()
+    collecting = gc.isenabled()
+    window = ComparisonWindow(Comparison([load_network(SPIRAL_SMALL)] * 2), parent)
+    worker = window.worker
+    window.actions["play"].trigger()
+    qtbot.waitUntil(lambda: window.frame is not None and window.frame.playing, timeout=20000)
+    parent.deleteLater()  # no closeEvent for the child: only its `destroyed` signal
+    qtbot.waitUntil(lambda: not worker.alive, timeout=5000)
+    assert gc.isenabled() == collecting  # handed back once the thread had ended
+
+
+def test_open_comparison_refuses_networks_with_different_data():
+    net = load_network(SPIRAL_SMALL)
+    other = net.copy()
+    other.data = {**net.data, "samples": 300}
+    with pytest.raises(ComparisonError, match="same data"):
+        open_comparison([net, other])
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_render_comparison_plots_writes_each_plot_as_png_and_svg(qtbot, tmp_path):
+    nets = [load_network(EXAMPLES / f"{name}.json") for name in ("deep-sigmoid", "relu-he")]
+    compare_networks(nets, 30, tmp_path / "cmp", seed=2)
+    data = from_compare_dir(tmp_path / "cmp")
+    # The files hold what the live comparison shows.
+    live = Comparison(nets, seed=2)
+    live.run(30)
+    for run, profile in zip(data.runs, live.gradient_profiles().values(), strict=True):
+        assert run.steps_done == 30 and run.types[0] == "input"
+        np.testing.assert_allclose(run.profile.grad_norm, profile.grad_norm, rtol=1e-6)
+    written = render_comparison_plots(data, tmp_path / "plots")
+    assert [p.name for p in written] == [f"comparison-step30-{key}.{fmt}"
+                                         for key in KEYS for fmt in ("png", "svg")]
+    labels = {"loss": "loss on the training set", "gradient-flow": "relative depth",
+              "first-layer-gradient": "gradient norm",
+              "gradient-difference": "log10(gradient / first run's)"}
+    for key in KEYS:
+        width, height = png_size(tmp_path / "plots" / f"comparison-step30-{key}.png")
+        assert width > 600 and height > 300
+        tree = ET.parse(tmp_path / "plots" / f"comparison-step30-{key}.svg")
+        text = " ".join("".join(e.itertext()) for e in tree.iter() if e.tag.endswith("text"))
+        assert labels[key] in text and "Deep ReLU with He init" in text, key

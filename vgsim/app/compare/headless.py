@@ -1,0 +1,48 @@
+"""The comparison's overlay plots without a window, for `vgsim compare --plots` and scripts:
+the same dashboard the window shows, drawn offscreen and exported with `export_all`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
+
+from ..headless import ensure_app
+from ..plots.export import FORMATS, ImageOptions, export_all, fit_x_to_data
+from .data import ComparisonData
+from .plots import ComparisonDashboard
+
+STEP_PLOTS = ("loss", "first-layer-gradient")  # against the step: end the axis at the data
+FIGURE_SIZE = (1100, 700)  # each plot about 540 × 340 before scaling, as in `vgsim run`
+
+
+def comparison_stem(data: ComparisonData) -> str:
+    """`comparison-step300`: the step the figures show."""
+    return f"comparison-step{data.step}"
+
+
+def render_comparison_plots(data: ComparisonData, folder: str | Path,
+                            formats: tuple[str, ...] = FORMATS,
+                            options: ImageOptions | None = None,
+                            progress: Callable[[int, int], bool] | None = None) -> list[Path]:
+    """Draw `data` on a dashboard that is never shown and export every plot to `folder` as
+    `comparison-step<N>-<plot key>.<format>`."""
+    app = ensure_app()
+    dashboard = ComparisonDashboard()
+    try:
+        dashboard.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen)
+        dashboard.resize(*FIGURE_SIZE)
+        dashboard.show()  # lays the plots out; nothing appears on a screen
+        app.processEvents()
+        dashboard.show_data(data, everything=True)
+        for key in STEP_PLOTS:
+            fit_x_to_data(dashboard.plot_items()[key])
+        app.processEvents()
+        return export_all(dashboard.plot_items(), folder, comparison_stem(data), formats,
+                          options, progress)
+    finally:
+        # A pyqtgraph widget left alive at interpreter exit can crash it: delete it now.
+        dashboard.close()
+        dashboard.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

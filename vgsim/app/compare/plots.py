@@ -1,0 +1,250 @@
+"""The comparison's overlay plots: one curve per run, one colour per run (as its thumbnail),
+created once and fed with setData; ranges move only when the data leaves them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+
+from ..plots.style import (
+    CLASS_COLOURS,
+    LEGEND_BRUSH,
+    THIN,
+    finite_points,
+    follow_steps,
+    log_range,
+    positive,
+    settle_y,
+    style_plot,
+)
+from .data import ComparisonData, RunSeries
+
+RANGE_EVERY = 10  # frames between range checks (auto-ranging every frame is slow)
+# Where a legend may sit: (item anchor, parent anchor, offset in pixels). The four corners,
+# then halfway up either side (where a log plot of a vanished and a healthy run is empty).
+PLACES = (((1, 0), (1, 0), (-5, 5)), ((1, 1), (1, 1), (-5, -5)),
+          ((0, 1), (0, 1), (5, -5)), ((0, 0), (0, 0), (5, 5)),
+          ((1, 0.5), (1, 0.5), (-5, 0)), ((0, 0.5), (0, 0.5), (5, 0)))
+
+
+def run_colour(index: int) -> str:
+    return CLASS_COLOURS[index % len(CLASS_COLOURS)]
+
+
+def legend_name(run: RunSeries) -> str:
+    return f"{run.label} (diverged at step {run.diverged_at})" if run.diverged else run.label
+
+
+class _Overlay:
+    """One curve per run; subclasses say what x and y are."""
+
+    key = ""
+    title = ""
+    x_label = ""
+    y_label = ""
+    log_y = True
+    place = 0  # the legend's first place, in PLACES; it moves where fewer points hide
+    width = THIN  # long series: 1-pixel pens draw several times faster
+    symbols = False
+
+    def __init__(self, plot: pg.PlotItem):
+        self.plot = plot
+        style_plot(plot, self.title, self.x_label, self.y_label, log_y=self.log_y)
+        self.legend = plot.addLegend(labelTextSize="8pt", brush=LEGEND_BRUSH)
+        self.legend.anchor(*PLACES[self.place])
+        self.curves: list[pg.PlotDataItem] = []
+        self._names: list[str] = []
+        self._frames = 0
+
+    def set_runs(self, data: ComparisonData) -> None:
+        for curve in self.curves:
+            self.plot.removeItem(curve)
+        self.curves = [self._curve(run) for run in data.runs]
+        self._names = []
+        self._frames = 0
+
+    def _curve(self, run: RunSeries) -> pg.PlotDataItem:
+        colour = run_colour(run.index)
+        extra = {"symbol": "o", "symbolSize": 5, "symbolBrush": colour, "symbolPen": None,
+                 "antialias": True} if self.symbols else {}
+        return self.plot.plot(pen=pg.mkPen(colour, width=self.width), **extra)
+
+    def names(self, data: ComparisonData) -> list[str]:
+        return [legend_name(run) for run in data.runs]
+
+    def _legend(self, data: ComparisonData) -> None:
+        names = self.names(data)
+        if names != self._names:  # a run diverged, or new runs: relabel
+            self._names = names
+            self.legend.clear()
+            for curve, name in zip(self.curves, names, strict=True):
+                self.legend.addItem(curve, name)
+
+    def update(self, data: ComparisonData, everything: bool = False) -> None:
+        self._legend(data)
+        for curve, run in zip(self.curves, data.runs, strict=True):
+            x, y = self.xy(run)
+            if self.symbols:  # items with symbols must not be given NaN
+                curve.setData(*finite_points(x, y))
+            else:
+                curve.setData(x, y, connect="finite")
+        self._frames += 1
+        if everything or self._frames % RANGE_EVERY == 1:
+            self.ranges(data)
+            self._place_legend(data)
+
+    def _place_legend(self, data: ComparisonData) -> None:
+        """Move the legend to the place that hides the fewest points, if that is clearly
+        better than where it is (so it does not hop about)."""
+        view = self.plot.getViewBox()
+        (x0, x1), (y0, y1) = view.viewRange()
+        if view.width() <= 0 or view.height() <= 0:
+            return
+        w = (self.legend.width() + 10) / view.width() * (x1 - x0)
+        h = (self.legend.height() + 10) / view.height() * (y1 - y0)
+        xs, ys = (np.concatenate(a) for a in zip(*(self.xy(r) for r in data.runs), strict=True))
+        if self.log_y:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ys = np.log10(ys)
+        hidden = []
+        for (ax, ay), _, _ in PLACES:
+            in_x = (xs >= x1 - w) if ax else (xs <= x0 + w)
+            top = y1 - ay * (y1 - y0) + ay * h  # the legend's top edge, in data units
+            in_y = (ys <= top) & (ys >= top - h)
+            hidden.append(int(np.count_nonzero(in_x & in_y)))
+        best = int(np.argmin(hidden))
+        if hidden[best] < 0.5 * hidden[self.place]:
+            self.place = best
+            self.legend.anchor(*PLACES[best])
+
+    def xy(self, run: RunSeries) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _y_values(self, data: ComparisonData) -> np.ndarray:
+        """What the y range covers: the runs still training (a diverged run's blow-up, 1e17,
+        would flatten every other curve; its legend entry says it diverged)."""
+        going = [run for run in data.runs if not run.diverged] or data.runs
+        return np.concatenate([self.xy(run)[1] for run in going])
+
+    def ranges(self, data: ComparisonData) -> None:
+        settle_y(self.plot, log_range(self._y_values(data)))
+        steps = [run.steps for run in data.runs if len(run.steps)]
+        if steps:
+            follow_steps(self.plot, 0.0, float(max(s[-1] for s in steps)))
+
+
+class LossOverlay(_Overlay):
+    key = "loss"
+    title = "Training loss"
+    x_label = "step"
+    y_label = "loss on the training set (log)"
+    place = 2  # losses fall: the lower left stays empty
+
+    def xy(self, run: RunSeries) -> tuple[np.ndarray, np.ndarray]:
+        return run.steps, positive(run.train_loss)
+
+
+class FirstGradientOverlay(_Overlay):
+    """The gradient reaching the first block, over training: where vanishing shows first."""
+
+    key = "first-layer-gradient"
+    title = "Gradient at the first layer"
+    x_label = "step"
+    y_label = "gradient norm (log)"
+    place = 1
+
+    def xy(self, run: RunSeries) -> tuple[np.ndarray, np.ndarray]:
+        return run.steps, positive(run.first_grad)
+
+
+class FlowOverlay(_Overlay):
+    """The newest gradient profile of each run against relative depth, so networks of
+    different depths line up."""
+
+    key = "gradient-flow"
+    title = "Gradient flow"
+    x_label = "relative depth (input 0 → output 1)"
+    y_label = "gradient norm (log)"
+    place = 1
+    width = 2.0  # a few dozen points: wide pens cost nothing here
+    symbols = True
+
+    def __init__(self, plot: pg.PlotItem):
+        super().__init__(plot)
+        plot.setXRange(-0.03, 1.03, padding=0)
+
+    def xy(self, run: RunSeries) -> tuple[np.ndarray, np.ndarray]:
+        return run.profile.depth, positive(run.profile.grad_norm)
+
+    def ranges(self, data: ComparisonData) -> None:
+        settle_y(self.plot, log_range(self._y_values(data)))
+
+
+class DifferenceOverlay(FlowOverlay):
+    """log10 of each run's gradient over the first run's at the same relative depth: 0 where
+    they agree, −3 where a run gets a thousandth of the first run's gradient."""
+
+    key = "gradient-difference"
+    title = "Where the gradients part"
+    y_label = "log10(gradient / first run's)"
+    log_y = False
+    place = 2
+
+    def _curve(self, run: RunSeries) -> pg.PlotDataItem:
+        if run.index != 0:
+            return super()._curve(run)
+        # The first run against itself is 0 everywhere: drawn as the dashed reference line.
+        pen = pg.mkPen(run_colour(0), width=1.5, style=Qt.PenStyle.DashLine)
+        return self.plot.plot(pen=pen)
+
+    def xy(self, run: RunSeries) -> tuple[np.ndarray, np.ndarray]:
+        if run.index == 0:
+            return np.array([0.0, 1.0]), np.zeros(2)
+        return run.depth, np.asarray(run.difference, dtype=float)
+
+    def names(self, data: ComparisonData) -> list[str]:
+        names = super().names(data)
+        return [names[0] + " (reference)", *names[1:]]
+
+    def ranges(self, data: ComparisonData) -> None:
+        d = self._y_values(data)
+        d = d[np.isfinite(d)]
+        top = max(1.0, float(np.abs(d).max())) if d.size else 1.0
+        settle_y(self.plot, (-top - 0.3, top + 0.3))  # symmetric: 0 stays in the middle
+
+
+LAYOUT = ((LossOverlay, FlowOverlay), (FirstGradientOverlay, DifferenceOverlay))
+
+
+class ComparisonDashboard(pg.GraphicsLayoutWidget):
+    def __init__(self, parent=None):  # noqa: ANN001
+        super().__init__(parent)
+        self.ci.setContentsMargins(4, 4, 4, 4)
+        self.ci.setSpacing(6)
+        self.plots: dict[str, _Overlay] = {}
+        for r, row in enumerate(LAYOUT):
+            for c, cls in enumerate(row):
+                self.plots[cls.key] = cls(self.addPlot(row=r, col=c))
+        self._labels: list[str] | None = None
+        self._shown: ComparisonData | None = None
+
+    def plot_items(self) -> dict[str, pg.PlotItem]:
+        """The plots by key, in reading order: what `export_all` writes."""
+        return {key: plot.plot for key, plot in self.plots.items()}
+
+    def show_data(self, snapshot: ComparisonData, everything: bool = False) -> None:
+        """Draw a snapshot; `everything` also fits every range now (paused, exporting)."""
+        self._shown = snapshot
+        if snapshot.labels != self._labels:
+            self._labels = snapshot.labels
+            everything = True
+            for plot in self.plots.values():
+                plot.set_runs(snapshot)
+        for plot in self.plots.values():
+            plot.update(snapshot, everything)
+
+    def refresh_all(self) -> None:
+        """Redraw from the newest snapshot, every range fitted (before an export)."""
+        if self._shown is not None:
+            self.show_data(self._shown, everything=True)
