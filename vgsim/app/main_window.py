@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..engine.lessons import Lesson
 from ..engine.spec import read_network
 from .canvas.scene import CanvasScene
 from .canvas.tint import apply_figures
@@ -21,17 +22,19 @@ from .canvas.view import CanvasView
 from .dialogs import AddLayersDialog
 from .editor import Editor
 from .exporting import ExportController
-from .files import DEFAULT_NETWORK, FileController, presets
+from .files import DEFAULT_NETWORK, RESOURCES, FileController, presets
 from .panels.controls import RunUntil, SpeedBox
 from .panels.diagnosis import DiagnosisPanel
 from .panels.inspector import Inspector
+from .panels.lessons import LessonsPanel
 from .panels.palette import Palette
 from .panels.problems import ProblemsList
 from .plots.dashboard import Dashboard
+from .side_by_side import SideBySide
 from .training import TrainingController
 from .worker import Frame
 
-STATE_KEY = "window_state/2"  # bump when the docks change, so an old layout is not restored
+STATE_KEY = "window_state/3"  # bump when the docks change, so an old layout is not restored
 
 
 class MainWindow(QMainWindow):
@@ -46,10 +49,12 @@ class MainWindow(QMainWindow):
         self.inspector = Inspector(self.editor)
         self.problems = ProblemsList(self.editor.model)
         self.diagnosis = DiagnosisPanel()
+        self.lessons = LessonsPanel(RESOURCES / "lessons")
         self.training = TrainingController(self)
         self.dashboard = Dashboard()
         self.actions: dict[str, QAction] = {}
         self._build_layout()
+        self.side_by_side = SideBySide(self, lambda: self.editor.model.snapshot(), self.settings)
         self.exports = ExportController(self, self.dashboard, self.splitter, self.training,
                                         lambda: self.editor.model.snapshot(), self.settings)
         self._build_actions()
@@ -81,7 +86,10 @@ class MainWindow(QMainWindow):
                                         Qt.DockWidgetArea.LeftDockWidgetArea)
         self.diagnosis_dock = self._dock("Diagnosis", self.diagnosis,
                                          Qt.DockWidgetArea.RightDockWidgetArea)
+        self.lessons_dock = self._dock("Lessons", self.lessons,
+                                       Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.inspector_dock, self.diagnosis_dock)
+        self.tabifyDockWidget(self.diagnosis_dock, self.lessons_dock)
         self.inspector_dock.raise_()
         self.palette_dock.setMinimumWidth(190)
         self.inspector_dock.setMinimumWidth(320)
@@ -116,7 +124,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         for title, items in presets():
-            if not items:
+            if not items or title == "Lessons":  # the lessons have a menu of their own
                 continue
             menu = file_menu.addMenu(title)
             for name, path in items:
@@ -170,6 +178,13 @@ class MainWindow(QMainWindow):
         for dock in (self.palette_dock, self.inspector_dock, self.problems_dock,
                      self.diagnosis_dock):
             view.addAction(dock.toggleViewAction())
+        lessons = self.menuBar().addMenu("&Lessons")
+        for lesson in self.lessons.lessons:
+            lessons.addAction(f"&{lesson.order}. {lesson.title}" if lesson.order < 10
+                              else f"{lesson.order}. {lesson.title}",
+                              lambda chosen=lesson: self.open_lesson(chosen))
+        lessons.addSeparator()
+        lessons.addAction(self.lessons_dock.toggleViewAction())
         self.train_menu = self.menuBar().addMenu("&Train")
         self.train_menu.addAction(a("play", "&Play", self.play, "Space",
                                     "Train continuously; again to pause (Space)"))
@@ -181,6 +196,11 @@ class MainWindow(QMainWindow):
                                     "The next block of the forward or backward pass (M)"))
         self.train_menu.addAction(a("reset", "Reset", self.reset_training, "R",
                                     "Re-initialise the weights from the seed; applies edits (R)"))
+        self.train_menu.addSeparator()
+        compare = self.side_by_side.compare_with_files
+        self.train_menu.addAction(a("compare", "&Compare with…", compare, "Ctrl+K",
+                                    "Train this network and others side by side, in lockstep "
+                                    "on the same data and batches"))
         bar = QToolBar("Training")
         bar.setObjectName("training_toolbar")
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -224,6 +244,10 @@ class MainWindow(QMainWindow):
         self.speed.speed_changed.connect(self.training.set_speed)
         self.run_until.requested.connect(self._run_until)
         self.diagnosis.remedy_chosen.connect(self.editor.apply_remedy)
+        self.lessons.open_requested.connect(self.open_lesson)
+        self.lessons.fix_requested.connect(self.side_by_side.compare_lesson)
+        self.lessons.run_requested.connect(lambda steps: self.training.run_until("steps", steps))
+        self.editor.model.replaced.connect(self._frame_lesson_plots)
         self.exports.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.exports.failed.connect(lambda text: self.statusBar().showMessage(text, 10000))
 
@@ -259,6 +283,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_state()
+        for comparison in list(self.side_by_side.windows):
+            comparison.close()  # stops its training thread now, not at exit
         self.training.shutdown()
         event.accept()
 
@@ -368,6 +394,25 @@ class MainWindow(QMainWindow):
         self.scene.highlight(node)
         if node is not None and phase in ("forward", "backward"):
             self.scene.pulse(node, backward=phase == "backward")
+
+    # --- lessons and comparisons --------------------------------------------------------------
+    def open_lesson(self, lesson: Lesson) -> bool:
+        if not self.files.open_preset(lesson.path):
+            return False
+        self.lessons.select(lesson.order or 0)
+        self.lessons_dock.show()
+        self.lessons_dock.raise_()
+        self._diagnosis_seen = True  # the lesson's text stays in front; Diagnosis is a tab away
+        self.statusBar().showMessage(f"Lesson {lesson.order}: {lesson.title}. Look at the framed "
+                                     "plots; Run trains the recommended steps.", 10000)
+        if lesson.compare:
+            self.side_by_side.compare_lesson(lesson)
+        return True
+
+    def _frame_lesson_plots(self) -> None:
+        lesson = self.editor.model.network.lesson or {}
+        look_at = lesson.get("look_at", [])
+        self.dashboard.emphasise(look_at if isinstance(look_at, list) else [])
 
     # --- actions ------------------------------------------------------------------------------
 
