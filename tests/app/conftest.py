@@ -15,6 +15,15 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_kernels():
+    """Compile (or load) the kernels once, before any window waits for its first frame: on a
+    fresh checkout the compile alone takes about 15 s, longer than a frame wait."""
+    from vgsim.engine.warm import warm
+
+    warm("float32")
+
+
 @pytest.fixture(autouse=True)
 def collect_on_the_main_thread():
     """Free each test's Qt objects here, on the GUI thread, before the next test's trainer

@@ -174,3 +174,36 @@ def test_diagnosis_names_vanishing_and_a_remedy_is_one_undoable_click(window, qt
                "relu" in {n.params.get("function") for n in f.network.nodes})
     window.editor.undo.undo()
     assert window.editor.model.network.to_dict() == before
+
+
+def test_a_slow_build_shows_that_kernels_are_being_prepared(window, qtbot):
+    from vgsim.app.worker import Frame
+
+    building = Frame(10**9, None, 0, 0, False, 0.0, building=True)
+    window.training.frame = building
+    window._show_frame(building)
+    qtbot.waitUntil(window.preparing.isVisible, timeout=2000)
+    assert window.statusBar().currentMessage().startswith("Preparing the training kernels")
+    window.training.frame = None
+    window.actions["step"].trigger()
+    wait_frame(qtbot, window, lambda f: f.step_count == 1)
+    qtbot.waitUntil(lambda: not window.preparing.isVisible(), timeout=2000)
+
+
+def test_the_collector_waits_while_kernels_compile_then_freezes_what_they_left():
+    import gc
+
+    from vgsim.app.training import MainThreadCollector
+
+    compiling = [True]
+    collector = MainThreadCollector(hold=lambda: compiling[0], interval_ms=10**6)
+    try:
+        frozen = gc.get_freeze_count()
+        leftovers = [[i] for i in range(1000)]
+        collector.collect()
+        assert gc.get_freeze_count() == frozen  # nothing walked or frozen while compiling
+        compiling[0] = False
+        collector.collect()
+        assert gc.get_freeze_count() >= frozen + len(leftovers)
+    finally:
+        collector.stop()

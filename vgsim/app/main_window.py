@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
     QMainWindow,
+    QProgressBar,
     QSplitter,
     QToolBar,
     QVBoxLayout,
@@ -34,7 +35,8 @@ from .side_by_side import SideBySide
 from .training import TrainingController
 from .worker import Frame
 
-STATE_KEY = "window_state/3"  # bump when the docks change, so an old layout is not restored
+STATE_KEY = "window_state/3"
+PREPARING_AFTER_MS = 300  # bump when the docks change, so an old layout is not restored
 
 
 class MainWindow(QMainWindow):
@@ -94,6 +96,13 @@ class MainWindow(QMainWindow):
         self.palette_dock.setMinimumWidth(190)
         self.inspector_dock.setMinimumWidth(320)
         self.phase_label = QLabel()
+        self.preparing = QProgressBar()  # busy while a trainer is built (first run: compiling)
+        self.preparing.setRange(0, 0)
+        self.preparing.setMaximumWidth(160)
+        self.preparing.setToolTip("Preparing the training kernels: compiled once on the first "
+                                  "run (about 15 s), then loaded from the cache")
+        self.preparing.hide()
+        self.statusBar().addPermanentWidget(self.preparing)
         self.progress_label = QLabel("step 0")
         self.play_reason = QLabel()
         for label in (self.phase_label, self.progress_label, self.play_reason):
@@ -348,6 +357,13 @@ class MainWindow(QMainWindow):
             self.phase_label.setStyleSheet("color: #b06000")
 
     def _show_frame(self, frame: Frame) -> None:
+        if frame.building:
+            # Say so only if it takes a while: a warm build is over before anyone could read it.
+            QTimer.singleShot(PREPARING_AFTER_MS, self._show_preparing)
+            return
+        if self.preparing.isVisible():
+            self.preparing.hide()
+            self.statusBar().clearMessage()
         if frame.error:
             self.statusBar().showMessage(frame.error, 10000)
         ids = list(frame.nodes[0])
@@ -394,6 +410,13 @@ class MainWindow(QMainWindow):
         self.scene.highlight(node)
         if node is not None and phase in ("forward", "backward"):
             self.scene.pulse(node, backward=phase == "backward")
+
+    def _show_preparing(self) -> None:
+        frame = self.training.frame
+        if frame is not None and frame.building:
+            self.preparing.show()
+            self.statusBar().showMessage("Preparing the training kernels (compiled on the first "
+                                         "run only, about 15 s)…")
 
     # --- lessons and comparisons --------------------------------------------------------------
     def open_lesson(self, lesson: Lesson) -> bool:

@@ -32,10 +32,15 @@ class MainThreadCollector(QObject):
     destroyed on the wrong thread: that deadlocked the window. pyqtgraph's GarbageCollector
     does the same."""
 
-    def __init__(self, parent: QObject | None = None, interval_ms: int = 1000):
+    def __init__(self, parent: QObject | None = None, interval_ms: int = 1000,
+                 hold: Callable[[], bool] | None = None):
         super().__init__(parent)
         self._was_enabled = gc.isenabled()
         self._frozen = False
+        # While `hold()` (kernels compiling in the worker), collecting would walk the
+        # compiler's many short-lived objects for a quarter of a second on this thread.
+        self._hold = hold or (lambda: False)
+        self._held = False
         gc.disable()
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.collect)
@@ -44,12 +49,16 @@ class MainThreadCollector(QObject):
     def collect(self) -> None:
         # Collect a generation when its counter passes its threshold, as the automatic
         # collector would, but here.
-        if not self._frozen:
-            # What exists by now (modules, compiled kernels) lives for the whole session:
-            # move it out of the collector's sight, so a full collection stays short.
-            gc.collect()
+        if self._hold():
+            self._held = True
+            return
+        if self._held or not self._frozen:
+            # What exists by now (modules, compiled kernels and what building them left)
+            # lives for the whole session: move it out of the collector's sight, without a
+            # full collection (a quarter of a second with the compiler's objects around).
             gc.freeze()
-            self._frozen = True
+            self._held, self._frozen = False, True
+            return
         thresholds, counts = gc.get_threshold(), gc.get_count()
         for generation in (2, 1, 0):
             if counts[generation] > thresholds[generation]:
@@ -70,8 +79,8 @@ class TrainingController(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.collector = MainThreadCollector(self)
         self.worker = TrainingWorker()
+        self.collector = MainThreadCollector(self, hold=lambda: self.worker.building)
         self.timer = QTimer(self)
         self.timer.setInterval(FRAME_MS)
         self.timer.timeout.connect(self._poll)

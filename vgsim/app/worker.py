@@ -8,20 +8,27 @@ so the window stays responsive while the worker trains.
 
 from __future__ import annotations
 
+import os
 import queue
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+
+import vgsim
 
 from ..engine.diagnose import diagnose
 from ..engine.errors import VgsimError
 from ..engine.spec import Network
 from ..engine.telemetry import StepRecord
 from ..engine.train import Trainer
+from ..engine.warm import kernels_cached
 from .plots.data import TAIL_FIGURES
 from .plots.sources import TAIL_STEPS, boundary_of
 
@@ -29,6 +36,7 @@ BLOCK_SECONDS = 0.02  # how long the worker trains before publishing
 PUBLISH_SECONDS = 1 / 40  # the window draws at ~30 Hz: newer frames than that are wasted
 BOUNDARY_SECONDS = 0.3
 DIAGNOSIS_SECONDS = 0.5
+WARM_TIMEOUT_S = 300  # a compile that takes longer is left to this process
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,7 @@ class Frame:
     boundary: dict | None = None  # see _boundary
     network: Network | None = None  # what the trainer was built from
     findings: tuple = ()  # diagnose.Finding, refreshed a few times a second
+    building: bool = False  # a trainer is being built (the first time: kernels compiling)
 
 
 @dataclass
@@ -79,6 +88,8 @@ class TrainingWorker:
         self._boundary: dict | None = None
         self._boundary_at = (-1.0, -1)  # (time, step) it was computed at
         self._network: Network | None = None
+        self.building = False  # read by the window's garbage collector: hold off meanwhile
+        self._warmed: set[str] = set()  # dtypes whose kernels are compiled or cached
         self._findings: tuple = ()
         self._diagnosed_at = (-1.0, -1)
         self._thread = threading.Thread(target=self._loop, name="vgsim-trainer", daemon=True)
@@ -109,6 +120,12 @@ class TrainingWorker:
 
     # --- the worker thread --------------------------------------------------------------------
     def _loop(self) -> None:
+        # Most networks are float32: start compiling those kernels while the window builds.
+        self.building = True
+        try:
+            self._prepare_kernels("float32")
+        finally:
+            self.building = False
         while True:
             try:
                 command, args = self._commands.get(timeout=None if not self._playing else 0)
@@ -135,7 +152,16 @@ class TrainingWorker:
             self._boundary_at = (-1.0, -1)
             self._findings = ()
             self._diagnosed_at = (-1.0, -1)
-            self.trainer = Trainer(net)
+            self.building = True
+            self._publish(building=True)
+            try:
+                self._prepare_kernels(str(net.training.get("dtype", "float32")))
+                trainer = Trainer(net)
+                # Compile (first run) or load every kernel now, not on the first Play.
+                trainer.evaluate()
+                self.trainer = trainer
+            finally:
+                self.building = False
             self._publish()
             return
         if command == "call":
@@ -168,6 +194,24 @@ class TrainingWorker:
         elif command == "live":
             self.trainer.set_live(**args[0])  # type: ignore[arg-type]
         self._publish()
+
+    def _prepare_kernels(self, dtype: str) -> None:
+        """On a cold cache, compile in another process: compiling here would hold the GIL for
+        most of a second at a time and freeze the window. Afterwards this process only loads
+        the cached kernels. If that process fails, compiling here still works."""
+        if dtype in self._warmed:
+            return
+        self._warmed.add(dtype)
+        if kernels_cached():
+            return
+        package_root = str(Path(vgsim.__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        try:
+            subprocess.run([sys.executable, "-m", "vgsim.engine.warm", dtype], env=env,
+                           capture_output=True, timeout=WARM_TIMEOUT_S, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
 
     def _call(self, future: Future, fn: Callable[[Trainer], object]) -> None:
         if not future.set_running_or_notify_cancel():
@@ -235,11 +279,11 @@ class TrainingWorker:
         return reached
 
     def _publish(self, phase: str | None = None, node: str | None = None, micro: bool = False,
-                 error: str | None = None) -> None:
+                 error: str | None = None, building: bool = False) -> None:
         t = self.trainer
         self._serial += 1
         if t is None:
-            frame = Frame(self._serial, None, 0, 0, False, 0.0, error=error)
+            frame = Frame(self._serial, None, 0, 0, False, 0.0, error=error, building=building)
         else:
             history = t.history
             long_steps, long_scalars, _ = history.long()
