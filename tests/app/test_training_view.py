@@ -207,3 +207,21 @@ def test_the_collector_waits_while_kernels_compile_then_freezes_what_they_left()
         assert gc.get_freeze_count() >= frozen + len(leftovers)
     finally:
         collector.stop()
+
+
+def test_gradient_flow_shows_the_mean_field_prediction_for_plain_chains_only(window, qtbot):
+    window.actions["step"].trigger()
+    wait_frame(qtbot, window, lambda f: f.step_count == 1 and f.theory is not None)
+    flow = window.dashboard.plots["gradient-flow"]
+    x, y = flow.theory.getData()
+    assert len(x) == len(flow.layers) - 1  # every block but the output
+    assert flow._theory_named
+    from vgsim.engine.builders import residual_mlp
+
+    window.editor.load(residual_mlp(2, 8, 3, training={"batch_size": 16}), None)
+    wait_frame(qtbot, window, lambda f: f.step_count == 0 and f.nodes[0]
+               and f.nodes[1][1] == "dense" and len(f.nodes[0]) > 8)
+    window.actions["step"].trigger()
+    frame = wait_frame(qtbot, window, lambda f: f.step_count == 1)
+    assert frame.theory is None
+    assert len(flow.theory.getData()[0] or []) == 0 and not flow._theory_named

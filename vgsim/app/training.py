@@ -187,7 +187,7 @@ class TrainingController(QObject):
                         node_stats=record.node_stats if record else None,
                         histograms=record.histograms if record else None,
                         hist_ranges=frame.hist_ranges, boundary=frame.boundary,
-                        step=frame.step_count)
+                        step=frame.step_count, theory=frame.theory)
         if tail_steps is not None:
             data.tail_steps, data.tail_scalars, data.tail_figures = (
                 tail_steps, tail_scalars, tail_figures)

@@ -27,10 +27,11 @@ from ..engine.diagnose import diagnose
 from ..engine.errors import VgsimError
 from ..engine.spec import Network
 from ..engine.telemetry import StepRecord
+from ..engine.theory import predicted_gradient_flow
 from ..engine.train import Trainer
 from ..engine.warm import kernels_cached
 from .plots.data import TAIL_FIGURES
-from .plots.sources import TAIL_STEPS, boundary_of
+from .plots.sources import TAIL_STEPS, anchored_theory, boundary_of
 
 BLOCK_SECONDS = 0.02  # how long the worker trains before publishing
 PUBLISH_SECONDS = 1 / 40  # the window draws at ~30 Hz: newer frames than that are wasted
@@ -64,6 +65,7 @@ class Frame:
     network: Network | None = None  # what the trainer was built from
     findings: tuple = ()  # diagnose.Finding, refreshed a few times a second
     building: bool = False  # a trainer is being built (the first time: kernels compiling)
+    theory: np.ndarray | None = None  # predicted gradient norm per node at step 0, if any
 
 
 @dataclass
@@ -90,6 +92,7 @@ class TrainingWorker:
         self._network: Network | None = None
         self.building = False  # read by the window's garbage collector: hold off meanwhile
         self._warmed: set[str] = set()  # dtypes whose kernels are compiled or cached
+        self._theory: np.ndarray | None = None  # relative prediction for the loaded network
         self._findings: tuple = ()
         self._diagnosed_at = (-1.0, -1)
         self._thread = threading.Thread(target=self._loop, name="vgsim-trainer", daemon=True)
@@ -159,6 +162,7 @@ class TrainingWorker:
                 trainer = Trainer(net)
                 # Compile (first run) or load every kernel now, not on the first Play.
                 trainer.evaluate()
+                self._theory = predicted_gradient_flow(trainer)
                 self.trainer = trainer
             finally:
                 self.building = False
@@ -301,7 +305,7 @@ class TrainingWorker:
                          "long": (long_steps.copy(), long_scalars.copy())},
                 nodes=(tuple(t.node_ids), tuple(t.plan.types), tuple(t.plan.functions)),
                 hist_ranges=t.hist_ranges, boundary=self._boundary, network=self._network,
-                findings=self._findings,
+                findings=self._findings, theory=anchored_theory(t, self._theory),
             )
         self._published = time.perf_counter()
         with self._lock:

@@ -28,6 +28,7 @@ class PlotData:
     long_steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
     long_scalars: np.ndarray = field(default_factory=lambda: np.zeros((0, len(SCALARS))))
     boundary: dict | None = None  # {"xs", "ys", "classes" image, "points", "labels"} or sine
+    theory: np.ndarray | None = None  # per node: predicted gradient norm at step 0 (or None)
     step: int = 0
     name: str = ""
 

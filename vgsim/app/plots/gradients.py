@@ -6,6 +6,7 @@ from collections import deque
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 
 from ...engine.kernels.stats import S_GRAD, S_PGRAD
 from .data import T_GRAD, PlotData
@@ -14,6 +15,7 @@ from .style import (
     GRADIENT_LEVELS,
     GRADIENT_MAP,
     LEGEND_BRUSH,
+    THEORY,
     WEIGHT_GRAD,
     finite_points,
     follow_steps,
@@ -50,6 +52,11 @@ class GradientFlowPlot:
                                 antialias=True)
         self.weights = plot.plot(pen=None, symbol="s", symbolSize=6, symbolBrush=WEIGHT_GRAD,
                                  name="weight gradient")
+        # Mean-field prediction at initialisation (plain chains only): in the legend when shown.
+        self.theory = pg.PlotDataItem(pen=pg.mkPen(THEORY, width=1.5,
+                                                   style=Qt.PenStyle.DashLine))
+        plot.addItem(self.theory)
+        self._theory_named = False
         self._previous: deque[np.ndarray] = deque(maxlen=FADED_STEPS)
         self._last_step = -1
         self._frames = 0
@@ -59,6 +66,10 @@ class GradientFlowPlot:
         self.plot.setXRange(-0.5, len(self.layers) - 0.5, padding=0)
         depth_ticks(self.plot, [data.node_ids[i] for i in self.layers], most=4)
         self._previous.clear()
+        self.theory.setData([], [])
+        if self._theory_named:
+            self.legend.removeItem(self.theory)
+            self._theory_named = False
 
     def update(self, data: PlotData, stats: np.ndarray | None) -> None:
         if stats is None:
@@ -68,6 +79,10 @@ class GradientFlowPlot:
         weight = positive(stats[self.layers, S_PGRAD])
         self.signal.setData(*finite_points(x, signal))
         self.weights.setData(*finite_points(x, weight))
+        if data.theory is not None and not self._theory_named:
+            self.theory.setData(*finite_points(x, positive(data.theory[self.layers])))
+            self.legend.addItem(self.theory, "theory at step 0 (mean field)")
+            self._theory_named = True
         if data.step != self._last_step:
             self._previous.append(signal)
             self._last_step = data.step

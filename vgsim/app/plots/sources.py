@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from ...engine.errors import VgsimError
-from ...engine.kernels.stats import STAT_NAMES
+from ...engine.kernels.stats import S_GRAD, STAT_NAMES
 from ...engine.telemetry import SCALARS, flat_columns
+from ...engine.theory import predicted_gradient_flow
 from ...engine.train import Trainer
 from .data import TAIL_FIGURES, PlotData
 
@@ -49,6 +50,16 @@ def boundary_of(trainer: Trainer, serial: int = 0) -> dict:
             "text": f"{d.n_features} input features:\nno 2-D picture"}
 
 
+def anchored_theory(trainer: Trainer, relative: np.ndarray | None) -> np.ndarray | None:
+    """The mean-field prediction (relative to the block feeding the output) scaled to what that
+    block actually received at step 0: the curve the gradient-flow plot compares against."""
+    steps, _, stats = trainer.history.long()
+    if relative is None or len(steps) == 0 or steps[0] != 0:
+        return None
+    anchor = int(trainer.plan.preds[trainer.plan.out_idx - 1])  # a chain: one input each
+    return relative * float(stats[0, anchor, S_GRAD])
+
+
 def from_trainer(trainer: Trainer, name: str = "") -> PlotData:
     """Everything the dashboard draws, for the trainer as it is now."""
     history = trainer.history
@@ -58,7 +69,8 @@ def from_trainer(trainer: Trainer, name: str = "") -> PlotData:
                     node_stats=record.node_stats if record else None,
                     histograms=record.histograms if record else None,
                     hist_ranges=trainer.hist_ranges.copy(), boundary=boundary_of(trainer),
-                    step=trainer.step_count, name=name)
+                    step=trainer.step_count, name=name,
+                    theory=anchored_theory(trainer, predicted_gradient_flow(trainer)))
     data.tail_steps, data.tail_scalars, data.tail_figures = history.tail(TAIL_STEPS,
                                                                          TAIL_FIGURES)
     long_steps, long_scalars, _ = history.long()
@@ -76,6 +88,8 @@ def snapshot_arrays(data: PlotData) -> dict[str, np.ndarray]:
         out["histograms"] = np.asarray(data.histograms)
     if data.hist_ranges is not None:
         out["hist_ranges"] = np.asarray(data.hist_ranges)
+    if data.theory is not None:
+        out["theory"] = np.asarray(data.theory)
     for key, value in (data.boundary or {}).items():
         if key != "serial":
             out[f"boundary/{key}"] = np.asarray(value)
@@ -114,6 +128,7 @@ def from_run(run_dir: str | Path) -> PlotData:
                     [str(v) for v in arrays["nodes/functions"]], node_stats=stats[-1].copy(),
                     histograms=arrays.get("histograms"), hist_ranges=arrays.get("hist_ranges"),
                     boundary=_boundary(arrays), step=int(steps[-1]) + 1,
+                    theory=arrays.get("theory"),
                     name=str(summary.get("network", run_dir.name)))
     data.tail_steps = steps[-TAIL_STEPS:]
     data.tail_scalars = scalars[-TAIL_STEPS:]

@@ -12,6 +12,7 @@ CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
                  "#7f7f7f", "#bcbd22", "#17becf"]
 BACKPROP = "#1a73e8"  # back-propagated signal
 WEIGHT_GRAD = "#e8710a"  # weight gradient
+THEORY = (32, 33, 36, 150)  # the mean-field prediction: dashed, faded grey
 TRAIN = "#1a73e8"
 LEGEND_BRUSH = (255, 255, 255, 210)  # legends sit over curves: keep their text readable
 TEST = "#d93025"
