@@ -225,3 +225,14 @@ def test_gradient_flow_shows_the_mean_field_prediction_for_plain_chains_only(win
     frame = wait_frame(qtbot, window, lambda f: f.step_count == 1)
     assert frame.theory is None
     assert len(flow.theory.getData()[0] or []) == 0 and not flow._theory_named
+
+
+def test_plots_of_an_earlier_network_are_marked_while_the_canvas_has_problems(window, qtbot):
+    window.actions["step"].trigger()
+    wait_frame(qtbot, window, lambda f: f.step_count == 1)
+    assert not window.stale_banner.isVisible()
+    window.editor.delete(["head"], [])
+    assert window.editor.model.problems()
+    assert window.stale_banner.isVisible()
+    window.editor.undo.undo()
+    assert not window.editor.model.problems() and not window.stale_banner.isVisible()

@@ -78,7 +78,18 @@ class MainWindow(QMainWindow):
         box.addWidget(self.view)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.canvas_box)
-        self.splitter.addWidget(self.dashboard)
+        # Over the plots when the canvas no longer matches them (the network has problems).
+        self.stale_banner = QLabel("⚠ These plots are from the last network that could train: "
+                                   "fix the problems listed on the left to train this one.")
+        self.stale_banner.setStyleSheet("background: #fef7e0; color: #7a4f01; padding: 4px;")
+        self.stale_banner.hide()
+        plots_box = QWidget()
+        plots = QVBoxLayout(plots_box)
+        plots.setContentsMargins(0, 0, 0, 0)
+        plots.setSpacing(0)
+        plots.addWidget(self.stale_banner)
+        plots.addWidget(self.dashboard)
+        self.splitter.addWidget(plots_box)
         self.splitter.setSizes([330, 620])
         self.setCentralWidget(self.splitter)
         self.palette_dock = self._dock("Blocks", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -308,6 +319,8 @@ class MainWindow(QMainWindow):
         for key in ("play", "step", "micro", "reset"):
             self.actions[key].setEnabled(not problems)
         self.run_until.setEnabled(not problems)
+        self.stale_banner.setVisible(bool(problems) and self.training.frame is not None
+                                     and bool(self.training.frame.nodes[0]))
         if problems:
             reason = (f"Cannot train: {len(problems)} problem{'s' * (len(problems) > 1)} — "
                       f"{problems[0].message}")
