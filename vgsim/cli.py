@@ -4,6 +4,7 @@
     vgsim run NETWORK.json --steps N --out DIR train headless, write metrics.csv + summary.json
     vgsim compare A.json B.json --steps N --out DIR   train side by side, in lockstep
     vgsim export-plots RUN_DIR                 draw a finished run's plots again (PNG + SVG)
+    vgsim animate NETWORK.json --steps N --out FILE.gif   a plot over the run, as a GIF
     vgsim validate NETWORK.json                list every problem of a network file
 """
 
@@ -93,6 +94,21 @@ def _draw_comparison(out_dir: Path, folder: Path, formats: tuple[str, ...], scal
                                       ImageOptions(scale=scale))
     if not quiet:
         print(f"wrote {len(written)} plot files to {folder}")
+
+
+def _animate(args: argparse.Namespace) -> int:
+    from .app.headless import animate
+    from .engine.train import Trainer
+
+    net = load_network(args.network)
+    if args.seed is not None:
+        net.training["seed"] = args.seed
+    steps = args.steps if args.steps is not None else int(net.training.get("steps", 500))
+    path = animate(Trainer(net), steps, Path(args.out), args.plot, args.frames, args.scale,
+                   net.name)
+    if not args.quiet:
+        print(f"wrote {path} ({args.plot}, {args.frames} frames over {steps} steps)")
+    return EXIT_OK
 
 
 def _export_plots(args: argparse.Namespace) -> int:
@@ -202,6 +218,17 @@ def build_parser() -> argparse.ArgumentParser:
     redraw.add_argument("--quiet", action="store_true", help="print nothing but problems")
     _plot_options(redraw, "image formats (default png,svg)", PLOT_FORMATS)
     redraw.set_defaults(func=_export_plots)
+    movie = sub.add_parser("animate", help="a plot over a training run, as an animated GIF")
+    movie.add_argument("network", help="network file (JSON)")
+    movie.add_argument("--steps", type=int, help="steps to train (default: the file's steps)")
+    movie.add_argument("--out", required=True, metavar="FILE.gif")
+    movie.add_argument("--plot", default="gradient-flow",
+                       help="which plot (default gradient-flow; any key of the dashboard)")
+    movie.add_argument("--frames", type=int, default=60, help="frames over the run (default 60)")
+    movie.add_argument("--seed", type=int, help="training seed (overrides the file's)")
+    movie.add_argument("--scale", type=float, default=1.0, help="pixels per screen pixel")
+    movie.add_argument("--quiet", action="store_true", help="print nothing but problems")
+    movie.set_defaults(func=_animate)
     compare = sub.add_parser("compare", help="train networks side by side on the same data")
     compare.add_argument("networks", nargs="+", metavar="NETWORK.json",
                          help="two or more network files (JSON) with the same data")
@@ -234,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         from .app.launch import launch
 
         return launch(args)
-    if args.command == "run" and args.steps is not None and args.steps < 1:
+    if args.command in ("run", "animate") and args.steps is not None and args.steps < 1:
         print("--steps must be at least 1.", file=sys.stderr)
         return EXIT_INVALID
     try:

@@ -224,3 +224,43 @@ def test_the_image_dialog_shows_the_pixel_size_and_returns_the_options(window, q
     dialog.path.setText(str(tmp_path / "loss.svg"))
     assert "vector" in dialog.size_label.text()
     assert dialog.chosen_path() == tmp_path / "loss.svg"
+
+
+def gif_frames(path: Path) -> tuple[tuple[int, int], int]:
+    from PIL import Image
+
+    assert path.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+    with Image.open(path) as image:
+        return image.size, image.n_frames
+
+
+def test_headless_animation_has_one_frame_per_mark_after_the_start(tmp_path, capsys):
+    net = tmp_path / "net.json"
+    from vgsim.engine.builders import mlp
+
+    save_network(mlp(3, 8, 3, training={"batch_size": 16}), net)
+    assert cli(["animate", str(net), "--steps", "30", "--frames", "7", "--quiet",
+                "--out", str(tmp_path / "flow.gif")]) == 0
+    size, frames = gif_frames(tmp_path / "flow.gif")
+    assert frames == 6 and size[0] > 300  # marks 0, 5, ..., 30: no picture before step 1
+    assert cli(["animate", str(net), "--steps", "5", "--plot", "nope",
+                "--out", str(tmp_path / "x.gif")]) == 2
+    assert "No plot called 'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "x.gif").exists()
+
+
+def test_recording_in_the_window_captures_the_plot_as_it_changes(window, qtbot, tmp_path):
+    trained(window, qtbot, 1)
+    window.exports.start_recording("gradient-flow")
+    for step in range(2, 6):
+        window.actions["step"].trigger()
+        wait_frame(qtbot, window, lambda f, s=step: f.step_count == s)
+        qtbot.wait(120)  # captures are at most 10 a second
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    movie = window.exports.recording
+    assert len(movie.frames) >= 3
+    with pytest.raises(ExportError):
+        movie.save(blocker / "flow.gif")
+    path = window.exports.stop_recording(tmp_path / "flow.gif")
+    assert gif_frames(path)[1] >= 3 and window.exports.recording is None

@@ -29,6 +29,7 @@ from ..engine.spec import Network, save_network
 from ..engine.train import Trainer
 from ..records import Cancelled, write_arrays, write_metrics
 from .dialogs import ImageExportDialog
+from .plots.animation import Animation
 from .plots.dashboard import Dashboard
 from .plots.export import (
     ExportError,
@@ -105,6 +106,7 @@ class ExportController(QObject):
         self.window, self.dashboard, self.area = window, dashboard, area
         self.training, self.network, self.settings = training, network, settings
         self.jobs: list[Job] = []
+        self.recording: Animation | None = None
         self.show_errors = True  # tests read `failed` instead of a message box
         dashboard.export_requested.connect(self.export_plot_dialog)
         dashboard.copy_requested.connect(self.copy_plot)
@@ -165,6 +167,39 @@ class ExportController(QObject):
         if written is not None:
             self._remember(Path(folder))
             self.message.emit(f"Wrote {len(written)} files to {folder}.")
+
+    # --- animation ----------------------------------------------------------------------------
+    def start_recording(self, key: str = "gradient-flow") -> None:
+        """Capture `key` each time the view redraws (at most 10 a second) until stopped."""
+        self.recording = Animation(self.dashboard.plot_items()[key])
+        self.recording.capture(force=True)
+        self.training.frame_ready.connect(self._capture)
+        self.message.emit("Recording the plot as it changes: train, then stop the recording.")
+
+    def _capture(self, _frame: object) -> None:
+        if self.recording is not None:
+            self.recording.capture()
+
+    def stop_recording(self, path: str | Path | None) -> Path | None:
+        """Stop; save the frames as a GIF at `path` (None: discard them)."""
+        if self.recording is None:
+            return None
+        self.training.frame_ready.disconnect(self._capture)
+        movie, self.recording = self.recording, None
+        return movie.save(path) if path is not None else None
+
+    def record_toggled(self, on: bool) -> None:
+        if on:
+            self.start_recording()
+            return
+        frames = len(self.recording.frames) if self.recording else 0
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, f"Save the animation ({frames} frames)",
+            str(self.folder() / f"{self.stem()}-gradient-flow.gif"), "Animated GIF (*.gif)")
+        saved = self._guarded(lambda: self.stop_recording(path or None))
+        if saved:
+            self._remember(Path(saved))
+            self.message.emit(f"Wrote {saved}.")
 
     # --- the dashboard area (canvas and plots) ------------------------------------------------
     def export_dashboard(self, path: str | Path, options: ImageOptions | None = None) -> Path:

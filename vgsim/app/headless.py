@@ -10,12 +10,17 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QApplication
 
+from ..engine.errors import VgsimError
+from ..engine.train import Trainer
+from .plots.animation import Animation
 from .plots.dashboard import Dashboard
 from .plots.data import PlotData
 from .plots.export import FORMATS, ImageOptions, export_all, file_stem
+from .plots.sources import from_trainer
 
 FIGURE_SIZE = (1500, 960)  # the dashboard's size: each plot about 490 × 310 before scaling
 
@@ -47,6 +52,38 @@ def render_plots(data: PlotData, folder: str | Path, formats: tuple[str, ...] = 
                           formats, options, progress)
     finally:
         # A pyqtgraph widget left alive at interpreter exit can crash it: delete it now.
+        dashboard.close()
+        dashboard.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def animate(trainer: Trainer, steps: int, path: str | Path, plot: str = "gradient-flow",
+            frames: int = 60, scale: float = 1.0, name: str = "") -> Path:
+    """Train `steps` steps, drawing `plot` `frames` times along the way (evenly spaced, the
+    first before any step), and save the frames as a looping GIF."""
+    app = ensure_app()
+    dashboard = Dashboard()
+    try:
+        dashboard.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen)
+        dashboard.resize(*FIGURE_SIZE)
+        dashboard.show()
+        app.processEvents()
+        items = dashboard.plot_items()
+        if plot not in items:
+            raise VgsimError(f"No plot called {plot!r}: choose one of {', '.join(items)}.")
+        movie = Animation(items[plot], scale)
+        marks = np.unique(np.linspace(0, steps, max(2, frames)).round().astype(int))
+        for mark in marks:
+            while trainer.step_count < mark and not trainer.diverged:
+                trainer.run_block(mark - trainer.step_count)
+            if trainer.step_count > 0:
+                dashboard.show_data(from_trainer(trainer, name), everything=True)
+                app.processEvents()
+                movie.capture(force=True)
+            if trainer.diverged:
+                break
+        return movie.save(path)
+    finally:
         dashboard.close()
         dashboard.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

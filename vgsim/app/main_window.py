@@ -159,6 +159,10 @@ class MainWindow(QMainWindow):
                            "Every plot as PNG and SVG into a folder"))
         export.addAction(a("export_dashboard", "&Dashboard image…", x.export_dashboard_dialog,
                            "Ctrl+Shift+E", "One image of the canvas and all the plots"))
+        record = a("record", "&Record gradient flow (GIF)", x.record_toggled,
+                   tip="Capture the gradient-flow plot as it changes; uncheck to save a GIF")
+        record.setCheckable(True)
+        export.addAction(record)
         export.addSeparator()
         export.addAction(a("export_metrics", "&Metrics (CSV)…", x.export_metrics_dialog,
                            tip="The run's per-step figures, the columns of `vgsim run`"))
