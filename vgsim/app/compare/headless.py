@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from PySide6.QtWidgets import QApplication
 
-from ..headless import ensure_app
+from ..headless import offscreen
 from ..plots.export import FORMATS, ImageOptions, export_all, fit_x_to_data
 from .data import ComparisonData
 from .plots import ComparisonDashboard
@@ -28,21 +28,10 @@ def render_comparison_plots(data: ComparisonData, folder: str | Path,
                             progress: Callable[[int, int], bool] | None = None) -> list[Path]:
     """Draw `data` on a dashboard that is never shown and export every plot to `folder` as
     `comparison-step<N>-<plot key>.<format>`."""
-    app = ensure_app()
-    dashboard = ComparisonDashboard()
-    try:
-        dashboard.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen)
-        dashboard.resize(*FIGURE_SIZE)
-        dashboard.show()  # lays the plots out; nothing appears on a screen
-        app.processEvents()
+    with offscreen(ComparisonDashboard, FIGURE_SIZE) as dashboard:
         dashboard.show_data(data, everything=True)
         for key in STEP_PLOTS:
             fit_x_to_data(dashboard.plot_items()[key])
-        app.processEvents()
+        QApplication.processEvents()
         return export_all(dashboard.plot_items(), folder, comparison_stem(data), formats,
                           options, progress)
-    finally:
-        # A pyqtgraph widget left alive at interpreter exit can crash it: delete it now.
-        dashboard.close()
-        dashboard.deleteLater()
-        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
