@@ -12,7 +12,6 @@ import os
 import queue
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -32,6 +31,7 @@ from ..engine.train import Trainer
 from ..engine.warm import kernels_cached
 from .plots.data import TAIL_FIGURES
 from .plots.sources import TAIL_STEPS, anchored_theory, boundary_of
+from .threads import FrameThread
 
 BLOCK_SECONDS = 0.02  # how long the worker trains before publishing
 PUBLISH_SECONDS = 1 / 40  # the window draws at ~30 Hz: newer frames than that are wasted
@@ -75,11 +75,9 @@ class _Until:
     start: int = 0
 
 
-class TrainingWorker:
+class TrainingWorker(FrameThread):
     def __init__(self) -> None:
-        self._commands: queue.Queue = queue.Queue()
-        self._lock = threading.Lock()
-        self._frame: Frame | None = None
+        super().__init__("vgsim-trainer")
         self._serial = 0
         self.trainer: Trainer | None = None
         self._playing = False
@@ -95,31 +93,15 @@ class TrainingWorker:
         self._theory: np.ndarray | None = None  # relative prediction for the loaded network
         self._findings: tuple = ()
         self._diagnosed_at = (-1.0, -1)
-        self._thread = threading.Thread(target=self._loop, name="vgsim-trainer", daemon=True)
-        self._thread.start()
+        self._start()
 
     # --- called from the window ---------------------------------------------------------------
-    def send(self, command: str, *args: object) -> None:
-        self._commands.put((command, args))
-
     def call(self, fn: Callable[[Trainer], object]) -> Future:
         """Run `fn(trainer)` on the worker thread between blocks (the trainer is never touched
         from two threads); the Future holds its result or its exception."""
         future: Future = Future()
         self.send("call", future, fn)
         return future
-
-    def latest(self) -> Frame | None:
-        with self._lock:
-            return self._frame
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self.send("quit")
-        self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
 
     # --- the worker thread --------------------------------------------------------------------
     def _loop(self) -> None:
@@ -308,8 +290,7 @@ class TrainingWorker:
                 findings=self._findings, theory=anchored_theory(t, self._theory),
             )
         self._published = time.perf_counter()
-        with self._lock:
-            self._frame = frame
+        self._hand_over(frame)
 
     def _refresh_diagnosis(self) -> None:
         t = self.trainer

@@ -8,11 +8,11 @@ the window's timer takes the newest one, older ones are dropped, never queued. N
 from __future__ import annotations
 
 import queue
-import threading
 import time
 from dataclasses import dataclass
 
 from ...comparisons import Comparison
+from ..threads import FrameThread
 from .data import ComparisonData, from_comparison
 
 BLOCK_SECONDS = 0.03  # how long one round of lockstep steps may take
@@ -31,37 +31,17 @@ class CompareFrame:
     error: str | None = None
 
 
-class ComparisonWorker:
+class ComparisonWorker(FrameThread):
     def __init__(self, comparison: Comparison) -> None:
         self.comparison = comparison  # touched by the worker thread only, once started
-        self._commands: queue.Queue = queue.Queue()
-        self._lock = threading.Lock()
-        self._frame: CompareFrame | None = None
+        super().__init__("vgsim-compare")
         self._serial = 0
         self._playing = False
         self._round = 1  # steps per round, adapted so a round takes about BLOCK_SECONDS
         self._rate = 0.0
         self._published = 0.0
         self._publish()
-        self._thread = threading.Thread(target=self._loop, name="vgsim-compare", daemon=True)
-        self._thread.start()
-
-    # --- called from the window ---------------------------------------------------------------
-    def send(self, command: str, *args: object) -> None:
-        """"play", "pause", "step" (optional count), "reset" or "quit"."""
-        self._commands.put((command, args))
-
-    def latest(self) -> CompareFrame | None:
-        with self._lock:
-            return self._frame
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self.send("quit")
-        self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
+        self._start()
 
     # --- the worker thread --------------------------------------------------------------------
     def _loop(self) -> None:
@@ -119,5 +99,4 @@ class ComparisonWorker:
         self._serial += 1
         frame = CompareFrame(self._serial, data, self._playing, self._rate, error)
         self._published = time.perf_counter()
-        with self._lock:
-            self._frame = frame
+        self._hand_over(frame)
