@@ -1,4 +1,4 @@
-"""The mean-field prediction of the gradient flow at initialisation, against what a step measures."""
+"""The mean-field prediction of the gradient flow at initialisation, against a measured step."""
 
 from __future__ import annotations
 

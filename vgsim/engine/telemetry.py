@@ -116,13 +116,8 @@ class History:
         self.latest = latest
         with np.errstate(over="ignore"):  # a float64 blow-up beyond float32's range is inf here
             r = self._recent
-            if len(steps) == 1:  # the common case of one step: plain indexing is much cheaper
-                h = self._head
-                r.steps[h], r.scalars[h], r.stats[h] = steps[0], scalars[0], stats[0]
-                self._head = (h + 1) % r.capacity
-                r.size = min(r.size + 1, r.capacity)
-                if steps[0] % self._stride == 0:
-                    self._keep_long(int(steps[0]), scalars[0], stats[0])
+            if len(steps) == 1:
+                self._append_one(int(steps[0]), scalars[0], stats[0])
                 return
             slots = (self._head + np.arange(len(steps))) % r.capacity
             keep = slice(-r.capacity, None)  # a block longer than the ring keeps its end
@@ -133,6 +128,24 @@ class History:
             r.size = min(r.size + len(steps), r.capacity)
             for s in np.flatnonzero(steps % self._stride == 0):
                 self._keep_long(int(steps[s]), scalars[s], stats[s])
+
+    def append_one(self, step: int, scalars, stats: np.ndarray, latest: StepRecord) -> None:
+        """One step: its scalars (in SCALARS order, any sequence), figures (node × STAT_NAMES)
+        and full record; the same as append_block with one row, without building arrays."""
+        self.latest = latest
+        with np.errstate(over="ignore"):  # a float64 blow-up beyond float32's range is inf here
+            self._append_one(step, scalars, stats)
+
+    def _append_one(self, step: int, scalars, stats: np.ndarray) -> None:
+        r = self._recent
+        h = self._head
+        r.steps[h] = step
+        r.scalars[h] = scalars
+        r.stats[h] = stats
+        self._head = (h + 1) % r.capacity
+        r.size = min(r.size + 1, r.capacity)
+        if step % self._stride == 0:
+            self._keep_long(step, r.scalars[h], r.stats[h])
 
     def _keep_long(self, step: int, scalars: np.ndarray, stats: np.ndarray) -> None:
         if step % self._stride:

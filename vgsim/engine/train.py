@@ -107,6 +107,9 @@ class Trainer:
         self.hist = np.zeros((n, int(self.cfg["bins"])))
         self.hist_ranges = plan.fpar[:, [k.F_LO, k.F_HI]].copy()
         self.glob = np.zeros(k.N_GLOB)
+        # One-step views of `stats` and `glob` in the kernel's block layout.
+        self._stats_one = self.stats[None]
+        self._glob_one = self.glob[None]
         self.classify = d.task == "classification"
         self.X_train = np.ascontiguousarray(d.X_train, dtype=dt)
         self.X_test = np.ascontiguousarray(d.X_test, dtype=dt)
@@ -118,6 +121,14 @@ class Trainer:
         self.tgt_buf = np.zeros((rows, width))
         self.hyper = np.zeros(8)
         self.opt = optim.CODES[self.cfg["optimizer"]]
+        # train_steps' arguments for one step around the batch, clip mode, hyper and t: looked
+        # up once (the buffers are only ever written in place).
+        self._one_args = (
+            (self.X_train, self.lab_train, self.tgt_train),
+            (self.lab_buf, self.tgt_buf, self.classify, self.ops, plan.fpar, plan.preds,
+             plan.out_idx, self.acts, self.grads, self.aux, self.params, self.pgrads, self.bn_run,
+             self.opt_m, self.opt_v, self.opt),
+            (self._stats_one, self.hist, self._glob_one, self.steps, 0))
         self.set_live(lr=self.cfg["lr"], l2=self.cfg["l2"], clip=self.cfg["clip"])
         for name in ("momentum", "beta1", "beta2", "eps", "alpha"):
             self.hyper[getattr(optim, "H_" + name.upper())] = float(self.cfg[name])
@@ -215,9 +226,46 @@ class Trainer:
                 done = self.micro_step()
                 if done.record is not None:
                     return done.record
-        block = self.run_block(1)
-        assert block is not None
-        return block.last
+        return self._step_one()
+
+    def _step_one(self) -> StepRecord:
+        """run_block(1) without the block: the kernel writes straight into `stats` and `glob`,
+        and the record and history row are built from plain Python floats."""
+        if self._cursor + self.batch_size > self._perm.size:
+            self._perm = self._batch_rng.permutation(self.X_train.shape[0]).astype(np.int64)
+            self._cursor = 0
+            if self._drawn:
+                self.epoch += 1
+        batch = self._perm[self._cursor : self._cursor + self.batch_size]
+        self._cursor += self.batch_size
+        self._drawn += 1
+        # A view: _perm is replaced, never written, when the next epoch starts.
+        self._batch = batch
+        head, buffers, tail = self._one_args
+        k.train_steps(*head, batch.reshape(1, -1), *buffers, self.clip_mode, self.hyper,
+                      self._t + 1, *tail)
+        self._t += 1
+        step = self.step_count
+        g = self.glob.tolist()
+        if g[k.G_BAD_NODE] == g[k.G_BAD_NODE]:  # not NaN: this step went non-finite
+            self.divergence = Divergence(step, self.node_ids[int(g[k.G_BAD_NODE])],
+                                         k.QUANTITIES[int(g[k.G_BAD_QTY])])
+        elif step % int(self.cfg["eval_every"]) == 0:
+            self.evaluate()
+        ev = self.last_eval
+        # In SCALARS order (tests compare these records with the micro-step path's).
+        values = [float(step), float(self.epoch), g[k.G_LOSS], g[k.G_DATA_LOSS],
+                  g[k.G_PENALTY],
+                  g[k.G_CORRECT] / self.batch_size if self.classify else np.nan,
+                  float(ev["train_loss"]), float(ev["train_accuracy"]), float(ev["test_loss"]),
+                  float(ev["test_accuracy"]), g[k.G_CLIP_FIRED], g[k.G_NORM_BEFORE],
+                  g[k.G_NORM_AFTER], float(self.hyper[optim.H_LR])]
+        record = StepRecord(dict(zip(SCALARS, values, strict=True)), self.node_ids,
+                            self.stats.copy(), self.hist.copy(), self.hist_ranges,
+                            self.divergence)
+        self.history.append_one(step, values, record.node_stats, record)
+        self.step_count += 1
+        return record
 
     def run_block(self, count: int) -> StepBlock | None:
         """Up to `count` steps in one kernel call, fewer at an evaluation step or a blow-up.
@@ -437,6 +485,6 @@ class Trainer:
         if phase == "backward":
             return k.backward_node(i, self.ops, self.plan.fpar, self.plan.preds, self.acts,
                                    self.grads, self.aux, self.params, self.pgrads, self.stats,
-                                   n, self.hyper, self.glob)
+                                   n, self.hyper, self.glob, self.steps)
         return k.update(self.ops, self.params, self.pgrads, self.opt_m, self.opt_v, self.opt,
                         self.clip_mode, self.hyper, self._t, self.stats, self.glob, self.steps)

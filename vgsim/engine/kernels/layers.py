@@ -10,8 +10,10 @@ import numpy as np
 from numba import njit
 
 from .arrays import fill
+from .lanes import as_2d, transpose_into
 
 _opts = {"cache": True, "nogil": True}
+SMALL_TRANSPOSE = 96  # largest layer side for which dense_backward copies W^T out first
 
 
 @njit(**_opts)
@@ -25,8 +27,11 @@ def dense_forward(x, W, b, has_bias, y):
 
 
 @njit(**_opts)
-def dense_backward(x, W, dy, dW, db, has_bias, dx, need_dx):
-    """dW = x^T dy, db = column sums of dy, dx = dy W^T (skipped when nothing needs it)."""
+def dense_backward(x, W, dy, dW, db, has_bias, dx, need_dx, work=None):
+    """dW = x^T dy, db = column sums of dy, dx = dy W^T (skipped when nothing needs it).
+    For small layers dx is dy (W^T) with W^T copied out first into `work` (at least W.size
+    entries of W's dtype; allocated if None): BLAS's plain product is much faster there than
+    its transposed one."""
     np.dot(x.T, dy, dW)
     if has_bias:
         n, m = dy.shape
@@ -35,7 +40,16 @@ def dense_backward(x, W, dy, dW, db, has_bias, dx, need_dx):
             for j in range(m):
                 db[j] += dy[i, j]
     if need_dx:
-        np.dot(dy, W.T, dx)
+        k, m = W.shape
+        if max(k, m) <= SMALL_TRANSPOSE:
+            if work is None:  # two branches, not one Optional value: Numba prunes one
+                Wt = as_2d(np.empty(W.size, W.dtype), m, k)
+            else:
+                Wt = as_2d(work, m, k)
+            transpose_into(W, Wt)
+            np.dot(dy, Wt, dx)
+        else:
+            np.dot(dy, W.T, dx)
 
 
 @njit(**_opts)

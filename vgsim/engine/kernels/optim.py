@@ -10,8 +10,9 @@ rmsprop:   v = a v + (1-a) g^2;     w -= lr g / (sqrt(v) + eps)
 
 import math
 
-import numpy as np
 from numba import njit
+
+from .lanes import sum_squares, sum_squares2
 
 SGD, MOMENTUM, NESTEROV, ADAM, RMSPROP = range(5)
 CODES = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adam": ADAM, "rmsprop": RMSPROP}
@@ -20,24 +21,6 @@ CLIP_CODES = {"none": CLIP_NONE, "value": CLIP_VALUE, "norm": CLIP_NORM}
 # Layout of the `hyper` array the trainer passes (it may change between steps).
 H_LR, H_MOMENTUM, H_BETA1, H_BETA2, H_EPS, H_ALPHA, H_L2, H_CLIP = range(8)
 _opts = {"cache": True, "nogil": True}
-LANES = 8
-
-
-@njit(**_opts)
-def sum_squares(a):
-    """Sum of squares in float64 over 8 interleaved partial sums: a fixed order (so the same
-    bits wherever it is inlined, unlike fast-math reassociation) that still vectorises."""
-    acc = np.zeros(LANES)
-    n8 = a.size - a.size % LANES
-    for i in range(0, n8, LANES):
-        for j in range(LANES):
-            v = float(a[i + j])
-            acc[j] += v * v
-    s = 0.0
-    for i in range(n8, a.size):
-        v = float(a[i])
-        s += v * v
-    return s + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 
 
 @njit(**_opts)
@@ -64,34 +47,55 @@ def clip_gradients(g, mode, threshold, before):
 
 
 @njit(**_opts)
-def update_segment(opt, w, g, m, v, hyper, t, start, end, steps):
+def update_segment(opt, w, g, m, v, hyper, t, start, end, steps, w2=-1.0):
     """Update w[start:end], writing each applied step to `steps`. Returns the sums of squared
-    steps, old weights and new weights."""
+    steps, old weights and new weights (`w2`, the old one, if the caller has it already). One
+    loop per rule: no branch inside, so each vectorises; the arithmetic per entry is the rule
+    above, written once."""
     lr = hyper[H_LR]
     mu = hyper[H_MOMENTUM]
     eps = hyper[H_EPS]
-    w2 = sum_squares(w[start:end])
-    if opt == ADAM:
+    ws = w[start:end]
+    gs = g[start:end]
+    ss = steps[start:end]
+    if w2 < 0:
+        w2 = sum_squares(ws)
+    if opt == SGD:
+        for i in range(ws.size):
+            step = lr * gs[i]
+            ws[i] = ws[i] - step
+            ss[i] = step
+    elif opt == MOMENTUM or opt == NESTEROV:
+        ms = m[start:end]
+        nesterov = opt == NESTEROV
+        for i in range(ws.size):
+            gi = gs[i]
+            ms[i] = mu * ms[i] + gi
+            step = lr * (gi + mu * ms[i]) if nesterov else lr * ms[i]
+            ws[i] = ws[i] - step
+            ss[i] = step
+    elif opt == ADAM:
+        ms = m[start:end]
+        vs = v[start:end]
         b1 = hyper[H_BETA1]
         b2 = hyper[H_BETA2]
         step_size = lr / (1 - b1**t)
         root_bc2 = math.sqrt(1 - b2**t)
-    for i in range(start, end):
-        old = w[i]
-        gi = g[i]
-        if opt == SGD:
-            step = lr * gi
-        elif opt == MOMENTUM or opt == NESTEROV:
-            m[i] = mu * m[i] + gi
-            step = lr * (gi + mu * m[i]) if opt == NESTEROV else lr * m[i]
-        elif opt == ADAM:
-            m[i] = b1 * m[i] + (1 - b1) * gi
-            v[i] = b2 * v[i] + (1 - b2) * gi * gi
-            step = step_size * m[i] / (math.sqrt(v[i]) / root_bc2 + eps)
-        else:
-            a = hyper[H_ALPHA]
-            v[i] = a * v[i] + (1 - a) * gi * gi
-            step = lr * gi / (math.sqrt(v[i]) + eps)
-        w[i] = old - step
-        steps[i] = step
-    return sum_squares(steps[start:end]), w2, sum_squares(w[start:end])
+        for i in range(ws.size):
+            gi = gs[i]
+            ms[i] = b1 * ms[i] + (1 - b1) * gi
+            vs[i] = b2 * vs[i] + (1 - b2) * gi * gi
+            step = step_size * ms[i] / (math.sqrt(vs[i]) / root_bc2 + eps)
+            ws[i] = ws[i] - step
+            ss[i] = step
+    else:
+        vs = v[start:end]
+        a = hyper[H_ALPHA]
+        for i in range(ws.size):
+            gi = gs[i]
+            vs[i] = a * vs[i] + (1 - a) * gi * gi
+            step = lr * gi / (math.sqrt(vs[i]) + eps)
+            ws[i] = ws[i] - step
+            ss[i] = step
+    dw2, new2 = sum_squares2(ss, ws)
+    return dw2, w2, new2

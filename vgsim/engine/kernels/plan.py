@@ -8,8 +8,9 @@ exactly the same arithmetic. All offsets are absolute element offsets into the f
 import numpy as np
 from numba import njit
 
-from .activations import PRELU, act_backward, act_forward, saturated_count
+from .activations import PRELU, RELU, act_backward, act_forward, relu_f_dead, saturated_count
 from .arrays import add_into, add_scaled, copy_into, fill
+from .lanes import as_2d, sum_squares2
 from .layers import batchnorm_backward, batchnorm_forward, dense_backward, dense_forward
 from .losses import compute_loss
 from .optim import H_CLIP, H_L2, clip_gradients, sum_squares, update_segment
@@ -26,6 +27,7 @@ from .stats import (
     S_WNORM,
     dead_units,
     histogram,
+    scratch_size,
     value_stats,
 )
 
@@ -49,7 +51,7 @@ _opts = {"cache": True, "nogil": True}
 
 @njit(**_opts)
 def _view(buf, off, n, w):
-    return buf[off : off + n * w].reshape((n, w))
+    return as_2d(buf[off : off + n * w], n, w)
 
 
 @njit(**_opts)
@@ -75,9 +77,10 @@ def _bad(glob, node, qty):
 
 @njit(**_opts)
 def forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n, training,
-                 glob, want_hist=True):
+                 glob, want_hist=True, scratch=None):
     """Compute node i's output; with `training`, record its statistics (and, if asked, its
-    histogram). Returns False if the output holds NaN or infinity."""
+    histogram). Returns False if the output holds NaN or infinity. `scratch`: uint64 work space
+    of stats.scratch_size entries (allocated here if not given)."""
     kind = ops[i, K_KIND]
     win = ops[i, K_WIN]
     wout = ops[i, K_WOUT]
@@ -91,8 +94,11 @@ def forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n,
                 copy_into(dst, src)
             else:
                 add_into(dst, src)
-    x = _view(acts, ops[i, K_IN], n, win)
-    y = _view(acts, ops[i, K_OUT], n, wout)
+    # Flat views for element-wise work; 2-D ones where rows matter.
+    xf = acts[ops[i, K_IN] : ops[i, K_IN] + n * win]
+    yf = acts[ops[i, K_OUT] : ops[i, K_OUT] + n * wout]
+    x = as_2d(xf, n, win)
+    y = as_2d(yf, n, wout)
     if kind == DENSE:
         W = _view(params, ops[i, K_PW], win, wout)
         b = params[ops[i, K_PB] : ops[i, K_PB] + wout]
@@ -100,7 +106,8 @@ def forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n,
     elif kind == ACT:
         fn = ops[i, K_FN]
         a = params[ops[i, K_PA]] if fn == PRELU else fpar[i, F_A]
-        act_forward(fn, x.ravel(), y.ravel(), a)
+        if not (training and fn == RELU and ops[i, K_DEADSTAT]):
+            act_forward(fn, xf, yf, a)
     elif kind == BATCHNORM:
         gamma = params[ops[i, K_PA] : ops[i, K_PA] + wout]
         beta = params[ops[i, K_PBETA] : ops[i, K_PBETA] + wout]
@@ -111,19 +118,26 @@ def forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n,
                           fpar[i, F_MOMENTUM], fpar[i, F_EPS], training)
     if not training:
         return True
-    mean, std, lo, hi, finite = value_stats(y.ravel())
+    if scratch is None:
+        work = np.empty(scratch_size(hist.shape[1], max(win, wout)), np.uint64)
+    else:
+        work = scratch
+    dead = -1
+    if kind == ACT and ops[i, K_FN] == RELU and ops[i, K_DEADSTAT]:
+        dead = relu_f_dead(x, y, work)  # ReLU and its dead units in one pass
+    mean, std, lo, hi, finite = value_stats(yf)
     if want_hist:
-        histogram(y.ravel(), fpar[i, F_LO], fpar[i, F_HI], hist[i])
+        histogram(yf, fpar[i, F_LO], fpar[i, F_HI], hist[i], work)
     stats[i, S_MEAN] = mean
     stats[i, S_STD] = std
     stats[i, S_MIN] = lo
     stats[i, S_MAX] = hi
     if kind == ACT:
-        sat = saturated_count(ops[i, K_FN], y.ravel())
+        sat = saturated_count(ops[i, K_FN], yf)
         if sat >= 0:
             stats[i, S_SAT] = sat / y.size
     if ops[i, K_DEADSTAT]:
-        stats[i, S_DEAD] = dead_units(x) / wout
+        stats[i, S_DEAD] = (dead if dead >= 0 else dead_units(x, work)) / wout
     if not finite:
         return _bad(glob, i, Q_ACTIVATION)
     return True
@@ -157,35 +171,40 @@ def begin_backward(ops, out_idx, acts, grads, params, labels, targets, classify,
 
 
 @njit(**_opts)
-def backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, n, hyper, glob):
-    """Pass the gradient at node i's output back to its input and its parameters."""
+def backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, n, hyper, glob,
+                  work):
+    """Pass the gradient at node i's output back to its input and its parameters. `work`:
+    scratch of params' size and dtype (the update's `steps` buffer, free until the update)."""
     kind = ops[i, K_KIND]
     win = ops[i, K_WIN]
     wout = ops[i, K_WOUT]
-    dy = _view(grads, ops[i, K_DOUT], n, wout)
-    g2 = sum_squares(dy.ravel())
+    dyf = grads[ops[i, K_DOUT] : ops[i, K_DOUT] + n * wout]
+    g2 = sum_squares(dyf)
     stats[i, S_GRAD] = np.sqrt(g2)
     if not np.isfinite(g2):
         return _bad(glob, i, Q_GRADIENT)
     need_dx = ops[i, K_NEEDDX] != 0
-    x = _view(acts, ops[i, K_IN], n, win)
-    y = _view(acts, ops[i, K_OUT], n, wout)
-    dx = _view(grads, ops[i, K_DIN], n, win)
+    xf = acts[ops[i, K_IN] : ops[i, K_IN] + n * win]
+    yf = acts[ops[i, K_OUT] : ops[i, K_OUT] + n * wout]
+    dxf = grads[ops[i, K_DIN] : ops[i, K_DIN] + n * win]
+    x = as_2d(xf, n, win)
+    dy = as_2d(dyf, n, wout)
+    dx = as_2d(dxf, n, win)
     if kind == DENSE:
         pw = ops[i, K_PW]
         W = _view(params, pw, win, wout)
         dW = _view(pgrads, pw, win, wout)
         pb = ops[i, K_PB]
         db = pgrads[pb : pb + wout] if pb >= 0 else pgrads[0:0]
-        dense_backward(x, W, dy, dW, db, pb >= 0, dx, need_dx)
+        dense_backward(x, W, dy, dW, db, pb >= 0, dx, need_dx, work[pw : pw + win * wout])
         l2 = hyper[H_L2]
         if l2 > 0:
-            add_scaled(dW.ravel(), 2 * l2, W.ravel())
+            add_scaled(pgrads[pw : pw + win * wout], 2 * l2, params[pw : pw + win * wout])
     elif kind == ACT:
         fn = ops[i, K_FN]
         a = params[ops[i, K_PA]] if fn == PRELU else fpar[i, F_A]
         if need_dx or fn == PRELU:
-            dalpha = act_backward(fn, x.ravel(), y.ravel(), dy.ravel(), dx.ravel(), a)
+            dalpha = act_backward(fn, xf, yf, dyf, dxf, a)
             if fn == PRELU:
                 pgrads[ops[i, K_PA]] = dalpha
     elif kind == BATCHNORM:
@@ -195,7 +214,7 @@ def backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, 
                            aux[ops[i, K_INVSTD] : ops[i, K_INVSTD] + wout], dx,
                            pgrads[pg : pg + wout], pgrads[pbeta : pbeta + wout])
     elif kind == OUTPUT and need_dx and ops[i, K_DIN] != ops[i, K_DOUT]:
-        copy_into(dx.ravel(), dy.ravel())
+        copy_into(dxf, dyf)
     if need_dx and ops[i, K_SCATTER]:
         # dx is this node's own buffer: add it into every predecessor's gradient.
         src = grads[ops[i, K_DIN] : ops[i, K_DIN] + n * win]
@@ -210,11 +229,12 @@ def update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, g
     """Record each node's gradient norm, clip, then update every node's parameters and
     record their norms and update-to-weight ratios."""
     total = 0.0
+    old2 = np.empty(ops.shape[0])  # squared norms of the weights before the update
     for i in range(ops.shape[0]):
         p0 = ops[i, K_PSTART]
         p1 = ops[i, K_PEND]
         if p1 > p0:
-            g2 = sum_squares(pgrads[p0:p1])
+            g2, old2[i] = sum_squares2(pgrads[p0:p1], params[p0:p1])
             stats[i, S_PGRAD] = np.sqrt(g2)
             if not np.isfinite(g2):
                 return _bad(glob, i, Q_PARAM_GRADIENT)
@@ -231,7 +251,7 @@ def update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, g
         if p1 <= p0:
             continue
         dw2, w2, new2 = update_segment(opt, params, pgrads, opt_m, opt_v, hyper, t, p0, p1,
-                                       steps)
+                                       steps, old2[i])
         stats[i, S_WNORM] = np.sqrt(new2)
         stats[i, S_RATIO] = np.sqrt(dw2 / w2) if w2 > 0 else np.inf if dw2 > 0 else 0.0
         if ok and not np.isfinite(new2):
@@ -275,6 +295,10 @@ def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fp
         return 0
     k = batches.shape[0]
     n = batches.shape[1]
+    widest = 1
+    for i in range(ops.shape[0]):
+        widest = max(widest, ops[i, K_WIN], ops[i, K_WOUT])
+    scratch = np.empty(scratch_size(hist.shape[1], widest), np.uint64)
     for s in range(k):
         stats, glob = stats_block[s], glob_block[s]
         fill(stats.ravel(), np.nan)
@@ -283,13 +307,13 @@ def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fp
         ok = True
         for i in range(ops.shape[0]):
             if ok and not forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats,
-                                       hist, n, True, glob, s == k - 1):
+                                       hist, n, True, glob, s == k - 1, scratch):
                 ok = False
         ok = ok and begin_backward(ops, out_idx, acts, grads, params, lab_buf, tgt_buf,
                                    classify, n, hyper, glob)
         for i in range(ops.shape[0] - 1, 0, -1):
             if ok and not backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads,
-                                        stats, n, hyper, glob):
+                                        stats, n, hyper, glob, steps):
                 ok = False
         ok = ok and update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t0 + s,
                            stats, glob, steps)

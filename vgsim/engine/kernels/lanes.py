@@ -1,0 +1,273 @@
+"""Reductions over contiguous float arrays in a fixed order that still runs at SIMD speed.
+
+Numba leaves LLVM's SLP vectoriser off and a float reduction only vectorises under fast-math
+reassociation, whose order LLVM may pick differently wherever a function is inlined. These
+intrinsics emit the vector loop themselves: element i goes to lane i % 16 (two 8-wide float64
+vectors, so additions overlap), lanes are combined in a fixed pairwise tree, and the tail after
+the last multiple of 16 is added in index order. Squares accumulate by fused multiply-add
+(llvm.fma: one rounding, exactly specified); minima and maxima are taken in the array's own dtype
+(exact). No fast-math flags: the same bits wherever a function is inlined.
+"""
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.core.imputils import impl_ret_borrowed
+from numba.extending import intrinsic
+from numba.np.arrayobj import populate_array
+
+VL = 8  # float64 lanes per vector
+NV = 2  # vectors per accumulator: independent chains hide the add latency
+WIDTH = VL * NV
+_opts = {"cache": True, "nogil": True}
+_SUM, _SQ, _MIN, _MAX = range(4)
+
+
+def _float_array(a) -> bool:
+    return (isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C"
+            and a.dtype in (types.float32, types.float64))
+
+
+def _splat(builder, vty, value):
+    v = builder.insert_element(ir.Constant(vty, ir.Undefined), value,
+                               ir.Constant(ir.IntType(32), 0))
+    mask = ir.Constant(ir.VectorType(ir.IntType(32), vty.count), [0] * vty.count)
+    return builder.shuffle_vector(v, ir.Constant(vty, ir.Undefined), mask)
+
+
+def _combine(builder, kind, a, b):
+    if kind in (_SUM, _SQ):
+        return builder.fadd(a, b)
+    op = "<" if kind == _MIN else ">"
+    # Keeps a unless b is strictly beyond it: NaN is never taken (as `v if v < lo else lo`).
+    return builder.select(builder.fcmp_ordered(op, b, a), b, a)
+
+
+def _reduce_codegen(kinds_per_array):
+    """Codegen for a loop over the first (n // WIDTH) * WIDTH elements of each array (all of
+    the first array's length), accumulating the given kinds per array; returns a tuple of
+    float64 results in order."""
+
+    def codegen(context, builder, signature, args):
+        i64, dbl = ir.IntType(64), ir.DoubleType()
+        vty = ir.VectorType(dbl, VL)
+        arys = [context.make_array(t)(context, builder, a)
+                for t, a in zip(signature.args, args, strict=True)]
+        ftys = [context.get_value_type(t.dtype) for t in signature.args]
+        n = arys[0].nitems
+        nw = builder.mul(builder.udiv(n, ir.Constant(i64, WIDTH)), ir.Constant(i64, WIDTH))
+        zero = ir.Constant(vty, [0.0] * VL)
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty] * 3),
+                                             f"llvm.fma.v{VL}f64")
+        inits = []
+        for ary, fty, kinds in zip(arys, ftys, kinds_per_array, strict=True):
+            row = []
+            for kind in kinds:
+                if kind in (_SUM, _SQ):
+                    row.append(zero)
+                else:  # min/max, in the array's dtype, start from the first element (n >= 1)
+                    row.append(_splat(builder, ir.VectorType(fty, VL), builder.load(ary.data)))
+            inits.append(row)
+        fn = builder.function
+        pre = builder.block
+        loop = fn.append_basic_block("lanes.loop")
+        after = fn.append_basic_block("lanes.after")
+        builder.cbranch(builder.icmp_unsigned(">", nw, ir.Constant(i64, 0)), loop, after)
+        builder.position_at_end(loop)
+        i = builder.phi(i64)
+        phis = [[[builder.phi(inits[a][c].type) for _ in range(NV)] for c in range(len(kinds))]
+                for a, kinds in enumerate(kinds_per_array)]
+        news = [[[None] * NV for _ in kinds] for kinds in kinds_per_array]
+        for a, (ary, fty, kinds) in enumerate(zip(arys, ftys, kinds_per_array, strict=True)):
+            fvty = ir.VectorType(fty, VL)
+            for k in range(NV):
+                ptr = builder.gep(ary.data, [builder.add(i, ir.Constant(i64, k * VL))])
+                v = builder.load(builder.bitcast(ptr, fvty.as_pointer()),
+                                 align=4 if fty != dbl else 8)
+                d = builder.fpext(v, vty) if fty != dbl else v
+                for c, kind in enumerate(kinds):
+                    acc = phis[a][c][k]
+                    if kind == _SUM:
+                        news[a][c][k] = builder.fadd(acc, d)
+                    elif kind == _SQ:
+                        news[a][c][k] = builder.call(fma, [d, d, acc])
+                    else:
+                        news[a][c][k] = _combine(builder, kind, acc, v)
+        nxt = builder.add(i, ir.Constant(i64, WIDTH))
+        end = builder.block
+        builder.cbranch(builder.icmp_unsigned("<", nxt, nw), loop, after)
+        i.add_incoming(ir.Constant(i64, 0), pre)
+        i.add_incoming(nxt, end)
+        builder.position_at_end(after)
+        outs = []  # every phi first: LLVM wants them at the top of the block
+        for a, kinds in enumerate(kinds_per_array):
+            for c, kind in enumerate(kinds):
+                vecs = []
+                for k in range(NV):
+                    ph = phis[a][c][k]
+                    ph.add_incoming(inits[a][c], pre)
+                    ph.add_incoming(news[a][c][k], end)
+                    out = builder.phi(inits[a][c].type)
+                    out.add_incoming(inits[a][c], pre)
+                    out.add_incoming(news[a][c][k], end)
+                    vecs.append(out)
+                outs.append((kind, vecs))
+        results = []
+        for kind, vecs in outs:
+            lanes = [builder.extract_element(v, ir.Constant(ir.IntType(32), j))
+                     for v in vecs for j in range(VL)]
+            if lanes[0].type != dbl:  # min/max lanes of a float32 array
+                lanes = [builder.fpext(x, dbl) for x in lanes]
+            while len(lanes) > 1:  # lane j with j + 1, then pairs of pairs, ...
+                lanes = [_combine(builder, kind, x, y)
+                         for x, y in zip(lanes[0::2], lanes[1::2], strict=True)]
+            results.append(lanes[0])
+        return context.make_tuple(builder, signature.return_type, results)
+
+    return codegen
+
+
+@intrinsic
+def _moments_body(typingctx, y):
+    if not _float_array(y):
+        return None
+    return types.UniTuple(types.float64, 4)(y), _reduce_codegen([(_SUM, _SQ, _MIN, _MAX)])
+
+
+@intrinsic
+def _sumsq_body(typingctx, a):
+    if not _float_array(a):
+        return None
+    return types.UniTuple(types.float64, 1)(a), _reduce_codegen([(_SQ,)])
+
+
+@intrinsic
+def _sumsq2_body(typingctx, a, b):
+    if not (_float_array(a) and _float_array(b)):
+        return None
+    return types.UniTuple(types.float64, 2)(a, b), _reduce_codegen([(_SQ,), (_SQ,)])
+
+
+@njit(**_opts)
+def moments(y):
+    """(sum, sum of squares, min, max) of y in float64; y must not be empty."""
+    s, q, lo, hi = _moments_body(y)
+    for i in range(y.size - y.size % WIDTH, y.size):
+        v = np.float64(y[i])
+        s += v
+        q += v * v
+        lo = v if v < lo else lo
+        hi = v if v > hi else hi
+    return s, q, lo, hi
+
+
+@njit(**_opts)
+def sum_squares(a):
+    """sum(a**2) in float64."""
+    s = _sumsq_body(a)[0]
+    for i in range(a.size - a.size % WIDTH, a.size):
+        v = np.float64(a[i])
+        s += v * v
+    return s
+
+
+@njit(**_opts)
+def sum_squares2(a, b):
+    """(sum(a**2), sum(b**2)) in float64, one pass; a and b of the same size."""
+    sa, sb = _sumsq2_body(a, b)
+    for i in range(a.size - a.size % WIDTH, a.size):
+        v = np.float64(a[i])
+        sa += v * v
+        u = np.float64(b[i])
+        sb += u * u
+    return sa, sb
+
+
+
+
+
+
+@intrinsic
+def as_2d(typingctx, a, n, w):
+    """The first n * w entries of a contiguous 1-D array as an (n, w) C-contiguous view (the
+    caller guarantees a.size >= n * w). Numba's reshape asks a C helper to check the layout
+    every time, which costs as much as a small node's arithmetic; this only fills in the
+    array header. Pass an array, never an Optional one (Numba then types it as a list)."""
+    if not (isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C"
+            and isinstance(n, types.Integer) and isinstance(w, types.Integer)):
+        return None
+    ret = a.copy(ndim=2, layout="C")
+    sig = ret(a, n, w)
+
+    def codegen(context, builder, signature, args):
+        src = context.make_array(signature.args[0])(context, builder, args[0])
+        dst = context.make_array(signature.return_type)(context, builder)
+        rows = context.cast(builder, args[1], signature.args[1], types.intp)
+        cols = context.cast(builder, args[2], signature.args[2], types.intp)
+        itemsize = src.itemsize
+        populate_array(dst, data=src.data, shape=[rows, cols],
+                       strides=[builder.mul(cols, itemsize), itemsize], itemsize=itemsize,
+                       meminfo=src.meminfo, parent=src.parent)
+        return impl_ret_borrowed(context, builder, signature.return_type, dst._getvalue())
+
+    return sig, codegen
+
+
+
+@intrinsic
+def _transpose8(typingctx, src, dst, ld_src, ld_dst, r0, c0):
+    """dst[c0 + j, r0 + i] = src[r0 + i, c0 + j] for an 8 x 8 block of two flat C-ordered
+    float32/float64 arrays with row lengths ld_src and ld_dst: eight row loads, the shuffles of
+    a transpose, eight row stores (Numba's scalar loop moves one value at a time)."""
+    if not (_float_array(src) and _float_array(dst) and src.dtype == dst.dtype):
+        return None
+    sig = types.void(src, dst, types.intp, types.intp, types.intp, types.intp)
+
+    def codegen(context, builder, signature, args):
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        s = context.make_array(signature.args[0])(context, builder, args[0])
+        d = context.make_array(signature.args[1])(context, builder, args[1])
+        fty = context.get_value_type(signature.args[0].dtype)
+        vty = ir.VectorType(fty, 8)
+        align = 4 if fty == ir.FloatType() else 8
+        ld_s, ld_d, r0, c0 = args[2:]
+        rows = []
+        for i in range(8):
+            off = builder.add(builder.mul(builder.add(r0, ir.Constant(i64, i)), ld_s), c0)
+            ptr = builder.bitcast(builder.gep(s.data, [off]), vty.as_pointer())
+            rows.append(builder.load(ptr, align=align))
+        # out[j][i] = rows[i][j], as the shuffle of pairs of rows the backend recognises.
+        for j in range(8):
+            pairs = []
+            for i in range(0, 8, 2):
+                mask = ir.Constant(ir.VectorType(i32, 2), [j, 8 + j])
+                pairs.append(builder.shuffle_vector(rows[i], rows[i + 1], mask))
+            quads = [builder.shuffle_vector(pairs[0], pairs[1],
+                                            ir.Constant(ir.VectorType(i32, 4), [0, 1, 2, 3])),
+                     builder.shuffle_vector(pairs[2], pairs[3],
+                                            ir.Constant(ir.VectorType(i32, 4), [0, 1, 2, 3]))]
+            col = builder.shuffle_vector(quads[0], quads[1],
+                                         ir.Constant(ir.VectorType(i32, 8), list(range(8))))
+            off = builder.add(builder.mul(builder.add(c0, ir.Constant(i64, j)), ld_d), r0)
+            ptr = builder.bitcast(builder.gep(d.data, [off]), vty.as_pointer())
+            builder.store(col, ptr, align=align)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(**_opts)
+def transpose_into(W, Wt):
+    """Wt = W^T for 2-D C-contiguous arrays, 8 x 8 blocks at a time where they fit."""
+    k, m = W.shape
+    src = W.ravel()
+    dst = Wt.ravel()
+    k8 = k - k % 8
+    m8 = m - m % 8
+    for r0 in range(0, k8, 8):
+        for c0 in range(0, m8, 8):
+            _transpose8(src, dst, m, k, r0, c0)
+    for p in range(k):
+        for j in range(m8 if p < k8 else 0, m):
+            Wt[j, p] = W[p, j]
