@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
@@ -36,7 +38,8 @@ from .training import TrainingController
 from .worker import Frame
 
 STATE_KEY = "window_state/3"
-PREPARING_AFTER_MS = 300  # bump when the docks change, so an old layout is not restored
+PREPARING_AFTER_MS = 300
+TINT_SECONDS = 0.1  # bump when the docks change, so an old layout is not restored
 
 
 class MainWindow(QMainWindow):
@@ -300,6 +303,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(100, self.view.fit)
 
     _shown = False
+    _tinted_at = 0.0
     _diagnosis_seen = False
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -389,7 +393,11 @@ class MainWindow(QMainWindow):
         self.dashboard.show_data(self.training.plot_data(frame), stats=stats,
                                  hist=frame.live_hist if micro else None,
                                  everything=not frame.playing)
-        apply_figures(self.scene, ids, stats)
+        now = time.perf_counter()
+        if not frame.playing or now - self._tinted_at >= TINT_SECONDS:
+            # Repainting every block is a third of a frame: while playing, 10 times a second.
+            self._tinted_at = now
+            apply_figures(self.scene, ids, stats)
         self.diagnosis.show_findings(frame.findings, trained=frame.step_count > 0)
         if frame.findings and not self._diagnosis_seen:
             self._diagnosis_seen = True

@@ -11,6 +11,7 @@ from .boundary import DecisionBoundaryPlot
 from .data import PlotData
 from .export import CHROME, fit_x_to_data
 from .gradients import GradientFlowPlot, GradientHeatmap
+from .style import steady_axes
 from .training import AccuracyPlot, LossPlot, UpdateRatioPlot, WeightNormPlot
 
 LAYOUT = (
@@ -56,7 +57,7 @@ class Dashboard(pg.GraphicsLayoutWidget):
         self.export_buttons: dict[str, pg.ButtonItem] = {}
         for r, row in enumerate(LAYOUT):
             for c, cls in enumerate(row):
-                plot = self.addPlot(row=r, col=c)
+                plot = self.addPlot(row=r, col=c, axisItems=steady_axes())
                 self.plots[cls.key] = cls(plot)
                 self._add_export_controls(cls.key, cls.title, plot)
         self._layers_of: tuple | None = None

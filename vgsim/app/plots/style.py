@@ -26,6 +26,20 @@ pg.setConfigOptions(antialias=False, background=BACKGROUND, foreground=FOREGROUN
 THIN = 1.0
 
 
+class SteadyAxis(pg.AxisItem):
+    """An axis that keeps its drawing when its range did not change: pyqtgraph redraws both axes
+    (ticks, text and all) when either range moves, which was most of a live frame."""
+
+    def setRange(self, mn: float, mx: float) -> None:  # noqa: N802 - Qt's name
+        if self.picture is not None and list(self.range) == [mn, mx]:
+            return
+        super().setRange(mn, mx)
+
+
+def steady_axes() -> dict[str, SteadyAxis]:
+    return {"left": SteadyAxis("left"), "bottom": SteadyAxis("bottom")}
+
+
 def style_plot(plot: pg.PlotItem, title: str, x_label: str, y_label: str,
                log_y: bool = False) -> None:
     plot.setTitle(title, size="10pt", bold=True)
