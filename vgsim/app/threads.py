@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import queue
 import threading
+from abc import ABC, abstractmethod
 
 
-class FrameThread:
+class FrameThread(ABC):
     def __init__(self, name: str) -> None:
         self._commands: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
@@ -18,8 +19,9 @@ class FrameThread:
         """Called by a subclass once its own state is set up."""
         self._thread.start()
 
+    @abstractmethod
     def _loop(self) -> None:
-        raise NotImplementedError
+        """The thread's body: take commands, work, hand over frames, return on "quit"."""
 
     def _hand_over(self, frame: object) -> None:
         with self._lock:

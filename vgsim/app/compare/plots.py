@@ -3,6 +3,8 @@ created once and fed with setData; ranges move only when the data leaves them.""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -36,7 +38,7 @@ def legend_name(run: RunSeries) -> str:
     return f"{run.label} (diverged at step {run.diverged_at})" if run.diverged else run.label
 
 
-class _Overlay:
+class _Overlay(ABC):
     """One curve per run; subclasses say what x and y are."""
 
     key = ""
@@ -118,8 +120,9 @@ class _Overlay:
             self.place = best
             self.legend.anchor(*PLACES[best])
 
+    @abstractmethod
     def xy(self, run: RunSeries) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+        """The run's x and y values for this plot."""
 
     def _y_values(self, data: ComparisonData) -> np.ndarray:
         """What the y range covers: the runs still training (a diverged run's blow-up, 1e17,
