@@ -90,7 +90,10 @@ class GradientFlowPlot:
             curve.setData(x, old, connect="finite")
         self._frames += 1
         if self._frames % 10 == 1:
-            settle_y(self.plot, log_range(np.concatenate([signal, weight])))
+            shown = [signal, weight]
+            if data.theory is not None:  # the step-0 prediction stays in view too
+                shown.append(positive(data.theory[self.layers]))
+            settle_y(self.plot, log_range(np.concatenate(shown)))
 
 
 class GradientHeatmap:
