@@ -15,6 +15,7 @@ from .style import (
     GRADIENT_LEVELS,
     GRADIENT_MAP,
     LEGEND_BRUSH,
+    TAIL_HEADROOM,
     THEORY,
     WEIGHT_GRAD,
     finite_points,
@@ -127,4 +128,4 @@ class GradientHeatmap:
         self.image.setImage(image, autoLevels=False, levels=GRADIENT_LEVELS)
         first, last = float(steps[0]), float(steps[-1]) + 1
         self.image.setRect(first, -0.5, max(last - first, 1.0), len(self.layers))
-        follow_steps(self.plot, first, last)
+        follow_steps(self.plot, first, last, TAIL_HEADROOM)

@@ -85,6 +85,11 @@ def log_range(values: np.ndarray, pad: float = 0.3,
     return lo - pad, hi + pad
 
 
+# A window of the last steps slides every frame: with this much room ahead its axis moves a few
+# times a second rather than at every frame (an axis move redraws its text).
+TAIL_HEADROOM = 0.6
+
+
 def follow_steps(plot: pg.PlotItem, first: float, last: float, headroom: float = 0.25) -> None:
     """Keep [first, last] in view, moving the axis only when the data leaves it (with room
     ahead): an axis that moves every frame is redrawn, text and all, every frame."""

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from .data import T_RATIO, T_WNORM, PlotData
 from .style import (
     LEGEND_BRUSH,
+    TAIL_HEADROOM,
     TEST,
     THIN,
     TRAIN,
@@ -133,7 +134,7 @@ class _PerLayer(_Curves):
         for k, curve in enumerate(self.curves):
             curve.setData(steps, positive(values[:, k]), connect="finite")
         if self._due(steps):
-            self._x_range(steps)
+            follow_steps(self.plot, float(steps[0]), float(steps[-1]), TAIL_HEADROOM)
             settle_y(self.plot, log_range(values.ravel()))
 
 
