@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
     QMainWindow,
     QProgressBar,
     QSplitter,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -25,8 +24,8 @@ from .canvas.view import CanvasView
 from .dialogs import AddLayersDialog
 from .editor import Editor
 from .exporting import ExportController
-from .files import DEFAULT_NETWORK, RESOURCES, FileController, presets
-from .panels.controls import RunUntil, SpeedBox
+from .files import DEFAULT_NETWORK, RESOURCES, FileController
+from .menus import build_menus
 from .panels.diagnosis import DiagnosisPanel
 from .panels.inspector import Inspector
 from .panels.lessons import LessonsPanel
@@ -37,9 +36,9 @@ from .side_by_side import SideBySide
 from .training import TrainingController
 from .worker import Frame
 
-STATE_KEY = "window_state/3"
+STATE_KEY = "window_state/3"  # bump when the docks change, so an old layout is not restored
 PREPARING_AFTER_MS = 300
-TINT_SECONDS = 0.1  # bump when the docks change, so an old layout is not restored
+TINT_SECONDS = 0.1
 
 
 class MainWindow(QMainWindow):
@@ -62,7 +61,7 @@ class MainWindow(QMainWindow):
         self.side_by_side = SideBySide(self, lambda: self.editor.model.snapshot(), self.settings)
         self.exports = ExportController(self, self.dashboard, self.splitter, self.training,
                                         lambda: self.editor.model.snapshot(), self.settings)
-        self._build_actions()
+        build_menus(self)
         self._wire()
         self._restore_state()
         if open_default and DEFAULT_NETWORK.exists():
@@ -128,130 +127,6 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
-
-    def _action(self, key: str, text: str, slot, shortcut=None, tip: str = "") -> QAction:  # noqa: ANN001
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setToolTip(tip or text.replace("&", "").replace("…", ""))
-        action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        self.actions[key] = action
-        return action
-
-    def _build_actions(self) -> None:
-        a, K = self._action, QKeySequence.StandardKey
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction(a("new", "&New", self.new_network, K.New))
-        file_menu.addAction(a("open", "&Open…", self.files.open_dialog, K.Open))
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent)
-        for title, items in presets():
-            if not items or title == "Lessons":  # the lessons have a menu of their own
-                continue
-            menu = file_menu.addMenu(title)
-            for name, path in items:
-                menu.addAction(name, lambda p=path: self.files.open_preset(p))
-        file_menu.addSeparator()
-        file_menu.addAction(a("save", "&Save", self.files.save, K.Save))
-        file_menu.addAction(a("save_as", "Save &As…", self.files.save_as, K.SaveAs))
-        file_menu.addSeparator()
-        x = self.exports
-        export = file_menu.addMenu("&Export")
-        export.addAction(a("export_all", "All &plots…", x.export_all_dialog, "Ctrl+E",
-                           "Every plot as PNG and SVG into a folder"))
-        export.addAction(a("export_dashboard", "&Dashboard image…", x.export_dashboard_dialog,
-                           "Ctrl+Shift+E", "One image of the canvas and all the plots"))
-        record = a("record", "&Record gradient flow (GIF)", x.record_toggled,
-                   tip="Capture the gradient-flow plot as it changes; uncheck to save a GIF")
-        record.setCheckable(True)
-        export.addAction(record)
-        export.addSeparator()
-        export.addAction(a("export_metrics", "&Metrics (CSV)…", x.export_metrics_dialog,
-                           tip="The run's per-step figures, the columns of `vgsim run`"))
-        export.addAction(a("export_state", "&State (.npz)…", x.export_state_dialog,
-                           tip="Activations, gradients and weights now: the --dump-state keys"))
-        export.addAction(a("export_network", "&Network (JSON)…", x.export_network_dialog,
-                           tip="The network on the canvas as a network file"))
-        file_menu.addSeparator()
-        file_menu.addAction(a("quit", "&Quit", self.close, K.Quit))
-        edit = self.menuBar().addMenu("&Edit")
-        undo = self.editor.undo.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence("Ctrl+Z"))
-        redo = self.editor.undo.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.actions["undo"], self.actions["redo"] = undo, redo
-        edit.addActions([undo, redo])
-        edit.addSeparator()
-        edit.addAction(a("copy", "&Copy", self.copy_selection, K.Copy))
-        edit.addAction(a("paste", "&Paste", self.paste, K.Paste))
-        edit.addAction(a("delete", "&Delete", self.delete_selection, Qt.Key.Key_Delete))
-        edit.addAction(a("select_all", "Select &All", self._select_all, K.SelectAll))
-        build = self.menuBar().addMenu("&Build")
-        build.addAction(a("add_pair", "Add dense + activation", self.add_pair, "Ctrl+L",
-                          "Append a dense layer and an activation after the selected block"))
-        build.addAction(a("add_layers", "Add &N layers…", self.add_layers, "Ctrl+Shift+L",
-                          "Add many identical layers at once (20 or 56 layers in one go)"))
-        build.addAction(a("wrap_residual", "Wrap in &residual block", self.wrap_residual,
-                          "Ctrl+R", "Add a skip connection around the selected chain"))
-        build.addSeparator()
-        build.addAction(a("tidy", "&Tidy layout", self.editor.tidy, "Ctrl+T",
-                          "Main path in a line, skip connections arching over it"))
-        view = self.menuBar().addMenu("&View")
-        view.addAction(a("fit", "&Fit network", self.view.fit, "Ctrl+0"))
-        view.addAction(a("zoom_in", "Zoom &in", lambda: self.view.zoom_by(1.25), K.ZoomIn))
-        view.addAction(a("zoom_out", "Zoom &out", lambda: self.view.zoom_by(0.8), K.ZoomOut))
-        view.addSeparator()
-        for dock in (self.palette_dock, self.inspector_dock, self.problems_dock,
-                     self.diagnosis_dock):
-            view.addAction(dock.toggleViewAction())
-        lessons = self.menuBar().addMenu("&Lessons")
-        for lesson in self.lessons.lessons:
-            lessons.addAction(f"&{lesson.order}. {lesson.title}" if lesson.order < 10
-                              else f"{lesson.order}. {lesson.title}",
-                              lambda chosen=lesson: self.open_lesson(chosen))
-        lessons.addSeparator()
-        lessons.addAction(self.lessons_dock.toggleViewAction())
-        self.train_menu = self.menuBar().addMenu("&Train")
-        self.train_menu.addAction(a("play", "&Play", self.play, "Space",
-                                    "Train continuously; again to pause (Space)"))
-        step = a("step", "Step", self.training.step, "N",
-                 "One mini-batch: forward, loss, backward, update (N or →)")
-        step.setShortcuts([QKeySequence("N"), QKeySequence(Qt.Key.Key_Right)])
-        self.train_menu.addAction(step)
-        self.train_menu.addAction(a("micro", "Micro-step", self.training.micro_step, "M",
-                                    "The next block of the forward or backward pass (M)"))
-        self.train_menu.addAction(a("reset", "Reset", self.reset_training, "R",
-                                    "Re-initialise the weights from the seed; applies edits (R)"))
-        self.train_menu.addSeparator()
-        compare = self.side_by_side.compare_with_files
-        self.train_menu.addAction(a("compare", "&Compare with…", compare, "Ctrl+K",
-                                    "Train this network and others side by side, in lockstep "
-                                    "on the same data and batches"))
-        bar = QToolBar("Training")
-        bar.setObjectName("training_toolbar")
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.addToolBar(bar)
-        self.toolbar = bar
-        for key in ("play", "step", "micro", "reset"):
-            bar.addAction(self.actions[key])
-        self.speed = SpeedBox()
-        self.run_until = RunUntil()
-        bar.addWidget(self.speed)
-        bar.addWidget(self.run_until)
-        bar = QToolBar("Edit")
-        bar.setObjectName("edit_toolbar")
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.addToolBar(bar)
-        # Fixed labels here: the menu's "Undo <command>" text would shift the toolbar.
-        for key, stack_action in (("undo", self.editor.undo.undo), ("redo", self.editor.undo.redo)):
-            button = a(f"tool_{key}", key.capitalize(), stack_action)
-            source = self.actions[key]
-            button.setEnabled(source.isEnabled())
-            source.enabledChanged.connect(button.setEnabled)
-            bar.addAction(button)
-        for key in ("tidy", "fit", "add_layers", "wrap_residual"):
-            bar.addAction(self.actions[key])
 
     def _wire(self) -> None:
         self.scene.connect_requested.connect(self.editor.connect)

@@ -1,0 +1,144 @@
+"""The window's menus and toolbars: what each action is called, its shortcut and its slot."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QToolBar
+
+from .files import presets
+from .panels.controls import RunUntil, SpeedBox
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+
+def make_action(window: MainWindow, key: str, text: str, slot, shortcut=None,  # noqa: ANN001
+                tip: str = "") -> QAction:
+    action = QAction(text, window)
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+    action.setToolTip(tip or text.replace("&", "").replace("…", ""))
+    action.setStatusTip(tip)
+    action.triggered.connect(slot)
+    window.actions[key] = action
+    return action
+
+
+def build_menus(window: MainWindow) -> None:
+    """The menus and toolbars; every action is kept in `window.actions` by key."""
+    a, K = partial(make_action, window), QKeySequence.StandardKey
+    file_menu = window.menuBar().addMenu("&File")
+    file_menu.addAction(a("new", "&New", window.new_network, K.New))
+    file_menu.addAction(a("open", "&Open…", window.files.open_dialog, K.Open))
+    window.recent_menu = file_menu.addMenu("Open &Recent")
+    window.recent_menu.aboutToShow.connect(window._fill_recent)
+    for title, items in presets():
+        if not items or title == "Lessons":  # the lessons have a menu of their own
+            continue
+        menu = file_menu.addMenu(title)
+        for name, path in items:
+            menu.addAction(name, lambda p=path: window.files.open_preset(p))
+    file_menu.addSeparator()
+    file_menu.addAction(a("save", "&Save", window.files.save, K.Save))
+    file_menu.addAction(a("save_as", "Save &As…", window.files.save_as, K.SaveAs))
+    file_menu.addSeparator()
+    x = window.exports
+    export = file_menu.addMenu("&Export")
+    export.addAction(a("export_all", "All &plots…", x.export_all_dialog, "Ctrl+E",
+                       "Every plot as PNG and SVG into a folder"))
+    export.addAction(a("export_dashboard", "&Dashboard image…", x.export_dashboard_dialog,
+                       "Ctrl+Shift+E", "One image of the canvas and all the plots"))
+    record = a("record", "&Record gradient flow (GIF)", x.record_toggled,
+               tip="Capture the gradient-flow plot as it changes; uncheck to save a GIF")
+    record.setCheckable(True)
+    export.addAction(record)
+    export.addSeparator()
+    export.addAction(a("export_metrics", "&Metrics (CSV)…", x.export_metrics_dialog,
+                       tip="The run's per-step figures, the columns of `vgsim run`"))
+    export.addAction(a("export_state", "&State (.npz)…", x.export_state_dialog,
+                       tip="Activations, gradients and weights now: the --dump-state keys"))
+    export.addAction(a("export_network", "&Network (JSON)…", x.export_network_dialog,
+                       tip="The network on the canvas as a network file"))
+    file_menu.addSeparator()
+    file_menu.addAction(a("quit", "&Quit", window.close, K.Quit))
+    edit = window.menuBar().addMenu("&Edit")
+    undo = window.editor.undo.createUndoAction(window, "&Undo")
+    undo.setShortcut(QKeySequence("Ctrl+Z"))
+    redo = window.editor.undo.createRedoAction(window, "&Redo")
+    redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+    window.actions["undo"], window.actions["redo"] = undo, redo
+    edit.addActions([undo, redo])
+    edit.addSeparator()
+    edit.addAction(a("copy", "&Copy", window.copy_selection, K.Copy))
+    edit.addAction(a("paste", "&Paste", window.paste, K.Paste))
+    edit.addAction(a("delete", "&Delete", window.delete_selection, Qt.Key.Key_Delete))
+    edit.addAction(a("select_all", "Select &All", window._select_all, K.SelectAll))
+    build = window.menuBar().addMenu("&Build")
+    build.addAction(a("add_pair", "Add dense + activation", window.add_pair, "Ctrl+L",
+                      "Append a dense layer and an activation after the selected block"))
+    build.addAction(a("add_layers", "Add &N layers…", window.add_layers, "Ctrl+Shift+L",
+                      "Add many identical layers at once (20 or 56 layers in one go)"))
+    build.addAction(a("wrap_residual", "Wrap in &residual block", window.wrap_residual,
+                      "Ctrl+R", "Add a skip connection around the selected chain"))
+    build.addSeparator()
+    build.addAction(a("tidy", "&Tidy layout", window.editor.tidy, "Ctrl+T",
+                      "Main path in a line, skip connections arching over it"))
+    view = window.menuBar().addMenu("&View")
+    view.addAction(a("fit", "&Fit network", window.view.fit, "Ctrl+0"))
+    view.addAction(a("zoom_in", "Zoom &in", lambda: window.view.zoom_by(1.25), K.ZoomIn))
+    view.addAction(a("zoom_out", "Zoom &out", lambda: window.view.zoom_by(0.8), K.ZoomOut))
+    view.addSeparator()
+    for dock in (window.palette_dock, window.inspector_dock, window.problems_dock,
+                 window.diagnosis_dock):
+        view.addAction(dock.toggleViewAction())
+    lessons = window.menuBar().addMenu("&Lessons")
+    for lesson in window.lessons.lessons:
+        lessons.addAction(f"&{lesson.order}. {lesson.title}" if lesson.order < 10
+                          else f"{lesson.order}. {lesson.title}",
+                          lambda chosen=lesson: window.open_lesson(chosen))
+    lessons.addSeparator()
+    lessons.addAction(window.lessons_dock.toggleViewAction())
+    window.train_menu = window.menuBar().addMenu("&Train")
+    window.train_menu.addAction(a("play", "&Play", window.play, "Space",
+                                "Train continuously; again to pause (Space)"))
+    step = a("step", "Step", window.training.step, "N",
+             "One mini-batch: forward, loss, backward, update (N or →)")
+    step.setShortcuts([QKeySequence("N"), QKeySequence(Qt.Key.Key_Right)])
+    window.train_menu.addAction(step)
+    window.train_menu.addAction(a("micro", "Micro-step", window.training.micro_step, "M",
+                                "The next block of the forward or backward pass (M)"))
+    window.train_menu.addAction(a("reset", "Reset", window.reset_training, "R",
+                                "Re-initialise the weights from the seed; applies edits (R)"))
+    window.train_menu.addSeparator()
+    compare = window.side_by_side.compare_with_files
+    window.train_menu.addAction(a("compare", "&Compare with…", compare, "Ctrl+K",
+                                "Train this network and others side by side, in lockstep "
+                                "on the same data and batches"))
+    bar = QToolBar("Training")
+    bar.setObjectName("training_toolbar")
+    bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    window.addToolBar(bar)
+    window.toolbar = bar
+    for key in ("play", "step", "micro", "reset"):
+        bar.addAction(window.actions[key])
+    window.speed = SpeedBox()
+    window.run_until = RunUntil()
+    bar.addWidget(window.speed)
+    bar.addWidget(window.run_until)
+    bar = QToolBar("Edit")
+    bar.setObjectName("edit_toolbar")
+    bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    window.addToolBar(bar)
+    # Fixed labels here: the menu's "Undo <command>" text would shift the toolbar.
+    for key, stack_action in (("undo", window.editor.undo.undo), ("redo", window.editor.undo.redo)):
+        button = a(f"tool_{key}", key.capitalize(), stack_action)
+        source = window.actions[key]
+        button.setEnabled(source.isEnabled())
+        source.enabledChanged.connect(button.setEnabled)
+        bar.addAction(button)
+    for key in ("tidy", "fit", "add_layers", "wrap_residual"):
+        bar.addAction(window.actions[key])
