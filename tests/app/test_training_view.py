@@ -236,3 +236,21 @@ def test_plots_of_an_earlier_network_are_marked_while_the_canvas_has_problems(wi
     assert window.stale_banner.isVisible()
     window.editor.undo.undo()
     assert not window.editor.model.problems() and not window.stale_banner.isVisible()
+
+
+def test_a_healthy_run_is_called_healthy_once_it_has_trained(qtbot):
+    from PySide6.QtWidgets import QLabel
+
+    from vgsim.app.panels.diagnosis import DiagnosisPanel
+
+    panel = DiagnosisPanel()
+    qtbot.addWidget(panel)
+
+    def text() -> str:  # what the panel's column holds now
+        widgets = [panel.column.itemAt(i).widget() for i in range(panel.column.count())]
+        return " ".join(w.text() for w in widgets if isinstance(w, QLabel))
+
+    panel.show_findings((), trained=False)
+    assert "Train a few steps" in text()
+    panel.show_findings((), trained=True)
+    assert "Healthy" in text() and "Train a few steps" not in text()

@@ -31,13 +31,14 @@ class DiagnosisPanel(QScrollArea):
         self.column.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.setWidget(self.body)
         self.findings: tuple[Finding, ...] | None = None
+        self._trained = False
         self.buttons: dict[str, QPushButton] = {}
         self.show_findings(())
 
     def show_findings(self, findings: tuple[Finding, ...], trained: bool = False) -> None:
-        if findings == self.findings:
+        if (findings, trained) == (self.findings, self._trained):
             return
-        self.findings = findings
+        self.findings, self._trained = findings, trained
         while self.column.count():
             item = self.column.takeAt(0)
             if item.widget() is not None:
