@@ -7,7 +7,6 @@ simply replaced, so a slow redraw never builds a queue.
 from __future__ import annotations
 
 import gc
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 
@@ -16,6 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from ..engine.spec import Network
 from ..engine.train import Trainer
 from .plots.data import PlotData
+from .threads import FramePacer
 from .worker import Frame, TrainingWorker
 
 FRAME_MS = 33
@@ -86,8 +86,7 @@ class TrainingController(QObject):
         self.timer.timeout.connect(self._poll)
         self.timer.start()
         self._pending: Network | None = None
-        self._drawn = -1
-        self._next_draw = 0.0
+        self._pacer = FramePacer(BUSY_SHARE)
         self.frame: Frame | None = None
         self.network: Network | None = None  # what the trainer was built from
 
@@ -165,17 +164,11 @@ class TrainingController(QObject):
 
     # --- frames -------------------------------------------------------------------------------
     def _poll(self) -> None:
-        now = time.perf_counter()
-        if now < self._next_draw:
-            return
-        frame = self.worker.latest()
-        if frame is None or frame.serial == self._drawn:
-            return
-        self._drawn = frame.serial
+        self._pacer.poll(self.worker, self._draw)
+
+    def _draw(self, frame: Frame) -> None:
         self.frame = frame
         self.frame_ready.emit(frame)
-        spent = time.perf_counter() - now
-        self._next_draw = now + spent / BUSY_SHARE
 
     @staticmethod
     def plot_data(frame: Frame) -> PlotData:

@@ -9,7 +9,6 @@ so the window stays responsive while the worker trains.
 from __future__ import annotations
 
 import os
-import queue
 import subprocess
 import sys
 import time
@@ -80,7 +79,6 @@ class TrainingWorker(FrameThread):
         super().__init__("vgsim-trainer")
         self._serial = 0
         self.trainer: Trainer | None = None
-        self._playing = False
         self._rate_limit: float | None = None  # steps per second; None: as fast as possible
         self._until: _Until | None = None
         self._rate = 0.0
@@ -104,28 +102,16 @@ class TrainingWorker(FrameThread):
         return future
 
     # --- the worker thread --------------------------------------------------------------------
-    def _loop(self) -> None:
+    def _begin(self) -> None:
         # Most networks are float32: start compiling those kernels while the window builds.
         self.building = True
         try:
             self._prepare_kernels("float32")
         finally:
             self.building = False
-        while True:
-            try:
-                command, args = self._commands.get(timeout=None if not self._playing else 0)
-            except queue.Empty:
-                command, args = None, ()
-            if command == "quit":
-                return
-            try:
-                if command is not None:
-                    self._handle(command, args)
-                if self._playing and command is None:
-                    self._play_block()
-            except VgsimError as exc:
-                self._playing = False
-                self._publish(error=str(exc))
+
+    def _work(self) -> None:
+        self._play_block()
 
     def _handle(self, command: str, args: tuple) -> None:
         if command == "load":

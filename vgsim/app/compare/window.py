@@ -5,7 +5,6 @@ batches), a card per network (see cards.py) and the overlay plots. Training runs
 from __future__ import annotations
 
 import gc
-import time
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, QTimer
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 from ...comparisons import Comparison
 from ...engine.spec import Network
 from ..plots.export import ExportError, export_all
+from ..threads import FramePacer
 from ..training import BUSY_SHARE, FRAME_MS, MainThreadCollector
 from .cards import CARD_HEIGHT, RunCard
 from .data import ComparisonData
@@ -46,8 +46,7 @@ class ComparisonWindow(QMainWindow):
         self._seed = comparison.seed
         self._build()
         self.frame: CompareFrame | None = None
-        self._drawn = -1
-        self._next_draw = 0.0
+        self._pacer = FramePacer(BUSY_SHARE)
         # From here on only the worker thread touches the comparison.
         self.worker = ComparisonWorker(comparison)
         # Deleted with its parent (no closeEvent then): the thread must not train on unseen.
@@ -130,17 +129,11 @@ class ComparisonWindow(QMainWindow):
 
     # --- frames -------------------------------------------------------------------------------
     def _poll(self) -> None:
-        now = time.perf_counter()
-        if now < self._next_draw:
-            return
-        frame = self.worker.latest()
-        if frame is None or frame.serial == self._drawn:
-            return
-        self._drawn = frame.serial
+        self._pacer.poll(self.worker, self._draw)
+
+    def _draw(self, frame: CompareFrame) -> None:
         self.frame = frame
         self.show_frame(frame)
-        # A slow draw makes the next one wait: the window keeps time for the user.
-        self._next_draw = now + (time.perf_counter() - now) / BUSY_SHARE
 
     def show_frame(self, frame: CompareFrame) -> None:
         data: ComparisonData = frame.data

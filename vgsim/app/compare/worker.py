@@ -7,7 +7,6 @@ the window's timer takes the newest one, older ones are dropped, never queued. N
 
 from __future__ import annotations
 
-import queue
 import time
 from dataclasses import dataclass
 
@@ -36,7 +35,6 @@ class ComparisonWorker(FrameThread):
         self.comparison = comparison  # touched by the worker thread only, once started
         super().__init__("vgsim-compare")
         self._serial = 0
-        self._playing = False
         self._round = 1  # steps per round, adapted so a round takes about BLOCK_SECONDS
         self._rate = 0.0
         self._published = 0.0
@@ -44,22 +42,8 @@ class ComparisonWorker(FrameThread):
         self._start()
 
     # --- the worker thread --------------------------------------------------------------------
-    def _loop(self) -> None:
-        while True:
-            try:
-                command, args = self._commands.get(timeout=None if not self._playing else 0)
-            except queue.Empty:
-                command, args = None, ()
-            if command == "quit":
-                return
-            try:
-                if command is not None:
-                    self._handle(command, args)
-                elif self._playing:
-                    self._play_round()
-            except Exception as exc:  # noqa: BLE001 - shown in the window; the thread goes on
-                self._playing = False
-                self._publish(error=f"{type(exc).__name__}: {exc}")
+    def _work(self) -> None:
+        self._play_round()
 
     def _handle(self, command: str, args: tuple) -> None:
         c = self.comparison
