@@ -254,3 +254,22 @@ def test_a_healthy_run_is_called_healthy_once_it_has_trained(qtbot):
     assert "Train a few steps" in text()
     panel.show_findings((), trained=True)
     assert "Healthy" in text() and "Train a few steps" not in text()
+
+
+def test_empty_log_plots_show_whole_decades_and_regression_axes_say_x_and_y(window, qtbot):
+    from vgsim.app.plots.dashboard import Dashboard
+
+    empty = Dashboard()
+    qtbot.addWidget(empty)
+    for key in ("gradient-flow", "loss", "weight-norms", "update-ratio"):
+        assert empty.plots[key].plot.viewRange()[1] == [-3, 1], key
+    net = mlp(2, 8, 1, activation="tanh", init="xavier_uniform", loss="mse",
+              data={"name": "sine", "samples": 200}, training={"batch_size": 16})
+    window.editor.load(net, None)
+    wait_frame(qtbot, window, lambda f: f.step_count == 0 and len(f.nodes[0]) == len(net.nodes))
+    window.actions["step"].trigger()
+    wait_frame(qtbot, window, lambda f: f.step_count == 1 and f.boundary is not None
+               and f.boundary["kind"] == "curve")
+    qtbot.wait(100)
+    axis = window.dashboard.plots["decision-boundary"].plot.getAxis("left")
+    assert "prediction" in axis.labelText

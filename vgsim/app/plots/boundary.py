@@ -47,6 +47,10 @@ class DecisionBoundaryPlot:
         plot.addItem(self.note)
         self._shown = None
 
+    def _axes(self, x_label: str, y_label: str) -> None:
+        for side, text in (("bottom", x_label), ("left", y_label)):
+            self.plot.getAxis(side).setLabel(text, **{"font-size": "8pt"})
+
     def set_layers(self, data: PlotData) -> None:
         self._shown = None
         self.note.setText("")
@@ -68,6 +72,7 @@ class DecisionBoundaryPlot:
         self.note.setText("")
         if b["kind"] == "classes":
             self.plot.setTitle(self.title, size="10pt", bold=True)
+            self._axes("x₁", "x₂")
             x0, x1, y0, y1 = b["extent"]
             self.image.setImage(class_image(b["outputs"], b["classes"]), autoLevels=False)
             self.image.setRect(x0, y0, x1 - x0, y1 - y0)
@@ -78,6 +83,7 @@ class DecisionBoundaryPlot:
             self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
         else:  # regression on one feature: the fitted curve over the data
             self.plot.setTitle("Predictions vs targets", size="10pt", bold=True)
+            self._axes("x (input)", "y: target (dots), prediction (line)")
             self.image.clear()
             self.points.setData(b["points"], b["targets"], brush=pg.mkBrush("#1a73e8"))
             self.curve.setData(b["x"], b["prediction"])

@@ -52,6 +52,8 @@ def style_plot(plot: pg.PlotItem, title: str, x_label: str, y_label: str,
     # No grid: grid lines belong to the axes, so every curve update would repaint the axes'
     # text too, which costs most of a frame.
     plot.setLogMode(y=log_y)
+    if log_y:  # before any data: whole decades (1e-3 … 10), not 2, 3, … 9 between 1 and 10
+        plot.setYRange(-3, 1, padding=0)
     plot.setMenuEnabled(True)
     plot.hideButtons()
     plot.getViewBox().disableAutoRange()
