@@ -118,6 +118,9 @@ def test_a_diverged_run_says_where_and_when(window, qtbot):
     qtbot.waitUntil(lambda: "diverged" in window.phase_label.text())
     assert d.node in window.phase_label.text() and str(d.step) in window.phase_label.text()
     assert window.scene.nodes[d.node].highlight
+    assert window.play_reason.text().startswith("Diverged")  # not "Ready to train"
+    window.actions["reset"].trigger()
+    assert "Ready to train" in window.play_reason.text()
 
 
 def test_random_clicking_never_deadlocks(window, qtbot):

@@ -236,6 +236,7 @@ class MainWindow(QMainWindow):
         else:
             self.training.reset()
         self.phase_label.setText("")
+        self._update_play()  # no longer diverged
 
     def _rebuild_trainer(self) -> None:
         if not self.editor.model.problems():
@@ -287,6 +288,8 @@ class MainWindow(QMainWindow):
             self.phase_label.setText(f"✖ {record.divergence.message()} Reset (R) to start again.")
             self.phase_label.setStyleSheet("color: #b3261e")
             self.scene.highlight(record.divergence.node)
+            self.play_reason.setText("Diverged: Reset (R) to train again")
+            self.play_reason.setStyleSheet("color: #b3261e")
         elif micro:
             self._show_micro(frame)
         elif not self.phase_label.text().startswith("✎"):
