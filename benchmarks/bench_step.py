@@ -20,6 +20,8 @@ Implementations, timed interleaved in round-robin blocks so machine noise hits a
                k steps per kernel call, per-step figures kept, histograms for the last step
                only; reported per step. Without run_block there is no such switch and the row
                is left out: telemetry's cost then shows in vgsim vs numpy.
+  vgsim-bare   Trainer.step() with `trainer.telemetry = False`: the same step without the
+               per-node figures. Telemetry's share of a step = 1 - vgsim-bare / vgsim.
   kernel       (diagnostic) the step kernel vgsim.engine.kernels.plan.train_steps, one batch, on a
                second trainer's buffers: Trainer.step's work minus its Python side.
   numpy        (c) a plain NumPy step (np.dot, float32): forward, softmax CE, backward, update.
@@ -59,6 +61,8 @@ TARGETS: dict[tuple[int, int, int], float] = {
     (100, 32, 32): 0.15,
     (20, 256, 256): 1.1,
 }
+# Telemetry's share of a step (1 - bare / full) at most this; at most 30% at width <= 32.
+SHARE_TARGET, SHARE_TARGET_NARROW = 0.20, 0.30
 DATA = {"name": "spiral", "classes": 3, "samples": 1200}  # 960 training rows, 2 features
 LR = 0.01
 SEED = 0
@@ -147,6 +151,17 @@ class VgsimImpl:
 
     def recover(self) -> None:
         self.trainer.reset()
+
+
+class VgsimBareImpl(VgsimImpl):
+    """The same Trainer.step() with the trainer's telemetry switched off (no per-node figures,
+    no histograms; the Python side unchanged): the baseline for telemetry's share of a step."""
+
+    name = "vgsim-bare"
+
+    def __init__(self, net_d: dict):
+        super().__init__(net_d)
+        self.trainer.telemetry = False
 
 
 class VgsimBlockImpl:
@@ -453,6 +468,8 @@ def bench_config(cfg, args, torch_ok: bool) -> dict:
         per_call = max(8, min(limit, args.max_per_call, round(args.block / t_one)))
         impls.append(VgsimBlockImpl(net_d, per_call))
         vg.recover()
+    if hasattr(tr, "telemetry"):
+        impls.append(VgsimBareImpl(net_d))
     if not args.no_kernel:
         try:
             impls.append(KernelImpl(net_d))
@@ -507,6 +524,12 @@ def bench_config(cfg, args, torch_ok: bool) -> dict:
     res["vgsim_over_torch"] = med["vgsim"] / med["torch"] if "torch" in med else None
     tgt, ratio = res["target_vgsim_over_torch"], res["vgsim_over_torch"]
     res["result"] = "-" if tgt is None or ratio is None else ("PASS" if ratio <= tgt else "MISS")
+    if "vgsim-bare" in med:
+        share = 1 - med["vgsim-bare"] / med["vgsim"]
+        limit = SHARE_TARGET_NARROW if width <= 32 else SHARE_TARGET
+        res["telemetry_share"] = share
+        res["telemetry_share_target"] = limit
+        res["telemetry_result"] = "PASS" if share <= limit else "MISS"
     return res
 
 
@@ -563,7 +586,7 @@ def cpu_capacity(seconds: float = 0.3) -> float:
     return work(os.cpu_count() or 1) / max(work(1), 1)
 
 
-IMPL_ORDER = ("vgsim", "vgsim-block", "kernel", "numpy", "torch")
+IMPL_ORDER = ("vgsim", "vgsim-bare", "vgsim-block", "kernel", "numpy", "torch")
 
 
 def source_fingerprint() -> str:
@@ -595,7 +618,7 @@ def print_table(results: list[dict]) -> None:
     present = {name for r in results for name in r["impls"]}
     cols = [c for c in IMPL_ORDER if c in present]
     head = f"{'config':<11}" + "".join(f"{c:>20}" for c in cols)
-    head += f"{'vg/torch':>9}{'target':>8}{'vg/numpy':>9}  result"
+    head += f"{'vg/torch':>9}{'target':>8}{'vg/numpy':>9}  result{'telemetry':>11}{'target':>8}"
     print(head)
     print("-" * len(head))
     for r in results:
@@ -608,7 +631,10 @@ def print_table(results: list[dict]) -> None:
         tgt = r["target_vgsim_over_torch"]
         line += f"{vt:>9.3f}" if vt is not None else f"{'-':>9}"
         line += f"{'<=' + format(tgt, 'g'):>8}" if tgt is not None else f"{'-':>8}"
-        line += f"{r['vgsim_over_numpy']:>9.3f}  {r['result']}"
+        line += f"{r['vgsim_over_numpy']:>9.3f}  {r['result']:<6}"
+        if "telemetry_share" in r:
+            limit = "<=" + format(r["telemetry_share_target"], ".0%")
+            line += f"{r['telemetry_share']:>10.1%} {limit:>7}  {r['telemetry_result']}"
         print(line)
 
 
@@ -719,6 +745,9 @@ def main(argv: list[str] | None = None) -> int:
     print("Cells: median / p90 µs per step. vg = vgsim = Trainer.step() with full telemetry; "
           "vg/torch and vg/numpy are ratios of medians;\nresult = PASS when vg/torch <= target.")
     present = {name for r in results for name in r["impls"]}
+    if "vgsim-bare" in present:
+        print("vgsim-bare = Trainer.step() with trainer.telemetry = False; telemetry = its share "
+              "of the step, 1 - vgsim-bare / vgsim (target 20%, 30% at width <= 32).")
     if "vgsim-block" in present:
         print("vgsim-block = Trainer.run_block(k): k steps per kernel call, histograms on the "
               "last step only (the lightest telemetry the trainer offers);\n  each sample is a "

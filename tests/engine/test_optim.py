@@ -20,7 +20,7 @@ HYPER = {"lr": 0.05, "momentum": 0.8, "beta1": 0.85, "beta2": 0.97, "eps": 1e-3,
 def hyper_array(lr=HYPER["lr"], momentum=HYPER["momentum"], beta1=HYPER["beta1"],
                 beta2=HYPER["beta2"], eps=HYPER["eps"], alpha=HYPER["alpha"], l2=0.0,
                 clip=1.0) -> np.ndarray:
-    h = np.full(8, np.nan)
+    h = np.full(optim.N_HYPER, np.nan)
     h[optim.H_LR], h[optim.H_MOMENTUM], h[optim.H_BETA1] = lr, momentum, beta1
     h[optim.H_BETA2], h[optim.H_EPS], h[optim.H_ALPHA] = beta2, eps, alpha
     h[optim.H_L2], h[optim.H_CLIP] = l2, clip

@@ -18,7 +18,7 @@ from .errors import NetworkError, Problem
 from .init import initialise
 from .kernels import optim
 from .kernels import plan as k
-from .kernels.stats import N_STATS
+from .kernels.stats import N_STATS, scratch_size
 from .schema import node_defaults, training_defaults
 from .spec import Network
 from .telemetry import SCALARS, Divergence, History, StepRecord
@@ -119,7 +119,10 @@ class Trainer:
         rows = max(self.batch_size, rows_eval)
         self.lab_buf = np.zeros(rows, np.int64)
         self.tgt_buf = np.zeros((rows, width))
-        self.hyper = np.zeros(8)
+        self.hyper = np.zeros(optim.N_HYPER)
+        self.hyper[optim.H_TELEMETRY] = 1.0
+        widest = max(max(plan.width_in), max(plan.width_out))
+        self._scratch = np.empty(scratch_size(int(self.cfg["bins"]), widest), np.uint64)
         self.opt = optim.CODES[self.cfg["optimizer"]]
         # train_steps' arguments for one step around the batch, clip mode, hyper and t: looked
         # up once (the buffers are only ever written in place).
@@ -196,6 +199,17 @@ class Trainer:
     @property
     def diverged(self) -> bool:
         return self.divergence is not None
+
+    @property
+    def telemetry(self) -> bool:
+        """Whether each step gathers its per-node figures (the default). Turned off only to
+        measure what they cost (benchmarks/bench_step.py): the figures are then NaN, and a
+        blow-up is noticed in the loss alone."""
+        return bool(self.hyper[optim.H_TELEMETRY] != 0)
+
+    @telemetry.setter
+    def telemetry(self, on: bool) -> None:
+        self.hyper[optim.H_TELEMETRY] = 1.0 if on else 0.0
 
     @property
     def steps_per_epoch(self) -> int:
@@ -475,9 +489,10 @@ class Trainer:
     def _run_phase(self, phase: str, i: int) -> bool:
         n = self._batch.size
         if phase == "forward":
+            detail = 2 if self.telemetry else 0
             return k.forward_node(i, self.ops, self.plan.fpar, self.plan.preds, self.acts,
                                   self.aux, self.params, self.bn_run, self.stats, self.hist, n,
-                                  True, self.glob)
+                                  True, self.glob, detail, self._scratch)
         if phase == "loss":
             return k.begin_backward(self.ops, self.plan.out_idx, self.acts, self.grads,
                                     self.params, self.lab_buf, self.tgt_buf, self.classify, n,

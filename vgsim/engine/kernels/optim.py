@@ -19,7 +19,8 @@ CODES = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adam": ADAM, "
 CLIP_NONE, CLIP_VALUE, CLIP_NORM = range(3)
 CLIP_CODES = {"none": CLIP_NONE, "value": CLIP_VALUE, "norm": CLIP_NORM}
 # Layout of the `hyper` array the trainer passes (it may change between steps).
-H_LR, H_MOMENTUM, H_BETA1, H_BETA2, H_EPS, H_ALPHA, H_L2, H_CLIP = range(8)
+H_LR, H_MOMENTUM, H_BETA1, H_BETA2, H_EPS, H_ALPHA, H_L2, H_CLIP, H_TELEMETRY = range(9)
+N_HYPER = 9
 _opts = {"cache": True, "nogil": True}
 
 
@@ -47,9 +48,10 @@ def clip_gradients(g, mode, threshold, before):
 
 
 @njit(**_opts)
-def update_segment(opt, w, g, m, v, hyper, t, start, end, steps, w2=-1.0):
+def update_segment(opt, w, g, m, v, hyper, t, start, end, steps, w2=-1.0, norms=True):
     """Update w[start:end], writing each applied step to `steps`. Returns the sums of squared
-    steps, old weights and new weights (`w2`, the old one, if the caller has it already). One
+    steps, old weights and new weights (`w2`, the old one, if the caller has it already; all
+    three NaN without `norms`). One
     loop per rule: no branch inside, so each vectorises; the arithmetic per entry is the rule
     above, written once."""
     lr = hyper[H_LR]
@@ -58,7 +60,7 @@ def update_segment(opt, w, g, m, v, hyper, t, start, end, steps, w2=-1.0):
     ws = w[start:end]
     gs = g[start:end]
     ss = steps[start:end]
-    if w2 < 0:
+    if w2 < 0 and norms:
         w2 = sum_squares(ws)
     if opt == SGD:
         for i in range(ws.size):
@@ -97,5 +99,7 @@ def update_segment(opt, w, g, m, v, hyper, t, start, end, steps, w2=-1.0):
             step = lr * gi / (math.sqrt(vs[i]) + eps)
             ws[i] = ws[i] - step
             ss[i] = step
+    if not norms:
+        return math.nan, math.nan, math.nan
     dw2, new2 = sum_squares2(ss, ws)
     return dw2, w2, new2

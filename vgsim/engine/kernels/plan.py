@@ -13,7 +13,7 @@ from .arrays import add_into, add_scaled, copy_into, fill
 from .lanes import as_2d, sum_squares2
 from .layers import batchnorm_backward, batchnorm_forward, dense_backward, dense_forward
 from .losses import compute_loss
-from .optim import H_CLIP, H_L2, clip_gradients, sum_squares, update_segment
+from .optim import CLIP_NORM, H_CLIP, H_L2, H_TELEMETRY, clip_gradients, sum_squares, update_segment
 from .stats import (
     S_DEAD,
     S_GRAD,
@@ -75,12 +75,13 @@ def _bad(glob, node, qty):
     return False
 
 
-@njit(**_opts)
+@njit(inline='always', **_opts)
 def forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n, training,
-                 glob, want_hist=True, scratch=None):
-    """Compute node i's output; with `training`, record its statistics (and, if asked, its
-    histogram). Returns False if the output holds NaN or infinity. `scratch`: uint64 work space
-    of stats.scratch_size entries (allocated here if not given)."""
+                 glob, detail, scratch):
+    """Compute node i's output (batch norm in training or evaluation mode). `detail`: 0 records
+    nothing, 1 its figures, 2 its figures and histogram. With figures, returns False if the
+    output holds NaN or infinity. `scratch`: uint64 work space of stats.scratch_size entries.
+    Every caller passes every argument: each other combination would be compiled anew."""
     kind = ops[i, K_KIND]
     win = ops[i, K_WIN]
     wout = ops[i, K_WOUT]
@@ -106,7 +107,7 @@ def forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n,
     elif kind == ACT:
         fn = ops[i, K_FN]
         a = params[ops[i, K_PA]] if fn == PRELU else fpar[i, F_A]
-        if not (training and fn == RELU and ops[i, K_DEADSTAT]):
+        if not (detail > 0 and fn == RELU and ops[i, K_DEADSTAT]):
             act_forward(fn, xf, yf, a)
     elif kind == BATCHNORM:
         gamma = params[ops[i, K_PA] : ops[i, K_PA] + wout]
@@ -116,18 +117,15 @@ def forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n,
                           bn_run[ops[i, K_RUN] : ops[i, K_RUN] + wout],
                           bn_run[ops[i, K_RUN] + wout : ops[i, K_RUN] + 2 * wout],
                           fpar[i, F_MOMENTUM], fpar[i, F_EPS], training)
-    if not training:
+    if detail == 0:
         return True
-    if scratch is None:
-        work = np.empty(scratch_size(hist.shape[1], max(win, wout)), np.uint64)
-    else:
-        work = scratch
+    work = scratch
     dead = -1
     if kind == ACT and ops[i, K_FN] == RELU and ops[i, K_DEADSTAT]:
         dead = relu_f_dead(x, y, work)  # ReLU and its dead units in one pass
     mean, std, lo, hi, finite = value_stats(yf)
-    if want_hist:
-        histogram(yf, fpar[i, F_LO], fpar[i, F_HI], hist[i], work)
+    if detail == 2:
+        histogram(yf, fpar[i, F_LO], fpar[i, F_HI], hist[i], work, finite)
     stats[i, S_MEAN] = mean
     stats[i, S_STD] = std
     stats[i, S_MIN] = lo
@@ -143,7 +141,7 @@ def forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n,
     return True
 
 
-@njit(**_opts)
+@njit(inline='always', **_opts)
 def begin_backward(ops, out_idx, acts, grads, params, labels, targets, classify, n, hyper, glob):
     """The loss, its gradient at the output, and zeroed buffers that gradients add into."""
     for i in range(ops.shape[0]):
@@ -170,7 +168,7 @@ def begin_backward(ops, out_idx, acts, grads, params, labels, targets, classify,
     return True
 
 
-@njit(**_opts)
+@njit(inline='always', **_opts)
 def backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, n, hyper, glob,
                   work):
     """Pass the gradient at node i's output back to its input and its parameters. `work`:
@@ -179,10 +177,11 @@ def backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, 
     win = ops[i, K_WIN]
     wout = ops[i, K_WOUT]
     dyf = grads[ops[i, K_DOUT] : ops[i, K_DOUT] + n * wout]
-    g2 = sum_squares(dyf)
-    stats[i, S_GRAD] = np.sqrt(g2)
-    if not np.isfinite(g2):
-        return _bad(glob, i, Q_GRADIENT)
+    if hyper[H_TELEMETRY] != 0:
+        g2 = sum_squares(dyf)
+        stats[i, S_GRAD] = np.sqrt(g2)
+        if not np.isfinite(g2):
+            return _bad(glob, i, Q_GRADIENT)
     need_dx = ops[i, K_NEEDDX] != 0
     xf = acts[ops[i, K_IN] : ops[i, K_IN] + n * win]
     yf = acts[ops[i, K_OUT] : ops[i, K_OUT] + n * wout]
@@ -224,16 +223,18 @@ def backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, 
     return True
 
 
-@njit(**_opts)
+@njit(inline='always', **_opts)
 def update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, glob, steps):
     """Record each node's gradient norm, clip, then update every node's parameters and
-    record their norms and update-to-weight ratios."""
+    record their norms and update-to-weight ratios (without telemetry, only the norm that
+    clipping by norm needs)."""
+    figures = hyper[H_TELEMETRY] != 0
     total = 0.0
-    old2 = np.empty(ops.shape[0])  # squared norms of the weights before the update
+    old2 = np.full(ops.shape[0], -1.0)  # squared norms of the weights before the update
     for i in range(ops.shape[0]):
         p0 = ops[i, K_PSTART]
         p1 = ops[i, K_PEND]
-        if p1 > p0:
+        if p1 > p0 and (figures or clip_mode == CLIP_NORM):
             g2, old2[i] = sum_squares2(pgrads[p0:p1], params[p0:p1])
             stats[i, S_PGRAD] = np.sqrt(g2)
             if not np.isfinite(g2):
@@ -251,7 +252,9 @@ def update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, g
         if p1 <= p0:
             continue
         dw2, w2, new2 = update_segment(opt, params, pgrads, opt_m, opt_v, hyper, t, p0, p1,
-                                       steps, old2[i])
+                                       steps, old2[i], figures)
+        if not figures:
+            continue
         stats[i, S_WNORM] = np.sqrt(new2)
         stats[i, S_RATIO] = np.sqrt(dw2 / w2) if w2 > 0 else np.inf if dw2 > 0 else 0.0
         if ok and not np.isfinite(new2):
@@ -273,7 +276,15 @@ def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fp
     mode, `evaluate_chunk` rows at a time, and leaves the mean loss and the number of correct
     predictions in glob_block[0] (G_LOSS, G_CORRECT). Kept in this function for the same reason.
     """
-    if evaluate_chunk > 0:
+    widest = 1
+    for i in range(ops.shape[0]):
+        widest = max(widest, ops[i, K_WIN], ops[i, K_WOUT])
+    scratch = np.empty(scratch_size(hist.shape[1], widest), np.uint64)
+    # Values known only at run time: a constant argument would make Numba compile
+    # forward_node once more for it (it types constants as literals).
+    training = evaluate_chunk <= 0
+    figures = 1 if training and hyper[H_TELEMETRY] != 0 else 0
+    if not training:
         total = X.shape[0]
         loss_sum = 0.0
         correct = 0
@@ -284,7 +295,7 @@ def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fp
                          lab_buf, tgt_buf)
             for i in range(ops.shape[0]):
                 forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats_block[0],
-                             hist, n, False, glob_block[0], False)
+                             hist, n, training, glob_block[0], figures, scratch)
             loss, right = compute_loss(ops[out_idx, K_LOSS], _view(acts, ops[out_idx, K_OUT], n, w),
                                        lab_buf, tgt_buf, classify,
                                        _view(grads, ops[out_idx, K_DOUT], n, w))
@@ -295,10 +306,6 @@ def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fp
         return 0
     k = batches.shape[0]
     n = batches.shape[1]
-    widest = 1
-    for i in range(ops.shape[0]):
-        widest = max(widest, ops[i, K_WIN], ops[i, K_WOUT])
-    scratch = np.empty(scratch_size(hist.shape[1], widest), np.uint64)
     for s in range(k):
         stats, glob = stats_block[s], glob_block[s]
         fill(stats.ravel(), np.nan)
@@ -307,7 +314,8 @@ def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fp
         ok = True
         for i in range(ops.shape[0]):
             if ok and not forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats,
-                                       hist, n, True, glob, s == k - 1, scratch):
+                                       hist, n, training, glob,
+                                       figures + (figures if s == k - 1 else 0), scratch):
                 ok = False
         ok = ok and begin_backward(ops, out_idx, acts, grads, params, lab_buf, tgt_buf,
                                    classify, n, hyper, glob)
@@ -328,6 +336,9 @@ def predict(X, ops, fpar, preds, out_idx, acts, aux, params, bn_run, stats, hist
     """The network's last values (logits) for every row of X, in evaluation mode."""
     total = X.shape[0]
     w = ops[out_idx, K_WOUT]
+    scratch = np.empty(0, np.uint64)  # evaluation mode gathers no figures
+    training = chunk < 0  # False, typed as train_steps passes it (see there)
+    detail = 1 if training else 0
     start = 0
     while start < total:
         n = min(chunk, total - start)
@@ -336,8 +347,8 @@ def predict(X, ops, fpar, preds, out_idx, acts, aux, params, bn_run, stats, hist
             for j in range(X.shape[1]):
                 x[i, j] = X[start + i, j]
         for i in range(ops.shape[0]):
-            forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n, False,
-                         glob)
+            forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n,
+                         training, glob, detail, scratch)
         z = _view(acts, ops[out_idx, K_OUT], n, w)
         for i in range(n):
             for j in range(w):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .lanes import moments
+from .lanes import BYTE_BLOCK, GROUP, count_group, moments
 
 # Columns of the per-node statistics table.
 S_MEAN, S_STD, S_MIN, S_MAX, S_SAT, S_DEAD, S_GRAD, S_PGRAD, S_WNORM, S_RATIO = range(10)
@@ -15,8 +15,8 @@ STAT_NAMES = (
     "grad_norm", "param_grad_norm", "weight_norm", "update_ratio",
 )
 _opts = {"cache": True, "nogil": True}
-TABLES = 8  # interleaved histogram count tables (histogram() names all eight)
-CHUNK = 256  # values per vectorised bin-number pass
+CODE_CHUNK = 16384  # values binned per counting round
+CODE_WORDS = CODE_CHUNK // 8  # their bin numbers, one byte each, in uint64 scratch words
 
 
 @njit(**_opts)
@@ -35,52 +35,64 @@ def value_stats(y):
 
 @njit(**_opts)
 def scratch_size(bins, width):
-    """uint64 entries forward_node's statistics need: histogram tables and bin numbers, then one
-    flag per unit of the widest node."""
-    return TABLES * (bins + 1) + CHUNK + width
+    """uint64 entries forward_node's statistics need: the histogram's bin numbers and counts,
+    then one flag per unit of the widest node."""
+    return CODE_WORDS + (bins + GROUP - 1) // GROUP * GROUP + width
 
 
 @njit(**_opts)
-def histogram(y, lo, hi, hist, buf):
-    """Fractions of y in `hist.size` equal bins over [lo, hi]; outliers land in the end bins,
-    NaN in none. Bin numbers are computed a chunk at a time (a loop that vectorises), then
-    counted into 8 interleaved tables: consecutive values often share a bin (ReLU's zeros),
-    and one table would make every increment wait for the previous one. Unsigned indices spare
-    Numba's negative-index handling. `buf`: uint64 scratch of scratch_size entries."""
-    bins = hist.size
-    stride = bins + 1  # the extra column counts NaN
-    scale = bins / (hi - lo)
-    top = bins - 1.0
-    for b in range(TABLES * stride):
-        buf[b] = 0
-    c0, c1, c2, c3 = (buf[0:stride], buf[stride : 2 * stride], buf[2 * stride : 3 * stride],
-                      buf[3 * stride : 4 * stride])
-    c4, c5, c6, c7 = (buf[4 * stride : 5 * stride], buf[5 * stride : 6 * stride],
-                      buf[6 * stride : 7 * stride], buf[7 * stride : 8 * stride])
-    idx = buf[TABLES * stride : TABLES * stride + CHUNK]
-    n = y.size
-    for start in range(0, n, CHUNK):
-        m = min(CHUNK, n - start)
-        seg = y[start : start + m]
-        for i in range(m):
+def _bin_numbers(seg, lo, scale, top, codes, finite):
+    """Each value's bin as a byte; NaN (only if not `finite`) goes to bin 0 and is counted.
+    The finite case is a separate loop: without the NaN test it runs at full vector width."""
+    nans = 0
+    if finite:
+        zero = top - top  # in y's precision: a float64 constant would widen the loop
+        for i in range(seg.size):
+            t = (seg[i] - lo) * scale
+            t = zero if t < zero else t
+            t = top if t > top else t
+            codes[i] = np.uint8(np.int32(t))
+    else:
+        for i in range(seg.size):
             t = (seg[i] - lo) * scale
             t = 0.0 if t < 0.0 else t
             t = top if t > top else t
-            idx[i] = np.uint64(t) if t == t else np.uint64(bins)
-        for r in range(m // TABLES):
-            j = r * TABLES
-            c0[idx[j]] += 1
-            c1[idx[j + 1]] += 1
-            c2[idx[j + 2]] += 1
-            c3[idx[j + 3]] += 1
-            c4[idx[j + 4]] += 1
-            c5[idx[j + 5]] += 1
-            c6[idx[j + 6]] += 1
-            c7[idx[j + 7]] += 1
-        for i in range(m - m % TABLES, m):
-            c0[idx[i]] += 1
-    for b in range(bins):  # each table read along memory: vectorises
-        hist[b] = (((c0[b] + c1[b]) + (c2[b] + c3[b])) + ((c4[b] + c5[b]) + (c6[b] + c7[b]))) / n
+            nan = t != t
+            nans += nan
+            codes[i] = np.uint8(0.0 if nan else t)
+    return nans
+
+
+@njit(**_opts)
+def histogram(y, lo, hi, hist, buf, finite):
+    """Fractions of y in `hist.size` equal bins over [lo, hi]; outliers land in the end bins,
+    NaN in none (`finite`: y holds no NaN, as value_stats tells). A chunk at a time: every
+    value's bin number as a byte (a loop that vectorises), then all bins counted from bit
+    planes (lanes.count_group). `buf`: uint64 scratch of scratch_size entries; at most 256
+    bins."""
+    bins = hist.size
+    # In y's precision, so the binning loop runs at its vector width.
+    lo_y = y.dtype.type(lo)
+    scale = y.dtype.type(bins / (hi - lo))
+    top = y.dtype.type(bins - 1)
+    codes = buf[:CODE_WORDS].view(np.uint8)
+    groups = (bins + GROUP - 1) // GROUP
+    counts = buf[CODE_WORDS : CODE_WORDS + groups * GROUP]
+    for b in range(counts.size):
+        counts[b] = 0
+    n = y.size
+    nans = 0
+    for start in range(0, n, CODE_CHUNK):
+        m = min(CODE_CHUNK, n - start)
+        nans += _bin_numbers(y[start : start + m], lo_y, scale, top, codes, finite)
+        whole = m - m % BYTE_BLOCK
+        for g in range(groups):
+            count_group(codes, whole, g, counts[g * GROUP : (g + 1) * GROUP])
+        for i in range(whole, m):
+            counts[codes[i]] += np.uint64(1)
+    counts[0] -= np.uint64(nans)
+    for b in range(bins):
+        hist[b] = counts[b] / n
 
 
 @njit(**_opts)
