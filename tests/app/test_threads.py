@@ -80,3 +80,42 @@ def test_the_pacer_draws_each_new_frame_once_and_waits_after_a_slow_draw():
     time.sleep(0.06)
     assert pacer.poll(source, drawn.append) is source.frame
     assert [n.serial for n in drawn] == [1, 2, 3]
+
+
+class Waiting(FrameThread):
+    """Has something to do later (as the worker with a theory to compute once kernels are
+    compiled): asks to be woken while idle until it is done."""
+
+    def __init__(self) -> None:
+        super().__init__("test-idle")
+        self.due = 3
+        self._start()
+
+    def _idle_wait(self) -> float | None:
+        return 0.01 if self.due else None
+
+    def _idle(self) -> None:
+        self.due -= 1
+        if not self.due:
+            self._publish()
+
+    def _handle(self, command: str, args: tuple) -> None:
+        pass
+
+    def _work(self) -> None:
+        pass
+
+    def _publish(self, error: str | None = None) -> None:
+        self._hand_over(Note(1, error))
+
+
+def test_an_idle_thread_is_woken_until_its_deferred_work_is_done():
+    thread = Waiting()
+    try:
+        deadline = time.monotonic() + 5
+        while thread.latest() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert thread.latest() == Note(1)
+        assert thread.due == 0
+    finally:
+        thread.stop()

@@ -8,18 +8,12 @@ so the window stays responsive while the worker trains.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
-
-import vgsim
 
 from ..engine.diagnose import diagnose
 from ..engine.errors import VgsimError
@@ -27,16 +21,16 @@ from ..engine.spec import Network
 from ..engine.telemetry import StepRecord
 from ..engine.theory import predicted_gradient_flow
 from ..engine.train import Trainer
-from ..engine.warm import kernels_cached
+from ..engine.warm import init_compiler
 from .plots.data import TAIL_FIGURES
 from .plots.sources import TAIL_STEPS, anchored_theory, boundary_of
 from .threads import FrameThread
+from .warming import KernelWarmer
 
 BLOCK_SECONDS = 0.02  # how long the worker trains before publishing
 PUBLISH_SECONDS = 1 / 40  # the window draws at ~30 Hz: newer frames than that are wasted
 BOUNDARY_SECONDS = 0.3
 DIAGNOSIS_SECONDS = 0.5
-WARM_TIMEOUT_S = 300  # a compile that takes longer is left to this process
 
 
 @dataclass(frozen=True)
@@ -87,7 +81,9 @@ class TrainingWorker(FrameThread):
         self._boundary_at = (-1.0, -1)  # (time, step) it was computed at
         self._network: Network | None = None
         self.building = False  # read by the window's garbage collector: hold off meanwhile
-        self._warmed: set[str] = set()  # dtypes whose kernels are compiled or cached
+        self._warmer = KernelWarmer()
+        self._theory_due = False
+        init_compiler()  # here, not on the thread that would hold the GIL for it
         self._theory: np.ndarray | None = None  # relative prediction for the loaded network
         self._findings: tuple = ()
         self._diagnosed_at = (-1.0, -1)
@@ -106,11 +102,14 @@ class TrainingWorker(FrameThread):
         # Most networks are float32: start compiling those kernels while the window builds.
         self.building = True
         try:
-            self._prepare_kernels("float32")
+            if self._warmer.cold:
+                self._publish(building=True)  # the window shows progress meanwhile
+            self._warmer.prepare("float32")
         finally:
             self.building = False
 
     def _work(self) -> None:
+        self._refresh_theory()
         self._play_block()
 
     def _handle(self, command: str, args: tuple) -> None:
@@ -126,16 +125,23 @@ class TrainingWorker(FrameThread):
             self.building = True
             self._publish(building=True)
             try:
-                self._prepare_kernels(str(net.training.get("dtype", "float32")))
+                self._warmer.prepare(str(net.training.get("dtype", "float32")))
+                if self._warmer.stopped:  # the window is closing
+                    return
                 trainer = Trainer(net)
                 # Compile (first run) or load every kernel now, not on the first Play.
                 trainer.evaluate()
-                self._theory = predicted_gradient_flow(trainer)
                 self.trainer = trainer
+                # The prediction calls kernels that may still be compiling elsewhere.
+                self._theory_due = True
+                self._theory = None
+                self._refresh_theory()
             finally:
                 self.building = False
             self._publish()
             return
+        if command in ("call", "micro"):
+            self._finish_warming()  # both may run the micro-step kernels
         if command == "call":
             self._call(*args)  # type: ignore[arg-type]
             return
@@ -167,23 +173,34 @@ class TrainingWorker(FrameThread):
             self.trainer.set_live(**args[0])  # type: ignore[arg-type]
         self._publish()
 
-    def _prepare_kernels(self, dtype: str) -> None:
-        """On a cold cache, compile in another process: compiling here would hold the GIL for
-        most of a second at a time and freeze the window. Afterwards this process only loads
-        the cached kernels. If that process fails, compiling here still works."""
-        if dtype in self._warmed:
+    def _refresh_theory(self) -> bool:
+        """Compute the theory's prediction once its kernels are compiled; True if it did."""
+        if not self._theory_due or self.trainer is None or self._warmer.busy:
+            return False
+        self._theory_due = False
+        self._theory = predicted_gradient_flow(self.trainer)
+        return True
+
+    def _idle_wait(self) -> float | None:
+        return 0.2 if self._theory_due else None
+
+    def _idle(self) -> None:
+        if self._refresh_theory():
+            self._publish()
+
+    def _finish_warming(self) -> None:
+        if not self._warmer.busy:
             return
-        self._warmed.add(dtype)
-        if kernels_cached():
-            return
-        package_root = str(Path(vgsim.__file__).resolve().parents[1])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        self.building = True
+        self._publish(building=True)
         try:
-            subprocess.run([sys.executable, "-m", "vgsim.engine.warm", dtype], env=env,
-                           capture_output=True, timeout=WARM_TIMEOUT_S, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
+            self._warmer.finish()
+        finally:
+            self.building = False
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._warmer.stop()  # first: the thread may be waiting for it
+        super().stop(timeout)
 
     def _call(self, future: Future, fn: Callable[[Trainer], object]) -> None:
         if not future.set_running_or_notify_cancel():

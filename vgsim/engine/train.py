@@ -126,12 +126,13 @@ class Trainer:
         self.opt = optim.CODES[self.cfg["optimizer"]]
         # train_steps' arguments for one step around the batch, clip mode, hyper and t: looked
         # up once (the buffers are only ever written in place).
+        self._no_out = np.empty((0, 0))  # train_steps' `out` when it predicts nothing
         self._one_args = (
             (self.X_train, self.lab_train, self.tgt_train),
             (self.lab_buf, self.tgt_buf, self.classify, self.ops, plan.fpar, plan.preds,
              plan.out_idx, self.acts, self.grads, self.aux, self.params, self.pgrads, self.bn_run,
              self.opt_m, self.opt_v, self.opt),
-            (self._stats_one, self.hist, self._glob_one, self.steps, 0))
+            (self._stats_one, self.hist, self._glob_one, self.steps, 0, self._no_out))
         self.set_live(lr=self.cfg["lr"], l2=self.cfg["l2"], clip=self.cfg["clip"])
         for name in ("momentum", "beta1", "beta2", "eps", "alpha"):
             self.hyper[getattr(optim, "H_" + name.upper())] = float(self.cfg[name])
@@ -300,7 +301,7 @@ class Trainer:
             self.classify, self.ops, self.plan.fpar, self.plan.preds, self.plan.out_idx,
             self.acts, self.grads, self.aux, self.params, self.pgrads, self.bn_run, self.opt_m,
             self.opt_v, self.opt, self.clip_mode, self.hyper, self._t + 1, self.stats_block,
-            self.hist, self.glob_block, self.steps, 0)  # 0: train (same signature as evaluate)
+            self.hist, self.glob_block, self.steps, 0, self._no_out)  # 0: train
         self._t += done
         self._batch = batches[done - 1].copy()  # what the state arrays describe
         self.stats[:] = self.stats_block[done - 1]
@@ -350,7 +351,7 @@ class Trainer:
                 self.ops_eval, self.plan.fpar, self.plan.preds, self.plan.out_idx,
                 self.acts_eval, self.grads_eval, self.aux_eval, self.params, self.pgrads,
                 self.bn_run, self.opt_m, self.opt_v, self.opt, self.clip_mode, self.hyper, 0,
-                stats, hist, glob, self.steps, self.rows_eval)
+                stats, hist, glob, self.steps, self.rows_eval, self._no_out)
             self.last_eval[f"{split}_loss"] = float(glob[0, k.G_LOSS])
             self.last_eval[f"{split}_accuracy"] = (float(glob[0, k.G_CORRECT]) / len(X)
                                                    if self.classify else np.nan)
@@ -361,10 +362,18 @@ class Trainer:
         evaluation mode; changes nothing. Used for decision boundaries."""
         X = np.ascontiguousarray(X, dtype=self.dtype)
         out = np.empty((X.shape[0], self.plan.width_out[self.plan.out_idx]))
-        k.predict(X, self.ops_eval, self.plan.fpar, self.plan.preds, self.plan.out_idx,
-                  self.acts_eval, self.aux_eval, self.params, self.bn_run,
-                  np.zeros_like(self.stats), np.zeros_like(self.hist), np.zeros(k.N_GLOB),
-                  self.rows_eval, out)
+        if X.shape[0] == 0:
+            return out
+        # The step kernel's evaluation mode, with `out`: no separate kernel to compile.
+        labels = np.zeros(X.shape[0], np.int64)
+        targets = np.zeros((X.shape[0], self.tgt_train.shape[1]))
+        k.train_steps(
+            X, labels, targets, np.zeros((0, self.batch_size), np.int64), self.lab_buf,
+            self.tgt_buf, self.classify, self.ops_eval, self.plan.fpar, self.plan.preds,
+            self.plan.out_idx, self.acts_eval, self.grads_eval, self.aux_eval, self.params,
+            self.pgrads, self.bn_run, self.opt_m, self.opt_v, self.opt, self.clip_mode,
+            self.hyper, 0, np.zeros((1, *self.stats.shape)), np.zeros_like(self.hist),
+            np.zeros((1, k.N_GLOB)), self.steps, self.rows_eval, out)
         return out
 
     def run(self, steps: int):

@@ -1,66 +1,148 @@
-"""Compile every kernel once, ahead of need: `python -m vgsim.engine.warm`.
+"""Compile every kernel once, ahead of need: `python -m vgsim.engine.warm [--backward] [DTYPE]`.
 
 Numba compiles a kernel on its first call and caches it on disk. In the window that first call
 would come from the training thread, and parts of the compiler hold the GIL for most of a second,
 freezing the window. So when the cache is cold the window runs this module in a separate
-process (which shares no GIL with it) and loads the cached kernels once it has finished.
+process (which shares no GIL with it) and loads the cached kernels once it is ready.
+
+The step kernel is one function, compiled on one core. The pieces of its backward pass and
+update are functions of their own, cached on their own: `--backward` compiles just those
+(through the micro-step kernels) in a second process meanwhile, and the step kernel's compile
+finds them in the cache when it gets there.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
-from numba.core.registry import CPUDispatcher
+from numba.core.registry import cpu_target
+
+import vgsim
 
 from .builders import mlp, residual_mlp
 from .kernels import plan
+from .theory import predicted_gradient_flow
 from .train import Trainer
 
 DTYPES = ("float32", "float64")
+STEPS_READY, ALL_READY = "steps ready:", "kernels ready:"
+
+
+STEPS = "train_steps"  # whole steps, evaluation and prediction: all a trainer needs to run
+
+
+# The plan kernels the trainer calls from Python (they pull in everything else). The others
+# are inlined into these and never compiled on their own.
+ENTRY_POINTS = ("begin_backward", "backward_node", "forward_node", "gather_batch", STEPS,
+                "update")
 
 
 def entry_points() -> list[str]:
-    """The kernels the trainer calls from Python (they pull in everything else)."""
-    return sorted(name for name, obj in vars(plan).items()
-                  if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == plan.__name__)
+    return list(ENTRY_POINTS)
 
 
-def kernels_cached() -> bool:
-    """True if every entry point has an on-disk cache index at least as new as its source.
-    (A heuristic: numba's own check also compares the source's size.)"""
+def kernels_cached(names: list[str] | None = None) -> bool:
+    """True if every entry point (or every one of `names`) has an on-disk cache index at least
+    as new as its source. (A heuristic: numba's own check also compares the source's size.)"""
     source = Path(plan.__file__)
     folder = source.parent / "__pycache__"
     tag = f"py{sys.version_info.major}{sys.version_info.minor}"
-    for name in entry_points():
+    for name in names if names is not None else entry_points():
         index = list(folder.glob(f"{source.stem}.{name}-*.{tag}.nbi"))
         if not index or max(p.stat().st_mtime for p in index) < source.stat().st_mtime:
             return False
     return True
 
 
-def warm(dtype: str) -> None:
-    """Run every kernel path once on a tiny network with every kind of block: whole steps,
-    evaluation, prediction, micro-steps and a forward-backward."""
+def init_compiler() -> None:
+    """Numba sets up its compiler on the first kernel call or cache load: about a quarter of a
+    second of Python work, parts of it holding the GIL. A window calls this on its own thread
+    before its training thread starts, which would otherwise freeze the window meanwhile."""
+    cpu_target.target_context.refresh()
+    cpu_target.typing_context.refresh()
+
+
+def _trainers(dtype: str) -> list[Trainer]:
+    """Tiny networks with every kind of block."""
     training = {"dtype": dtype, "batch_size": 8, "eval_every": 2}
     data = {"name": "spiral", "samples": 60}
-    for net in (residual_mlp(2, 4, 3, training=training, data=data),
-                mlp(2, 4, 3, batchnorm=True, training=training, data=data)):
-        trainer = Trainer(net)
+    return [Trainer(residual_mlp(2, 4, 3, training=training, data=data)),
+            Trainer(mlp(2, 4, 3, batchnorm=True, training=training, data=data))]
+
+
+def warm_steps(dtype: str) -> None:
+    """Whole steps, evaluation and prediction: the one kernel a trainer needs to run."""
+    for trainer in _trainers(dtype):
         trainer.run_block(3)
+        trainer.predict(np.zeros((2, 2)))
+
+
+def warm(dtype: str) -> None:
+    """Every kernel path once: whole steps, evaluation, prediction, micro-steps, a
+    forward-backward, and the activation kernels the theory's prediction calls (float64,
+    whatever the network's dtype)."""
+    warm_steps(dtype)
+    for trainer in _trainers(dtype):
         while trainer.micro_step().record is None:
             pass
-        trainer.predict(np.zeros((2, 2)))
         trainer.snapshot_state()
+    predicted_gradient_flow(Trainer(mlp(2, 4, 3, activation="tanh", init="xavier_normal",
+                                        data={"name": "spiral", "samples": 60},
+                                        training={"batch_size": 8})))
+
+
+def warm_backward(dtype: str) -> None:
+    """The backward pass and the update, through the micro-step kernels, last part first (the
+    step kernel's compile needs them in that order, backward pass first)."""
+    trainer = _trainers(dtype)[1]
+    phases = [p for p in trainer.micro_plan() if p[0] != "forward"]
+    for phase, i in phases[1:] + phases[:1]:  # the loss last: it comes first in the step
+        trainer._run_phase(phase, i)
+
+
+def launch(*args: str, stdout: int | None = subprocess.DEVNULL) -> subprocess.Popen | None:
+    """`python -m vgsim.engine.warm ARGS` in another process, this copy of vgsim first on its
+    path (None if it cannot start)."""
+    package_root = str(Path(vgsim.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    try:
+        return subprocess.Popen([sys.executable, "-m", "vgsim.engine.warm", *args], env=env,
+                                stdout=stdout, stderr=subprocess.DEVNULL, text=True)
+    except OSError:
+        return None
+
+
+def start_backward_helper(dtype: str) -> subprocess.Popen | None:
+    """On a cold cache, start `warm --backward` in another process (None if all is cached).
+    Whoever starts it stops it when done (stop_helper): what it cached by then stays."""
+    return None if kernels_cached() else launch("--backward", dtype)
+
+
+def stop_helper(helper: subprocess.Popen | None) -> None:
+    if helper is not None and helper.poll() is None:
+        helper.kill()
+        helper.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
-    for dtype in argv if argv else DTYPES:
+    """Prints a line as each part is ready: a window waiting to train needs only the first."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "--backward":
+        for dtype in args[1:] or ["float32"]:
+            warm_backward(dtype)
+        return 0
+    for dtype in args or DTYPES:
+        warm_steps(dtype)
+        print(f"{STEPS_READY} {dtype}", flush=True)
         warm(dtype)
-        print(f"kernels ready: {dtype}", flush=True)
+        print(f"{ALL_READY} {dtype}", flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -49,7 +49,9 @@ QUANTITIES = ("activation", "loss", "gradient", "weight gradient", "weight")
 _opts = {"cache": True, "nogil": True}
 
 
-@njit(**_opts)
+# Small helpers are inlined where they are called: each compiled function costs the cold
+# compile a fixed price, and _bad would be compiled once per literal quantity.
+@njit(inline="always", **_opts)
 def _view(buf, off, n, w):
     return as_2d(buf[off : off + n * w], n, w)
 
@@ -68,7 +70,7 @@ def gather_batch(X, labels, targets, idx, acts, in_off, lab_buf, tgt_buf):
             tgt_buf[i, j] = targets[r, j]
 
 
-@njit(**_opts)
+@njit(inline="always", **_opts)
 def _bad(glob, node, qty):
     glob[G_BAD_NODE] = node
     glob[G_BAD_QTY] = qty
@@ -265,7 +267,7 @@ def update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, g
 @njit(**_opts)
 def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fpar, preds,
                 out_idx, acts, grads, aux, params, pgrads, bn_run, opt_m, opt_v, opt, clip_mode,
-                hyper, t0, stats_block, hist, glob_block, steps, evaluate_chunk=0):
+                hyper, t0, stats_block, hist, glob_block, steps, evaluate_chunk, out):
     """Mini-batches, one row of `batches` each: forward, loss, backward, clip, update. Every
     step's figures go to `stats_block[s]` and `glob_block[s]`; histograms for the last step
     only. Returns the number of steps run: it stops after a step that went non-finite (its
@@ -274,7 +276,10 @@ def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fp
 
     With `evaluate_chunk` > 0 it trains nothing: it runs every row of X forward in evaluation
     mode, `evaluate_chunk` rows at a time, and leaves the mean loss and the number of correct
-    predictions in glob_block[0] (G_LOSS, G_CORRECT). Kept in this function for the same reason.
+    predictions in glob_block[0] (G_LOSS, G_CORRECT); if `out` has rows (one per row of X), the
+    network's last values go there too (predictions: labels and targets may then be zeros).
+    Kept in this function for the same reason, and `out` is always passed (an empty (0, 0)
+    array when unused): an omitted argument is one more compiled version.
     """
     widest = 1
     for i in range(ops.shape[0]):
@@ -284,39 +289,44 @@ def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fp
     # forward_node once more for it (it types constants as literals).
     training = evaluate_chunk <= 0
     figures = 1 if training and hyper[H_TELEMETRY] != 0 else 0
-    if not training:
-        total = X.shape[0]
-        loss_sum = 0.0
-        correct = 0
-        w = ops[out_idx, K_WOUT]
-        for start in range(0, total, evaluate_chunk):
+    total = X.shape[0]
+    w = ops[out_idx, K_WOUT]
+    loss_sum = 0.0
+    correct = 0
+    # One loop for both modes: forward_node is inlined, and a second call of it would be a
+    # second copy to compile.
+    rounds = batches.shape[0] if training else (total + evaluate_chunk - 1) // evaluate_chunk
+    for s in range(rounds):
+        stats, glob = (stats_block[s], glob_block[s]) if training else (stats_block[0],
+                                                                         glob_block[0])
+        if training:
+            n = batches.shape[1]
+            fill(stats.ravel(), np.nan)
+            fill(glob, np.nan)
+            rows = batches[s]
+        else:
+            start = s * evaluate_chunk
             n = min(evaluate_chunk, total - start)
-            gather_batch(X, labels, targets, np.arange(start, start + n), acts, ops[0, K_OUT],
-                         lab_buf, tgt_buf)
-            for i in range(ops.shape[0]):
-                forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats_block[0],
-                             hist, n, training, glob_block[0], figures, scratch)
+            rows = np.arange(start, start + n)
+        gather_batch(X, labels, targets, rows, acts, ops[0, K_OUT], lab_buf, tgt_buf)
+        detail = figures + (figures if s == rounds - 1 else 0)
+        ok = True
+        for i in range(ops.shape[0]):
+            if ok and not forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats,
+                                       hist, n, training, glob, detail, scratch):
+                ok = False
+        if not training:
+            if out.shape[0] > 0:
+                z = _view(acts, ops[out_idx, K_OUT], n, w)
+                for r in range(n):
+                    for j in range(w):
+                        out[start + r, j] = z[r, j]
             loss, right = compute_loss(ops[out_idx, K_LOSS], _view(acts, ops[out_idx, K_OUT], n, w),
                                        lab_buf, tgt_buf, classify,
                                        _view(grads, ops[out_idx, K_DOUT], n, w))
             loss_sum += loss * n
             correct += right
-        glob_block[0, G_LOSS] = loss_sum / total
-        glob_block[0, G_CORRECT] = correct
-        return 0
-    k = batches.shape[0]
-    n = batches.shape[1]
-    for s in range(k):
-        stats, glob = stats_block[s], glob_block[s]
-        fill(stats.ravel(), np.nan)
-        fill(glob, np.nan)
-        gather_batch(X, labels, targets, batches[s], acts, ops[0, K_OUT], lab_buf, tgt_buf)
-        ok = True
-        for i in range(ops.shape[0]):
-            if ok and not forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats,
-                                       hist, n, training, glob,
-                                       figures + (figures if s == k - 1 else 0), scratch):
-                ok = False
+            continue
         ok = ok and begin_backward(ops, out_idx, acts, grads, params, lab_buf, tgt_buf,
                                    classify, n, hyper, glob)
         for i in range(ops.shape[0] - 1, 0, -1):
@@ -327,30 +337,8 @@ def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fp
                            stats, glob, steps)
         if not ok:
             return s + 1
-    return k
-
-
-@njit(**_opts)
-def predict(X, ops, fpar, preds, out_idx, acts, aux, params, bn_run, stats, hist, glob, chunk,
-            out):
-    """The network's last values (logits) for every row of X, in evaluation mode."""
-    total = X.shape[0]
-    w = ops[out_idx, K_WOUT]
-    scratch = np.empty(0, np.uint64)  # evaluation mode gathers no figures
-    training = chunk < 0  # False, typed as train_steps passes it (see there)
-    detail = 1 if training else 0
-    start = 0
-    while start < total:
-        n = min(chunk, total - start)
-        x = _view(acts, ops[0, K_OUT], n, X.shape[1])
-        for i in range(n):
-            for j in range(X.shape[1]):
-                x[i, j] = X[start + i, j]
-        for i in range(ops.shape[0]):
-            forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n,
-                         training, glob, detail, scratch)
-        z = _view(acts, ops[out_idx, K_OUT], n, w)
-        for i in range(n):
-            for j in range(w):
-                out[start + i, j] = z[i, j]
-        start += n
+    if not training:
+        glob_block[0, G_LOSS] = loss_sum / total
+        glob_block[0, G_CORRECT] = correct
+        return 0
+    return rounds

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.extending import register_jitable
 
 from .lanes import BYTE_BLOCK, GROUP, count_group, moments
 
@@ -33,7 +34,7 @@ def value_stats(y):
     return mean, math.sqrt(var), lo_seen, hi_seen, True
 
 
-@njit(**_opts)
+@register_jitable
 def scratch_size(bins, width):
     """uint64 entries forward_node's statistics need: the histogram's bin numbers and counts,
     then one flag per unit of the widest node."""

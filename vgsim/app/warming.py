@@ -1,0 +1,79 @@
+"""Compiling the kernels in another process on a cold Numba cache.
+
+Compiling in the window's process would hold the GIL for most of a second at a time and freeze
+the window. `python -m vgsim.engine.warm DTYPE` compiles instead and says when the step kernel
+is ready (all a trainer needs to train), then goes on with the micro-step kernels. The window's
+worker waits for the first line only; anything that micro-steps waits for the rest.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+
+from ..engine.warm import STEPS_READY, kernels_cached, launch, start_backward_helper, stop_helper
+
+WARM_TIMEOUT_S = 300  # a compile that takes longer is left to this process
+
+
+class KernelWarmer:
+    def __init__(self) -> None:
+        self._ready: set[str] = set()  # dtypes whose step kernel is compiled or cached
+        self._process: subprocess.Popen | None = None
+        self._helper: subprocess.Popen | None = None  # compiles the backward pass meanwhile
+        self.stopped = False  # set at exit: build nothing more (it would compile here)
+
+    def prepare(self, dtype: str) -> None:
+        """Return once the step kernel for `dtype` can be loaded from the cache (or compiling
+        it elsewhere failed: then this process compiles it when first called)."""
+        if dtype in self._ready:
+            return
+        self._ready.add(dtype)
+        if kernels_cached():
+            return
+        self.finish()  # one compile at a time: there may be only two cores
+        self._helper = start_backward_helper(dtype)
+        self._process = process = launch(dtype, stdout=subprocess.PIPE)
+        if process is None or process.stdout is None:
+            return
+        killer = threading.Timer(WARM_TIMEOUT_S, process.kill)
+        killer.daemon = True
+        killer.start()
+        try:
+            for line in process.stdout:
+                if line.startswith(f"{STEPS_READY} {dtype}"):
+                    return
+        finally:
+            killer.cancel()
+
+    @property
+    def cold(self) -> bool:
+        """Some kernel is neither compiled nor cached yet."""
+        return not kernels_cached()
+
+    @property
+    def busy(self) -> bool:
+        """The other process is still compiling (the micro-step kernels)."""
+        return self._process is not None and self._process.poll() is None
+
+    def finish(self) -> None:
+        """Wait until every kernel is compiled, before anything that micro-steps."""
+        process, self._process = self._process, None
+        if process is not None:
+            try:
+                process.communicate(timeout=WARM_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+        stop_helper(self._helper)  # whatever it has not done, the main process has done
+        self._helper = None
+
+    def stop(self) -> None:
+        """At exit: a half-done compile is harmless (Numba writes its cache files whole)."""
+        self.stopped = True
+        stop_helper(self._helper)
+        self._helper = None
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.communicate()
