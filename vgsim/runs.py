@@ -16,7 +16,7 @@ import numpy as np
 from .engine.spec import Network
 from .engine.telemetry import StepRecord, flat_columns
 from .engine.train import StepBlock, Trainer
-from .engine.warm import start_backward_helper, stop_helper
+from .engine.warm import start_backward_helper, stop_process
 
 FLUSH_ROWS = 256
 
@@ -100,7 +100,7 @@ def run_network(net: Network, steps: int, out_dir: str | Path, seed: int | None 
             if progress is not None:
                 progress(record)
     finally:
-        stop_helper(helper)
+        stop_process(helper)
         writer.close()
     wall = time.perf_counter() - started
     summary = final_summary(trainer, net.name, record, wall,

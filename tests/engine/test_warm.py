@@ -14,7 +14,7 @@ from numba.core.registry import CPUDispatcher
 import vgsim
 from vgsim.engine import train
 from vgsim.engine.kernels import plan
-from vgsim.engine.warm import entry_points, kernels_cached, warm
+from vgsim.engine.warm import ALL_READY, STEPS_READY, entry_points, kernels_cached, warm
 
 
 def test_the_entry_points_are_the_plan_kernels_the_trainer_calls():
@@ -30,12 +30,29 @@ def test_after_warming_the_cache_is_warm():
     assert kernels_cached()
 
 
-def test_a_fresh_copy_without_caches_is_cold(tmp_path):
+def fresh_copy(tmp_path: Path) -> Path:
     package = Path(vgsim.__file__).resolve().parent
     shutil.copytree(package, tmp_path / "vgsim",
                     ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
-    out = subprocess.run(
-        [sys.executable, "-c", "from vgsim.engine.warm import kernels_cached as k; print(k())"],
-        cwd=tmp_path, capture_output=True, text=True, check=True,
-        env={**os.environ, "PYTHONPATH": str(tmp_path)})
-    assert out.stdout.strip() == "False"
+    return tmp_path
+
+
+def run_in(copy: Path, *args: str) -> str:
+    out = subprocess.run([sys.executable, *args], cwd=copy, capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(copy)})
+    return out.stdout
+
+
+CACHED = ("from vgsim.engine.warm import kernels_cached as k; "
+          "print(k(), k(dtype='float32'), k(dtype='float64'))")
+
+
+def test_a_fresh_copy_without_caches_is_cold(tmp_path):
+    assert run_in(fresh_copy(tmp_path), "-c", CACHED).split() == ["False"] * 3
+
+
+def test_warming_a_fresh_copy_says_when_steps_are_ready_and_caches_that_dtype_only(tmp_path):
+    copy = fresh_copy(tmp_path)
+    lines = run_in(copy, "-m", "vgsim.engine.warm", "float32").splitlines()
+    assert lines == [f"{STEPS_READY} float32", f"{ALL_READY} float32"]
+    assert run_in(copy, "-c", CACHED).split() == ["True", "True", "False"]

@@ -29,8 +29,7 @@ class FrameThread(ABC):
         self._begin()
         while True:
             try:
-                command, args = self._commands.get(
-                    timeout=0 if self._playing else self._idle_wait())
+                command, args = self._commands.get(timeout=None if not self._playing else 0)
             except queue.Empty:
                 command, args = None, ()
             if command == "quit":
@@ -40,8 +39,6 @@ class FrameThread(ABC):
                     self._handle(command, args)
                 elif self._playing:
                     self._work()
-                else:
-                    self._idle()
             except Exception as exc:  # noqa: BLE001 - shown in the window; the thread goes on
                 self._playing = False
                 message = str(exc) if isinstance(exc, VgsimError) else \
@@ -50,14 +47,6 @@ class FrameThread(ABC):
 
     def _begin(self) -> None:  # noqa: B027 - an optional hook: most threads need nothing here
         """Runs first on the thread, before any command."""
-
-    def _idle_wait(self) -> float | None:
-        """Seconds to wait for a command when not playing before calling _idle (None: wait
-        for a command)."""
-        return None
-
-    def _idle(self) -> None:  # noqa: B027 - an optional hook
-        """Runs when no command came within _idle_wait() seconds."""
 
     @abstractmethod
     def _handle(self, command: str, args: tuple) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 import threading
 
-from ..engine.warm import STEPS_READY, kernels_cached, launch, start_backward_helper, stop_helper
+from ..engine.warm import STEPS_READY, kernels_cached, launch, stop_process
 
 WARM_TIMEOUT_S = 300  # a compile that takes longer is left to this process
 
@@ -20,7 +20,6 @@ class KernelWarmer:
     def __init__(self) -> None:
         self._ready: set[str] = set()  # dtypes whose step kernel is compiled or cached
         self._process: subprocess.Popen | None = None
-        self._helper: subprocess.Popen | None = None  # compiles the backward pass meanwhile
         self.stopped = False  # set at exit: build nothing more (it would compile here)
 
     def prepare(self, dtype: str) -> None:
@@ -29,14 +28,13 @@ class KernelWarmer:
         if dtype in self._ready:
             return
         self._ready.add(dtype)
-        if kernels_cached():
+        if kernels_cached(dtype=dtype):
             return
         self.finish()  # one compile at a time: there may be only two cores
-        self._helper = start_backward_helper(dtype)
         self._process = process = launch(dtype, stdout=subprocess.PIPE)
         if process is None or process.stdout is None:
             return
-        killer = threading.Timer(WARM_TIMEOUT_S, process.kill)
+        killer = threading.Timer(WARM_TIMEOUT_S, stop_process, [process])
         killer.daemon = True
         killer.start()
         try:
@@ -46,10 +44,10 @@ class KernelWarmer:
         finally:
             killer.cancel()
 
-    @property
-    def cold(self) -> bool:
-        """Some kernel is neither compiled nor cached yet."""
-        return not kernels_cached()
+    @staticmethod
+    def cold(dtype: str) -> bool:
+        """Some kernel for `dtype` is neither compiled nor cached yet."""
+        return not kernels_cached(dtype=dtype)
 
     @property
     def busy(self) -> bool:
@@ -63,17 +61,10 @@ class KernelWarmer:
             try:
                 process.communicate(timeout=WARM_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.communicate()
-        stop_helper(self._helper)  # whatever it has not done, the main process has done
-        self._helper = None
+                stop_process(process)
 
     def stop(self) -> None:
         """At exit: a half-done compile is harmless (Numba writes its cache files whole)."""
         self.stopped = True
-        stop_helper(self._helper)
-        self._helper = None
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.communicate()
+        stop_process(process)

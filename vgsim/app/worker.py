@@ -82,7 +82,6 @@ class TrainingWorker(FrameThread):
         self._network: Network | None = None
         self.building = False  # read by the window's garbage collector: hold off meanwhile
         self._warmer = KernelWarmer()
-        self._theory_due = False
         init_compiler()  # here, not on the thread that would hold the GIL for it
         self._theory: np.ndarray | None = None  # relative prediction for the loaded network
         self._findings: tuple = ()
@@ -102,14 +101,13 @@ class TrainingWorker(FrameThread):
         # Most networks are float32: start compiling those kernels while the window builds.
         self.building = True
         try:
-            if self._warmer.cold:
+            if self._warmer.cold("float32"):
                 self._publish(building=True)  # the window shows progress meanwhile
             self._warmer.prepare("float32")
         finally:
             self.building = False
 
     def _work(self) -> None:
-        self._refresh_theory()
         self._play_block()
 
     def _handle(self, command: str, args: tuple) -> None:
@@ -131,11 +129,8 @@ class TrainingWorker(FrameThread):
                 trainer = Trainer(net)
                 # Compile (first run) or load every kernel now, not on the first Play.
                 trainer.evaluate()
+                self._theory = predicted_gradient_flow(trainer)  # the step kernel's pieces
                 self.trainer = trainer
-                # The prediction calls kernels that may still be compiling elsewhere.
-                self._theory_due = True
-                self._theory = None
-                self._refresh_theory()
             finally:
                 self.building = False
             self._publish()
@@ -172,21 +167,6 @@ class TrainingWorker(FrameThread):
         elif command == "live":
             self.trainer.set_live(**args[0])  # type: ignore[arg-type]
         self._publish()
-
-    def _refresh_theory(self) -> bool:
-        """Compute the theory's prediction once its kernels are compiled; True if it did."""
-        if not self._theory_due or self.trainer is None or self._warmer.busy:
-            return False
-        self._theory_due = False
-        self._theory = predicted_gradient_flow(self.trainer)
-        return True
-
-    def _idle_wait(self) -> float | None:
-        return 0.2 if self._theory_due else None
-
-    def _idle(self) -> None:
-        if self._refresh_theory():
-            self._publish()
 
     def _finish_warming(self) -> None:
         if not self._warmer.busy:

@@ -30,14 +30,19 @@ from .train import Trainer
 QUADRATURE_POINTS = 121
 
 
-def _moments(code: int, a: float, q: float) -> tuple[float, float]:
-    """(E[f(z)^2], E[f'(z)^2]) for z ~ N(0, q)."""
+def _moments(code: int, a: float, q: float, dtype: np.dtype) -> tuple[float, float]:
+    """(E[f(z)^2], E[f'(z)^2]) for z ~ N(0, q). f and f' in the network's precision: the
+    kernels its training uses, already compiled (a mean-field estimate needs no more)."""
     x, w = np.polynomial.hermite_e.hermegauss(QUADRATURE_POINTS)
     w = w / math.sqrt(2 * math.pi)
-    z = np.ascontiguousarray(math.sqrt(max(q, 0.0)) * x)
+    spread = math.sqrt(max(q, 0.0))
+    if spread * float(x.max()) >= float(np.finfo(dtype).max):
+        dtype = np.dtype(np.float64)  # an exploding network: beyond float32 (compiled then)
+    z = np.ascontiguousarray(spread * x, dtype=dtype)
     y, dz = np.empty_like(z), np.empty_like(z)
     activations.act_forward(code, z, y, a)
     activations.act_backward(code, z, y, np.ones_like(z), dz, a)
+    y, dz = y.astype(np.float64), dz.astype(np.float64)
     return float(w @ (y * y)), float(w @ (dz * dz))
 
 
@@ -78,7 +83,7 @@ def predicted_gradient_flow(trainer: Trainer) -> np.ndarray | None:
             alpha = weights(i, "alpha")
             if alpha is not None:
                 a = float(alpha[0])
-            second[i], back[i] = _moments(code, a, second[p])
+            second[i], back[i] = _moments(code, a, second[p], trainer.dtype)
         else:
             second[i] = second[p]
     out = plan.out_idx

@@ -14,6 +14,8 @@ finds them in the cache when it gets there.
 from __future__ import annotations
 
 import os
+import pickle
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +27,6 @@ import vgsim
 
 from .builders import mlp, residual_mlp
 from .kernels import plan
-from .theory import predicted_gradient_flow
 from .train import Trainer
 
 DTYPES = ("float32", "float64")
@@ -45,9 +46,10 @@ def entry_points() -> list[str]:
     return list(ENTRY_POINTS)
 
 
-def kernels_cached(names: list[str] | None = None) -> bool:
+def kernels_cached(names: list[str] | None = None, dtype: str | None = None) -> bool:
     """True if every entry point (or every one of `names`) has an on-disk cache index at least
-    as new as its source. (A heuristic: numba's own check also compares the source's size.)"""
+    as new as its source, and with `dtype`, if the step kernel's index holds a version for
+    networks of that dtype. (A heuristic: numba's own check also compares the source's size.)"""
     source = Path(plan.__file__)
     folder = source.parent / "__pycache__"
     tag = f"py{sys.version_info.major}{sys.version_info.minor}"
@@ -55,7 +57,22 @@ def kernels_cached(names: list[str] | None = None) -> bool:
         index = list(folder.glob(f"{source.stem}.{name}-*.{tag}.nbi"))
         if not index or max(p.stat().st_mtime for p in index) < source.stat().st_mtime:
             return False
+        if dtype is not None and name == STEPS and not any(
+                dtype in _data_dtypes(p) for p in index):
+            return False
     return True
+
+
+def _data_dtypes(index: Path) -> set[str]:
+    """The dtypes of the data (first argument) of the versions in a cache index: Numba's own
+    file, a pickled version tag, then a pickled (stamp, {(argument types, ...): data file})."""
+    try:
+        with open(index, "rb") as f:
+            pickle.load(f)
+            _stamp, overloads = pickle.loads(f.read())
+        return {str(key[0][0].dtype) for key in overloads}
+    except Exception:  # noqa: BLE001 - another numba's format: treat as not cached
+        return set()
 
 
 def init_compiler() -> None:
@@ -82,23 +99,20 @@ def warm_steps(dtype: str) -> None:
 
 
 def warm(dtype: str) -> None:
-    """Every kernel path once: whole steps, evaluation, prediction, micro-steps, a
-    forward-backward, and the activation kernels the theory's prediction calls (float64,
-    whatever the network's dtype)."""
+    """Every kernel path once: whole steps, evaluation, prediction, micro-steps and a
+    forward-backward."""
     warm_steps(dtype)
     for trainer in _trainers(dtype):
         while trainer.micro_step().record is None:
             pass
         trainer.snapshot_state()
-    predicted_gradient_flow(Trainer(mlp(2, 4, 3, activation="tanh", init="xavier_normal",
-                                        data={"name": "spiral", "samples": 60},
-                                        training={"batch_size": 8})))
 
 
 def warm_backward(dtype: str) -> None:
     """The backward pass and the update, through the micro-step kernels, last part first (the
     step kernel's compile needs them in that order, backward pass first)."""
     trainer = _trainers(dtype)[1]
+    trainer._batch = np.arange(trainer.batch_size)  # the rows the phases' sizes come from
     phases = [p for p in trainer.micro_plan() if p[0] != "forward"]
     for phase, i in phases[1:] + phases[:1]:  # the loss last: it comes first in the step
         trainer._run_phase(phase, i)
@@ -112,21 +126,27 @@ def launch(*args: str, stdout: int | None = subprocess.DEVNULL) -> subprocess.Po
         filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     try:
         return subprocess.Popen([sys.executable, "-m", "vgsim.engine.warm", *args], env=env,
-                                stdout=stdout, stderr=subprocess.DEVNULL, text=True)
+                                stdout=stdout, stderr=subprocess.DEVNULL, text=True,
+                                start_new_session=os.name == "posix")
     except OSError:
         return None
 
 
 def start_backward_helper(dtype: str) -> subprocess.Popen | None:
     """On a cold cache, start `warm --backward` in another process (None if all is cached).
-    Whoever starts it stops it when done (stop_helper): what it cached by then stays."""
-    return None if kernels_cached() else launch("--backward", dtype)
+    Whoever starts it stops it when done (stop_process): what it cached by then stays."""
+    return None if kernels_cached(dtype=dtype) else launch("--backward", dtype)
 
 
-def stop_helper(helper: subprocess.Popen | None) -> None:
-    if helper is not None and helper.poll() is None:
-        helper.kill()
-        helper.wait()
+def stop_process(process: subprocess.Popen | None) -> None:
+    """Stop a process from `launch` and any helper it started (they share a process group)."""
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (AttributeError, OSError):  # no process groups here: the process alone
+        process.kill()
+    process.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,9 +157,13 @@ def main(argv: list[str] | None = None) -> int:
             warm_backward(dtype)
         return 0
     for dtype in args or DTYPES:
-        warm_steps(dtype)
-        print(f"{STEPS_READY} {dtype}", flush=True)
-        warm(dtype)
+        helper = start_backward_helper(dtype)
+        try:
+            warm_steps(dtype)
+            print(f"{STEPS_READY} {dtype}", flush=True)
+            warm(dtype)
+        finally:
+            stop_process(helper)
         print(f"{ALL_READY} {dtype}", flush=True)
     return 0
 
