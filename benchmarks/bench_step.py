@@ -192,7 +192,8 @@ class KernelImpl:
     (its signature changes as the engine evolves); an unknown name skips this row."""
 
     name = "kernel"
-    SPECIAL = {"X": "X_train", "labels": "lab_train", "targets": "tgt_train"}
+    SPECIAL = {"X": "X_train", "labels": "lab_train", "targets": "tgt_train",
+               "evaluation": "_no_evaluation", "out": "_no_out"}
 
     def __init__(self, net_d: dict, n_pre: int = 4096):
         import inspect

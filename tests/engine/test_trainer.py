@@ -106,6 +106,25 @@ def test_other_seed_gives_another_run(fixture: str) -> None:
     assert ra.loss != rb.loss
 
 
+@pytest.mark.parametrize("fixture", FIXTURES)
+def test_a_block_runs_through_evaluations_as_single_steps_do(fixture: str) -> None:
+    a, b = make(fixture), make(fixture)
+    every = int(a.cfg["eval_every"])
+    block = a.run_block(3 * every + 5)  # one kernel call, evaluating inside it
+    assert len(block.steps) == 3 * every + 5
+    for ra, rb in zip(block.records(), [b.step() for _ in range(3 * every + 5)], strict=True):
+        va = np.array([ra.scalars[k] for k in SCALARS])
+        vb = np.array([rb.scalars[k] for k in SCALARS])
+        assert va.tobytes() == vb.tobytes(), ra.step
+        assert ra.node_stats.tobytes() == rb.node_stats.tobytes()
+    assert_same_state(a, b)
+    evaluated = block.scalars[:, SCALARS.index("train_loss")]
+    assert np.isfinite(evaluated).all()  # step 0 is an evaluation step
+    changes = np.flatnonzero(np.diff(evaluated)) + 1
+    assert set(changes) <= set(range(every, 3 * every + 5, every))
+    assert a.evaluate() == b.evaluate()
+
+
 # ---- micro-steps ---------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ so the window stays responsive while the worker trains.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -27,6 +28,7 @@ from .plots.sources import TAIL_STEPS, anchored_theory, boundary_of
 from .threads import FrameThread
 from .warming import KernelWarmer
 
+SWITCH_INTERVAL_S = 0.0005
 BLOCK_SECONDS = 0.02  # how long the worker trains before publishing
 PUBLISH_SECONDS = 1 / 40  # the window draws at ~30 Hz: newer frames than that are wasted
 BOUNDARY_SECONDS = 0.3
@@ -83,6 +85,10 @@ class TrainingWorker(FrameThread):
         self.building = False  # read by the window's garbage collector: hold off meanwhile
         self._warmer = KernelWarmer()
         init_compiler()  # here, not on the thread that would hold the GIL for it
+        # The window holds the GIL while it draws; this thread needs it for a moment between
+        # kernel calls. Python hands it over after the switch interval (5 ms by default): a
+        # shorter one costs the window little and wins back most of the training it waited.
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._theory: np.ndarray | None = None  # relative prediction for the loaded network
         self._findings: tuple = ()
         self._diagnosed_at = (-1.0, -1)
@@ -206,8 +212,11 @@ class TrainingWorker(FrameThread):
         budget = self._until_budget(budget)
         started = time.perf_counter()
         done = 0
-        while done < budget and time.perf_counter() - started < BLOCK_SECONDS:
-            block = trainer.run_block(budget - done)
+        while done < budget and (elapsed := time.perf_counter() - started) < BLOCK_SECONDS:
+            # As many steps as fit in the time left, in one kernel call: each call is a wait
+            # for the GIL, which the window holds while it draws.
+            fit = int(self._rate * (BLOCK_SECONDS - elapsed)) if self._rate else 4
+            block = trainer.run_block(max(1, min(budget - done, fit)))
             if block is None:
                 break
             done += len(block.steps)

@@ -132,7 +132,8 @@ class Trainer:
             (self.lab_buf, self.tgt_buf, self.classify, self.ops, plan.fpar, plan.preds,
              plan.out_idx, self.acts, self.grads, self.aux, self.params, self.pgrads, self.bn_run,
              self.opt_m, self.opt_v, self.opt),
-            (self._stats_one, self.hist, self._glob_one, self.steps, 0, self._no_out))
+            (self._stats_one, self.hist, self._glob_one, self.steps))
+        self._no_evaluation = self._evaluation(0, 0)
         self.set_live(lr=self.cfg["lr"], l2=self.cfg["l2"], clip=self.cfg["clip"])
         for name in ("momentum", "beta1", "beta2", "eps", "alpha"):
             self.hyper[getattr(optim, "H_" + name.upper())] = float(self.cfg[name])
@@ -257,16 +258,17 @@ class Trainer:
         # A view: _perm is replaced, never written, when the next epoch starts.
         self._batch = batch
         head, buffers, tail = self._one_args
-        k.train_steps(*head, batch.reshape(1, -1), *buffers, self.clip_mode, self.hyper,
-                      self._t + 1, *tail)
-        self._t += 1
         step = self.step_count
+        k.train_steps(*head, batch.reshape(1, -1), *buffers, self.clip_mode, self.hyper,
+                      self._t + 1, *tail, self._evaluation(int(self.cfg["eval_every"]), step),
+                      self._no_out)
+        self._t += 1
         g = self.glob.tolist()
         if g[k.G_BAD_NODE] == g[k.G_BAD_NODE]:  # not NaN: this step went non-finite
             self.divergence = Divergence(step, self.node_ids[int(g[k.G_BAD_NODE])],
                                          k.QUANTITIES[int(g[k.G_BAD_QTY])])
-        elif step % int(self.cfg["eval_every"]) == 0:
-            self.evaluate()
+        elif g[k.G_TRAIN_LOSS] == g[k.G_TRAIN_LOSS]:  # evaluated after this step
+            self.last_eval = self._evaluated(self.glob)
         ev = self.last_eval
         # In SCALARS order (tests compare these records with the micro-step path's).
         values = [float(step), float(self.epoch), g[k.G_LOSS], g[k.G_DATA_LOSS],
@@ -283,25 +285,25 @@ class Trainer:
         return record
 
     def run_block(self, count: int) -> StepBlock | None:
-        """Up to `count` steps in one kernel call, fewer at an evaluation step or a blow-up.
-        Every step's figures are kept; histograms are computed for the block's last step.
-        None if training has diverged (reset first)."""
+        """Up to `count` steps (at most MAX_BLOCK) in one kernel call, fewer after a blow-up;
+        evaluations due within them are run there too. Every step's figures are kept;
+        histograms are computed for the block's last step. None if training has diverged
+        (reset first)."""
         if self.divergence is not None:
             return None
         if self._micro:
             record = self.step()
             return StepBlock(np.array([record.step]), self.history.recent()[1][-1:],
                              record.node_stats[None].copy(), record)
-        every = int(self.cfg["eval_every"])
-        until_eval = (-self.step_count) % every + 1
-        count = max(1, min(count, MAX_BLOCK, until_eval))
+        count = max(1, min(count, MAX_BLOCK))
         batches, epochs = self._batches(count)
         done = k.train_steps(
             self.X_train, self.lab_train, self.tgt_train, batches, self.lab_buf, self.tgt_buf,
             self.classify, self.ops, self.plan.fpar, self.plan.preds, self.plan.out_idx,
             self.acts, self.grads, self.aux, self.params, self.pgrads, self.bn_run, self.opt_m,
             self.opt_v, self.opt, self.clip_mode, self.hyper, self._t + 1, self.stats_block,
-            self.hist, self.glob_block, self.steps, 0, self._no_out)  # 0: train
+            self.hist, self.glob_block, self.steps,
+            self._evaluation(int(self.cfg["eval_every"]), self.step_count), self._no_out)
         self._t += done
         self._batch = batches[done - 1].copy()  # what the state arrays describe
         self.stats[:] = self.stats_block[done - 1]
@@ -324,9 +326,14 @@ class Trainer:
         scalars[:, _COL["accuracy"]] = (glob[:, k.G_CORRECT] / self.batch_size
                                         if self.classify else np.nan)
         scalars[:, _COL["lr"]] = self.hyper[optim.H_LR]
-        scalars[:, _EVAL_COLS] = [self.last_eval[name] for name in _EVAL_NAMES]
-        if self.divergence is None and steps[-1] % int(self.cfg["eval_every"]) == 0:
-            evaluation = self.evaluate()
+        # Each step carries the latest evaluation, made after it or before.
+        for s in range(done):
+            if not np.isnan(glob[s, k.G_TRAIN_LOSS]):
+                self.last_eval = self._evaluated(glob[s])
+            scalars[s, _EVAL_COLS] = [self.last_eval[name] for name in _EVAL_NAMES]
+        due = steps[-1] % int(self.cfg["eval_every"]) == 0
+        if self.divergence is None and due and np.isnan(glob[-1, k.G_TRAIN_LOSS]):
+            evaluation = self.evaluate()  # a micro-stepped step: not evaluated in the kernel
             scalars[-1, _EVAL_COLS] = [evaluation[name] for name in _EVAL_NAMES]
         node_stats = stats.copy()
         record = StepRecord(dict(zip(SCALARS, scalars[-1].tolist(), strict=True)),
@@ -338,23 +345,9 @@ class Trainer:
 
     def evaluate(self) -> dict[str, float]:
         """Loss and accuracy over the whole training and test sets, in evaluation mode."""
-        # The step kernel in its evaluation mode: one call (no GIL hand-overs per node), and no
-        # separately compiled loop to add to the first, cold compile.
-        stats = np.zeros((1, *self.stats.shape))
-        hist = np.zeros_like(self.hist)
-        glob = np.zeros((1, k.N_GLOB))
-        no_batches = np.zeros((0, self.batch_size), np.int64)
-        for split, X, lab, tgt in (("train", self.X_train, self.lab_train, self.tgt_train),
-                                   ("test", self.X_test, self.lab_test, self.tgt_test)):
-            k.train_steps(
-                X, lab, tgt, no_batches, self.lab_buf, self.tgt_buf, self.classify,
-                self.ops_eval, self.plan.fpar, self.plan.preds, self.plan.out_idx,
-                self.acts_eval, self.grads_eval, self.aux_eval, self.params, self.pgrads,
-                self.bn_run, self.opt_m, self.opt_v, self.opt, self.clip_mode, self.hyper, 0,
-                stats, hist, glob, self.steps, self.rows_eval, self._no_out)
-            self.last_eval[f"{split}_loss"] = float(glob[0, k.G_LOSS])
-            self.last_eval[f"{split}_accuracy"] = (float(glob[0, k.G_CORRECT]) / len(X)
-                                                   if self.classify else np.nan)
+        glob = np.full((1, k.N_GLOB), np.nan)
+        self._evaluate_rows(self.X_train, self.lab_train, self.tgt_train, glob, self._no_out)
+        self.last_eval = self._evaluated(glob[0])
         return dict(self.last_eval)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -364,17 +357,37 @@ class Trainer:
         out = np.empty((X.shape[0], self.plan.width_out[self.plan.out_idx]))
         if X.shape[0] == 0:
             return out
-        # The step kernel's evaluation mode, with `out`: no separate kernel to compile.
         labels = np.zeros(X.shape[0], np.int64)
         targets = np.zeros((X.shape[0], self.tgt_train.shape[1]))
+        self._evaluate_rows(X, labels, targets, np.full((1, k.N_GLOB), np.nan), out)
+        return out
+
+    def _evaluation(self, every: int, first: int) -> tuple:
+        """train_steps' `evaluation`: the test set, the evaluation buffers, and when."""
+        return (self.X_test, self.lab_test, self.tgt_test, self.ops_eval, self.acts_eval,
+                self.grads_eval, self.aux_eval, self.rows_eval, every, first)
+
+    def _evaluate_rows(self, X: np.ndarray, labels: np.ndarray, targets: np.ndarray,
+                       glob: np.ndarray, out: np.ndarray) -> None:
+        """The step kernel without batches: evaluate X (and the test set, unless predicting
+        into `out`), into glob[0]."""
         k.train_steps(
             X, labels, targets, np.zeros((0, self.batch_size), np.int64), self.lab_buf,
-            self.tgt_buf, self.classify, self.ops_eval, self.plan.fpar, self.plan.preds,
-            self.plan.out_idx, self.acts_eval, self.grads_eval, self.aux_eval, self.params,
-            self.pgrads, self.bn_run, self.opt_m, self.opt_v, self.opt, self.clip_mode,
-            self.hyper, 0, np.zeros((1, *self.stats.shape)), np.zeros_like(self.hist),
-            np.zeros((1, k.N_GLOB)), self.steps, self.rows_eval, out)
-        return out
+            self.tgt_buf, self.classify, self.ops, self.plan.fpar, self.plan.preds,
+            self.plan.out_idx, self.acts, self.grads, self.aux, self.params, self.pgrads,
+            self.bn_run, self.opt_m, self.opt_v, self.opt, self.clip_mode, self.hyper, 0,
+            np.zeros((1, *self.stats.shape)), np.zeros_like(self.hist), glob, self.steps,
+            self._no_evaluation, out)
+
+    def _evaluated(self, glob_row: np.ndarray) -> dict[str, float]:
+        """last_eval's figures from a kernel's G_TRAIN_* and G_TEST_* columns."""
+        def accuracy(correct: float, rows: int) -> float:
+            return float(correct) / rows if self.classify and rows else np.nan
+
+        return {"train_loss": float(glob_row[k.G_TRAIN_LOSS]),
+                "train_accuracy": accuracy(glob_row[k.G_TRAIN_CORRECT], len(self.X_train)),
+                "test_loss": float(glob_row[k.G_TEST_LOSS]),
+                "test_accuracy": accuracy(glob_row[k.G_TEST_CORRECT], len(self.X_test))}
 
     def run(self, steps: int):
         """Yield the records of up to `steps` steps; stops early if training diverges.

@@ -118,11 +118,12 @@ class Dashboard(pg.GraphicsLayoutWidget):
         turn = self._frame % 2
         p["gradient-flow"].update(data, stats)
         p["gradient-history"].update(data)
+        # The halves cost about the same: the per-layer curve plots are the dearest.
         if everything or turn == 0:
             p["activations"].update(data, hist, data.hist_ranges, stats)
             p["unit-health"].update(data, stats)
-            p["loss"].update(data)
-            p["accuracy"].update(data)
+            for key in ("loss", "accuracy", "decision-boundary"):
+                p[key].update(data)
         if everything or turn == 1:
-            for key in ("weight-norms", "update-ratio", "decision-boundary"):
+            for key in ("weight-norms", "update-ratio"):
                 p[key].update(data)

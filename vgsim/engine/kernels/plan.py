@@ -41,8 +41,12 @@ N_COLS = 26
 F_A, F_MOMENTUM, F_EPS, F_LO, F_HI = range(5)
 # Entries of `glob`, the step's scalar results.
 (G_LOSS, G_DATA_LOSS, G_PENALTY, G_CORRECT, G_CLIP_FIRED, G_NORM_BEFORE, G_NORM_AFTER,
- G_BAD_NODE, G_BAD_QTY) = range(9)
-N_GLOB = 9
+ G_BAD_NODE, G_BAD_QTY, G_TRAIN_LOSS, G_TRAIN_CORRECT, G_TEST_LOSS, G_TEST_CORRECT) = range(13)
+N_GLOB = 13
+# train_steps' `evaluation` tuple: the test set, the evaluation buffers, rows per chunk, and
+# when to evaluate (every `every` steps, counted from step number `first` of the block).
+(E_X, E_LABELS, E_TARGETS, E_OPS, E_ACTS, E_GRADS, E_AUX, E_CHUNK, E_EVERY,
+ E_FIRST) = range(10)
 # What went non-finite first.
 Q_ACTIVATION, Q_LOSS, Q_GRADIENT, Q_PARAM_GRADIENT, Q_WEIGHT = range(5)
 QUANTITIES = ("activation", "loss", "gradient", "weight gradient", "weight")
@@ -267,65 +271,91 @@ def update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, g
 @njit(**_opts)
 def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fpar, preds,
                 out_idx, acts, grads, aux, params, pgrads, bn_run, opt_m, opt_v, opt, clip_mode,
-                hyper, t0, stats_block, hist, glob_block, steps, evaluate_chunk, out):
-    """Mini-batches, one row of `batches` each: forward, loss, backward, clip, update. Every
-    step's figures go to `stats_block[s]` and `glob_block[s]`; histograms for the last step
-    only. Returns the number of steps run: it stops after a step that went non-finite (its
-    glob row names the node and the quantity). One function rather than a per-step one inside
-    it: each level of calls makes Numba link and optimise the whole tree again.
+                hyper, t0, stats_block, hist, glob_block, steps, evaluation, out):
+    """Mini-batches of the training set X, one row of `batches` each: forward, loss, backward,
+    clip, update. Every step's figures go to `stats_block[s]` and `glob_block[s]`; histograms
+    for the last step only. After each step whose number is a multiple of the evaluation's
+    `every`, the whole training set and the test set run forward in evaluation mode (on the
+    evaluation buffers, `chunk` rows at a time): mean loss and correct count in that step's
+    G_TRAIN_* and G_TEST_* columns. Returns the number of steps run: it stops after a step
+    that went non-finite (its glob row names the node and the quantity).
 
-    With `evaluate_chunk` > 0 it trains nothing: it runs every row of X forward in evaluation
-    mode, `evaluate_chunk` rows at a time, and leaves the mean loss and the number of correct
-    predictions in glob_block[0] (G_LOSS, G_CORRECT); if `out` has rows (one per row of X), the
-    network's last values go there too (predictions: labels and targets may then be zeros).
-    Kept in this function for the same reason, and `out` is always passed (an empty (0, 0)
-    array when unused): an omitted argument is one more compiled version.
-    """
+    Without batches it trains nothing and evaluates now, into glob_block[0]; if `out` has rows
+    it evaluates X only and leaves the network's last values there (predictions: labels and
+    targets may then be zeros). `out` is always passed (an empty (0, 0) array when unused): an
+    omitted argument is one more compiled version.
+
+    One function and one loop for all of it: each level of calls makes Numba link and
+    optimise the whole tree again, and forward_node, inlined, is called in one place only (a
+    second call would be a second copy to compile). Evaluating here, not between calls, also
+    lets a window's training thread run hundreds of steps between two waits for the GIL."""
     widest = 1
     for i in range(ops.shape[0]):
         widest = max(widest, ops[i, K_WIN], ops[i, K_WOUT])
     scratch = np.empty(scratch_size(hist.shape[1], widest), np.uint64)
-    # Values known only at run time: a constant argument would make Numba compile
-    # forward_node once more for it (it types constants as literals).
-    training = evaluate_chunk <= 0
-    figures = 1 if training and hyper[H_TELEMETRY] != 0 else 0
-    total = X.shape[0]
+    X_test, labels_test, targets_test = evaluation[E_X], evaluation[E_LABELS], evaluation[E_TARGETS]
+    ops_e, acts_e, grads_e, aux_e = (evaluation[E_OPS], evaluation[E_ACTS], evaluation[E_GRADS],
+                                     evaluation[E_AUX])
+    chunk, every, first = evaluation[E_CHUNK], evaluation[E_EVERY], evaluation[E_FIRST]
+    n_batches = batches.shape[0]
+    predicting = out.shape[0] > 0
+    figures = 1 if hyper[H_TELEMETRY] != 0 else 0
     w = ops[out_idx, K_WOUT]
+    split = -1 if n_batches > 0 else 0  # -1: training; 0: the training set; 1: the test set
+    s = 0  # steps done
+    at = 0  # the glob row evaluation results go to
+    row = 0  # the next row of the split being evaluated
     loss_sum = 0.0
     correct = 0
-    # One loop for both modes: forward_node is inlined, and a second call of it would be a
-    # second copy to compile.
-    rounds = batches.shape[0] if training else (total + evaluate_chunk - 1) // evaluate_chunk
-    for s in range(rounds):
-        stats, glob = (stats_block[s], glob_block[s]) if training else (stats_block[0],
-                                                                         glob_block[0])
+    while True:
+        training = split < 0
         if training:
+            if s == n_batches:
+                break
             n = batches.shape[1]
+            stats, glob = stats_block[s], glob_block[s]
             fill(stats.ravel(), np.nan)
             fill(glob, np.nan)
-            rows = batches[s]
+            Xr, lr, tr, rows = X, labels, targets, batches[s]
+            ops_r, acts_r, grads_r, aux_r = ops, acts, grads, aux
+            detail = figures + (figures if s == n_batches - 1 else 0)
         else:
-            start = s * evaluate_chunk
-            n = min(evaluate_chunk, total - start)
-            rows = np.arange(start, start + n)
-        gather_batch(X, labels, targets, rows, acts, ops[0, K_OUT], lab_buf, tgt_buf)
-        detail = figures + (figures if s == rounds - 1 else 0)
+            Xr, lr, tr = (X, labels, targets) if split == 0 else (X_test, labels_test,
+                                                                  targets_test)
+            n = min(chunk, Xr.shape[0] - row)
+            stats, glob = stats_block[0], glob_block[0]  # evaluation mode records nothing
+            rows = np.arange(row, row + n)
+            ops_r, acts_r, grads_r, aux_r = ops_e, acts_e, grads_e, aux_e
+            detail = 0
+        if n > 0:
+            gather_batch(Xr, lr, tr, rows, acts_r, ops_r[0, K_OUT], lab_buf, tgt_buf)
         ok = True
-        for i in range(ops.shape[0]):
-            if ok and not forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats,
-                                       hist, n, training, glob, detail, scratch):
+        for i in range(ops.shape[0] if n > 0 else 0):
+            if ok and not forward_node(i, ops_r, fpar, preds, acts_r, aux_r, params, bn_run,
+                                       stats, hist, n, training, glob, detail, scratch):
                 ok = False
         if not training:
-            if out.shape[0] > 0:
-                z = _view(acts, ops[out_idx, K_OUT], n, w)
-                for r in range(n):
-                    for j in range(w):
-                        out[start + r, j] = z[r, j]
-            loss, right = compute_loss(ops[out_idx, K_LOSS], _view(acts, ops[out_idx, K_OUT], n, w),
-                                       lab_buf, tgt_buf, classify,
-                                       _view(grads, ops[out_idx, K_DOUT], n, w))
-            loss_sum += loss * n
-            correct += right
+            if n > 0:
+                z = _view(acts_r, ops_r[out_idx, K_OUT], n, w)
+                if predicting:
+                    for r in range(n):
+                        for j in range(w):
+                            out[row + r, j] = z[r, j]
+                loss, right = compute_loss(ops_r[out_idx, K_LOSS], z, lab_buf, tgt_buf, classify,
+                                           _view(grads_r, ops_r[out_idx, K_DOUT], n, w))
+                loss_sum += loss * n
+                correct += right
+                row += n
+            if row >= Xr.shape[0]:  # this split is done
+                total = Xr.shape[0]
+                glob_block[at, G_TRAIN_LOSS + 2 * split] = loss_sum / total if total else np.nan
+                glob_block[at, G_TRAIN_CORRECT + 2 * split] = correct
+                loss_sum = 0.0
+                correct = 0
+                row = 0
+                split = 1 if split == 0 and not predicting else -1
+                if split < 0 and n_batches == 0:
+                    break
             continue
         ok = ok and begin_backward(ops, out_idx, acts, grads, params, lab_buf, tgt_buf,
                                    classify, n, hyper, glob)
@@ -337,8 +367,8 @@ def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fp
                            stats, glob, steps)
         if not ok:
             return s + 1
-    if not training:
-        glob_block[0, G_LOSS] = loss_sum / total
-        glob_block[0, G_CORRECT] = correct
-        return 0
-    return rounds
+        if every > 0 and (first + s) % every == 0:
+            split = 0
+            at = s
+        s += 1
+    return s
