@@ -187,10 +187,12 @@ def test_a_slow_build_shows_that_kernels_are_being_prepared(window, qtbot):
     window._show_frame(building)
     qtbot.waitUntil(window.preparing.isVisible, timeout=2000)
     assert window.statusBar().currentMessage().startswith("Preparing the training kernels")
+    assert window.play_reason.text().startswith("Preparing")  # not "Ready to train"
     window.training.frame = None
     window.actions["step"].trigger()
     wait_frame(qtbot, window, lambda f: f.step_count == 1)
     qtbot.waitUntil(lambda: not window.preparing.isVisible(), timeout=2000)
+    assert "Ready to train" in window.play_reason.text()
 
 
 def test_the_collector_waits_while_kernels_compile_then_freezes_what_they_left():

@@ -261,6 +261,7 @@ class MainWindow(QMainWindow):
         if self.preparing.isVisible():
             self.preparing.hide()
             self.statusBar().clearMessage()
+            self._update_play()
         if frame.error:
             self.statusBar().showMessage(frame.error, 10000)
         ids = list(frame.nodes[0])
@@ -318,6 +319,8 @@ class MainWindow(QMainWindow):
         frame = self.training.frame
         if frame is not None and frame.building:
             self.preparing.show()
+            self.play_reason.setText("Preparing: training can start in a moment")
+            self.play_reason.setStyleSheet("color: #b06000")
             self.statusBar().showMessage("Preparing the training kernels (compiled on the first "
                                          "run only, about 15 s)…")
 
