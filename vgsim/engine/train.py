@@ -122,7 +122,8 @@ class Trainer:
         self.hyper = np.zeros(optim.N_HYPER)
         self.hyper[optim.H_TELEMETRY] = 1.0
         widest = max(max(plan.width_in), max(plan.width_out))
-        self._scratch = np.empty(scratch_size(int(self.cfg["bins"]), widest), np.uint64)
+        self._scratch = np.empty(scratch_size(int(self.cfg["bins"]), widest, self.batch_size),
+                                 np.uint64)
         self.opt = optim.CODES[self.cfg["optimizer"]]
         # train_steps' arguments for one step around the batch, clip mode, hyper and t: looked
         # up once (the buffers are only ever written in place).

@@ -44,12 +44,19 @@ def _combine(builder, kind, a, b):
     return builder.select(builder.fcmp_ordered(op, b, a), b, a)
 
 
-def _reduce_codegen(kinds_per_array):
+def _reduce_codegen(kinds_per_array, with_codes=False):
     """Codegen for a loop over the first (n // WIDTH) * WIDTH elements of each array (all of
     the first array's length), accumulating the given kinds per array; returns a tuple of
-    float64 results in order."""
+    float64 results in order. `with_codes`: the arguments are (y, codes, lo, scale, top) and
+    each element of y also gets its histogram bin in codes, as stats._bin_numbers computes it
+    (in y's precision; NaN to bin 0)."""
 
     def codegen(context, builder, signature, args):
+        codes_of = None
+        if with_codes:
+            codes_of = _codes_codegen(context, builder, signature, args)
+            signature = types.UniTuple(types.float64, 4)(signature.args[0])
+            args = args[:1]
         i64, dbl = ir.IntType(64), ir.DoubleType()
         vty = ir.VectorType(dbl, VL)
         arys = [context.make_array(t)(context, builder, a)
@@ -85,6 +92,8 @@ def _reduce_codegen(kinds_per_array):
                 ptr = builder.gep(ary.data, [builder.add(i, ir.Constant(i64, k * VL))])
                 v = builder.load(builder.bitcast(ptr, fvty.as_pointer()),
                                  align=4 if fty != dbl else 8)
+                if codes_of is not None and a == 0:
+                    codes_of(v, builder.add(i, ir.Constant(i64, k * VL)))
                 d = builder.fpext(v, vty) if fty != dbl else v
                 for c, kind in enumerate(kinds):
                     acc = phis[a][c][k]
@@ -128,6 +137,37 @@ def _reduce_codegen(kinds_per_array):
     return codegen
 
 
+def _codes_codegen(context, builder, signature, args):
+    """A function that stores the bins of one loaded vector of y into codes at an offset."""
+    codes = context.make_array(signature.args[1])(context, builder, args[1])
+    fty = context.get_value_type(signature.args[0].dtype)
+    fvty = ir.VectorType(fty, VL)
+    lo, scale, top = (_splat(builder, fvty, a) for a in args[2:5])
+    zero = ir.Constant(fvty, [0.0] * VL)
+    ity = ir.VectorType(ir.IntType(32), VL)
+    bty = ir.VectorType(ir.IntType(8), VL)
+
+    def store(v, offset):
+        t = builder.fmul(builder.fsub(v, lo), scale)
+        t = builder.select(builder.fcmp_ordered("<", t, zero), zero, t)
+        t = builder.select(builder.fcmp_ordered(">", t, top), top, t)
+        t = builder.select(builder.fcmp_unordered("uno", t, t), zero, t)
+        ptr = builder.bitcast(builder.gep(codes.data, [offset]), bty.as_pointer())
+        builder.store(builder.trunc(builder.fptosi(t, ity), bty), ptr, align=1)
+
+    return store
+
+
+@intrinsic
+def _moments_codes_body(typingctx, y, codes, lo, scale, top):
+    if not (_float_array(y) and isinstance(codes, types.Array) and codes.dtype == types.uint8
+            and codes.layout == "C" and codes.ndim == 1
+            and all(t == y.dtype for t in (lo, scale, top))):
+        return None
+    return (types.UniTuple(types.float64, 4)(y, codes, lo, scale, top),
+            _reduce_codegen([(_SUM, _SQ, _MIN, _MAX)], with_codes=True))
+
+
 @intrinsic
 def _moments_body(typingctx, y):
     if not _float_array(y):
@@ -153,6 +193,27 @@ def _sumsq2_body(typingctx, a, b):
 def moments(y):
     """(sum, sum of squares, min, max) of y in float64; y must not be empty."""
     s, q, lo, hi = _moments_body(y)
+    return _moments_tail(y, s, q, lo, hi)
+
+
+@njit(**_opts)
+def moments_codes(y, codes, lo, scale, top):
+    """moments(y), and each element's histogram bin in codes (y.size bytes) in the same pass:
+    min((y - lo) * scale clamped to [0, top]) as an integer, computed in y's precision, NaN to
+    0. The sums are exactly moments'."""
+    s, q, mn, mx = _moments_codes_body(y, codes, lo, scale, top)
+    zero = top - top
+    for i in range(y.size - y.size % WIDTH, y.size):
+        t = (y[i] - lo) * scale
+        t = zero if t < zero else t
+        t = top if t > top else t
+        codes[i] = np.uint8(np.int32(t)) if t == t else np.uint8(0)
+    return _moments_tail(y, s, q, mn, mx)
+
+
+@njit(inline="always", **_opts)
+def _moments_tail(y, s, q, lo, hi):
+    """The elements after the last whole vector, in index order."""
     for i in range(y.size - y.size % WIDTH, y.size):
         v = np.float64(y[i])
         s += v

@@ -26,8 +26,8 @@ from .stats import (
     S_STD,
     S_WNORM,
     dead_units,
-    histogram,
     scratch_size,
+    stats_and_histogram,
     value_stats,
 )
 
@@ -129,9 +129,11 @@ def forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n,
     dead = -1
     if kind == ACT and ops[i, K_FN] == RELU and ops[i, K_DEADSTAT]:
         dead = relu_f_dead(x, y, work)  # ReLU and its dead units in one pass
-    mean, std, lo, hi, finite = value_stats(yf)
     if detail == 2:
-        histogram(yf, fpar[i, F_LO], fpar[i, F_HI], hist[i], work, finite)
+        mean, std, lo, hi, finite = stats_and_histogram(yf, fpar[i, F_LO], fpar[i, F_HI],
+                                                        hist[i], work)
+    else:
+        mean, std, lo, hi, finite = value_stats(yf)
     stats[i, S_MEAN] = mean
     stats[i, S_STD] = std
     stats[i, S_MIN] = lo
@@ -292,7 +294,7 @@ def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fp
     widest = 1
     for i in range(ops.shape[0]):
         widest = max(widest, ops[i, K_WIN], ops[i, K_WOUT])
-    scratch = np.empty(scratch_size(hist.shape[1], widest), np.uint64)
+    scratch = np.empty(scratch_size(hist.shape[1], widest, batches.shape[1]), np.uint64)
     X_test, labels_test, targets_test = evaluation[E_X], evaluation[E_LABELS], evaluation[E_TARGETS]
     ops_e, acts_e, grads_e, aux_e = (evaluation[E_OPS], evaluation[E_ACTS], evaluation[E_GRADS],
                                      evaluation[E_AUX])

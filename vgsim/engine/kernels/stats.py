@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from .lanes import BYTE_BLOCK, GROUP, count_group, moments
+from .lanes import BYTE_BLOCK, GROUP, count_group, moments, moments_codes
 
 # Columns of the per-node statistics table.
 S_MEAN, S_STD, S_MIN, S_MAX, S_SAT, S_DEAD, S_GRAD, S_PGRAD, S_WNORM, S_RATIO = range(10)
@@ -16,8 +16,6 @@ STAT_NAMES = (
     "grad_norm", "param_grad_norm", "weight_norm", "update_ratio",
 )
 _opts = {"cache": True, "nogil": True}
-CODE_CHUNK = 16384  # values binned per counting round
-CODE_WORDS = CODE_CHUNK // 8  # their bin numbers, one byte each, in uint64 scratch words
 
 
 @njit(**_opts)
@@ -25,7 +23,11 @@ def value_stats(y):
     """Mean, std, min and max of y (std = sqrt(max(E[y^2] - mean^2, 0))). finite=False if any
     entry is NaN or infinite. Sums in float64 over fixed lanes (lanes.moments)."""
     s, s2, lo_seen, hi_seen = moments(y)
-    n = y.size
+    return _finish(y.size, s, s2, lo_seen, hi_seen)
+
+
+@njit(inline="always", **_opts)
+def _finish(n, s, s2, lo_seen, hi_seen):
     # NaN poisons the sum; infinity shows in the extremes (a sum may overflow on finite values).
     if s != s or not (math.isfinite(lo_seen) and math.isfinite(hi_seen)):
         return math.nan, math.nan, lo_seen, hi_seen, False
@@ -35,65 +37,46 @@ def value_stats(y):
 
 
 @register_jitable
-def scratch_size(bins, width):
-    """uint64 entries forward_node's statistics need: the histogram's bin numbers and counts,
-    then one flag per unit of the widest node."""
-    return CODE_WORDS + (bins + GROUP - 1) // GROUP * GROUP + width
+def scratch_size(bins, width, rows):
+    """uint64 entries forward_node's statistics need for nodes up to `width` units wide on
+    `rows` rows: every output's histogram bin (a byte each; the first `width` entries double
+    as the dead-unit flags), then the bin counts."""
+    return max((rows * width + 7) // 8, width) + (bins + GROUP - 1) // GROUP * GROUP
 
 
 @njit(**_opts)
-def _bin_numbers(seg, lo, scale, top, codes, finite):
-    """Each value's bin as a byte; NaN (only if not `finite`) goes to bin 0 and is counted.
-    The finite case is a separate loop: without the NaN test it runs at full vector width."""
-    nans = 0
-    if finite:
-        zero = top - top  # in y's precision: a float64 constant would widen the loop
-        for i in range(seg.size):
-            t = (seg[i] - lo) * scale
-            t = zero if t < zero else t
-            t = top if t > top else t
-            codes[i] = np.uint8(np.int32(t))
-    else:
-        for i in range(seg.size):
-            t = (seg[i] - lo) * scale
-            t = 0.0 if t < 0.0 else t
-            t = top if t > top else t
-            nan = t != t
-            nans += nan
-            codes[i] = np.uint8(0.0 if nan else t)
-    return nans
-
-
-@njit(**_opts)
-def histogram(y, lo, hi, hist, buf, finite):
-    """Fractions of y in `hist.size` equal bins over [lo, hi]; outliers land in the end bins,
-    NaN in none (`finite`: y holds no NaN, as value_stats tells). A chunk at a time: every
-    value's bin number as a byte (a loop that vectorises), then all bins counted from bit
-    planes (lanes.count_group). `buf`: uint64 scratch of scratch_size entries; at most 256
-    bins."""
+def stats_and_histogram(y, lo, hi, hist, buf):
+    """value_stats(y), and in `hist` the fractions of y in `hist.size` equal bins over
+    [lo, hi]: outliers in the end bins, NaN in none. One pass computes the sums and every
+    value's bin number (lanes.moments_codes), then the bins are counted from bit planes
+    (lanes.count_group). `buf`: uint64 scratch of scratch_size entries; at most 256 bins."""
     bins = hist.size
-    # In y's precision, so the binning loop runs at its vector width.
+    # In y's precision, so the binning runs at its vector width.
     lo_y = y.dtype.type(lo)
     scale = y.dtype.type(bins / (hi - lo))
     top = y.dtype.type(bins - 1)
-    codes = buf[:CODE_WORDS].view(np.uint8)
+    n = y.size
+    words = (n + 7) // 8
+    codes = buf[:words].view(np.uint8)[:n]
     groups = (bins + GROUP - 1) // GROUP
-    counts = buf[CODE_WORDS : CODE_WORDS + groups * GROUP]
+    counts = buf[words : words + groups * GROUP]
+    s, s2, lo_seen, hi_seen = moments_codes(y, codes, lo_y, scale, top)
+    figures = _finish(n, s, s2, lo_seen, hi_seen)
+    nans = 0
+    if not figures[4]:  # NaN went to bin 0: count it to take it out again
+        for i in range(n):
+            nans += y[i] != y[i]
     for b in range(counts.size):
         counts[b] = 0
-    n = y.size
-    nans = 0
-    for start in range(0, n, CODE_CHUNK):
-        m = min(CODE_CHUNK, n - start)
-        nans += _bin_numbers(y[start : start + m], lo_y, scale, top, codes, finite)
-        whole = m - m % BYTE_BLOCK
-        for g in range(groups):
-            count_group(codes, whole, g, counts[g * GROUP : (g + 1) * GROUP])
-        for i in range(whole, m):
-            counts[codes[i]] += np.uint64(1)
+    whole = n - n % BYTE_BLOCK
+    for g in range(groups):
+        count_group(codes, whole, g, counts[g * GROUP : (g + 1) * GROUP])
+    for i in range(whole, n):
+        counts[codes[i]] += np.uint64(1)
     counts[0] -= np.uint64(nans)
     for b in range(bins):
         hist[b] = counts[b] / n
+    return figures
 
 
 @njit(**_opts)
