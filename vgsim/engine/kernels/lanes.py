@@ -44,6 +44,30 @@ def _combine(builder, kind, a, b):
     return builder.select(builder.fcmp_ordered(op, b, a), b, a)
 
 
+def _open_loop(builder, count, name):
+    """Start a loop over i = 0, step, 2 step, ... below `count` (none if count is 0): returns
+    the block before it, the loop's and the one after it, and i. The caller adds its own phis
+    at the top of the loop, then closes it with _close_loop."""
+    fn = builder.function
+    pre = builder.block
+    loop = fn.append_basic_block(f"{name}.loop")
+    after = fn.append_basic_block(f"{name}.after")
+    builder.cbranch(builder.icmp_unsigned(">", count, ir.Constant(count.type, 0)), loop, after)
+    builder.position_at_end(loop)
+    return pre, loop, after, builder.phi(count.type)
+
+
+def _close_loop(builder, i, step, count, pre, loop, after):
+    """End a loop from _open_loop and continue after it; returns the loop's last block."""
+    nxt = builder.add(i, ir.Constant(i.type, step))
+    end = builder.block
+    builder.cbranch(builder.icmp_unsigned("<", nxt, count), loop, after)
+    i.add_incoming(ir.Constant(i.type, 0), pre)
+    i.add_incoming(nxt, end)
+    builder.position_at_end(after)
+    return end
+
+
 def _reduce_codegen(kinds_per_array, with_codes=False):
     """Codegen for a loop over the first (n // WIDTH) * WIDTH elements of each array (all of
     the first array's length), accumulating the given kinds per array; returns a tuple of
@@ -76,13 +100,7 @@ def _reduce_codegen(kinds_per_array, with_codes=False):
                 else:  # min/max, in the array's dtype, start from the first element (n >= 1)
                     row.append(_splat(builder, ir.VectorType(fty, VL), builder.load(ary.data)))
             inits.append(row)
-        fn = builder.function
-        pre = builder.block
-        loop = fn.append_basic_block("lanes.loop")
-        after = fn.append_basic_block("lanes.after")
-        builder.cbranch(builder.icmp_unsigned(">", nw, ir.Constant(i64, 0)), loop, after)
-        builder.position_at_end(loop)
-        i = builder.phi(i64)
+        pre, loop, after, i = _open_loop(builder, nw, "lanes")
         phis = [[[builder.phi(inits[a][c].type) for _ in range(NV)] for c in range(len(kinds))]
                 for a, kinds in enumerate(kinds_per_array)]
         news = [[[None] * NV for _ in kinds] for kinds in kinds_per_array]
@@ -103,12 +121,7 @@ def _reduce_codegen(kinds_per_array, with_codes=False):
                         news[a][c][k] = builder.call(fma, [d, d, acc])
                     else:
                         news[a][c][k] = _combine(builder, kind, acc, v)
-        nxt = builder.add(i, ir.Constant(i64, WIDTH))
-        end = builder.block
-        builder.cbranch(builder.icmp_unsigned("<", nxt, nw), loop, after)
-        i.add_incoming(ir.Constant(i64, 0), pre)
-        i.add_incoming(nxt, end)
-        builder.position_at_end(after)
+        end = _close_loop(builder, i, WIDTH, nw, pre, loop, after)
         outs = []  # every phi first: LLVM wants them at the top of the block
         for a, kinds in enumerate(kinds_per_array):
             for c, kind in enumerate(kinds):
@@ -293,13 +306,7 @@ def count_group(typingctx, codes, nbytes, group, counts):
                  for v in range(GROUP // LEAVES)]
         ctpop = cgutils.get_or_insert_function(builder.module, ir.FunctionType(tty, [tty]),
                                                f"llvm.ctpop.v{LEAVES}i64")
-        fn = builder.function
-        pre = builder.block
-        loop = fn.append_basic_block("group.loop")
-        after = fn.append_basic_block("group.after")
-        builder.cbranch(builder.icmp_unsigned(">", n, ir.Constant(i64, 0)), loop, after)
-        builder.position_at_end(loop)
-        i = builder.phi(i64)
+        pre, loop, after, i = _open_loop(builder, n, "group")
         tallies = [builder.phi(tty) for _ in flips]
         ptr = builder.bitcast(builder.gep(src.data, [i]), vty.as_pointer())
         block = builder.load(ptr, align=1)
@@ -317,12 +324,7 @@ def count_group(typingctx, codes, nbytes, group, counts):
             for plane, f in zip(planes, flip, strict=True):
                 match = builder.and_(match, builder.xor(plane, f))
             news.append(builder.add(tally, builder.call(ctpop, [match])))
-        nxt = builder.add(i, ir.Constant(i64, BYTE_BLOCK))
-        end = builder.block
-        builder.cbranch(builder.icmp_unsigned("<", nxt, n), loop, after)
-        i.add_incoming(ir.Constant(i64, 0), pre)
-        i.add_incoming(nxt, end)
-        builder.position_at_end(after)
+        end = _close_loop(builder, i, BYTE_BLOCK, n, pre, loop, after)
         outs = []
         for tally, new in zip(tallies, news, strict=True):
             tally.add_incoming(zero_t, pre)
