@@ -12,10 +12,12 @@ from PySide6.QtCore import Qt
 from ..plots.style import (
     CLASS_COLOURS,
     LEGEND_BRUSH,
+    LEGEND_PLACES,
     THIN,
     finite_points,
     follow_steps,
     log_range,
+    place_legend,
     positive,
     settle_y,
     style_plot,
@@ -23,13 +25,6 @@ from ..plots.style import (
 from .data import ComparisonData, RunSeries
 
 RANGE_EVERY = 10  # frames between range checks (auto-ranging every frame is slow)
-# Where a legend may sit: (item anchor, parent anchor, offset in pixels). The four corners,
-# then halfway up either side (where a log plot of a vanished and a healthy run is empty).
-PLACES = (((1, 0), (1, 0), (-5, 5)), ((1, 1), (1, 1), (-5, -5)),
-          ((0, 1), (0, 1), (5, -5)), ((0, 0), (0, 0), (5, 5)),
-          ((1, 0.5), (1, 0.5), (-5, 0)), ((0, 0.5), (0, 0.5), (5, 0)))
-
-
 def run_colour(index: int) -> str:
     return CLASS_COLOURS[index % len(CLASS_COLOURS)]
 
@@ -46,7 +41,7 @@ class _Overlay(ABC):
     x_label = ""
     y_label = ""
     log_y = True
-    place = 0  # the legend's first place, in PLACES; it moves where fewer points hide
+    place = 0  # the legend's first place, in LEGEND_PLACES; it moves where fewer points hide
     width = THIN  # long series: 1-pixel pens draw several times faster
     symbols = False
 
@@ -54,7 +49,7 @@ class _Overlay(ABC):
         self.plot = plot
         style_plot(plot, self.title, self.x_label, self.y_label, log_y=self.log_y)
         self.legend = plot.addLegend(labelTextSize="8pt", brush=LEGEND_BRUSH)
-        self.legend.anchor(*PLACES[self.place])
+        self.legend.anchor(*LEGEND_PLACES[self.place])
         self.curves: list[pg.PlotDataItem] = []
         self._names: list[str] = []
         self._frames = 0
@@ -97,28 +92,8 @@ class _Overlay(ABC):
             self._place_legend(data)
 
     def _place_legend(self, data: ComparisonData) -> None:
-        """Move the legend to the place that hides the fewest points, if that is clearly
-        better than where it is (so it does not hop about)."""
-        view = self.plot.getViewBox()
-        (x0, x1), (y0, y1) = view.viewRange()
-        if view.width() <= 0 or view.height() <= 0:
-            return
-        w = (self.legend.width() + 10) / view.width() * (x1 - x0)
-        h = (self.legend.height() + 10) / view.height() * (y1 - y0)
         xs, ys = (np.concatenate(a) for a in zip(*(self.xy(r) for r in data.runs), strict=True))
-        if self.log_y:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ys = np.log10(ys)
-        hidden = []
-        for (ax, ay), _, _ in PLACES:
-            in_x = (xs >= x1 - w) if ax else (xs <= x0 + w)
-            top = y1 - ay * (y1 - y0) + ay * h  # the legend's top edge, in data units
-            in_y = (ys <= top) & (ys >= top - h)
-            hidden.append(int(np.count_nonzero(in_x & in_y)))
-        best = int(np.argmin(hidden))
-        if hidden[best] < 0.5 * hidden[self.place]:
-            self.place = best
-            self.legend.anchor(*PLACES[best])
+        self.place = place_legend(self.plot, self.legend, xs, ys, self.place, self.log_y)
 
     @abstractmethod
     def xy(self, run: RunSeries) -> tuple[np.ndarray, np.ndarray]:

@@ -9,9 +9,10 @@ from PySide6.QtCore import Qt
 from ...engine.kernels.stats import S_DEAD, S_MEAN, S_SAT, S_STD
 from .data import PlotData
 from .gradients import depth_ticks
-from .style import LEGEND_BRUSH, THIN, finite_points, style_plot
+from .style import THIN, MovingLegend, finite_points, style_plot
 
 RIDGE_HEIGHT = 0.9
+HEADROOM = 1.5  # the unit-health plot's y range: fractions up to 1, the legend above
 
 
 def activation_layers(data: PlotData) -> list[int]:
@@ -78,7 +79,11 @@ class UnitHealthPlot:
     def __init__(self, plot: pg.PlotItem):
         self.plot = plot
         style_plot(plot, self.title, "layer", "fraction of units")
-        plot.addLegend(offset=(-5, 5), labelTextSize="8pt", brush=LEGEND_BRUSH)
+        # One row, in headroom above 1 that no bar reaches (the plot is short); it moves off
+        # the bars if even that is taken (a spread over 1 is drawn at the top).
+        self.moving = MovingLegend(plot, place=0, colCount=3)
+        self.moving.item.layout.setContentsMargins(2, 0, 2, 0)
+        self._frames = 0
         self.saturated = pg.BarGraphItem(x=[], height=[], width=0.4, brush="#f9ab00",
                                          name="saturated")
         self.dead = pg.BarGraphItem(x=[], height=[], width=0.4, brush="#d93025", name="dead")
@@ -86,7 +91,8 @@ class UnitHealthPlot:
         plot.addItem(self.dead)
         dashed = pg.mkPen("#5f6368", width=1.5, style=Qt.PenStyle.DashLine)
         self.spread = plot.plot(pen=dashed, symbol="o", symbolSize=4, name="activation std")
-        plot.setYRange(0, 1.05, padding=0)
+        plot.setYRange(0, HEADROOM, padding=0)
+        plot.getAxis("left").setTicks([[(v, f"{v:g}") for v in (0, 0.25, 0.5, 0.75, 1)]])
 
     def set_layers(self, data: PlotData) -> None:
         self.layers = activation_layers(data)
@@ -101,4 +107,11 @@ class UnitHealthPlot:
         dead = np.nan_to_num(stats[self.layers, S_DEAD])
         self.saturated.setOpts(x=x - 0.2, height=sat)
         self.dead.setOpts(x=x + 0.2, height=dead)
-        self.spread.setData(*finite_points(x, np.clip(stats[self.layers, S_STD], 0, 1.05)))
+        spread = finite_points(x, np.clip(stats[self.layers, S_STD], 0, 1.05))
+        self.spread.setData(*spread)
+        self._frames += 1
+        if self._frames % 10 == 1:
+            xs = np.concatenate([x - 0.2, x + 0.2, spread[0]])
+            ys = np.concatenate([sat, dead, spread[1]])
+            bars = np.arange(len(xs)) < 2 * len(x)
+            self.moving.follow(xs, ys, bars=bars)

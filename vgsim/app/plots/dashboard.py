@@ -90,6 +90,9 @@ class Dashboard(pg.GraphicsLayoutWidget):
         """Step axes end at the last step (no room kept for the steps to come): for figures."""
         for key in STEP_PLOTS:
             fit_x_to_data(self.plots[key].plot)
+        for plot in self.plots.values():  # the axes changed: legends find their place again
+            if hasattr(plot, "moving"):
+                plot.moving.settle()
 
     def refresh_all(self) -> None:
         """Redraw every plot from the newest data (before an export: none may lag a frame)."""

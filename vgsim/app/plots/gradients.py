@@ -14,10 +14,10 @@ from .style import (
     BACKPROP,
     GRADIENT_LEVELS,
     GRADIENT_MAP,
-    LEGEND_BRUSH,
     TAIL_HEADROOM,
     THEORY,
     WEIGHT_GRAD,
+    MovingLegend,
     finite_points,
     follow_steps,
     log_range,
@@ -45,7 +45,9 @@ class GradientFlowPlot:
     def __init__(self, plot: pg.PlotItem):
         self.plot = plot
         style_plot(plot, self.title, "depth (input → output)", "gradient norm", log_y=True)
-        self.legend = plot.addLegend(offset=(5, 5), labelTextSize="8pt", brush=LEGEND_BRUSH)
+        # Top left first: the place an untrained, vanishing network leaves free.
+        self.moving = MovingLegend(plot, place=3)
+        self.legend = self.moving.item
         self.faded = [plot.plot(pen=pg.mkPen((26, 115, 232, 40 + 25 * k), width=1))
                       for k in range(FADED_STEPS)]
         self.signal = plot.plot(pen=pg.mkPen(BACKPROP, width=2.5), symbol="o", symbolSize=5,
@@ -95,6 +97,7 @@ class GradientFlowPlot:
             if data.theory is not None:  # the step-0 prediction stays in view too
                 shown.append(positive(data.theory[self.layers]))
             settle_y(self.plot, log_range(np.concatenate(shown)))
+            self.moving.follow(np.tile(x, len(shown)), np.concatenate(shown), log_y=True)
 
 
 class GradientHeatmap:
