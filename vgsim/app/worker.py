@@ -29,7 +29,7 @@ from .threads import FrameThread
 from .warming import KernelWarmer
 
 SWITCH_INTERVAL_S = 0.0005
-BLOCK_SECONDS = 0.02  # how long the worker trains before publishing
+BLOCK_SECONDS = 1 / 30  # how long the worker trains before publishing: one frame
 PUBLISH_SECONDS = 1 / 40  # the window draws at ~30 Hz: newer frames than that are wasted
 BOUNDARY_SECONDS = 0.3
 DIAGNOSIS_SECONDS = 0.5
@@ -212,9 +212,10 @@ class TrainingWorker(FrameThread):
         budget = self._until_budget(budget)
         started = time.perf_counter()
         done = 0
-        while done < budget and (elapsed := time.perf_counter() - started) < BLOCK_SECONDS:
+        while done < budget and (elapsed := time.perf_counter() - started) < BLOCK_SECONDS / 2:
             # As many steps as fit in the time left, in one kernel call: each call is a wait
-            # for the GIL, which the window holds while it draws.
+            # for the GIL, which the window holds while it draws. A block that ends a little
+            # early is published as it is, not topped up with a second call.
             fit = int(self._rate * (BLOCK_SECONDS - elapsed)) if self._rate else 4
             block = trainer.run_block(max(1, min(budget - done, fit)))
             if block is None:

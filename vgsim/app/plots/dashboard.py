@@ -130,3 +130,6 @@ class Dashboard(pg.GraphicsLayoutWidget):
         if everything or turn == 1:
             for key in ("weight-norms", "update-ratio"):
                 p[key].update(data)
+        # Move the views now, not at the start of the paint: pyqtgraph moves them there, and
+        # the items they move are painted a second time, in a paint of their own.
+        self.scene().prepareForPaint()

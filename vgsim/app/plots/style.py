@@ -24,11 +24,20 @@ GRADIENT_MAP = pg.colormap.get("viridis")
 pg.setConfigOptions(antialias=False, background=BACKGROUND, foreground=FOREGROUND)
 # Curves with many points use 1-pixel pens: wider ones cost several times more to draw.
 THIN = 1.0
+TICK_TEXT_WIDTH = 40  # pixels: "0.0001" and "1e+10" fit
 
 
 class SteadyAxis(pg.AxisItem):
     """An axis that keeps its drawing when its range did not change: pyqtgraph redraws both axes
-    (ticks, text and all) when either range moves, which was most of a live frame."""
+    (ticks, text and all) when either range moves, which was most of a live frame.
+
+    Its room for tick labels only grows: an axis that narrows or widens with its labels makes
+    the layout move every plot in the dashboard, and every plot is then repainted."""
+
+    def __init__(self, orientation: str) -> None:
+        super().__init__(orientation)
+        self.setStyle(autoReduceTextSpace=False)
+        self.textWidth = TICK_TEXT_WIDTH  # most labels fit from the start
 
     def setRange(self, mn: float, mx: float) -> None:  # noqa: N802 - Qt's name
         if self.picture is not None and list(self.range) == [mn, mx]:

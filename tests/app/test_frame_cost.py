@@ -1,0 +1,57 @@
+"""What keeps a live frame cheap: each frame is painted once, and no axis moves the layout."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject
+from windows import wait_frame
+
+from vgsim.app.plots.style import TICK_TEXT_WIDTH, SteadyAxis
+
+
+class PaintCounter(QObject):
+    def __init__(self, widget):  # noqa: ANN001
+        super().__init__()
+        self.count = 0
+        widget.installEventFilter(self)
+
+    def eventFilter(self, _obj, event):  # noqa: N802, ANN001 - Qt's name
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+def test_a_shown_frame_is_painted_once_even_when_its_axes_move(window, qtbot):
+    dash = window.dashboard
+    window.training.step()
+    first = wait_frame(qtbot, window, lambda f: f.step_count == 1)
+    window.training.timer.stop()  # from here only this test draws
+    dash.show_data(window.training.plot_data(first), everything=True)
+    worker = window.training.worker
+    window.training.run_until("steps", 600)
+    qtbot.waitUntil(lambda: worker.latest() is not None and worker.latest().step_count == 601
+                    and not worker.latest().playing, timeout=20000)
+    qtbot.wait(100)
+    before = dash.plots["loss"].plot.viewRange()
+    counter = PaintCounter(dash.viewport())
+    dash.show_data(window.training.plot_data(worker.latest()), everything=True)
+    qtbot.wait(100)
+    assert dash.plots["loss"].plot.viewRange()[0] != before[0]  # the step axis moved
+    assert counter.count == 1
+
+
+def test_an_axis_keeps_its_room_when_its_labels_get_shorter(qtbot):
+    widget = pg.PlotWidget(axisItems={"left": SteadyAxis("left")})
+    qtbot.addWidget(widget)
+    widget.resize(300, 200)
+    widget.show()
+    qtbot.waitExposed(widget)
+    axis = widget.getPlotItem().getAxis("left")
+    assert axis.textWidth >= TICK_TEXT_WIDTH
+    widget.getPlotItem().setYRange(0, 123456789.0, padding=0)  # long labels
+    qtbot.wait(50)
+    wide = axis.width()
+    assert axis.textWidth > TICK_TEXT_WIDTH
+    widget.getPlotItem().setYRange(0, 1, padding=0)  # short labels
+    qtbot.wait(50)
+    assert axis.width() == wide
