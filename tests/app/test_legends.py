@@ -1,11 +1,12 @@
-"""Legends move off the data they would hide."""
+"""Legends keep off the data: the step plots' keys sit under them, the others move away."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 
-from vgsim.app.plots.style import LEGEND_BRUSH, LEGEND_PLACES, MovingLegend, place_legend
+from vgsim.app.plots.dashboard import Dashboard
+from vgsim.app.plots.style import LEGEND_BRUSH, LEGEND_PLACES, KeyRow, MovingLegend, place_legend
 
 
 def plot_with_legend(qtbot, place: int) -> tuple[pg.PlotWidget, pg.LegendItem]:
@@ -74,3 +75,45 @@ def test_a_moving_legend_settles_again_when_the_axes_change(qtbot):
     assert moving.place != 0
     qtbot.wait(50)
     assert hidden(widget, moving.item, xs, ys, bars=False) == 0
+
+
+def scene_rect(item):  # noqa: ANN001, ANN201
+    return item.mapRectToScene(item.boundingRect())
+
+
+def test_a_key_row_sits_under_the_plot_and_wraps_when_the_plot_is_narrow(qtbot):
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    widget.resize(600, 300)
+    widget.show()
+    plot = widget.getPlotItem()
+    key = KeyRow(plot)
+    for name in ("batch", "train set", "test set"):
+        plot.plot([0, 1], [0, 1], name=name)
+    qtbot.waitExposed(widget)
+    qtbot.wait(50)
+    view = scene_rect(plot.getViewBox())
+    assert key.columnCount == 3 and len(key.items) == 3
+    assert scene_rect(key).top() >= scene_rect(plot.getAxis("bottom")).bottom() - 1
+    assert not scene_rect(key).intersects(view)
+    one_row = key.height()
+    widget.resize(120, 300)
+    qtbot.wait(50)
+    assert key.columnCount < 3
+    assert key.height() > one_row
+    assert scene_rect(key).right() <= scene_rect(plot).right() + 1
+    assert not scene_rect(key).intersects(scene_rect(plot.getViewBox()))
+    widget.resize(600, 300)
+    qtbot.wait(50)
+    assert key.columnCount == 3
+
+
+def test_the_dashboard_fits_a_laptop_beside_the_canvas_with_no_plot_cut_off(qtbot):
+    dash = Dashboard()
+    qtbot.addWidget(dash)
+    dash.resize(690, 420)  # its share of a 1280 x 720 window
+    dash.show()
+    qtbot.waitExposed(dash)
+    qtbot.wait(50)
+    for key, item in dash.plot_items().items():
+        assert scene_rect(item).right() <= dash.viewport().width() + 1, key

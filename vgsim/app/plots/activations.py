@@ -9,10 +9,10 @@ from PySide6.QtCore import Qt
 from ...engine.kernels.stats import S_DEAD, S_MEAN, S_SAT, S_STD
 from .data import PlotData
 from .gradients import depth_ticks
-from .style import THIN, MovingLegend, finite_points, style_plot
+from .style import THIN, KeyRow, finite_points, style_plot
 
 RIDGE_HEIGHT = 0.9
-HEADROOM = 1.5  # the unit-health plot's y range: fractions up to 1, the legend above
+TOP = 1.08  # the unit-health plot's y range: fractions up to 1, a spread a little over
 
 
 def activation_layers(data: PlotData) -> list[int]:
@@ -79,11 +79,7 @@ class UnitHealthPlot:
     def __init__(self, plot: pg.PlotItem):
         self.plot = plot
         style_plot(plot, self.title, "layer", "fraction of units")
-        # One row, in headroom above 1 that no bar reaches (the plot is short); it moves off
-        # the bars if even that is taken (a spread over 1 is drawn at the top).
-        self.moving = MovingLegend(plot, place=0, colCount=3)
-        self.moving.item.layout.setContentsMargins(2, 0, 2, 0)
-        self._frames = 0
+        self.legend = KeyRow(plot)
         self.saturated = pg.BarGraphItem(x=[], height=[], width=0.4, brush="#f9ab00",
                                          name="saturated")
         self.dead = pg.BarGraphItem(x=[], height=[], width=0.4, brush="#d93025", name="dead")
@@ -91,7 +87,7 @@ class UnitHealthPlot:
         plot.addItem(self.dead)
         dashed = pg.mkPen("#5f6368", width=1.5, style=Qt.PenStyle.DashLine)
         self.spread = plot.plot(pen=dashed, symbol="o", symbolSize=4, name="activation std")
-        plot.setYRange(0, HEADROOM, padding=0)
+        plot.setYRange(0, TOP, padding=0)
         plot.getAxis("left").setTicks([[(v, f"{v:g}") for v in (0, 0.25, 0.5, 0.75, 1)]])
 
     def set_layers(self, data: PlotData) -> None:
@@ -109,9 +105,3 @@ class UnitHealthPlot:
         self.dead.setOpts(x=x + 0.2, height=dead)
         spread = finite_points(x, np.clip(stats[self.layers, S_STD], 0, 1.05))
         self.spread.setData(*spread)
-        self._frames += 1
-        if self._frames % 10 == 1:
-            xs = np.concatenate([x - 0.2, x + 0.2, spread[0]])
-            ys = np.concatenate([sat, dead, spread[1]])
-            bars = np.arange(len(xs)) < 2 * len(x)
-            self.moving.follow(xs, ys, bars=bars)

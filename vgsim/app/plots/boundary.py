@@ -8,7 +8,7 @@ from PySide6.QtGui import QColor
 
 from .data import PlotData
 from .sources import GRID
-from .style import CLASS_COLOURS, style_plot
+from .style import CLASS_COLOURS, set_title, style_plot
 
 
 def class_image(outputs: np.ndarray, classes: int) -> np.ndarray:
@@ -61,7 +61,7 @@ class DecisionBoundaryPlot:
             return
         self._shown = b.get("serial")
         if b["kind"] == "none":
-            self.plot.setTitle("Predictions", size="10pt", bold=True)
+            set_title(self.plot, "Predictions")
             self.image.clear()
             self.points.clear()
             self.curve.setData([], [])
@@ -71,7 +71,7 @@ class DecisionBoundaryPlot:
             return
         self.note.setText("")
         if b["kind"] == "classes":
-            self.plot.setTitle(self.title, size="10pt", bold=True)
+            set_title(self.plot, self.title)
             self._axes("x₁", "x₂")
             x0, x1, y0, y1 = b["extent"]
             self.image.setImage(class_image(b["outputs"], b["classes"]), autoLevels=False)
@@ -82,7 +82,7 @@ class DecisionBoundaryPlot:
             self.curve.setData([], [])
             self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
         else:  # regression on one feature: the fitted curve over the data
-            self.plot.setTitle("Predictions vs targets", size="10pt", bold=True)
+            set_title(self.plot, "Predictions vs targets")
             self._axes("x (input)", "y: target (dots), prediction (line)")
             self.image.clear()
             self.points.setData(b["points"], b["targets"], brush=pg.mkBrush("#1a73e8"))

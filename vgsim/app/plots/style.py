@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QSizePolicy
 
 BACKGROUND = "w"
 FOREGROUND = "#202124"
@@ -49,9 +51,26 @@ def steady_axes() -> dict[str, SteadyAxis]:
     return {"left": SteadyAxis("left"), "bottom": SteadyAxis("bottom")}
 
 
+def set_title(plot: pg.PlotItem, title: str) -> None:
+    label = plot.titleLabel
+    if not getattr(label, "narrows", False):
+        # A long title may run over the empty corner above the y axis: it must not widen the
+        # plot (the dashboard's three columns have to fit beside the canvas on a laptop).
+        # pyqtgraph sets the label's least width to its text's at every resize.
+        fit_text = label.updateMin
+
+        def update_min() -> None:
+            fit_text()
+            label.setMinimumWidth(0)
+
+        label.updateMin = update_min
+        label.narrows = True
+    plot.setTitle(title, size="10pt", bold=True)
+
+
 def style_plot(plot: pg.PlotItem, title: str, x_label: str, y_label: str,
                log_y: bool = False) -> None:
-    plot.setTitle(title, size="10pt", bold=True)
+    set_title(plot, title)
     font = QFont("DejaVu Sans", 8)
     for side, text in (("bottom", x_label), ("left", y_label)):
         axis = plot.getAxis(side)
@@ -194,3 +213,38 @@ class MovingLegend:
         if self._points is not None:
             xs, ys, log_y, bars = self._points
             self.place = place_legend(self.plot, self.item, xs, ys, self.place, log_y, bars)
+
+
+class KeyRow(pg.LegendItem):
+    """A plot's legend as a row under its x axis. Curves over the steps reach every corner of
+    their plot as training goes on, so a legend inside it would always hide the newest part.
+    A narrow plot wraps the row."""
+
+    ROW = 4  # in the PlotItem's layout: title, top axis, view, bottom axis, then this
+
+    def __init__(self, plot: pg.PlotItem, columns: int = 3):
+        super().__init__(labelTextSize="8pt", colCount=columns)
+        self._plot = plot
+        self._most_columns = columns
+        self.layout.setContentsMargins(0, 0, 0, 0)
+        self.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+        self.setMinimumWidth(0)  # never widens the plot: it wraps instead (fit_width)
+        plot.layout.addItem(self, self.ROW, 0, 1, 3)
+        plot.layout.setAlignment(self, Qt.AlignmentFlag.AlignHCenter)
+        plot.legend = self  # curves plotted with a name join it
+        plot.geometryChanged.connect(self.fit_width)
+
+    def addItem(self, item: object, name: str) -> None:  # noqa: N802 - pyqtgraph's name
+        super().addItem(item, name)
+        self.fit_width()
+
+    def updateSize(self) -> None:  # noqa: N802 - pyqtgraph's name
+        self.updateGeometry()  # the plot's layout sizes and places it: no geometry of its own
+
+    def fit_width(self) -> None:
+        """As many entries to a row as the plot's width holds."""
+        width = self._plot.width()
+        for columns in range(max(1, min(self._most_columns, len(self.items))), 0, -1):
+            self.setColumnCount(columns)
+            if self.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize).width() <= width:
+                break

@@ -12,7 +12,7 @@ from .style import (
     TEST,
     THIN,
     TRAIN,
-    MovingLegend,
+    KeyRow,
     depth_pen,
     follow_steps,
     log_range,
@@ -41,16 +41,8 @@ class _Curves:
             return True
         return self._frames % RANGE_EVERY == 1
 
-    def _add_legend(self, place: int) -> None:
-        self.moving = MovingLegend(self.plot, place)
-        self.legend = self.moving.item
-
-    def _move_legend(self, steps: np.ndarray, series: list[np.ndarray], log_y: bool) -> None:
-        """On a range check: where it hides the fewest points (a few thousand looked at)."""
-        stride = max(1, len(steps) * len(series) // 4000)
-        xs = np.tile(steps[::stride], len(series))
-        ys = np.concatenate([np.asarray(v)[::stride] for v in series])
-        self.moving.follow(xs, ys, log_y)
+    def _add_key(self, columns: int = 3) -> None:
+        self.legend = KeyRow(self.plot, columns)
 
     def _x_range(self, steps: np.ndarray) -> None:
         if len(steps):
@@ -64,7 +56,7 @@ class LossPlot(_Curves):
     def __init__(self, plot: pg.PlotItem):
         super().__init__(plot)
         style_plot(plot, self.title, "step", "loss (log scale)", log_y=True)
-        self._add_legend(0)
+        self._add_key()
         self.batch = plot.plot(pen=pg.mkPen((26, 115, 232, 90), width=1), name="batch")
         self.train = plot.plot(pen=pg.mkPen(TRAIN, width=THIN), name="train set")
         self.test = plot.plot(pen=pg.mkPen(TEST, width=THIN), name="test set")
@@ -82,7 +74,6 @@ class LossPlot(_Curves):
         if self._due(steps):
             self._x_range(steps)
             settle_y(self.plot, log_range(np.concatenate([batch, train, test])))
-            self._move_legend(steps, [batch, train, test], log_y=True)
 
 
 class AccuracyPlot(_Curves):
@@ -92,7 +83,7 @@ class AccuracyPlot(_Curves):
     def __init__(self, plot: pg.PlotItem):
         super().__init__(plot)
         style_plot(plot, self.title, "step", "accuracy")
-        self._add_legend(1)
+        self._add_key()
         self.batch = plot.plot(pen=pg.mkPen((26, 115, 232, 90), width=1), name="batch")
         self.train = plot.plot(pen=pg.mkPen(TRAIN, width=THIN), name="train set")
         self.test = plot.plot(pen=pg.mkPen(TEST, width=THIN), name="test set")
@@ -109,7 +100,6 @@ class AccuracyPlot(_Curves):
             curve.setData(steps, values, connect="finite")
         if self._due(steps):
             self._x_range(steps)
-            self._move_legend(steps, [batch, train, test], log_y=False)
 
 
 class _PerLayer(_Curves):
@@ -122,7 +112,7 @@ class _PerLayer(_Curves):
     def __init__(self, plot: pg.PlotItem):
         super().__init__(plot)
         style_plot(plot, self.title, "step", self.y_label, log_y=True)
-        self._add_legend(0)
+        self._add_key(columns=2)
 
     def set_layers(self, data: PlotData) -> None:
         for curve in getattr(self, "curves", []):
@@ -149,7 +139,6 @@ class _PerLayer(_Curves):
         if self._due(steps):
             follow_steps(self.plot, float(steps[0]), float(steps[-1]), TAIL_HEADROOM)
             settle_y(self.plot, log_range(values.ravel()))
-            self._move_legend(steps, list(values.T), log_y=True)
 
 
 class WeightNormPlot(_PerLayer):
