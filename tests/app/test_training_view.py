@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 from windows import trainer, wait_frame
 
+from vgsim.app.panels.diagnosis import ElidingButton
 from vgsim.app.plots.style import gradient_colour
 from vgsim.engine.builders import mlp
 from vgsim.engine.kernels.stats import S_GRAD
@@ -88,6 +89,16 @@ def test_run_until_steps_stops_there(window, qtbot):
     window.run_until.value.setValue(37)
     window.run_until.button.click()
     wait_frame(qtbot, window, lambda f: not f.playing and f.step_count == 37)
+
+
+def test_run_until_counts_whole_steps_and_takes_a_fractional_loss(window):
+    until = window.run_until
+    assert until.value.text() == "500"
+    until.kind.setCurrentIndex(until.kind.findData("loss"))
+    until.value.setValue(0.05)
+    assert until.value.value() == pytest.approx(0.05)
+    until.kind.setCurrentIndex(until.kind.findData("steps"))
+    assert until.value.text() == "500"
 
 
 def test_learning_rate_changes_live_and_edits_wait_for_reset(window, qtbot):
@@ -278,3 +289,16 @@ def test_empty_log_plots_show_whole_decades_and_regression_axes_say_x_and_y(wind
     qtbot.wait(100)
     axis = window.dashboard.plots["decision-boundary"].plot.getAxis("left")
     assert "prediction" in axis.labelText
+
+
+def test_a_remedy_button_narrower_than_its_title_ends_in_an_ellipsis(qtbot):
+    button = ElidingButton("Switch to Leaky ReLU (or PReLU, ELU, SELU)")
+    qtbot.addWidget(button)
+    button.resize(400, 30)
+    button.show()
+    qtbot.waitExposed(button)
+    assert button.text() == button.full_text
+    button.resize(120, 30)
+    qtbot.waitUntil(lambda: button.text() != button.full_text)
+    assert button.text().endswith("…")
+    assert button.fontMetrics().horizontalAdvance(button.text()) <= 120 - button.PADDING

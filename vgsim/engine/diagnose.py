@@ -106,7 +106,7 @@ _REMEDY_TEXT = {
     "he_init": ("Switch to He initialisation",
                 "He initialisation with a ReLU-family activation significantly reduces the "
                 "chances of vanishing or exploding gradients at the beginning of training."),
-    "non_saturating": ("Use a non-saturating activation (ReLU or a variant)",
+    "non_saturating": ("Use ReLU or a variant (non-saturating)",
                        "Sigmoid and tanh saturate for large inputs with a derivative close to "
                        "zero; non-saturating functions like ReLU and its variants do not."),
     "batchnorm": ("Add batch normalisation",

@@ -31,12 +31,12 @@ class RunUntil(QWidget):
         row = QHBoxLayout(self)
         row.setContentsMargins(6, 0, 6, 0)
         self.kind = QComboBox()
-        self.kind.addItem("steps", "steps")
+        self.kind.addItem("more steps", "steps")
         self.kind.addItem("epoch", "epochs")
         self.kind.addItem("loss <", "loss")
         self.value = QDoubleSpinBox()
-        self.value.setDecimals(4)
-        self.value.setRange(0.0001, 1e7)
+        self.value.setRange(1, 1e7)
+        self.value.setDecimals(0)  # steps and epochs are whole numbers; a loss is not
         self.value.setValue(500)
         self.button = QPushButton("Run")
         self.button.setToolTip("Train until the condition is met, then pause")
@@ -49,4 +49,8 @@ class RunUntil(QWidget):
             lambda: self.requested.emit(self.kind.currentData(), self.value.value()))
 
     def _kind_changed(self) -> None:
-        self.value.setValue({"steps": 500, "epochs": 10, "loss": 0.1}[self.kind.currentData()])
+        kind = self.kind.currentData()
+        loss = kind == "loss"
+        self.value.setDecimals(4 if loss else 0)
+        self.value.setMinimum(0.0001 if loss else 1)
+        self.value.setValue({"steps": 500, "epochs": 10, "loss": 0.1}[kind])

@@ -19,6 +19,24 @@ from ...engine.diagnose import Finding
 COLOURS = {"error": "#b3261e", "warning": "#b06000"}
 
 
+class ElidingButton(QPushButton):
+    """A button that may be narrower than its text: it shows the start of it and "…" (the
+    tooltip has it whole) rather than cutting a word off at the edge."""
+
+    PADDING = 20  # pixels: the stylesheet's 8 each side, and the frame
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.full_text = text
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt's name
+        super().resizeEvent(event)
+        room = max(0, self.width() - self.PADDING)
+        self.setText(self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideRight,
+                                                   room))
+
+
 class DiagnosisPanel(QScrollArea):
     remedy_chosen = Signal(str, str)  # remedy key, its title
 
@@ -75,10 +93,9 @@ class DiagnosisPanel(QScrollArea):
             label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
             box.addWidget(label)
         for remedy in finding.remedies:
-            button = QPushButton(remedy.title)
-            button.setToolTip(f"{remedy.explanation} (one step: Ctrl+Z undoes it)")
-            # Let the panel be narrower than the longest title: the button elides, not clips.
-            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            button = ElidingButton(remedy.title)
+            button.setToolTip(f"{remedy.title}: {remedy.explanation} (one step: Ctrl+Z undoes "
+                              "it)")
             button.setStyleSheet("text-align: left; padding: 3px 8px")
             button.clicked.connect(lambda _=False, r=remedy: self.remedy_chosen.emit(r.key,
                                                                                      r.title))
