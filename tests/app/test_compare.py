@@ -36,8 +36,8 @@ def open_window(qtbot, networks, **kwargs) -> ComparisonWindow:
 
 
 def wait_frame(qtbot, window: ComparisonWindow, condition, timeout: int = 20000):
-    qtbot.waitUntil(lambda: window.frame is not None and condition(window.frame),
-                    timeout=timeout)
+    qtbot.waitUntil(lambda: window.frame is not None and bool(condition(window.frame)),
+                    timeout=timeout)  # a bool: see tests/windows.py
     return window.frame
 
 
