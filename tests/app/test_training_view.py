@@ -302,3 +302,23 @@ def test_a_remedy_button_narrower_than_its_title_ends_in_an_ellipsis(qtbot):
     qtbot.waitUntil(lambda: button.text() != button.full_text)
     assert button.text().endswith("…")
     assert button.fontMetrics().horizontalAdvance(button.text()) <= 120 - button.PADDING
+
+
+def test_the_view_menu_hides_faded_steps_and_theory_and_sets_the_loss_scale(window, qtbot):
+    window.training.run_until("steps", 20)
+    wait_frame(qtbot, window, lambda f: f.step_count == 20 and not f.playing)
+    flow, loss = window.dashboard.plots["gradient-flow"], window.dashboard.plots["loss"]
+    assert all(curve.isVisible() for curve in flow.faded) and flow.theory.isVisible()
+    window.actions["faded_steps"].trigger()
+    window.actions["theory"].trigger()
+    assert not any(curve.isVisible() for curve in flow.faded)
+    assert not flow.theory.isVisible()
+    assert loss.log_y and loss.plot.viewRange()[1][1] < 2  # log10 units
+    window.actions["log_loss"].trigger()
+    low, high = loss.plot.viewRange()[1]
+    assert not loss.log_y and low == 0 and high > 1.0  # three classes start near ln 3
+    assert loss.plot.getAxis("left").labelText == "loss"
+    loss.plot.ctrl.logYCheck.setChecked(True)  # the plot's own menu
+    assert window.actions["log_loss"].isChecked()
+    window.dashboard.refresh_all()
+    assert loss.plot.viewRange()[1][1] < 2

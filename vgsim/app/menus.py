@@ -92,6 +92,21 @@ def build_menus(window: MainWindow) -> None:
     view.addAction(a("zoom_in", "Zoom &in", lambda: window.view.zoom_by(1.25), K.ZoomIn))
     view.addAction(a("zoom_out", "Zoom &out", lambda: window.view.zoom_by(0.8), K.ZoomOut))
     view.addSeparator()
+    dash = window.dashboard
+    for key, text, slot, tip in (
+            ("faded_steps", "Gradient flow: last &steps, faded", dash.show_faded_steps,
+             "The gradient profiles of the last few steps, fading with age"),
+            ("theory", "Gradient flow: &theory at step 0", dash.show_theory,
+             "The mean-field prediction at initialisation, for plain chains"),
+            ("log_loss", "&Loss on a log scale", dash.log_loss,
+             "Loss axis logarithmic (small losses stay visible) or linear")):
+        action = a(key, text, slot, tip=tip)
+        action.setCheckable(True)
+        action.setChecked(True)
+        view.addAction(action)
+    # The loss plot's own menu switches its scale too.
+    dash.plots["loss"].plot.ctrl.logYCheck.toggled.connect(window.actions["log_loss"].setChecked)
+    view.addSeparator()
     for dock in (window.palette_dock, window.inspector_dock, window.problems_dock,
                  window.diagnosis_dock):
         view.addAction(dock.toggleViewAction())

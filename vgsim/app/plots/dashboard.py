@@ -94,6 +94,16 @@ class Dashboard(pg.GraphicsLayoutWidget):
             if hasattr(plot, "moving"):
                 plot.moving.settle()
 
+    def show_faded_steps(self, on: bool) -> None:
+        self.plots["gradient-flow"].show_faded(on)
+
+    def show_theory(self, on: bool) -> None:
+        self.plots["gradient-flow"].show_theory(on)
+
+    def log_loss(self, on: bool) -> None:
+        self.plots["loss"].plot.setLogMode(y=on)
+        self.refresh_all()  # paused too: the curves and range follow at once
+
     def refresh_all(self) -> None:
         """Redraw every plot from the newest data (before an export: none may lag a frame)."""
         if self._shown is not None:

@@ -64,6 +64,14 @@ class GradientFlowPlot:
         self._last_step = -1
         self._frames = 0
 
+    def show_faded(self, on: bool) -> None:
+        """The last steps' profiles, fading with age: how the gradient profile moves."""
+        for curve in self.faded:
+            curve.setVisible(on)
+
+    def show_theory(self, on: bool) -> None:
+        self.theory.setVisible(on)  # its legend entry stays, marked hidden
+
     def set_layers(self, data: PlotData) -> None:
         self.layers = data.layer_nodes()
         self.plot.setXRange(-0.5, len(self.layers) - 0.5, padding=0)
@@ -94,7 +102,7 @@ class GradientFlowPlot:
         self._frames += 1
         if self._frames % 10 == 1:
             shown = [signal, weight]
-            if data.theory is not None:  # the step-0 prediction stays in view too
+            if data.theory is not None and self.theory.isVisible():  # it stays in view too
                 shown.append(positive(data.theory[self.layers]))
             settle_y(self.plot, log_range(np.concatenate(shown)))
             self.moving.follow(np.tile(x, len(shown)), np.concatenate(shown), log_y=True)

@@ -115,6 +115,18 @@ def log_range(values: np.ndarray, pad: float = 0.3,
     return lo - pad, hi + pad
 
 
+def linear_range(values: np.ndarray, pad: float = 0.05) -> tuple[float, float] | None:
+    """A linear range from 0 (or below, for negative values) to a little over the largest
+    finite value, or None if there are none."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return None
+    lo, hi = min(0.0, float(v.min())), float(v.max())
+    span = max(hi - lo, 1e-12)
+    return lo - (pad * span if lo < 0 else 0.0), hi + pad * span
+
+
 # A window of the last steps slides every frame: with this much room ahead its axis moves a few
 # times a second rather than at every frame (an axis move redraws its text).
 TAIL_HEADROOM = 0.6

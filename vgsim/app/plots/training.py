@@ -15,6 +15,7 @@ from .style import (
     KeyRow,
     depth_pen,
     follow_steps,
+    linear_range,
     log_range,
     positive,
     settle_y,
@@ -60,6 +61,17 @@ class LossPlot(_Curves):
         self.batch = plot.plot(pen=pg.mkPen((26, 115, 232, 90), width=1), name="batch")
         self.train = plot.plot(pen=pg.mkPen(TRAIN, width=THIN), name="train set")
         self.test = plot.plot(pen=pg.mkPen(TEST, width=THIN), name="test set")
+        # On or off from the View menu or the plot's own menu (Plot options ▸ Transforms).
+        plot.ctrl.logYCheck.toggled.connect(self._scale_changed)
+
+    @property
+    def log_y(self) -> bool:
+        return self.plot.ctrl.logYCheck.isChecked()
+
+    def _scale_changed(self, log_y: bool) -> None:
+        label = "loss (log scale)" if log_y else "loss"
+        self.plot.getAxis("left").setLabel(label, **{"font-size": "8pt"})
+        self._frames = 0  # the next update sets the y range for the new scale
 
     def set_layers(self, data: PlotData) -> None:
         self._frames = 0
@@ -68,12 +80,17 @@ class LossPlot(_Curves):
         steps, batch = data.scalar("data_loss")
         _, train = data.scalar("train_loss")
         _, test = data.scalar("test_loss")
-        self.batch.setData(steps, positive(batch), connect="finite")
-        self.train.setData(steps, positive(train), connect="finite")
-        self.test.setData(steps, positive(test), connect="finite")
+        shown = positive if self.log_y else np.asarray
+        self.batch.setData(steps, shown(batch), connect="finite")
+        self.train.setData(steps, shown(train), connect="finite")
+        self.test.setData(steps, shown(test), connect="finite")
         if self._due(steps):
             self._x_range(steps)
-            settle_y(self.plot, log_range(np.concatenate([batch, train, test])))
+            values = np.concatenate([batch, train, test])
+            if self.log_y:
+                settle_y(self.plot, log_range(values))
+            else:  # from 0: the largest loss (the first steps') seldom changes
+                settle_y(self.plot, linear_range(values), slack=0.0)
 
 
 class AccuracyPlot(_Curves):
