@@ -212,7 +212,7 @@ def bench_live_memory(app: QApplication, window: MainWindow, minutes: float) -> 
     window.training.pause()
     quarter = samples[len(samples) // 4]
     print(f"memory, window live for {minutes:g} min ({steps:,} steps of a 100-layer network): "
-          f"resident {samples[0]:.0f} MB after 10 s, {quarter:.0f} MB at 1/4, "
+          f"resident {samples[0]:.0f} MB at the first sample, {quarter:.0f} MB at 1/4, "
           f"{samples[-1]:.0f} MB at the end, most {max(samples):.0f} MB  "
           f"[flat: {verdict(samples[-1] - quarter < 20)}]")
 
@@ -256,6 +256,8 @@ def main() -> None:
     parser.add_argument("--live-repeats", type=int, default=1, metavar="N")
     parser.add_argument("--live-memory", type=float, default=0, metavar="MINUTES")
     args = parser.parse_args()
+    if args.live_repeats < 1 or args.live_memory < 0:
+        parser.error("--live-repeats is at least 1 and --live-memory at least 0")
     app = QApplication.instance() or QApplication([])
     window = MainWindow(QSettings("/tmp/vgsim-bench.ini", QSettings.Format.IniFormat),
                         open_default=False)

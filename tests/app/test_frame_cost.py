@@ -31,13 +31,23 @@ def test_a_shown_frame_is_painted_once_even_when_its_axes_move(window, qtbot):
     window.training.run_until("steps", 600)
     qtbot.waitUntil(lambda: worker.latest() is not None and worker.latest().step_count == 601
                     and not worker.latest().playing, timeout=20000)
+    settled = PaintCounter(dash.viewport())
     qtbot.wait(100)
+    qtbot.waitUntil(lambda: quiet_for(qtbot, settled, 150), timeout=5000)
     before = dash.plots["loss"].plot.viewRange()
     counter = PaintCounter(dash.viewport())
     dash.show_data(window.training.plot_data(worker.latest()), everything=True)
-    qtbot.wait(100)
+    qtbot.waitUntil(lambda: counter.count >= 1, timeout=5000)
+    qtbot.wait(300)  # time for a second paint, had the first left anything behind
     assert dash.plots["loss"].plot.viewRange()[0] != before[0]  # the step axis moved
     assert counter.count == 1
+
+
+def quiet_for(qtbot, counter: PaintCounter, ms: int) -> bool:  # noqa: ANN001
+    """No paint for `ms` milliseconds."""
+    seen = counter.count
+    qtbot.wait(ms)
+    return counter.count == seen
 
 
 def test_an_axis_keeps_its_room_when_its_labels_get_shorter(qtbot):
@@ -49,9 +59,10 @@ def test_an_axis_keeps_its_room_when_its_labels_get_shorter(qtbot):
     axis = widget.getPlotItem().getAxis("left")
     assert axis.textWidth >= TICK_TEXT_WIDTH
     widget.getPlotItem().setYRange(0, 123456789.0, padding=0)  # long labels
-    qtbot.wait(50)
+    qtbot.waitUntil(lambda: axis.textWidth > TICK_TEXT_WIDTH, timeout=5000)
+    qtbot.waitUntil(lambda: axis.width() >= axis.textWidth, timeout=5000)
     wide = axis.width()
-    assert axis.textWidth > TICK_TEXT_WIDTH
     widget.getPlotItem().setYRange(0, 1, padding=0)  # short labels
-    qtbot.wait(50)
-    assert axis.width() == wide
+    qtbot.waitUntil(lambda: axis.range == [0, 1], timeout=5000)
+    qtbot.wait(200)  # time for the labels to be measured and the axis resized, had it shrunk
+    assert axis.width() >= wide  # (a label measured late may still widen it a little)

@@ -116,4 +116,8 @@ def test_the_dashboard_fits_a_laptop_beside_the_canvas_with_no_plot_cut_off(qtbo
     qtbot.waitExposed(dash)
     qtbot.wait(50)
     for key, item in dash.plot_items().items():
-        assert scene_rect(item).right() <= dash.viewport().width() + 1, key
+        plot = scene_rect(item)
+        assert plot.right() <= dash.viewport().width() + 1, key
+        title = item.titleLabel.item  # the text itself, which may be wider than its cell
+        text = title.mapRectToScene(title.boundingRect())
+        assert plot.left() - 1 <= text.left() and text.right() <= plot.right() + 1, key

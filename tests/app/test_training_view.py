@@ -318,7 +318,10 @@ def test_the_view_menu_hides_faded_steps_and_theory_and_sets_the_loss_scale(wind
     low, high = loss.plot.viewRange()[1]
     assert not loss.log_y and low == 0 and high > 1.0  # three classes start near ln 3
     assert loss.plot.getAxis("left").labelText == "loss"
-    loss.plot.ctrl.logYCheck.setChecked(True)  # the plot's own menu
+    assert loss.plot.getViewBox().state["autoRange"] == [False, False]  # no axis moving alone
+    loss.plot.ctrl.logYCheck.setChecked(True)  # the plot's own menu, paused
     assert window.actions["log_loss"].isChecked()
-    window.dashboard.refresh_all()
     assert loss.plot.viewRange()[1][1] < 2
+    assert loss.plot.getViewBox().state["autoRange"] == [False, False]
+    flow.theory.setVisible(True)  # as a click on its legend entry does
+    assert window.actions["theory"].isChecked()

@@ -104,8 +104,11 @@ def build_menus(window: MainWindow) -> None:
         action.setCheckable(True)
         action.setChecked(True)
         view.addAction(action)
-    # The loss plot's own menu switches its scale too.
+    # The loss plot's own menu switches its scale too, and a click on the prediction's legend
+    # entry hides it: the menu follows both.
     dash.plots["loss"].plot.ctrl.logYCheck.toggled.connect(window.actions["log_loss"].setChecked)
+    theory = dash.plots["gradient-flow"].theory
+    theory.visibleChanged.connect(lambda: window.actions["theory"].setChecked(theory.isVisible()))
     view.addSeparator()
     for dock in (window.palette_dock, window.inspector_dock, window.problems_dock,
                  window.diagnosis_dock):

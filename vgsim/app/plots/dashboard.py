@@ -101,8 +101,7 @@ class Dashboard(pg.GraphicsLayoutWidget):
         self.plots["gradient-flow"].show_theory(on)
 
     def log_loss(self, on: bool) -> None:
-        self.plots["loss"].plot.setLogMode(y=on)
-        self.refresh_all()  # paused too: the curves and range follow at once
+        self.plots["loss"].plot.setLogMode(y=on)  # the plot redraws itself for the new scale
 
     def refresh_all(self) -> None:
         """Redraw every plot from the newest data (before an export: none may lag a frame)."""

@@ -54,9 +54,12 @@ def steady_axes() -> dict[str, SteadyAxis]:
 def set_title(plot: pg.PlotItem, title: str) -> None:
     label = plot.titleLabel
     if not getattr(label, "narrows", False):
-        # A long title may run over the empty corner above the y axis: it must not widen the
-        # plot (the dashboard's three columns have to fit beside the canvas on a laptop).
-        # pyqtgraph sets the label's least width to its text's at every resize.
+        # Centred over the y axis and the view, not the view alone, so that a long title has
+        # room on both sides. It must not widen the plot (the dashboard's three columns have to
+        # fit beside the canvas on a laptop): pyqtgraph sets the label's least width to its
+        # text's at every resize.
+        plot.layout.removeItem(label)
+        plot.layout.addItem(label, 0, 0, 1, 2)
         fit_text = label.updateMin
 
         def update_min() -> None:
@@ -238,6 +241,7 @@ class KeyRow(pg.LegendItem):
         super().__init__(labelTextSize="8pt", colCount=columns)
         self._plot = plot
         self._most_columns = columns
+        self._fitted: tuple[float, int] | None = None  # (plot width, entries) last fitted to
         self.layout.setContentsMargins(0, 0, 0, 0)
         self.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self.setMinimumWidth(0)  # never widens the plot: it wraps instead (fit_width)
@@ -255,8 +259,11 @@ class KeyRow(pg.LegendItem):
 
     def fit_width(self) -> None:
         """As many entries to a row as the plot's width holds."""
-        width = self._plot.width()
-        for columns in range(max(1, min(self._most_columns, len(self.items))), 0, -1):
+        width, count = self._plot.width(), len(self.items)
+        if (width, count) == self._fitted:  # moved, not resized: nothing to do
+            return
+        self._fitted = (width, count)
+        for columns in range(max(1, min(self._most_columns, count)), 0, -1):
             self.setColumnCount(columns)
             if self.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize).width() <= width:
                 break

@@ -63,6 +63,7 @@ class LossPlot(_Curves):
         self.test = plot.plot(pen=pg.mkPen(TEST, width=THIN), name="test set")
         # On or off from the View menu or the plot's own menu (Plot options ▸ Transforms).
         plot.ctrl.logYCheck.toggled.connect(self._scale_changed)
+        self._data: PlotData | None = None  # the last drawn
 
     @property
     def log_y(self) -> bool:
@@ -71,12 +72,18 @@ class LossPlot(_Curves):
     def _scale_changed(self, log_y: bool) -> None:
         label = "loss (log scale)" if log_y else "loss"
         self.plot.getAxis("left").setLabel(label, **{"font-size": "8pt"})
-        self._frames = 0  # the next update sets the y range for the new scale
+        # pyqtgraph turns auto-ranging on with the scale: an axis that moves every frame is
+        # redrawn every frame. Ranges are this plot's to set.
+        self.plot.getViewBox().disableAutoRange()
+        self._frames = 0  # the next update sets the y range for the new scale: now, if paused
+        if self._data is not None:
+            self.update(self._data)
 
     def set_layers(self, data: PlotData) -> None:
         self._frames = 0
 
     def update(self, data: PlotData) -> None:
+        self._data = data
         steps, batch = data.scalar("data_loss")
         _, train = data.scalar("train_loss")
         _, test = data.scalar("test_loss")
