@@ -91,6 +91,44 @@ def test_run_until_steps_stops_there(window, qtbot):
     wait_frame(qtbot, window, lambda f: not f.playing and f.step_count == 37)
 
 
+def test_run_until_an_epoch_stops_at_its_first_step(window, qtbot):
+    until = window.run_until
+    until.kind.setCurrentIndex(until.kind.findData("epochs"))
+    until.value.setValue(2)
+    until.button.click()
+    per_epoch = trainer(window).steps_per_epoch
+    frame = wait_frame(qtbot, window, lambda f: not f.playing and f.step_count > 0)
+    assert frame.epoch == 2 and frame.step_count == 2 * per_epoch + 1
+
+
+def test_run_until_the_loss_is_below_a_value_stops_at_the_first_step_below(window, qtbot):
+    window.training.run_until("loss", 1.0)
+    frame = wait_frame(qtbot, window, lambda f: not f.playing and f.step_count > 0)
+    _, losses = trainer(window).history.scalar("loss")
+    assert len(losses) == frame.step_count
+    assert losses[-1] < 1.0 and np.all(losses[:-1] >= 1.0)
+
+
+def test_a_speed_limit_sets_the_pace_and_the_status_bar_shows_it(window, qtbot):
+    window.speed.setCurrentIndex(window.speed.findData(20.0))
+    window.actions["play"].trigger()
+    first = wait_frame(qtbot, window, lambda f: f.playing and f.step_count > 0)
+    qtbot.wait(2000)
+    frame = window.training.frame
+    window.actions["play"].trigger()  # pause
+    assert 15 <= frame.step_count - first.step_count <= 60  # 40 at exactly 20 steps/s
+    assert 10 <= frame.steps_per_second <= 30
+    assert "steps/s" in window.progress_label.text()
+
+
+def test_pause_is_not_held_up_by_a_slow_speed(window, qtbot):
+    window.speed.setCurrentIndex(window.speed.findData(1.0))
+    window.actions["play"].trigger()
+    wait_frame(qtbot, window, lambda f: f.playing and f.step_count >= 1)
+    window.actions["play"].trigger()  # pause, a moment after a step: the next is ~1 s away
+    wait_frame(qtbot, window, lambda f: not f.playing, timeout=800)
+
+
 def test_run_until_counts_whole_steps_and_takes_a_fractional_loss(window):
     until = window.run_until
     assert until.value.text() == "500"
@@ -254,22 +292,34 @@ def test_plots_of_an_earlier_network_are_marked_while_the_canvas_has_problems(wi
     assert not window.editor.model.problems() and not window.stale_banner.isVisible()
 
 
-def test_a_healthy_run_is_called_healthy_once_it_has_trained(qtbot):
+def panel_text(panel) -> str:  # noqa: ANN001 - what the diagnosis panel's column holds now
     from PySide6.QtWidgets import QLabel
 
+    widgets = [panel.column.itemAt(i).widget() for i in range(panel.column.count())]
+    return " ".join(w.text() for w in widgets if isinstance(w, QLabel))
+
+
+def test_a_healthy_run_is_called_healthy_once_it_has_trained(qtbot):
     from vgsim.app.panels.diagnosis import DiagnosisPanel
 
     panel = DiagnosisPanel()
     qtbot.addWidget(panel)
-
-    def text() -> str:  # what the panel's column holds now
-        widgets = [panel.column.itemAt(i).widget() for i in range(panel.column.count())]
-        return " ".join(w.text() for w in widgets if isinstance(w, QLabel))
-
     panel.show_findings((), trained=False)
-    assert "Train a few steps" in text()
+    assert "Train a few steps" in panel_text(panel)
     panel.show_findings((), trained=True)
-    assert "Healthy" in text() and "Train a few steps" not in text()
+    assert "Healthy" in panel_text(panel) and "Train a few steps" not in panel_text(panel)
+
+
+def test_no_verdict_before_the_diagnosis_has_seen_enough_steps(window, qtbot):
+    from vgsim.engine.diagnose import MIN_STEPS
+
+    for count in range(1, MIN_STEPS):
+        window.actions["step"].trigger()
+        wait_frame(qtbot, window, lambda f, c=count: f.step_count == c)
+        assert "Healthy" not in panel_text(window.diagnosis)
+    window.actions["step"].trigger()
+    wait_frame(qtbot, window, lambda f: f.step_count == MIN_STEPS)
+    assert "Healthy" in panel_text(window.diagnosis)  # a 4-layer tanh net, Xavier init
 
 
 def test_empty_log_plots_show_whole_decades_and_regression_axes_say_x_and_y(window, qtbot):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from vgsim.engine import Network, NetworkError, StepRecord, Trainer, read_network
+from vgsim.engine.builders import mlp
 from vgsim.engine.kernels.plan import QUANTITIES
 from vgsim.engine.schema import FORMAT
 from vgsim.engine.telemetry import SCALARS
@@ -636,3 +637,26 @@ def test_batch_equal_to_training_set_is_fine() -> None:
     t = make(batch_size=480)
     r1, r2 = t.step(), t.step()
     assert r2.scalars["epoch"] == r1.scalars["epoch"] + 1
+
+
+def test_steps_to_epoch_counts_the_steps_that_reach_it_exactly():
+    t = Trainer(mlp(2, 8, 3, training={"batch_size": 64}))
+    assert t.steps_to_epoch(0) == 0
+    for target, block in ((1, 1), (2, 5), (4, 1000)):
+        n = t.steps_to_epoch(target)
+        while n > 1:  # in blocks of any size, as a run-until does
+            n -= len(t.run_block(min(block, n - 1)).steps)
+        assert t.epoch == target - 1
+        t.step()
+        assert t.epoch == target
+        assert t.steps_to_epoch(target) == 0
+
+
+def test_a_micro_stepped_forward_pass_shows_only_the_histograms_computed_so_far() -> None:
+    t = make("residual_bn.json")
+    t.step()  # every block now has the last step's histogram
+    assert np.count_nonzero(t.hist.sum(axis=1)) > 1
+    t.micro_step()  # the input block
+    t.micro_step()  # and the next one
+    filled = np.flatnonzero(t.hist.sum(axis=1))
+    assert len(filled) > 0 and set(filled) <= {0, 1}

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..engine.diagnose import MIN_STEPS
 from ..engine.lessons import Lesson
 from ..engine.spec import read_network
 from .canvas.scene import CanvasScene
@@ -275,7 +276,8 @@ class MainWindow(QMainWindow):
             # Repainting every block is a third of a frame: while playing, 10 times a second.
             self._tinted_at = now
             apply_figures(self.scene, ids, stats)
-        self.diagnosis.show_findings(frame.findings, trained=frame.step_count > 0)
+        # Until the diagnosis has seen a few steps it says nothing, so no verdict either way.
+        self.diagnosis.show_findings(frame.findings, trained=frame.diagnosed_at >= MIN_STEPS)
         if frame.findings and not self._diagnosis_seen:
             self._diagnosis_seen = True
             self.diagnosis_dock.raise_()

@@ -18,6 +18,8 @@ class FrameThread(ABC):
         self._lock = threading.Lock()
         self._frame = None
         self._playing = False
+        self._resume_at = 0.0  # perf_counter time before which playing does no work (a speed
+        # limit): the thread waits for commands meanwhile, so Pause is never held up
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
     def _start(self) -> None:
@@ -28,8 +30,9 @@ class FrameThread(ABC):
         """Take commands; between them, while playing, work a little; return on "quit"."""
         self._begin()
         while True:
+            wait = None if not self._playing else max(0.0, self._resume_at - time.perf_counter())
             try:
-                command, args = self._commands.get(timeout=None if not self._playing else 0)
+                command, args = self._commands.get(timeout=wait)
             except queue.Empty:
                 command, args = None, ()
             if command == "quit":
@@ -37,7 +40,7 @@ class FrameThread(ABC):
             try:
                 if command is not None:
                     self._handle(command, args)
-                elif self._playing:
+                elif self._playing and time.perf_counter() >= self._resume_at:
                     self._work()
             except Exception as exc:  # noqa: BLE001 - shown in the window; the thread goes on
                 self._playing = False

@@ -33,6 +33,7 @@ BLOCK_SECONDS = 1 / 30  # how long the worker trains before publishing: one fram
 PUBLISH_SECONDS = 1 / 40  # the window draws at ~30 Hz: newer frames than that are wasted
 BOUNDARY_SECONDS = 0.3
 DIAGNOSIS_SECONDS = 0.5
+RATE_SECONDS = 0.5  # the shown steps per second: counted over this much wall time
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Frame:
     boundary: dict | None = None  # see _boundary
     network: Network | None = None  # what the trainer was built from
     findings: tuple = ()  # diagnose.Finding, refreshed a few times a second
+    diagnosed_at: int = 0  # the step count the findings describe
     building: bool = False  # a trainer is being built (the first time: kernels compiling)
     theory: np.ndarray | None = None  # predicted gradient norm per node at step 0, if any
 
@@ -77,7 +79,10 @@ class TrainingWorker(FrameThread):
         self.trainer: Trainer | None = None
         self._rate_limit: float | None = None  # steps per second; None: as fast as possible
         self._until: _Until | None = None
-        self._rate = 0.0
+        self._rate = 0.0  # steps per second while training (kernel and bookkeeping)
+        self._wall_rate = 0.0  # steps per second of wall time (see _count_steps)
+        self._counted_since: float | None = None
+        self._counted = 0
         self._published = 0.0
         self._boundary: dict | None = None
         self._boundary_at = (-1.0, -1)  # (time, step) it was computed at
@@ -148,6 +153,8 @@ class TrainingWorker(FrameThread):
             return
         if self.trainer is None:
             return
+        if command in ("play", "run_until", "speed"):
+            self._counted_since, self._wall_rate, self._resume_at = None, 0.0, 0.0
         if command == "play":
             self._playing = not self.trainer.diverged
             self._until = None
@@ -210,6 +217,8 @@ class TrainingWorker(FrameThread):
         if self._rate_limit:
             budget = max(1, int(self._rate_limit * BLOCK_SECONDS))
         budget = self._until_budget(budget)
+        # "Until the loss is below x" is checked after every step, so it stops at that step.
+        most = 1 if self._until is not None and self._until.kind == "loss" else budget
         started = time.perf_counter()
         done = 0
         while done < budget and (elapsed := time.perf_counter() - started) < BLOCK_SECONDS / 2:
@@ -217,7 +226,7 @@ class TrainingWorker(FrameThread):
             # for the GIL, which the window holds while it draws. A block that ends a little
             # early is published as it is, not topped up with a second call.
             fit = int(self._rate * (BLOCK_SECONDS - elapsed)) if self._rate else 4
-            block = trainer.run_block(max(1, min(budget - done, fit)))
+            block = trainer.run_block(max(1, min(budget - done, fit, most)))
             if block is None:
                 break
             done += len(block.steps)
@@ -228,12 +237,25 @@ class TrainingWorker(FrameThread):
         if done:
             rate = done / max(elapsed, 1e-9)
             self._rate = rate if self._rate == 0 else 0.8 * self._rate + 0.2 * rate
+            self._count_steps(done, started)
         if trainer.diverged:
             self._playing = False
         if not self._playing or time.perf_counter() - self._published >= PUBLISH_SECONDS:
             self._publish()
         if self._rate_limit and self._playing:
-            time.sleep(max(0.0, done / self._rate_limit - elapsed))
+            self._resume_at = started + done / self._rate_limit
+
+    def _count_steps(self, done: int, started: float) -> None:
+        """Steps per second of wall time, speed limit and drawing included: what the status
+        bar shows (self._rate, the training speed alone, sizes the blocks)."""
+        now = time.perf_counter()
+        if self._counted_since is None:
+            self._counted_since, self._counted = started, 0
+        self._counted += done
+        span = now - self._counted_since
+        if span >= RATE_SECONDS:
+            self._wall_rate = self._counted / span
+            self._counted_since, self._counted = now, 0
 
     def _until_budget(self, budget: int) -> int:
         u, t = self._until, self.trainer
@@ -241,6 +263,8 @@ class TrainingWorker(FrameThread):
             return budget
         if u.kind == "steps":
             return max(1, min(budget, int(u.start + u.value) - t.step_count))
+        if u.kind == "epochs":
+            return max(1, min(budget, t.steps_to_epoch(int(np.ceil(u.value)))))
         return budget
 
     def _until_reached(self) -> bool:
@@ -270,7 +294,8 @@ class TrainingWorker(FrameThread):
             self._refresh_diagnosis()
             frame = Frame(
                 serial=self._serial, record=history.latest, step_count=t.step_count,
-                epoch=t.epoch, playing=self._playing, steps_per_second=self._rate,
+                epoch=t.epoch, playing=self._playing,
+                steps_per_second=self._wall_rate or self._rate,
                 phase=phase, node=node,
                 next_phase=t.next_micro if micro else None,
                 live_stats=t.stats.copy() if micro else None,
@@ -280,7 +305,8 @@ class TrainingWorker(FrameThread):
                          "long": (long_steps.copy(), long_scalars.copy())},
                 nodes=(tuple(t.node_ids), tuple(t.plan.types), tuple(t.plan.functions)),
                 hist_ranges=t.hist_ranges, boundary=self._boundary, network=self._network,
-                findings=self._findings, theory=anchored_theory(t, self._theory),
+                findings=self._findings, diagnosed_at=max(0, self._diagnosed_at[1]),
+                theory=anchored_theory(t, self._theory),
             )
         self._published = time.perf_counter()
         self._hand_over(frame)

@@ -218,6 +218,15 @@ class Trainer:
     def steps_per_epoch(self) -> int:
         return self.X_train.shape[0] // self.batch_size
 
+    def steps_to_epoch(self, epoch: int) -> int:
+        """How many more steps until `self.epoch` reaches `epoch` (0 if it has): the batches
+        left in this pass over the data, then whole passes, then the new epoch's first."""
+        if epoch <= self.epoch:
+            return 0
+        left = (self.steps_per_epoch if self._drawn == 0
+                else (self._perm.size - self._cursor) // self.batch_size)
+        return left + 1 + (epoch - self.epoch - 1) * self.steps_per_epoch
+
     def _batches(self, count: int) -> tuple[np.ndarray, np.ndarray]:
         """The next `count` mini-batches (rows of sample indices) and the epoch of each."""
         rows = np.empty((count, self.batch_size), np.int64)
@@ -496,6 +505,7 @@ class Trainer:
             self._t += 1
             self.glob.fill(np.nan)
             self.stats.fill(np.nan)
+            self.hist.fill(0)  # a block's histogram appears as the block is computed
             rows, self._micro_epoch = self._batches(1)
             self._batch = rows[0]
             k.gather_batch(self.X_train, self.lab_train, self.tgt_train, self._batch,
