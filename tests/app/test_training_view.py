@@ -38,6 +38,8 @@ def test_step_action_trains_one_mini_batch_and_the_plots_follow(window, qtbot):
 
 
 def test_canvas_tint_follows_the_gradient_reaching_each_block(window, qtbot):
+    key = window.view.gradient_key
+    assert not key.isVisible()  # nothing tinted yet
     window.actions["step"].trigger()
     frame = wait_frame(qtbot, window, lambda f: f.step_count == 1)
     ids = list(frame.nodes[0])
@@ -48,6 +50,8 @@ def test_canvas_tint_follows_the_gradient_reaching_each_block(window, qtbot):
         if expected is not None:
             assert tint.name() == expected.name()
             assert "gradient reaching it" in window.scene.nodes[node_id].toolTip()
+    assert key.isVisible()  # the colour scale's key, inside the canvas
+    assert window.view.viewport().geometry().contains(key.geometry())
 
 
 def test_micro_steps_walk_forward_then_back_and_end_where_step_ends(window, qtbot):

@@ -276,6 +276,7 @@ class MainWindow(QMainWindow):
             # Repainting every block is a third of a frame: while playing, 10 times a second.
             self._tinted_at = now
             apply_figures(self.scene, ids, stats)
+            self.view.gradient_key.setVisible(stats is not None)
         # Until the diagnosis has seen a few steps it says nothing, so no verdict either way.
         self.diagnosis.show_findings(frame.findings, trained=frame.diagnosed_at >= MIN_STEPS)
         if frame.findings and not self._diagnosis_seen:

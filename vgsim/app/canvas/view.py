@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QMouseEvent, QPainter, QWheelEvent
+from PySide6.QtGui import QMouseEvent, QPainter, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QGraphicsView
+
+from .key import GradientKey
 
 MIN_ZOOM, MAX_ZOOM = 0.05, 4.0
 
@@ -19,6 +21,11 @@ class CanvasView(QGraphicsView):
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setAcceptDrops(True)
         self._pan_from: QPointF | None = None
+        self.gradient_key = GradientKey(self)  # over the view, not in the scene: never scrolls
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self.gradient_key.place()
 
     def zoom(self) -> float:
         return self.transform().m11()
