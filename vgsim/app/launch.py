@@ -58,9 +58,14 @@ def _schedule_screenshot(app, window, args: argparse.Namespace, code: list[int])
     shot = Path(args.screenshot)
 
     def finish() -> None:
+        problems = window.editor.model.problems()
         frame = window.training.frame
-        if frame is not None and frame.step_count >= steps or _stopped(window):
+        built = frame is not None and not frame.building and bool(frame.nodes[0])
+        if problems or (built and frame.step_count >= steps) or _stopped(window):
             timer.stop()
+            if problems and steps:  # the picture shows the problems; the caller learns why
+                print(f"Cannot train: {problems[0].message}", file=sys.stderr)
+                code[0] = 2
             QTimer.singleShot(SETTLE_MS, save)
 
     def save() -> None:
