@@ -158,6 +158,48 @@ def test_learning_rate_changes_live_and_edits_wait_for_reset(window, qtbot):
         trainer(window).node_ids.index("dense2")] == 8, timeout=20000)
 
 
+def test_clipping_and_l2_change_mid_run_without_a_reset(window, qtbot):
+    from vgsim.engine.kernels.optim import CLIP_CODES, H_CLIP, H_L2
+
+    window.actions["play"].trigger()
+    before = wait_frame(qtbot, window, lambda f: f.playing and f.step_count > 50)
+    training = dict(window.editor.model.network.training, l2=0.002,
+                    clip={"mode": "norm", "threshold": 0.5})
+    window.editor.set_section("training", training)
+    t = trainer(window)
+    qtbot.waitUntil(lambda: t.hyper[H_L2] == pytest.approx(0.002)
+                    and t.hyper[H_CLIP] == pytest.approx(0.5)
+                    and t.clip_mode == CLIP_CODES["norm"])
+    later = wait_frame(qtbot, window, lambda f: f.step_count > before.step_count + 50)
+    window.actions["play"].trigger()  # pause
+    assert later.playing and trainer(window) is t  # the same run went on
+    assert "Reset" not in window.phase_label.text()
+
+
+def test_keyboard_shortcuts_step_micro_step_play_and_reset(window, qtbot):
+    from PySide6.QtCore import Qt
+
+    window.activateWindow()
+    window.view.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is not None)
+
+    def press(key) -> None:  # noqa: ANN001
+        qtbot.keyClick(QApplication.focusWidget(), key)
+
+    press(Qt.Key.Key_N)
+    wait_frame(qtbot, window, lambda f: f.step_count == 1)
+    press(Qt.Key.Key_Right)
+    wait_frame(qtbot, window, lambda f: f.step_count == 2)
+    press(Qt.Key.Key_M)
+    wait_frame(qtbot, window, lambda f: f.phase == "forward")
+    press(Qt.Key.Key_Space)
+    wait_frame(qtbot, window, lambda f: f.playing and f.step_count > 10)
+    press(Qt.Key.Key_Space)
+    wait_frame(qtbot, window, lambda f: not f.playing)
+    press(Qt.Key.Key_R)
+    wait_frame(qtbot, window, lambda f: f.step_count == 0 and not f.playing)
+
+
 def test_a_diverged_run_says_where_and_when(window, qtbot):
     net = mlp(6, 16, 3, activation="relu", init={"name": "normal", "std": 8.0},
               training={"optimizer": "sgd", "lr": 5.0, "batch_size": 16})
