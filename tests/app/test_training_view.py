@@ -37,6 +37,36 @@ def test_step_action_trains_one_mini_batch_and_the_plots_follow(window, qtbot):
     assert "step 2" in window.progress_label.text()
 
 
+def test_every_plot_shows_the_networks_layers_and_moves_with_training(window, qtbot):
+    plots = window.dashboard.plots
+
+    def snapshot() -> dict:
+        return {
+            "gradient-flow": plots["gradient-flow"].signal.getData()[1],
+            "gradient-history": plots["gradient-history"].image.image,
+            "activations": plots["activations"].curve.getData()[1],
+            "loss": plots["loss"].batch.getData()[1],
+            "accuracy": plots["accuracy"].batch.getData()[1],
+            "decision-boundary": plots["decision-boundary"].image.image,
+            "weight-norms": plots["weight-norms"].curves[0].getData()[1],
+            "update-ratio": plots["update-ratio"].curves[-1].getData()[1],
+            "unit-health": plots["unit-health"].spread.getData()[1],
+        }
+
+    window.actions["step"].trigger()
+    wait_frame(qtbot, window, lambda f: f.step_count == 1)
+    before = {k: None if v is None else np.array(v, copy=True) for k, v in snapshot().items()}
+    assert len(plots["weight-norms"].curves) == 5  # four hidden dense layers and the head
+    assert len(plots["unit-health"].spread.getData()[0]) == 4  # the four tanh layers
+    window.training.run_until("steps", 300)
+    wait_frame(qtbot, window, lambda f: f.step_count == 301 and not f.playing)
+    qtbot.waitUntil(lambda: all(
+        before[k] is None or v is None or v.shape != before[k].shape
+        or not np.array_equal(v, before[k], equal_nan=True) for k, v in snapshot().items()),
+        timeout=5000)
+    assert all(v is not None for v in snapshot().values())
+
+
 def test_canvas_tint_follows_the_gradient_reaching_each_block(window, qtbot):
     key = window.view.gradient_key
     assert not key.isVisible()  # nothing tinted yet
@@ -52,6 +82,43 @@ def test_canvas_tint_follows_the_gradient_reaching_each_block(window, qtbot):
             assert "gradient reaching it" in window.scene.nodes[node_id].toolTip()
     assert key.isVisible()  # the colour scale's key, inside the canvas
     assert window.view.viewport().geometry().contains(key.geometry())
+
+
+def test_edges_thicken_with_the_signal_they_carry(window, qtbot):
+    from vgsim.engine.kernels.stats import S_STD
+
+    window.actions["step"].trigger()
+    frame = wait_frame(qtbot, window, lambda f: f.step_count == 1)
+    row = {node_id: i for i, node_id in enumerate(frame.nodes[0])}
+    widths = []
+    for (a, _b), edge in window.scene.edges.items():
+        spread = float(np.clip(frame.record.node_stats[row[a], S_STD], 0.0, 2.0))
+        assert edge.pen().widthF() == pytest.approx(2.0 + 3.0 * spread, abs=0.15), a
+        widths.append(edge.pen().widthF())
+    assert max(widths) > min(widths) + 0.5  # the signal differs along this network
+
+
+def test_a_micro_step_sends_a_pulse_along_the_edges_into_the_block(window, qtbot):
+    from PySide6.QtWidgets import QGraphicsEllipseItem
+
+    from vgsim.app.canvas.scene import PULSE_MS
+
+    def dots() -> list:
+        return [i for i in window.scene.items() if isinstance(i, QGraphicsEllipseItem)]
+
+    for _ in range(2):  # the input block, then the first dense block (an edge comes into it)
+        before = window.training.frame.serial
+        window.actions["micro"].trigger()
+        wait_frame(qtbot, window, lambda f, b=before: f.serial > b)
+    assert window.training.frame.node == "dense1"
+    edge = window.scene.edges[("in", "dense1")]
+    along = edge.sceneBoundingRect().adjusted(-8, -8, 8, 8)
+    qtbot.waitUntil(lambda: len(dots()) == 1 and along.contains(dots()[0].pos()), timeout=2000)
+    dot = dots()[0]
+    first = dot.pos().x()
+    qtbot.waitUntil(lambda: dot.scene() is None or dot.pos().x() > first + 1, timeout=2000)
+    assert dot.scene() is None or along.contains(dot.pos())  # forward: left to right on it
+    qtbot.waitUntil(lambda: not dots(), timeout=PULSE_MS + 2000)  # gone once it arrives
 
 
 def test_micro_steps_walk_forward_then_back_and_end_where_step_ends(window, qtbot):
@@ -214,6 +281,8 @@ def test_a_diverged_run_says_where_and_when(window, qtbot):
     assert d.node in window.phase_label.text() and str(d.step) in window.phase_label.text()
     assert window.scene.nodes[d.node].highlight
     assert window.play_reason.text().startswith("Diverged")  # not "Ready to train"
+    qtbot.waitUntil(lambda: "diverged" in [f.kind for f in window.diagnosis.findings])
+    assert window.diagnosis.buttons["clip"].full_text == "Clip the gradients"  # a remedy
     window.actions["reset"].trigger()
     assert "Ready to train" in window.play_reason.text()
 

@@ -325,7 +325,8 @@ class TrainingWorker(FrameThread):
         t = self.trainer
         assert t is not None
         now = time.perf_counter()
-        if t.step_count == self._boundary_at[1] or now - self._boundary_at[0] < BOUNDARY_SECONDS:
-            return
+        if t.step_count == self._boundary_at[1] or (
+                self._playing and now - self._boundary_at[0] < BOUNDARY_SECONDS):
+            return  # paused, it always shows the weights as they are
         self._boundary_at = (now, t.step_count)
         self._boundary = boundary_of(t, self._serial)
