@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QWidget
 
 from vgsim.app.compare.data import from_compare_dir
 from vgsim.app.compare.headless import render_comparison_plots
-from vgsim.app.compare.plots import legend_name
+from vgsim.app.compare.plots import key_names
 from vgsim.app.compare.window import ComparisonWindow, open_comparison
 from vgsim.comparisons import Comparison, ComparisonError, compare_networks
 from vgsim.engine import load_network
@@ -53,6 +53,21 @@ def legend_texts(overlay) -> list[str]:
     return [label.text for _, label in overlay.legend.items]
 
 
+def test_key_names_leave_out_the_words_every_run_shares_but_stay_apart():
+    from types import SimpleNamespace as Run
+
+    def runs(*labels: str) -> list:
+        return [Run(label=label, diverged=False, diverged_at=None) for label in labels]
+
+    assert key_names(runs("ReLU network with negative biases",
+                          "Leaky ReLU (slope 0.2) network with negative biases")) == \
+        ["ReLU", "Leaky ReLU (slope 0.2)"]
+    assert key_names(runs("plain 20", "plain 56", "residual 56")) == \
+        ["plain 20", "plain 56", "residual 56"]
+    assert key_names(runs("same", "same")) == ["same", "same"]  # nothing to tell apart by
+    assert key_names(runs("only one")) == ["only one"]
+
+
 def test_window_shows_a_thumbnail_and_one_curve_per_run(sigmoid_vs_relu, qtbot):
     window = sigmoid_vs_relu
     labels = ["Deep sigmoid (vanishing gradients)", "Deep ReLU with He init"]
@@ -62,11 +77,13 @@ def test_window_shows_a_thumbnail_and_one_curve_per_run(sigmoid_vs_relu, qtbot):
     window.actions["step"].trigger()
     frame = wait_frame(qtbot, window, lambda f: f.data.step == 1)
     assert frame.data.labels == labels
+    short = ["sigmoid (vanishing gradients)", "ReLU with He init"]  # the cards say "Deep"
     for key, overlay in window.dashboard.plots.items():
         assert len(overlay.curves) == 2, key
-        expected = [labels[0] + " (reference)", labels[1]] if key == "gradient-difference" \
-            else labels
+        expected = [short[0] + " (reference)", short[1]] if key == "gradient-difference" \
+            else short
         assert legend_texts(overlay) == expected, key
+        assert overlay.legend.parentItem() is overlay.plot  # under the plot, not over the data
     flow = window.dashboard.plots["gradient-flow"]
     x, y = flow.curves[0].getData()
     assert len(x) == 18 and x[0] == 0 and x[-1] == 1  # every block after the input
@@ -126,7 +143,9 @@ def test_a_diverging_run_is_shown_as_diverged_while_the_other_goes_on(qtbot):
         assert "diverged at step" in window.cards[0].status.text()
         assert "diverged" not in window.cards[1].status.text()
         wait_frame(qtbot, window, lambda f: f.data.runs[1].steps_done > cold.steps_done)
-        assert legend_texts(window.dashboard.plots["loss"])[0] == legend_name(hot)
+        name = legend_texts(window.dashboard.plots["loss"])[0]
+        assert name == key_names(frame.data.runs)[0]
+        assert f"diverged at step {hot.diverged_at}" in name
         window.actions["play"].trigger()
         wait_frame(qtbot, window, lambda f: not f.playing)
     finally:
@@ -193,4 +212,4 @@ def test_render_comparison_plots_writes_each_plot_as_png_and_svg(qtbot, tmp_path
         assert width > 600 and height > 300
         tree = ET.parse(tmp_path / "plots" / f"comparison-step30-{key}.svg")
         text = " ".join("".join(e.itertext()) for e in tree.iter() if e.tag.endswith("text"))
-        assert labels[key] in text and "Deep ReLU with He init" in text, key
+        assert labels[key] in text and "ReLU with He init" in text, key  # the key's name

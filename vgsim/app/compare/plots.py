@@ -11,13 +11,11 @@ from PySide6.QtCore import Qt
 
 from ..plots.style import (
     CLASS_COLOURS,
-    LEGEND_BRUSH,
-    LEGEND_PLACES,
     THIN,
+    KeyRow,
     finite_points,
     follow_steps,
     log_range,
-    place_legend,
     positive,
     settle_y,
     style_plot,
@@ -29,8 +27,26 @@ def run_colour(index: int) -> str:
     return CLASS_COLOURS[index % len(CLASS_COLOURS)]
 
 
-def legend_name(run: RunSeries) -> str:
-    return f"{run.label} (diverged at step {run.diverged_at})" if run.diverged else run.label
+def legend_name(run: RunSeries, label: str | None = None) -> str:
+    label = run.label if label is None else label
+    return f"{label} (diverged at step {run.diverged_at})" if run.diverged else label
+
+
+def key_names(runs: list[RunSeries]) -> list[str]:
+    """The runs' names as short as they stay apart: the words every name starts or ends with
+    are left out (the cards above give the names whole), so the key fits under the plot."""
+    words = [run.label.split() for run in runs]
+    if len(words) > 1:
+        lead = trail = 0
+        while all(len(w) > lead + 1 for w in words) and len({w[lead] for w in words}) == 1:
+            lead += 1
+        while (all(len(w) > lead + trail + 1 for w in words)
+               and len({w[-1 - trail] for w in words}) == 1):
+            trail += 1
+        short = [" ".join(w[lead : len(w) - trail]) for w in words]
+        if len(set(short)) == len(short):
+            return [legend_name(run, name) for run, name in zip(runs, short, strict=True)]
+    return [legend_name(run) for run in runs]
 
 
 class _Overlay(ABC):
@@ -41,15 +57,13 @@ class _Overlay(ABC):
     x_label = ""
     y_label = ""
     log_y = True
-    place = 0  # the legend's first place, in LEGEND_PLACES; it moves where fewer points hide
     width = THIN  # long series: 1-pixel pens draw several times faster
     symbols = False
 
     def __init__(self, plot: pg.PlotItem):
         self.plot = plot
         style_plot(plot, self.title, self.x_label, self.y_label, log_y=self.log_y)
-        self.legend = plot.addLegend(labelTextSize="8pt", brush=LEGEND_BRUSH)
-        self.legend.anchor(*LEGEND_PLACES[self.place])
+        self.legend = KeyRow(plot, columns=5)
         self.curves: list[pg.PlotDataItem] = []
         self._names: list[str] = []
         self._frames = 0
@@ -68,7 +82,7 @@ class _Overlay(ABC):
         return self.plot.plot(pen=pg.mkPen(colour, width=self.width), **extra)
 
     def names(self, data: ComparisonData) -> list[str]:
-        return [legend_name(run) for run in data.runs]
+        return key_names(data.runs)
 
     def _legend(self, data: ComparisonData) -> None:
         names = self.names(data)
@@ -89,11 +103,6 @@ class _Overlay(ABC):
         self._frames += 1
         if everything or self._frames % RANGE_EVERY == 1:
             self.ranges(data)
-            self._place_legend(data)
-
-    def _place_legend(self, data: ComparisonData) -> None:
-        xs, ys = (np.concatenate(a) for a in zip(*(self.xy(r) for r in data.runs), strict=True))
-        self.place = place_legend(self.plot, self.legend, xs, ys, self.place, self.log_y)
 
     @abstractmethod
     def xy(self, run: RunSeries) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +126,6 @@ class LossOverlay(_Overlay):
     title = "Training loss"
     x_label = "step"
     y_label = "loss on the training set (log)"
-    place = 2  # losses fall: the lower left stays empty
 
     def xy(self, run: RunSeries) -> tuple[np.ndarray, np.ndarray]:
         return run.steps, positive(run.train_loss)
@@ -130,7 +138,6 @@ class FirstGradientOverlay(_Overlay):
     title = "Gradient at the first layer"
     x_label = "step"
     y_label = "gradient norm (log)"
-    place = 1
 
     def xy(self, run: RunSeries) -> tuple[np.ndarray, np.ndarray]:
         return run.steps, positive(run.first_grad)
@@ -144,7 +151,6 @@ class FlowOverlay(_Overlay):
     title = "Gradient flow"
     x_label = "relative depth (input 0 → output 1)"
     y_label = "gradient norm (log)"
-    place = 1
     width = 2.0  # a few dozen points: wide pens cost nothing here
     symbols = True
 
@@ -167,7 +173,6 @@ class DifferenceOverlay(FlowOverlay):
     title = "Where the gradients part"
     y_label = "log10(gradient / first run's)"
     log_y = False
-    place = 2
 
     def _curve(self, run: RunSeries) -> pg.PlotDataItem:
         if run.index != 0:
