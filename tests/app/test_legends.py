@@ -121,3 +121,4 @@ def test_the_dashboard_fits_a_laptop_beside_the_canvas_with_no_plot_cut_off(qtbo
         title = item.titleLabel.item  # the text itself, which may be wider than its cell
         text = title.mapRectToScene(title.boundingRect())
         assert plot.left() - 1 <= text.left() and text.right() <= plot.right() + 1, key
+

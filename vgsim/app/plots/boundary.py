@@ -81,6 +81,16 @@ class DecisionBoundaryPlot:
             self.points.setData(b["points"][:, 0], b["points"][:, 1], brush=brushes)
             self.curve.setData([], [])
             self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        elif b["kind"] == "parity":  # regression on several features: a perfect fit is y = x
+            set_title(self.plot, "Predictions vs targets")
+            self._axes("target", "prediction (exact on the line)")
+            self.image.clear()
+            self.points.setData(b["targets"], b["prediction"], brush=pg.mkBrush("#1a73e8"))
+            values = np.concatenate([b["targets"], b["prediction"]])
+            values = values[np.isfinite(values)]
+            lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+            self.curve.setData([lo, hi], [lo, hi])
+            self.plot.setRange(xRange=(lo, hi), yRange=(lo, hi), padding=0.05)
         else:  # regression on one feature: the fitted curve over the data
             set_title(self.plot, "Predictions vs targets")
             self._axes("x (input)", "y: target (dots), prediction (line)")

@@ -46,6 +46,9 @@ def boundary_of(trainer: Trainer, serial: int = 0) -> dict:
         return {"kind": "curve", "serial": serial, "x": x[:, 0],
                 "prediction": trainer.predict(x)[:, 0], "points": d.X_test[:, 0],
                 "targets": d.y_test[:, 0]}
+    if d.task == "regression":  # several inputs: each test sample's prediction by its target
+        return {"kind": "parity", "serial": serial, "targets": d.y_test[:, 0],
+                "prediction": trainer.predict(d.X_test)[:, 0]}
     return {"kind": "none", "serial": serial,
             "text": f"{d.n_features} input features:\nno 2-D picture"}
 
