@@ -14,7 +14,7 @@ from windows import trainer, wait_frame
 from vgsim.app.panels.diagnosis import ElidingButton
 from vgsim.app.plots.style import gradient_colour
 from vgsim.engine.builders import mlp
-from vgsim.engine.kernels.stats import S_GRAD
+from vgsim.engine.kernels.stats import S_GRAD, S_MEAN, S_STD
 from vgsim.engine.train import Trainer
 
 
@@ -30,6 +30,11 @@ def test_step_action_trains_one_mini_batch_and_the_plots_follow(window, qtbot):
     assert heat.image.image.shape[0] == n_layers
     ridge = window.dashboard.plots["activations"]
     assert len(ridge.layers) == 4  # the four tanh layers
+    stats = frame.record.node_stats[ridge.layers]
+    bar_x, _ = ridge.spread.getData()  # mean - std, mean + std, gap; per layer
+    np.testing.assert_allclose(bar_x.reshape(-1, 3)[:, :2],
+                               np.column_stack([stats[:, S_MEAN] - stats[:, S_STD],
+                                                stats[:, S_MEAN] + stats[:, S_STD]]))
     before = y.copy()
     window.actions["step"].trigger()
     wait_frame(qtbot, window, lambda f: f.step_count == 2)

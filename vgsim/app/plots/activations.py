@@ -29,8 +29,11 @@ class ActivationRidgePlot:
     def __init__(self, plot: pg.PlotItem):
         self.plot = plot
         style_plot(plot, self.title, "activation value", "layer")
+        self.legend = KeyRow(plot)
         self.curve = plot.plot(pen=pg.mkPen("#1a73e8", width=THIN))
         self.baseline = plot.plot(pen=pg.mkPen("#dadce0", width=1))
+        # Each layer's mean, and a bar one standard deviation either side of it.
+        self.spread = plot.plot(pen=pg.mkPen((217, 48, 37, 110), width=2), name="± 1 std")
         self.means = plot.plot(pen=None, symbol="|", symbolSize=9, symbolPen="#d93025",
                                name="mean")
 
@@ -60,9 +63,12 @@ class ActivationRidgePlot:
         self.baseline.setData(np.concatenate(base_x), np.concatenate(base_y), connect="finite")
         if stats is not None:
             rows = np.arange(len(self.layers)) + 0.05
-            means = stats[self.layers, S_MEAN]
+            means, spreads = stats[self.layers, S_MEAN], stats[self.layers, S_STD]
             keep = np.isfinite(means)
             self.means.setData(means[keep], rows[keep])
+            gaps = np.full(len(rows), np.nan)
+            self.spread.setData(np.column_stack([means - spreads, means + spreads, gaps]).ravel(),
+                                np.column_stack([rows, rows, gaps]).ravel(), connect="finite")
         span = (float(ranges[self.layers, 0].min()), float(ranges[self.layers, 1].max()))
         if span != self._xrange:
             self._xrange = span
