@@ -46,13 +46,14 @@ class DecisionBoundaryPlot:
         self.note = pg.TextItem("", color="#5f6368", anchor=(0.5, 0.5))
         plot.addItem(self.note)
         self._shown = None
+        self._fixed: tuple | None = None  # (kind, test points) the fixed parts were drawn for
 
     def _axes(self, x_label: str, y_label: str) -> None:
         for side, text in (("bottom", x_label), ("left", y_label)):
             self.plot.getAxis(side).setLabel(text, **{"font-size": "8pt"})
 
     def set_layers(self, data: PlotData) -> None:
-        self._shown = None
+        self._shown = self._fixed = None
         self.note.setText("")
 
     def update(self, data: PlotData) -> None:
@@ -60,6 +61,11 @@ class DecisionBoundaryPlot:
         if b is None or b.get("serial") == self._shown:
             return
         self._shown = b.get("serial")
+        # Titles, labels, the test points and the ranges stay while the trainer does: only
+        # the predictions change from one update to the next.
+        fixed = (b["kind"], b.get("points"))
+        new = self._fixed is None or fixed[0] != self._fixed[0] or fixed[1] is not self._fixed[1]
+        self._fixed = fixed
         if b["kind"] == "none":
             set_title(self.plot, "Predictions")
             self.image.clear()
@@ -71,16 +77,17 @@ class DecisionBoundaryPlot:
             return
         self.note.setText("")
         if b["kind"] == "classes":
-            set_title(self.plot, self.title)
-            self._axes("x₁", "x₂")
-            x0, x1, y0, y1 = b["extent"]
             self.image.setImage(class_image(b["outputs"], b["classes"]), autoLevels=False)
-            self.image.setRect(x0, y0, x1 - x0, y1 - y0)
-            brushes = [pg.mkBrush(CLASS_COLOURS[int(c) % len(CLASS_COLOURS)])
-                       for c in b["labels"]]
-            self.points.setData(b["points"][:, 0], b["points"][:, 1], brush=brushes)
-            self.curve.setData([], [])
-            self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+            if new:
+                set_title(self.plot, self.title)
+                self._axes("x₁", "x₂")
+                x0, x1, y0, y1 = b["extent"]
+                self.image.setRect(x0, y0, x1 - x0, y1 - y0)
+                brushes = [pg.mkBrush(CLASS_COLOURS[int(c) % len(CLASS_COLOURS)])
+                           for c in b["labels"]]
+                self.points.setData(b["points"][:, 0], b["points"][:, 1], brush=brushes)
+                self.curve.setData([], [])
+                self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
         elif b["kind"] == "parity":  # regression on several features: a perfect fit is y = x
             set_title(self.plot, "Predictions vs targets")
             self._axes("target", "prediction (exact on the line)")
