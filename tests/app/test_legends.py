@@ -9,11 +9,16 @@ from vgsim.app.plots.dashboard import Dashboard
 from vgsim.app.plots.style import LEGEND_BRUSH, LEGEND_PLACES, KeyRow, MovingLegend, place_legend
 
 
-def plot_with_legend(qtbot, place: int) -> tuple[pg.PlotWidget, pg.LegendItem]:
+def shown_plot(qtbot, width: int = 400, height: int = 300) -> pg.PlotWidget:  # noqa: ANN001
     widget = pg.PlotWidget()
     qtbot.addWidget(widget)
-    widget.resize(400, 300)
+    widget.resize(width, height)
     widget.show()
+    return widget
+
+
+def plot_with_legend(qtbot, place: int) -> tuple[pg.PlotWidget, pg.LegendItem]:
+    widget = shown_plot(qtbot)
     plot = widget.getPlotItem()
     plot.setRange(xRange=(0, 10), yRange=(0, 1), padding=0)
     legend = plot.addLegend(brush=LEGEND_BRUSH)
@@ -58,10 +63,7 @@ def test_a_legend_leaves_tall_bars_but_stays_if_nowhere_is_clearly_better(qtbot)
 
 
 def test_a_moving_legend_settles_again_when_the_axes_change(qtbot):
-    widget = pg.PlotWidget()
-    qtbot.addWidget(widget)
-    widget.resize(400, 300)
-    widget.show()
+    widget = shown_plot(qtbot)
     plot = widget.getPlotItem()
     plot.setRange(xRange=(0, 20), yRange=(0, 1), padding=0)
     moving = MovingLegend(plot, place=0)
@@ -82,10 +84,7 @@ def scene_rect(item):  # noqa: ANN001, ANN201
 
 
 def test_a_key_row_sits_under_the_plot_and_wraps_when_the_plot_is_narrow(qtbot):
-    widget = pg.PlotWidget()
-    qtbot.addWidget(widget)
-    widget.resize(600, 300)
-    widget.show()
+    widget = shown_plot(qtbot, 600)
     plot = widget.getPlotItem()
     key = KeyRow(plot)
     for name in ("batch", "train set", "test set"):
