@@ -126,6 +126,10 @@ class Dashboard(pg.GraphicsLayoutWidget):
         stats = stats if stats is not None else data.node_stats
         hist = hist if hist is not None else data.histograms
         p = self.plots
+        if everything:  # paused or exporting: ranges and legends fit this frame, now
+            for plot in p.values():
+                if hasattr(plot, "settle_next"):
+                    plot.settle_next()
         self._frame += 1
         turn = self._frame % 2
         p["gradient-flow"].update(data, stats)

@@ -64,6 +64,10 @@ class GradientFlowPlot:
         self._last_step = -1
         self._frames = 0
 
+    def settle_next(self) -> None:
+        """Fit the range (and place the legend) at the next update, not a few frames later."""
+        self._frames = 0
+
     def show_faded(self, on: bool) -> None:
         """The last steps' profiles, fading with age: how the gradient profile moves."""
         for curve in self.faded:

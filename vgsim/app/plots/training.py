@@ -34,6 +34,10 @@ class _Curves:
         plot.setDownsampling(auto=True, mode="peak")
         plot.setClipToView(True)
 
+    def settle_next(self) -> None:
+        """Check the ranges at the next update, not a few frames later."""
+        self._frames = 0
+
     def _due(self, steps: np.ndarray) -> bool:
         """Ranges are checked every few frames, and at once when the data leaves the view."""
         self._frames += 1
