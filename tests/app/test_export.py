@@ -60,7 +60,7 @@ def test_plot_svg_is_xml_with_the_axis_labels_and_title(window, qtbot, tmp_path)
     trained(window, qtbot)
     text = svg_text(window.exports.export_plot("gradient-flow", tmp_path / "flow.svg"))
     for words in ("Gradient flow", "depth (input → output)", "gradient norm",
-                  "back-propagated signal"):
+                  "back-propagated", "weight gradient"):
         assert words in text
     heat = svg_text(window.exports.export_plot("gradient-history", tmp_path / "heat.svg"))
     assert "log10 gradient norm" in heat  # the colour bar's label comes with the plot

@@ -90,9 +90,6 @@ class Dashboard(pg.GraphicsLayoutWidget):
         """Step axes end at the last step (no room kept for the steps to come): for figures."""
         for key in STEP_PLOTS:
             fit_x_to_data(self.plots[key].plot)
-        for plot in self.plots.values():  # the axes changed: legends find their place again
-            if hasattr(plot, "moving"):
-                plot.moving.settle()
 
     def show_faded_steps(self, on: bool) -> None:
         self.plots["gradient-flow"].show_faded(on)

@@ -17,7 +17,7 @@ from .style import (
     TAIL_HEADROOM,
     THEORY,
     WEIGHT_GRAD,
-    MovingLegend,
+    KeyRow,
     finite_points,
     follow_steps,
     log_range,
@@ -45,13 +45,11 @@ class GradientFlowPlot:
     def __init__(self, plot: pg.PlotItem):
         self.plot = plot
         style_plot(plot, self.title, "depth (input → output)", "gradient norm", log_y=True)
-        # Top left first: the place an untrained, vanishing network leaves free.
-        self.moving = MovingLegend(plot, place=3)
-        self.legend = self.moving.item
+        self.legend = KeyRow(plot)
         self.faded = [plot.plot(pen=pg.mkPen((26, 115, 232, 40 + 25 * k), width=1))
                       for k in range(FADED_STEPS)]
         self.signal = plot.plot(pen=pg.mkPen(BACKPROP, width=2.5), symbol="o", symbolSize=5,
-                                symbolBrush=BACKPROP, name="back-propagated signal",
+                                symbolBrush=BACKPROP, name="back-propagated",
                                 antialias=True)
         self.weights = plot.plot(pen=None, symbol="s", symbolSize=6, symbolBrush=WEIGHT_GRAD,
                                  name="weight gradient")
@@ -65,7 +63,7 @@ class GradientFlowPlot:
         self._frames = 0
 
     def settle_next(self) -> None:
-        """Fit the range (and place the legend) at the next update, not a few frames later."""
+        """Fit the range at the next update, not a few frames later."""
         self._frames = 0
 
     def show_faded(self, on: bool) -> None:
@@ -96,7 +94,7 @@ class GradientFlowPlot:
         self.weights.setData(*finite_points(x, weight))
         if data.theory is not None and not self._theory_named:
             self.theory.setData(*finite_points(x, positive(data.theory[self.layers])))
-            self.legend.addItem(self.theory, "theory at step 0 (mean field)")
+            self.legend.addItem(self.theory, "theory (step 0)")
             self._theory_named = True
         if data.step != self._last_step:
             self._previous.append(signal)
@@ -109,7 +107,6 @@ class GradientFlowPlot:
             if data.theory is not None and self.theory.isVisible():  # it stays in view too
                 shown.append(positive(data.theory[self.layers]))
             settle_y(self.plot, log_range(np.concatenate(shown)))
-            self.moving.follow(np.tile(x, len(shown)), np.concatenate(shown), log_y=True)
 
 
 class GradientHeatmap:

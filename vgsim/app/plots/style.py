@@ -16,7 +16,6 @@ BACKPROP = "#1a73e8"  # back-propagated signal
 WEIGHT_GRAD = "#e8710a"  # weight gradient
 THEORY = (32, 33, 36, 150)  # the mean-field prediction: dashed, faded grey
 TRAIN = "#1a73e8"
-LEGEND_BRUSH = (255, 255, 255, 210)  # legends sit over curves: keep their text readable
 TEST = "#d93025"
 # log10 of a gradient norm: from vanished (dark blue) to exploding (yellow).
 GRADIENT_LEVELS = (-8.0, 2.0)
@@ -171,65 +170,6 @@ def depth_pen(i: int, n: int, width: float = 1.5) -> pg.mkPen:
     return pg.mkPen(colour, width=width)
 
 
-# Where a legend may sit: (item anchor, parent anchor, offset in pixels). The four corners,
-# then halfway up either side (where a log plot of a vanished and a healthy run is empty).
-LEGEND_PLACES = (((1, 0), (1, 0), (-5, 5)), ((1, 1), (1, 1), (-5, -5)),
-                 ((0, 1), (0, 1), (5, -5)), ((0, 0), (0, 0), (5, 5)),
-                 ((1, 0.5), (1, 0.5), (-5, 0)), ((0, 0.5), (0, 0.5), (5, 0)))
-
-
-def place_legend(plot: pg.PlotItem, legend: pg.LegendItem, xs: np.ndarray, ys: np.ndarray,
-                 place: int, log_y: bool = False, bars: np.ndarray | bool = False) -> int:
-    """Move the legend to the place in LEGEND_PLACES that hides the fewest points (xs, ys), if
-    that is clearly better than `place`, where it is (so it does not hop about). `bars` (one
-    flag, or one per point): the point is the top of a bar standing on 0. Returns the place it
-    is in now."""
-    view = plot.getViewBox()
-    (x0, x1), (y0, y1) = view.viewRange()
-    if view.width() <= 0 or view.height() <= 0 or len(xs) == 0:
-        return place
-    w = (legend.width() + 10) / view.width() * (x1 - x0)
-    h = (legend.height() + 10) / view.height() * (y1 - y0)
-    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-    if log_y:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ys = np.log10(ys)
-    hidden = []
-    for (ax, ay), _, _ in LEGEND_PLACES:
-        in_x = (xs >= x1 - w) if ax else (xs <= x0 + w)
-        top = y1 - ay * (y1 - y0) + ay * h  # the legend's top edge, in data units
-        in_y = np.where(bars, ys >= top - h, (ys <= top) & (ys >= top - h))
-        hidden.append(int(np.count_nonzero(in_x & in_y)))
-    best = int(np.argmin(hidden))
-    if hidden[best] < 0.5 * hidden[place]:
-        legend.anchor(*LEGEND_PLACES[best])
-        return best
-    return place
-
-
-class MovingLegend:
-    """A plot's legend that moves off the data it would hide (place_legend), given the points
-    now and then; `settle()` places it again for the last points given (after the axes
-    changed, before a figure is saved)."""
-
-    def __init__(self, plot: pg.PlotItem, place: int, **options: object):
-        self.plot = plot
-        self.item = plot.addLegend(labelTextSize="8pt", brush=LEGEND_BRUSH, **options)
-        self.place = place  # in LEGEND_PLACES
-        self.item.anchor(*LEGEND_PLACES[place])
-        self._points: tuple | None = None
-
-    def follow(self, xs: np.ndarray, ys: np.ndarray, log_y: bool = False,
-               bars: np.ndarray | bool = False) -> None:
-        self._points = (xs, ys, log_y, bars)
-        self.settle()
-
-    def settle(self) -> None:
-        if self._points is not None:
-            xs, ys, log_y, bars = self._points
-            self.place = place_legend(self.plot, self.item, xs, ys, self.place, log_y, bars)
-
-
 class KeyRow(pg.LegendItem):
     """A plot's legend as a row under its x axis. Curves over the steps reach every corner of
     their plot as training goes on, so a legend inside it would always hide the newest part.
@@ -252,6 +192,10 @@ class KeyRow(pg.LegendItem):
 
     def addItem(self, item: object, name: str) -> None:  # noqa: N802 - pyqtgraph's name
         super().addItem(item, name)
+        self.fit_width()
+
+    def removeItem(self, item: object) -> None:  # noqa: N802 - pyqtgraph's name
+        super().removeItem(item)
         self.fit_width()
 
     def updateSize(self) -> None:  # noqa: N802 - pyqtgraph's name
