@@ -52,6 +52,10 @@ def test_the_dashboard_fits_a_laptop_beside_the_canvas_with_no_plot_cut_off(qtbo
     qtbot.waitExposed(dash)
     qtbot.wait(50)
     for key, item in dash.plot_items().items():
+        legend = item.legend
+        if legend is not None:  # never over the data: in the plot's layout, under its view
+            assert isinstance(legend, KeyRow) and legend.parentItem() is item, key
+            assert scene_rect(legend).top() >= scene_rect(item.getViewBox()).bottom(), key
         plot = scene_rect(item)
         assert plot.right() <= dash.viewport().width() + 1, key
         title = item.titleLabel.item  # the text itself, which may be wider than its cell
