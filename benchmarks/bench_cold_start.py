@@ -68,10 +68,19 @@ print(json.dumps({"visible": visible, "ready": seen["ready"], "stall": max(gaps[
 def one_cold_start() -> dict:
     with tempfile.TemporaryDirectory(prefix="vgsim-cold-") as tmp:
         for part in ("vgsim", "resources"):
-            shutil.copytree(ROOT / part, Path(tmp) / part,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
-        out = subprocess.run([sys.executable, "-c", PROBE], cwd=tmp, capture_output=True,
-                             text=True, env={**_env(), "PYTHONPATH": tmp}, check=True)
+            shutil.copytree(
+                ROOT / part,
+                Path(tmp) / part,
+                ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"),
+            )
+        out = subprocess.run(
+            [sys.executable, "-c", PROBE],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            env={**_env(), "PYTHONPATH": tmp},
+            check=True,
+        )
         return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -99,10 +108,12 @@ def main() -> None:
     def verdict(ok: bool) -> str:
         return "PASS" if ok else "MISS"
 
-    print(f"cold start, median of {len(runs)}: visible {visible:.2f} s [< 2 s: "
-          f"{verdict(visible < 2)}], ready {ready:.1f} s [< 15 s: {verdict(ready < 15)}], "
-          f"longest stall {stall:.0f} ms [<= 250 ms: {verdict(stall <= 250)}], progress shown: "
-          f"{verdict(shown)}")
+    print(
+        f"cold start, median of {len(runs)}: visible {visible:.2f} s [< 2 s: "
+        f"{verdict(visible < 2)}], ready {ready:.1f} s [< 15 s: {verdict(ready < 15)}], "
+        f"longest stall {stall:.0f} ms [<= 250 ms: {verdict(stall <= 250)}], progress shown: "
+        f"{verdict(shown)}"
+    )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ TARGET_WARM_S = 3.0
 TARGET_COLD_S = 15.0
 
 NET = {
-    "format": "vgsim.network/1", "name": "startup-tiny",
+    "format": "vgsim.network/1",
+    "name": "startup-tiny",
     "data": {"name": "spiral", "classes": 3, "samples": 600},
     "nodes": [
         {"id": "in", "type": "input"},
@@ -45,9 +46,17 @@ NET = {
         {"id": "d3", "type": "dense", "units": 3},
         {"id": "out", "type": "output", "loss": "softmax_cross_entropy"},
     ],
-    "edges": [{"from": a, "to": b} for a, b in
-              (("in", "d1"), ("d1", "a1"), ("a1", "d2"), ("d2", "a2"), ("a2", "d3"),
-               ("d3", "out"))],
+    "edges": [
+        {"from": a, "to": b}
+        for a, b in (
+            ("in", "d1"),
+            ("d1", "a1"),
+            ("a1", "d2"),
+            ("d2", "a2"),
+            ("a2", "d3"),
+            ("d3", "out"),
+        )
+    ],
     "training": {"optimizer": "adam", "lr": 0.01, "batch_size": 32},
 }
 
@@ -70,8 +79,13 @@ def run_once(pythonpath: Path, env_extra: dict | None = None) -> dict:
     env = dict(os.environ, PYTHONPATH=str(pythonpath))
     env.update(env_extra or {})
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", SNIPPET], cwd=tempfile.gettempdir(), env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", SNIPPET],
+        cwd=tempfile.gettempdir(),
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"the subprocess failed:\n{proc.stderr}")
@@ -91,9 +105,23 @@ def run_cli(pythonpath: Path, net_file: Path, env_extra: dict | None = None) -> 
     env.update(env_extra or {})
     with tempfile.TemporaryDirectory(prefix="vgsim-run-") as out:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "vgsim.cli", "run", str(net_file), "--steps", "10",
-                        "--out", out], cwd=tempfile.gettempdir(), env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vgsim.cli",
+                "run",
+                str(net_file),
+                "--steps",
+                "10",
+                "--out",
+                out,
+            ],
+            cwd=tempfile.gettempdir(),
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         return time.perf_counter() - t0
 
 
@@ -103,8 +131,13 @@ def warm_everything(pythonpath: Path, env_extra: dict | None = None) -> float:
     env = dict(os.environ, PYTHONPATH=str(pythonpath))
     env.update(env_extra or {})
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "vgsim.engine.warm", "float32"],
-                   cwd=tempfile.gettempdir(), env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "vgsim.engine.warm", "float32"],
+        cwd=tempfile.gettempdir(),
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - t0
 
 
@@ -138,16 +171,24 @@ def main(argv: list[str] | None = None) -> int:
     import numba
     import numpy
 
-    print("vgsim start-up benchmark: fresh `python -c` process: import vgsim.engine, build a "
-          "Trainer for a tiny net (2x16 ReLU, Adam, spiral), run 10 steps (incl. one "
-          "evaluation)")
-    print(f"python {sys.version.split()[0]}  numpy {numpy.__version__}  numba {numba.__version__}"
-          f"  {os.cpu_count()} CPUs; wall time around the whole subprocess")
+    print(
+        "vgsim start-up benchmark: fresh `python -c` process: import vgsim.engine, build a "
+        "Trainer for a tiny net (2x16 ReLU, Adam, spiral), run 10 steps (incl. one "
+        "evaluation)"
+    )
+    print(
+        f"python {sys.version.split()[0]}  numpy {numpy.__version__}  numba {numba.__version__}"
+        f"  {os.cpu_count()} CPUs; wall time around the whole subprocess"
+    )
     if hasattr(os, "getloadavg"):
-        print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg())
-              + " (other processes compete for the CPUs when it is above ~1)")
-    env_note = {k: os.environ[k] for k in ("NUMBA_CACHE_DIR", "NUMBA_DISABLE_JIT")
-                if k in os.environ}
+        print(
+            "load average: "
+            + " ".join(f"{x:.2f}" for x in os.getloadavg())
+            + " (other processes compete for the CPUs when it is above ~1)"
+        )
+    env_note = {
+        k: os.environ[k] for k in ("NUMBA_CACHE_DIR", "NUMBA_DISABLE_JIT") if k in os.environ
+    }
     if env_note:
         print(f"note: numba environment {env_note}")
 
@@ -176,37 +217,52 @@ def main(argv: list[str] | None = None) -> int:
                         runs.append(warm_everything(Path(copy), env_extra))
     results["cold"] = summary(cold)
     results["cold_copy_second_run"] = summary(second)
-    results["cli"] = {"warm_s": statistics.median(cli_warm), "warm_runs_s": cli_warm,
-                      "cold_s": statistics.median(cli_cold), "cold_runs_s": cli_cold,
-                      "every_kernel_cold_s": statistics.median(everything),
-                      "every_kernel_cold_runs_s": everything}
+    results["cli"] = {
+        "warm_s": statistics.median(cli_warm),
+        "warm_runs_s": cli_warm,
+        "cold_s": statistics.median(cli_cold),
+        "cold_runs_s": cli_cold,
+        "every_kernel_cold_s": statistics.median(everything),
+        "every_kernel_cold_runs_s": everything,
+    }
 
     print()
-    head = (f"{'case':<22}{'runs':>5}{'wall median s':>15}{'min..max s':>14}{'import s':>10}"
-            f"{'Trainer s':>11}{'10 steps s':>12}{'target':>9}  result")
+    head = (
+        f"{'case':<22}{'runs':>5}{'wall median s':>15}{'min..max s':>14}{'import s':>10}"
+        f"{'Trainer s':>11}{'10 steps s':>12}{'target':>9}  result"
+    )
     print(head)
     print("-" * len(head))
-    for key, label, target in (("warm", "warm cache", TARGET_WARM_S),
-                               ("cold", "cold compile", TARGET_COLD_S),
-                               ("cold_copy_second_run", "cold copy, 2nd run", None)):
+    for key, label, target in (
+        ("warm", "warm cache", TARGET_WARM_S),
+        ("cold", "cold compile", TARGET_COLD_S),
+        ("cold_copy_second_run", "cold copy, 2nd run", None),
+    ):
         s = results[key]
         s["target_s"] = target
         s["result"] = "-" if target is None else ("PASS" if s["wall_s"] < target else "MISS")
         rng = f"{s['min_wall_s']:.2f}..{s['max_wall_s']:.2f}"
         tgt = f"< {target:g}" if target is not None else "-"
-        print(f"{label:<22}{s['runs']:>5}{s['wall_s']:>15.2f}{rng:>14}{s['import_s']:>10.2f}"
-              f"{s['build_s']:>11.2f}{s['steps_s']:>12.2f}{tgt:>9}  {s['result']}")
+        print(
+            f"{label:<22}{s['runs']:>5}{s['wall_s']:>15.2f}{rng:>14}{s['import_s']:>10.2f}"
+            f"{s['build_s']:>11.2f}{s['steps_s']:>12.2f}{tgt:>9}  {s['result']}"
+        )
     print()
-    print("import/Trainer/10-steps columns are medians measured inside the subprocess; the rest "
-          "of the wall time is interpreter start-up and exit.")
+    print(
+        "import/Trainer/10-steps columns are medians measured inside the subprocess; the rest "
+        "of the wall time is interpreter start-up and exit."
+    )
     c = results["cli"]
     print()
-    print("`vgsim run NET --steps 10` (the command line; a cold cache compiles the backward pass "
-          "in a second process meanwhile):")
-    for label, value, target in (("warm cache", c["warm_s"], TARGET_WARM_S),
-                                 ("cold compile", c["cold_s"], TARGET_COLD_S),
-                                 ("every kernel, cold (warm module)", c["every_kernel_cold_s"],
-                                  None)):
+    print(
+        "`vgsim run NET --steps 10` (the command line; a cold cache compiles the backward pass "
+        "in a second process meanwhile):"
+    )
+    for label, value, target in (
+        ("warm cache", c["warm_s"], TARGET_WARM_S),
+        ("cold compile", c["cold_s"], TARGET_COLD_S),
+        ("every kernel, cold (warm module)", c["every_kernel_cold_s"], None),
+    ):
         verdict = "-" if target is None else ("PASS" if value < target else "MISS")
         tgt = f"< {target:g}" if target is not None else "-"
         print(f"  {label:<34}{value:>8.2f} s  {tgt:>6}  {verdict}")

@@ -95,8 +95,14 @@ def network_dict(depth: int, width: int, batch: int, activation: str, optimizer:
         "data": dict(DATA),
         "nodes": nodes,
         "edges": edges,
-        "training": {"optimizer": optimizer, "lr": LR, "batch_size": batch,
-                     "dtype": "float32", "seed": SEED, "eval_every": EVAL_EVERY},
+        "training": {
+            "optimizer": optimizer,
+            "lr": LR,
+            "batch_size": batch,
+            "dtype": "float32",
+            "seed": SEED,
+            "eval_every": EVAL_EVERY,
+        },
     }
 
 
@@ -192,8 +198,13 @@ class KernelImpl:
     (its signature changes as the engine evolves); an unknown name skips this row."""
 
     name = "kernel"
-    SPECIAL = {"X": "X_train", "labels": "lab_train", "targets": "tgt_train",
-               "evaluation": "_no_evaluation", "out": "_no_out"}
+    SPECIAL = {
+        "X": "X_train",
+        "labels": "lab_train",
+        "targets": "tgt_train",
+        "evaluation": "_no_evaluation",
+        "out": "_no_out",
+    }
 
     def __init__(self, net_d: dict, n_pre: int = 4096):
         import inspect
@@ -231,7 +242,7 @@ class KernelImpl:
             raise LookupError("train_steps has no 'batches' or 't0' parameter")
         try:  # one trial call (also loads or compiles the kernel)
             self.step()
-        except Exception as exc:  # noqa: BLE001 - any mismatch only drops this row
+        except Exception as exc:
             raise LookupError(f"train_steps call failed: {exc}") from None
         self.recover()
 
@@ -357,8 +368,11 @@ class TorchImpl:
                 lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T, np.float32)))
                 lin.bias.copy_(torch.from_numpy(b.astype(np.float32)))
         params = self.model.parameters()
-        self.opt = (torch.optim.SGD(params, lr=LR) if self.optimizer == "sgd"
-                    else torch.optim.Adam(params, lr=LR))
+        self.opt = (
+            torch.optim.SGD(params, lr=LR)
+            if self.optimizer == "sgd"
+            else torch.optim.Adam(params, lr=LR)
+        )
 
     def step(self):
         idx = self.torch.from_numpy(self.batcher.next())
@@ -388,8 +402,11 @@ def agreement(trainer, np_impl: NumpyImpl, torch_impl: TorchImpl | None) -> dict
     vg_dW = [st[f"grad/{n}/W"] for n in dense]
     x, y = np_impl.X[idx], np_impl.y[idx]
     loss_np, dW_np, _ = np_impl.forward_backward(x, y)
-    out = {"loss_vgsim": float(st["loss"]), "loss_numpy": loss_np,
-           "grad_rel_err_numpy": max(rel_err(a, b) for a, b in zip(dW_np, vg_dW, strict=True))}
+    out = {
+        "loss_vgsim": float(st["loss"]),
+        "loss_numpy": loss_np,
+        "grad_rel_err_numpy": max(rel_err(a, b) for a, b in zip(dW_np, vg_dW, strict=True)),
+    }
     if torch_impl is not None:
         torch = torch_impl.torch
         torch_impl.model.zero_grad(set_to_none=True)
@@ -480,12 +497,13 @@ def bench_config(cfg, args, torch_ok: bool) -> dict:
     impls.append(np_impl)
     torch_impl = None
     if torch_ok:
-        torch_impl = TorchImpl(weights, tr.X_train, tr.lab_train, batch, args.activation,
-                               args.optimizer)
+        torch_impl = TorchImpl(
+            weights, tr.X_train, tr.lab_train, batch, args.activation, args.optimizer
+        )
         impls.append(torch_impl)
     try:
         check = agreement(tr, np_impl, torch_impl)
-    except Exception as exc:  # noqa: BLE001 - the engine's API may have moved on
+    except Exception as exc:
         check = {}
         notes.append(f"same-weights check skipped: {type(exc).__name__}: {exc}")
     build_s = time.perf_counter() - t_build
@@ -493,9 +511,12 @@ def bench_config(cfg, args, torch_ok: bool) -> dict:
     series: dict[str, Series] = {}
     for impl in impls:
         t_call = warm_up(impl, args.warmup, min_steps=3 if hasattr(impl, "per_call") else 20)
-        series[impl.name] = Series(block=max(1 if hasattr(impl, "per_call") else 2,
-                                             min(100_000, round(args.block / t_call))),
-                                   per_call=getattr(impl, "per_call", 1))
+        series[impl.name] = Series(
+            block=max(
+                1 if hasattr(impl, "per_call") else 2, min(100_000, round(args.block / t_call))
+            ),
+            per_call=getattr(impl, "per_call", 1),
+        )
     for impl in impls:  # warm-up steps may have diverged: start timing from the same weights
         impl.recover()
     gc.collect()
@@ -503,23 +524,35 @@ def bench_config(cfg, args, torch_ok: bool) -> dict:
     t_start = time.perf_counter()
     rounds = 0
     for r in range(args.repeats):
-        order = impls[r % len(impls):] + impls[: r % len(impls)]
+        order = impls[r % len(impls) :] + impls[: r % len(impls)]
         for impl in order:
             run_block(impl, series[impl.name].block, series[impl.name], cap_ns)
         rounds += 1
         if time.perf_counter() - t_start > args.budget:
             break
 
-    res: dict = {"config": f"{depth}x{width}x{batch}", "depth": depth, "width": width,
-                 "batch": batch, "target_vgsim_over_torch": TARGETS.get(cfg),
-                 "setup_s": build_s, "rounds": rounds, "check": check, "notes": notes,
-                 "impls": {}}
+    res: dict = {
+        "config": f"{depth}x{width}x{batch}",
+        "depth": depth,
+        "width": width,
+        "batch": batch,
+        "target_vgsim_over_torch": TARGETS.get(cfg),
+        "setup_s": build_s,
+        "rounds": rounds,
+        "check": check,
+        "notes": notes,
+        "impls": {},
+    }
     for name, s in series.items():
         t = s.all() / 1e3 / s.per_call
-        res["impls"][name] = {"median_us": float(np.median(t)),
-                              "p90_us": float(np.percentile(t, 90)),
-                              "steps": int(t.size * s.per_call), "block": s.block,
-                              "resets": s.resets, "steps_per_call": s.per_call}
+        res["impls"][name] = {
+            "median_us": float(np.median(t)),
+            "p90_us": float(np.percentile(t, 90)),
+            "steps": int(t.size * s.per_call),
+            "block": s.block,
+            "resets": s.resets,
+            "steps_per_call": s.per_call,
+        }
     med = {n: v["median_us"] for n, v in res["impls"].items()}
     res["vgsim_over_numpy"] = med["vgsim"] / med["numpy"]
     res["vgsim_over_torch"] = med["vgsim"] / med["torch"] if "torch" in med else None
@@ -538,9 +571,14 @@ def bench_config(cfg, args, torch_ok: bool) -> dict:
 def environment(torch_threads: int | None) -> dict:
     import numba
 
-    env: dict = {"python": platform.python_version(), "platform": platform.platform(),
-                 "cpu_count": os.cpu_count(), "numpy": np.__version__, "numba": numba.__version__,
-                 "numba_threads": numba.config.NUMBA_NUM_THREADS}
+    env: dict = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "numba_threads": numba.config.NUMBA_NUM_THREADS,
+    }
     try:
         import scipy
 
@@ -549,19 +587,23 @@ def environment(torch_threads: int | None) -> dict:
         env["scipy"] = None
     try:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        env["numpy_blas"] = f'{blas.get("name")} {blas.get("version")}'
-    except Exception:  # noqa: BLE001 - best effort only
+        env["numpy_blas"] = f"{blas.get('name')} {blas.get('version')}"
+    except Exception:
         env["numpy_blas"] = "unknown"
     try:
         from threadpoolctl import threadpool_info
 
-        env["blas_threads"] = [f'{d.get("internal_api")} {d.get("num_threads")} '
-                               f'({Path(d.get("filepath", "")).name})' for d in threadpool_info()]
+        env["blas_threads"] = [
+            f"{d.get('internal_api')} {d.get('num_threads')} ({Path(d.get('filepath', '')).name})"
+            for d in threadpool_info()
+        ]
     except ImportError:
         env["blas_threads"] = "unknown (threadpoolctl not installed)"
-    env["thread_env"] = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                                    "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
-                         if k in os.environ}
+    env["thread_env"] = {
+        k: os.environ[k]
+        for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+        if k in os.environ
+    }
     if torch_threads is not None:
         import torch
 
@@ -576,12 +618,15 @@ def environment(torch_threads: int | None) -> dict:
 def cpu_capacity(seconds: float = 0.3) -> float:
     """How many CPUs' worth of work cpu_count busy processes get done together, relative to one
     process alone (a VM may show more vCPUs than it can run at once)."""
-    code = (f"import time\nt = time.perf_counter() + {seconds!r}\nn = 0\n"
-            "while time.perf_counter() < t:\n    n += 1\nprint(n)")
+    code = (
+        f"import time\nt = time.perf_counter() + {seconds!r}\nn = 0\n"
+        "while time.perf_counter() < t:\n    n += 1\nprint(n)"
+    )
 
     def work(k: int) -> int:
-        procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
-                 for _ in range(k)]
+        procs = [
+            subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE) for _ in range(k)
+        ]
         return sum(int(p.communicate()[0]) for p in procs)
 
     return work(os.cpu_count() or 1) / max(work(1), 1)
@@ -597,10 +642,20 @@ def source_fingerprint() -> str:
     for f in sorted((ROOT / "vgsim" / "engine").rglob("*.py")):
         h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes())
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "vgsim"], cwd=ROOT,
-                               text=True, capture_output=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "vgsim"],
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout.strip()
         git = f"git {head}{' + local changes in vgsim/' if dirty else ''}"
     except (OSError, subprocess.CalledProcessError):
         git = "git unknown"
@@ -640,31 +695,59 @@ def print_table(results: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="short smoke-test run")
-    ap.add_argument("--configs", nargs="+", type=parse_config, metavar="DxWxB",
-                    help="configurations, e.g. 5x16x16 20x256x256 (default: the five targets)")
+    ap.add_argument(
+        "--configs",
+        nargs="+",
+        type=parse_config,
+        metavar="DxWxB",
+        help="configurations, e.g. 5x16x16 20x256x256 (default: the five targets)",
+    )
     ap.add_argument("--repeats", type=int, help="round-robin rounds (default 40, quick 5)")
-    ap.add_argument("--block", type=float,
-                    help="seconds per implementation per round (default 0.12, quick 0.03)")
-    ap.add_argument("--budget", type=float, help="seconds of timed rounds per configuration; "
-                    "stops early after a round past it (default 40, quick 4)")
-    ap.add_argument("--warmup", type=float, help="warm-up seconds per implementation "
-                    "(default 0.5, quick 0.1)")
+    ap.add_argument(
+        "--block",
+        type=float,
+        help="seconds per implementation per round (default 0.12, quick 0.03)",
+    )
+    ap.add_argument(
+        "--budget",
+        type=float,
+        help="seconds of timed rounds per configuration; "
+        "stops early after a round past it (default 40, quick 4)",
+    )
+    ap.add_argument(
+        "--warmup", type=float, help="warm-up seconds per implementation (default 0.5, quick 0.1)"
+    )
     ap.add_argument("--activation", choices=("relu", "tanh"), default="relu")
     ap.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
-    ap.add_argument("--threads", type=int, help="set OPENBLAS/OMP/MKL_NUM_THREADS (the script "
-                    "restarts itself so BLAS reads them) and torch's threads to N; default: "
-                    "every library's own default")
-    ap.add_argument("--torch-threads", type=int,
-                    help="torch intra-op threads (default: --threads, else torch's default)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        help="set OPENBLAS/OMP/MKL_NUM_THREADS (the script "
+        "restarts itself so BLAS reads them) and torch's threads to N; default: "
+        "every library's own default",
+    )
+    ap.add_argument(
+        "--torch-threads",
+        type=int,
+        help="torch intra-op threads (default: --threads, else torch's default)",
+    )
     ap.add_argument("--no-torch", action="store_true", help="skip PyTorch")
     ap.add_argument("--no-kernel", action="store_true", help="skip the raw-kernel diagnostic")
-    ap.add_argument("--no-block", action="store_true",
-                    help="skip the vgsim-block row (Trainer.run_block, lighter telemetry)")
-    ap.add_argument("--max-per-call", type=int, default=256,
-                    help="most steps per Trainer.run_block call in the vgsim-block row")
+    ap.add_argument(
+        "--no-block",
+        action="store_true",
+        help="skip the vgsim-block row (Trainer.run_block, lighter telemetry)",
+    )
+    ap.add_argument(
+        "--max-per-call",
+        type=int,
+        default=256,
+        help="most steps per Trainer.run_block call in the vgsim-block row",
+    )
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     args = ap.parse_args(argv)
     if args.threads is not None and os.environ.get("VGSIM_BENCH_THREADS") != str(args.threads):
@@ -693,33 +776,54 @@ def main(argv: list[str] | None = None) -> int:
     env["vgsim_source"] = source_fingerprint()
     env["loadavg_start"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
-    print("vgsim step benchmark: one mini-batch training step, float32, "
-          f"{args.activation} ({'he_normal' if args.activation == 'relu' else 'xavier_uniform'}), "
-          f"optimizer {args.optimizer} lr {LR}, data {DATA['name']} "
-          f"({DATA['classes']} classes, 2 features, {DATA['samples']} samples)")
-    print(f"vgsim trainer eval_every = {EVAL_EVERY:.0e}: no full train/test evaluation inside "
-          "the timed steps")
+    print(
+        "vgsim step benchmark: one mini-batch training step, float32, "
+        f"{args.activation} ({'he_normal' if args.activation == 'relu' else 'xavier_uniform'}), "
+        f"optimizer {args.optimizer} lr {LR}, data {DATA['name']} "
+        f"({DATA['classes']} classes, 2 features, {DATA['samples']} samples)"
+    )
+    print(
+        f"vgsim trainer eval_every = {EVAL_EVERY:.0e}: no full train/test evaluation inside "
+        "the timed steps"
+    )
     print(f"vgsim measured: {env['vgsim_source']}")
-    print(f"python {env['python']}  numpy {env['numpy']}  numba {env['numba']}  "
-          f"scipy {env['scipy']}  torch {env['torch']}  on {env['platform']}, "
-          f"{env['cpu_count']} CPUs")
+    print(
+        f"python {env['python']}  numpy {env['numpy']}  numba {env['numba']}  "
+        f"scipy {env['scipy']}  torch {env['torch']}  on {env['platform']}, "
+        f"{env['cpu_count']} CPUs"
+    )
     bt = env["blas_threads"]
-    print(f"BLAS threads: {bt if isinstance(bt, str) else '; '.join(bt)}  "
-          f"(numpy BLAS: {env['numpy_blas']}; numba's np.dot calls SciPy's BLAS)")
+    print(
+        f"BLAS threads: {bt if isinstance(bt, str) else '; '.join(bt)}  "
+        f"(numpy BLAS: {env['numpy_blas']}; numba's np.dot calls SciPy's BLAS)"
+    )
     if torch_threads is not None:
-        how = ("--torch-threads" if args.torch_threads else "--threads" if args.threads
-               else "torch's default")
-        print(f"torch threads: intra-op {env['torch_threads']} (set explicitly to "
-              f"{how}), "
-              f"inter-op {env['torch_interop_threads']}")
-    print(f"numba threads: {env['numba_threads']} (the vgsim kernels are serial)"
-          + (f"; thread env: {env['thread_env']}" if env["thread_env"] else ""))
-    print(f"parallel CPU capacity: {env['parallel_cpu_capacity']:.2f} CPUs' worth when all "
-          f"{env['cpu_count']} are busy (1.0 would mean threads cannot run in parallel here); "
-          f"load average {fmt_load(env['loadavg_start'])}")
-    print(f"timing: {args.repeats} round-robin rounds (fewer if a configuration passes "
-          f"{args.budget:g} s), ~{args.block * 1e3:.0f} ms per implementation per round, after "
-          f"{args.warmup:.1f} s warm-up each; median and p90 of per-step times")
+        how = (
+            "--torch-threads"
+            if args.torch_threads
+            else "--threads"
+            if args.threads
+            else "torch's default"
+        )
+        print(
+            f"torch threads: intra-op {env['torch_threads']} (set explicitly to "
+            f"{how}), "
+            f"inter-op {env['torch_interop_threads']}"
+        )
+    print(
+        f"numba threads: {env['numba_threads']} (the vgsim kernels are serial)"
+        + (f"; thread env: {env['thread_env']}" if env["thread_env"] else "")
+    )
+    print(
+        f"parallel CPU capacity: {env['parallel_cpu_capacity']:.2f} CPUs' worth when all "
+        f"{env['cpu_count']} are busy (1.0 would mean threads cannot run in parallel here); "
+        f"load average {fmt_load(env['loadavg_start'])}"
+    )
+    print(
+        f"timing: {args.repeats} round-robin rounds (fewer if a configuration passes "
+        f"{args.budget:g} s), ~{args.block * 1e3:.0f} ms per implementation per round, after "
+        f"{args.warmup:.1f} s warm-up each; median and p90 of per-step times"
+    )
     print()
 
     results = []
@@ -728,40 +832,60 @@ def main(argv: list[str] | None = None) -> int:
         r = bench_config(cfg, args, torch_threads is not None)
         results.append(r)
         c = r["check"]
-        agree = "skipped" if not c else (
-            f"loss vgsim {c['loss_vgsim']:.5f} numpy {c['loss_numpy']:.5f}"
-            + (f" torch {c['loss_torch']:.5f}" if "loss_torch" in c else "")
-            + f"; max dW rel err numpy {c['grad_rel_err_numpy']:.1e}"
-            + (f" torch {c['grad_rel_err_torch']:.1e}" if "grad_rel_err_torch" in c else ""))
+        agree = (
+            "skipped"
+            if not c
+            else (
+                f"loss vgsim {c['loss_vgsim']:.5f} numpy {c['loss_numpy']:.5f}"
+                + (f" torch {c['loss_torch']:.5f}" if "loss_torch" in c else "")
+                + f"; max dW rel err numpy {c['grad_rel_err_numpy']:.1e}"
+                + (f" torch {c['grad_rel_err_torch']:.1e}" if "grad_rel_err_torch" in c else "")
+            )
+        )
         resets = {n: v["resets"] for n, v in r["impls"].items() if v["resets"]}
         steps = ", ".join(f"{n} {v['steps']}" for n, v in r["impls"].items())
-        print(f"  {r['config']}: done ({time.perf_counter() - t0:.0f} s, {r['rounds']} rounds); "
-              "same-weights check: "
-              f"{agree}; steps timed: {steps}"
-              + (f"; divergence resets: {resets}" if resets else ""), flush=True)
+        print(
+            f"  {r['config']}: done ({time.perf_counter() - t0:.0f} s, {r['rounds']} rounds); "
+            "same-weights check: "
+            f"{agree}; steps timed: {steps}" + (f"; divergence resets: {resets}" if resets else ""),
+            flush=True,
+        )
     print()
     env["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     print_table(results)
     print()
-    print("Cells: median / p90 µs per step. vg = vgsim = Trainer.step() with full telemetry; "
-          "vg/torch and vg/numpy are ratios of medians;\nresult = PASS when vg/torch <= target.")
+    print(
+        "Cells: median / p90 µs per step. vg = vgsim = Trainer.step() with full telemetry; "
+        "vg/torch and vg/numpy are ratios of medians;\nresult = PASS when vg/torch <= target."
+    )
     present = {name for r in results for name in r["impls"]}
     if "vgsim-bare" in present:
-        print("vgsim-bare = Trainer.step() with trainer.telemetry = False; telemetry = its share "
-              "of the step, 1 - vgsim-bare / vgsim (target 20%, 30% at width <= 32).")
+        print(
+            "vgsim-bare = Trainer.step() with trainer.telemetry = False; telemetry = its share "
+            "of the step, 1 - vgsim-bare / vgsim (target 20%, 30% at width <= 32)."
+        )
     if "vgsim-block" in present:
-        print("vgsim-block = Trainer.run_block(k): k steps per kernel call, histograms on the "
-              "last step only (the lightest telemetry the trainer offers);\n  each sample is a "
-              "call's time / k, so its p90 is of k-step averages. k per config: "
-              + ", ".join(f"{r['config']} {r['impls']['vgsim-block']['steps_per_call']}"
-                          for r in results if "vgsim-block" in r["impls"]))
+        print(
+            "vgsim-block = Trainer.run_block(k): k steps per kernel call, histograms on the "
+            "last step only (the lightest telemetry the trainer offers);\n  each sample is a "
+            "call's time / k, so its p90 is of k-step averages. k per config: "
+            + ", ".join(
+                f"{r['config']} {r['impls']['vgsim-block']['steps_per_call']}"
+                for r in results
+                if "vgsim-block" in r["impls"]
+            )
+        )
     else:
-        print("no vgsim-block row: this Trainer has no run_block (no lighter-telemetry path); "
-              "telemetry's cost shows in vgsim vs numpy.")
+        print(
+            "no vgsim-block row: this Trainer has no run_block (no lighter-telemetry path); "
+            "telemetry's cost shows in vgsim vs numpy."
+        )
     if "kernel" in present:
-        print("kernel = the raw Numba step kernel (train_steps, one batch), full telemetry; "
-              "vgsim - kernel "
-              "is Trainer.step's Python side (batches, records, history).")
+        print(
+            "kernel = the raw Numba step kernel (train_steps, one batch), full telemetry; "
+            "vgsim - kernel "
+            "is Trainer.step's Python side (batches, records, history)."
+        )
     for r in results:
         med = {n: v["median_us"] for n, v in r["impls"].items()}
         parts = [f"vgsim - numpy {med['vgsim'] - med['numpy']:+,.1f} µs"]
@@ -771,17 +895,30 @@ def main(argv: list[str] | None = None) -> int:
             parts.append(f"vgsim-block/numpy {med['vgsim-block'] / med['numpy']:.3f}")
             if "torch" in med:
                 parts.append(f"vgsim-block/torch {med['vgsim-block'] / med['torch']:.3f}")
-        print(f"  {r['config']}: " + "; ".join(parts)
-              + "".join(f"; note: {n}" for n in r["notes"]))
-    print(f"load average at the end: {fmt_load(env['loadavg_end'])} (other processes compete "
-          f"for the {env['cpu_count']} CPUs when it exceeds the threads this run uses)")
+        print(f"  {r['config']}: " + "; ".join(parts) + "".join(f"; note: {n}" for n in r["notes"]))
+    print(
+        f"load average at the end: {fmt_load(env['loadavg_end'])} (other processes compete "
+        f"for the {env['cpu_count']} CPUs when it exceeds the threads this run uses)"
+    )
     if args.json:
-        out = {"environment": env, "settings": {
-            "activation": args.activation, "optimizer": args.optimizer, "lr": LR, "data": DATA,
-            "dtype": "float32", "eval_every": EVAL_EVERY, "repeats": args.repeats,
-            "block_s": args.block, "warmup_s": args.warmup, "budget_s": args.budget,
-            "threads": args.threads, "quick": args.quick},
-            "results": results}
+        out = {
+            "environment": env,
+            "settings": {
+                "activation": args.activation,
+                "optimizer": args.optimizer,
+                "lr": LR,
+                "data": DATA,
+                "dtype": "float32",
+                "eval_every": EVAL_EVERY,
+                "repeats": args.repeats,
+                "block_s": args.block,
+                "warmup_s": args.warmup,
+                "budget_s": args.budget,
+                "threads": args.threads,
+                "quick": args.quick,
+            },
+            "results": results,
+        }
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
         print(f"\nJSON written to {args.json}")
     return 0

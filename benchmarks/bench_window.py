@@ -47,8 +47,14 @@ def verdict(ok: bool) -> str:
 
 
 def deep_net(depth: int = 100, width: int = 32):
-    return mlp(depth, width, 3, activation="relu", init="he_normal",
-               training={"optimizer": "sgd", "lr": 0.01, "batch_size": 32})
+    return mlp(
+        depth,
+        width,
+        3,
+        activation="relu",
+        init="he_normal",
+        training={"optimizer": "sgd", "lr": 0.01, "batch_size": 32},
+    )
 
 
 def settle(app: QApplication, seconds: float) -> None:
@@ -73,9 +79,11 @@ def bench_canvas(app: QApplication, window: MainWindow, repeats: int) -> None:
         app.processEvents()
         times.append((time.perf_counter() - started) * 1000)
     med = float(np.median(times))
-    print(f"canvas: 100-layer network ({len(net.nodes)} blocks) load + tidy + fit + draw: "
-          f"median {med:.0f} ms, p90 {np.percentile(times, 90):.0f} ms  "
-          f"[target < 200 ms: {verdict(med < 200)}]")
+    print(
+        f"canvas: 100-layer network ({len(net.nodes)} blocks) load + tidy + fit + draw: "
+        f"median {med:.0f} ms, p90 {np.percentile(times, 90):.0f} ms  "
+        f"[target < 200 ms: {verdict(med < 200)}]"
+    )
     node_ids = list(window.scene.nodes)[5:25]
     started = time.perf_counter()
     for node_id in node_ids:
@@ -119,8 +127,10 @@ def bench_dashboard(app: QApplication, repeats: int) -> None:
         times.append((time.perf_counter() - started) * 1000)
     times = times[5:]
     med, p90 = float(np.median(times)), float(np.percentile(times, 90))
-    print(f"dashboard frame, 100-layer network, 1600x1000: median {med:.1f} ms, p90 {p90:.1f} "
-          f"ms  [targets <= 25 / <= 30 ms: {verdict(med <= 25 and p90 <= 30)}]")
+    print(
+        f"dashboard frame, 100-layer network, 1600x1000: median {med:.1f} ms, p90 {p90:.1f} "
+        f"ms  [targets <= 25 / <= 30 ms: {verdict(med <= 25 and p90 <= 30)}]"
+    )
     dash.close()
     dash.deleteLater()
     app.processEvents()
@@ -140,8 +150,9 @@ def bench_live(app: QApplication, window: MainWindow, seconds: float) -> tuple[f
     base = headless_rate(net, seconds)
     window.editor.load(net, None)
     deadline = time.time() + 20
-    while time.time() < deadline and (window.training.frame is None
-                                      or window.training.frame.step_count != 0):
+    while time.time() < deadline and (
+        window.training.frame is None or window.training.frame.step_count != 0
+    ):
         app.processEvents()
     latencies: list[float] = []
     clock = QElapsedTimer()
@@ -178,20 +189,27 @@ def bench_live(app: QApplication, window: MainWindow, seconds: float) -> tuple[f
 
 
 def report_live(base: float, live: float, ratio: float, late: np.ndarray, p99: float) -> None:
-    print(f"training 10x64x64 headless {base:,.0f} steps/s, with the dashboard live "
-          f"{live:,.0f} steps/s = {ratio:.0%}  [target >= 85%: {verdict(ratio >= 0.85)}]")
-    print(f"event-loop latency while training at full speed: p50 "
-          f"{np.percentile(late, 50):.1f} ms, p99 {p99:.1f} ms  "
-          f"[target <= 40 ms: {verdict(p99 <= 40)}]")
+    print(
+        f"training 10x64x64 headless {base:,.0f} steps/s, with the dashboard live "
+        f"{live:,.0f} steps/s = {ratio:.0%}  [target >= 85%: {verdict(ratio >= 0.85)}]"
+    )
+    print(
+        f"event-loop latency while training at full speed: p50 "
+        f"{np.percentile(late, 50):.1f} ms, p99 {p99:.1f} ms  "
+        f"[target <= 40 ms: {verdict(p99 <= 40)}]"
+    )
 
 
-def bench_live_repeated(app: QApplication, window: MainWindow, seconds: float,
-                        repeats: int) -> None:
+def bench_live_repeated(
+    app: QApplication, window: MainWindow, seconds: float, repeats: int
+) -> None:
     runs = [bench_live(app, window, seconds) for _ in range(repeats)]
     ratios, p99s = np.array([r[0] for r in runs]), np.array([r[1] for r in runs])
-    print(f"live, {repeats} runs: kept median {np.median(ratios):.0%} (lowest {ratios.min():.0%},"
-          f" {np.count_nonzero(ratios < 0.85)} below 85%); p99 median {np.median(p99s):.1f} ms "
-          f"(highest {p99s.max():.1f}, {np.count_nonzero(p99s > 40)} above 40 ms)")
+    print(
+        f"live, {repeats} runs: kept median {np.median(ratios):.0%} (lowest {ratios.min():.0%},"
+        f" {np.count_nonzero(ratios < 0.85)} below 85%); p99 median {np.median(p99s):.1f} ms "
+        f"(highest {p99s.max():.1f}, {np.count_nonzero(p99s > 40)} above 40 ms)"
+    )
 
 
 def resident_mb() -> float:
@@ -211,30 +229,36 @@ def bench_live_memory(app: QApplication, window: MainWindow, minutes: float) -> 
     steps = window.training.frame.step_count
     window.training.pause()
     quarter = samples[len(samples) // 4]
-    print(f"memory, window live for {minutes:g} min ({steps:,} steps of a 100-layer network): "
-          f"resident {samples[0]:.0f} MB at the first sample, {quarter:.0f} MB at 1/4, "
-          f"{samples[-1]:.0f} MB at the end, most {max(samples):.0f} MB  "
-          f"[flat: {verdict(samples[-1] - quarter < 20)}]")
+    print(
+        f"memory, window live for {minutes:g} min ({steps:,} steps of a 100-layer network): "
+        f"resident {samples[0]:.0f} MB at the first sample, {quarter:.0f} MB at 1/4, "
+        f"{samples[-1]:.0f} MB at the end, most {max(samples):.0f} MB  "
+        f"[flat: {verdict(samples[-1] - quarter < 20)}]"
+    )
 
 
 def bench_startup() -> None:
-    code = ("import time; t0=time.perf_counter(); import os;"
-            "os.environ.setdefault('QT_QPA_PLATFORM','offscreen');"
-            "from PySide6.QtWidgets import QApplication; app=QApplication([]);"
-            "from vgsim.app.main_window import MainWindow; w=MainWindow(); w.show();"
-            "app.processEvents(); t1=time.perf_counter();"
-            "import sys; print(t1-t0); w.training.shutdown(); w.close(); w.deleteLater();"
-            "app.processEvents()")
+    code = (
+        "import time; t0=time.perf_counter(); import os;"
+        "os.environ.setdefault('QT_QPA_PLATFORM','offscreen');"
+        "from PySide6.QtWidgets import QApplication; app=QApplication([]);"
+        "from vgsim.app.main_window import MainWindow; w=MainWindow(); w.show();"
+        "app.processEvents(); t1=time.perf_counter();"
+        "import sys; print(t1-t0); w.training.shutdown(); w.close(); w.deleteLater();"
+        "app.processEvents()"
+    )
     walls = []
     for _ in range(3):
         started = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             cwd=ROOT, check=True)
-        walls.append((float(out.stdout.strip().splitlines()[-1]),
-                      time.perf_counter() - started))
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+        )
+        walls.append((float(out.stdout.strip().splitlines()[-1]), time.perf_counter() - started))
     visible = float(np.median([w[0] for w in walls]))
-    print(f"start-up: window visible after {visible:.2f} s (median of 3, interpreter start "
-          f"excluded)  [target < 2 s: {verdict(visible < 2)}]")
+    print(
+        f"start-up: window visible after {visible:.2f} s (median of 3, interpreter start "
+        f"excluded)  [target < 2 s: {verdict(visible < 2)}]"
+    )
 
 
 def bench_memory(seconds: float) -> None:
@@ -245,9 +269,11 @@ def bench_memory(seconds: float) -> None:
         t.run_block(256)
         rss.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     grow = rss[-1] - rss[len(rss) // 4]
-    print(f"memory: 100-layer run of {t.step_count:,} steps: peak RSS {rss[-1]:.0f} MB, "
-          f"growth over the last 3/4 {grow:.1f} MB; history holds {t.history.nbytes() / 1e6:.1f}"
-          f" MB  [flat: {verdict(grow < 20)}]")
+    print(
+        f"memory: 100-layer run of {t.step_count:,} steps: peak RSS {rss[-1]:.0f} MB, "
+        f"growth over the last 3/4 {grow:.1f} MB; history holds {t.history.nbytes() / 1e6:.1f}"
+        f" MB  [flat: {verdict(grow < 20)}]"
+    )
 
 
 def main() -> None:
@@ -259,8 +285,9 @@ def main() -> None:
     if args.live_repeats < 1 or args.live_memory < 0:
         parser.error("--live-repeats is at least 1 and --live-memory at least 0")
     app = QApplication.instance() or QApplication([])
-    window = MainWindow(QSettings("/tmp/vgsim-bench.ini", QSettings.Format.IniFormat),
-                        open_default=False)
+    window = MainWindow(
+        QSettings("/tmp/vgsim-bench.ini", QSettings.Format.IniFormat), open_default=False
+    )
     window.resize(1600, 1000)
     window.show()
     app.processEvents()

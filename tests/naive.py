@@ -89,8 +89,9 @@ def act_df(name: str, z: np.ndarray, a: float = 0.0) -> np.ndarray:
 
 def prelu_dalpha(z: np.ndarray, dy: np.ndarray) -> float:
     """d/d alpha of sum(dy * prelu(z; alpha)): alpha multiplies z only where z <= 0."""
-    return float(sum(float(g) * float(v) for v, g in zip(z.ravel(), dy.ravel(), strict=True)
-                     if v <= 0))
+    return float(
+        sum(float(g) * float(v) for v, g in zip(z.ravel(), dy.ravel(), strict=True) if v <= 0)
+    )
 
 
 # --- dense ------------------------------------------------------------------------------------
@@ -131,8 +132,7 @@ def batchnorm_backward(dy, cache):
     n = x.shape[0]
     dxhat = dy * gamma
     dvar = (dxhat * (x - mu) * -0.5 * (var + eps) ** -1.5).sum(axis=0)
-    dmu = (dxhat * -1.0 / np.sqrt(var + eps)).sum(axis=0) + dvar * (-2.0 * (x - mu)).sum(
-        axis=0) / n
+    dmu = (dxhat * -1.0 / np.sqrt(var + eps)).sum(axis=0) + dvar * (-2.0 * (x - mu)).sum(axis=0) / n
     dx = dxhat / np.sqrt(var + eps) + dvar * 2.0 * (x - mu) / n + dmu / n
     return dx, (dy * xhat).sum(axis=0), dy.sum(axis=0)
 
@@ -195,8 +195,7 @@ def correct_count(name: str, z: np.ndarray, labels: np.ndarray) -> int:
 def clip_value(g: np.ndarray, thr: float):
     """(clipped, fired, norm before, norm after), as torch.nn.utils.clip_grad_value_."""
     out = np.minimum(np.maximum(g, -thr), thr)
-    return out, bool((np.abs(g) > thr).any()), float(np.linalg.norm(g)), float(
-        np.linalg.norm(out))
+    return out, bool((np.abs(g) > thr).any()), float(np.linalg.norm(g)), float(np.linalg.norm(out))
 
 
 def clip_norm(g: np.ndarray, thr: float):
@@ -213,8 +212,16 @@ class Optimizer:
     """PyTorch's update rules (torch.optim docs, weight decay 0, dampening 0) on one flat
     parameter vector."""
 
-    def __init__(self, name: str, lr: float, momentum: float = 0.9, beta1: float = 0.9,
-                 beta2: float = 0.999, eps: float = 1e-8, alpha: float = 0.99):
+    def __init__(
+        self,
+        name: str,
+        lr: float,
+        momentum: float = 0.9,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        alpha: float = 0.99,
+    ):
         self.name, self.lr, self.mu = name, lr, momentum
         self.beta1, self.beta2, self.eps, self.alpha = beta1, beta2, eps, alpha
         self.t = 0
@@ -249,8 +256,11 @@ class Optimizer:
 
 
 # --- whole networks ---------------------------------------------------------------------------
-NODE_DEFAULTS = {"leaky_relu": {"slope": 0.01}, "elu": {"alpha": 1.0},
-                 "batchnorm": {"momentum": 0.1, "eps": 1e-5}}
+NODE_DEFAULTS = {
+    "leaky_relu": {"slope": 0.01},
+    "elu": {"alpha": 1.0},
+    "batchnorm": {"momentum": 0.1, "eps": 1e-5},
+}
 
 
 def _order(nodes: list[dict], preds: dict[str, list[str]]) -> list[str]:
@@ -268,8 +278,14 @@ def _order(nodes: list[dict], preds: dict[str, list[str]]) -> list[str]:
     return done
 
 
-def network(net: dict, params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray,
-            l2: float = 0.0, run: dict[str, np.ndarray] | None = None) -> dict:
+def network(
+    net: dict,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    l2: float = 0.0,
+    run: dict[str, np.ndarray] | None = None,
+) -> dict:
     """Forward and backward through a network description (the JSON dict) in training mode.
 
     `params` maps "param/<id>/<name>" to arrays; `run` maps "<id>/mean" and "<id>/var" to the
@@ -296,8 +312,9 @@ def network(net: dict, params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarr
         v = sum(acts[p] for p in preds[node_id])
         ins[node_id] = v
         if kind == "dense":
-            acts[node_id] = dense_forward(v, params[f"param/{node_id}/W"],
-                                          params.get(f"param/{node_id}/b"))
+            acts[node_id] = dense_forward(
+                v, params[f"param/{node_id}/W"], params.get(f"param/{node_id}/b")
+            )
         elif kind == "activation":
             fn = node["function"]
             acts[node_id] = act_f(fn, v, _act_param(node, params))
@@ -307,8 +324,14 @@ def network(net: dict, params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarr
             mean0 = run.get(f"{node_id}/mean", np.zeros(w))
             var0 = run.get(f"{node_id}/var", np.ones(w))
             y_bn, caches[node_id], m1, v1 = batchnorm_forward(
-                v, params[f"param/{node_id}/gamma"], params[f"param/{node_id}/beta"], mean0,
-                var0, p["momentum"], p["eps"])
+                v,
+                params[f"param/{node_id}/gamma"],
+                params[f"param/{node_id}/beta"],
+                mean0,
+                var0,
+                p["momentum"],
+                p["eps"],
+            )
             acts[node_id] = y_bn
             run[f"{node_id}/mean"], run[f"{node_id}/var"] = m1, v1
         else:  # output
@@ -341,7 +364,8 @@ def network(net: dict, params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarr
                 out[f"grad/{node_id}/alpha"] = np.array([prelu_dalpha(v, dy)])
         elif kind == "batchnorm":
             dx, out[f"grad/{node_id}/gamma"], out[f"grad/{node_id}/beta"] = batchnorm_backward(
-                dy, caches[node_id])
+                dy, caches[node_id]
+            )
         else:
             dx = dy
         for p in preds[node_id]:

@@ -1,11 +1,11 @@
 """The `vgsim` command: the window by default; `run`, `compare` and `validate` headless.
 
-    vgsim                                      open the window
-    vgsim run NETWORK.json --steps N --out DIR train headless, write metrics.csv + summary.json
-    vgsim compare A.json B.json --steps N --out DIR   train side by side, in lockstep
-    vgsim export-plots RUN_DIR                 draw a finished run's plots again (PNG + SVG)
-    vgsim animate NETWORK.json --steps N --out FILE.gif   a plot over the run, as a GIF
-    vgsim validate NETWORK.json                list every problem of a network file
+vgsim                                      open the window
+vgsim run NETWORK.json --steps N --out DIR train headless, write metrics.csv + summary.json
+vgsim compare A.json B.json --steps N --out DIR   train side by side, in lockstep
+vgsim export-plots RUN_DIR                 draw a finished run's plots again (PNG + SVG)
+vgsim animate NETWORK.json --steps N --out FILE.gif   a plot over the run, as a GIF
+vgsim validate NETWORK.json                list every problem of a network file
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ def _formats(text: str) -> tuple[str, ...]:
     unknown = [f for f in formats if f not in PLOT_FORMATS]
     if unknown or not formats:
         raise argparse.ArgumentTypeError(
-            f"unknown plot format {', '.join(unknown) or repr(text)}: use png, svg or png,svg")
+            f"unknown plot format {', '.join(unknown) or repr(text)}: use png, svg or png,svg"
+        )
     return formats
 
 
-def _draw_run(run_dir: Path, folder: Path, formats: tuple[str, ...], scale: float,
-              quiet: bool) -> None:
+def _draw_run(
+    run_dir: Path, folder: Path, formats: tuple[str, ...], scale: float, quiet: bool
+) -> None:
     """Draw a finished run's plots offscreen: the window's dashboard, exported."""
     from .app.headless import render_plots
     from .app.plots.export import ImageOptions
@@ -50,12 +52,12 @@ def _run(args: argparse.Namespace) -> int:
     net = load_network(args.network)
     steps = args.steps if args.steps is not None else int(net.training.get("steps", 500))
     if args.dump_state is not None and args.dump_at is None:
-        print("--dump-state needs --dump-at STEP (the step whose state to save).",
-              file=sys.stderr)
+        print("--dump-state needs --dump-at STEP (the step whose state to save).", file=sys.stderr)
         return EXIT_INVALID
     if args.dump_at is not None and not 0 <= args.dump_at < steps:
-        print(f"--dump-at {args.dump_at} is outside the run's steps 0..{steps - 1}.",
-              file=sys.stderr)
+        print(
+            f"--dump-at {args.dump_at} is outside the run's steps 0..{steps - 1}.", file=sys.stderr
+        )
         return EXIT_INVALID
     dump = Path(args.dump_state) if args.dump_state else None
 
@@ -67,31 +69,41 @@ def _run(args: argparse.Namespace) -> int:
             shown[0] = record.step
             print(f"step {record.step:>7}  loss {record.loss:.5g}", flush=True)
 
-    summary = run_network(net, steps, Path(args.out), seed=args.seed, dump_state=dump,
-                          dump_at=args.dump_at, progress=progress)
+    summary = run_network(
+        net,
+        steps,
+        Path(args.out),
+        seed=args.seed,
+        dump_state=dump,
+        dump_at=args.dump_at,
+        progress=progress,
+    )
     if summary["diverged"]:
         print(summary["diverged"]["message"], file=sys.stderr)
     if dump is not None and summary["dumped_state"] is None:
-        print(f"No state was saved: training stopped before step {args.dump_at}.",
-              file=sys.stderr)
+        print(f"No state was saved: training stopped before step {args.dump_at}.", file=sys.stderr)
     if not args.quiet:
         rate = summary["steps_per_second"] or 0.0
-        print(f"{summary['status']}: {summary['steps']} steps in {summary['wall_time_s']:.2f} s"
-              f" ({rate:.0f} steps/s); wrote {args.out}/metrics.csv and summary.json")
+        print(
+            f"{summary['status']}: {summary['steps']} steps in {summary['wall_time_s']:.2f} s"
+            f" ({rate:.0f} steps/s); wrote {args.out}/metrics.csv and summary.json"
+        )
     if args.plots:
         _draw_run(Path(args.out), Path(args.out) / "plots", args.plots, args.scale, args.quiet)
     return EXIT_OK
 
 
-def _draw_comparison(out_dir: Path, folder: Path, formats: tuple[str, ...], scale: float,
-                     quiet: bool) -> None:
+def _draw_comparison(
+    out_dir: Path, folder: Path, formats: tuple[str, ...], scale: float, quiet: bool
+) -> None:
     """The overlay plots of a finished `vgsim compare`, drawn offscreen."""
     from .app.compare.data import from_compare_dir
     from .app.compare.headless import render_comparison_plots
     from .app.plots.export import ImageOptions
 
-    written = render_comparison_plots(from_compare_dir(out_dir), folder, formats,
-                                      ImageOptions(scale=scale))
+    written = render_comparison_plots(
+        from_compare_dir(out_dir), folder, formats, ImageOptions(scale=scale)
+    )
     if not quiet:
         print(f"wrote {len(written)} plot files to {folder}")
 
@@ -104,8 +116,9 @@ def _animate(args: argparse.Namespace) -> int:
     if args.seed is not None:
         net.training["seed"] = args.seed
     steps = args.steps if args.steps is not None else int(net.training.get("steps", 500))
-    path = animate(Trainer(net), steps, Path(args.out), args.plot, args.frames, args.scale,
-                   net.name)
+    path = animate(
+        Trainer(net), steps, Path(args.out), args.plot, args.frames, args.scale, net.name
+    )
     if not args.quiet:
         print(f"wrote {path} ({args.plot}, {args.frames} frames over {steps} steps)")
     return EXIT_OK
@@ -125,8 +138,11 @@ def _compare(args: argparse.Namespace) -> int:
     from .comparisons import compare_networks
 
     if len(args.networks) < 2:
-        print(f"vgsim compare needs at least two network files (got {len(args.networks)}); "
-              "to train one network use vgsim run.", file=sys.stderr)
+        print(
+            f"vgsim compare needs at least two network files (got {len(args.networks)}); "
+            "to train one network use vgsim run.",
+            file=sys.stderr,
+        )
         return EXIT_INVALID
     if args.steps < 1:
         print("--steps must be at least 1.", file=sys.stderr)
@@ -138,8 +154,7 @@ def _compare(args: argparse.Namespace) -> int:
             load_network(path)
         except VgsimError as exc:
             # A file error names the file already; a list of problems does not.
-            print(f"{path}: {exc}" if isinstance(exc, NetworkError) else str(exc),
-                  file=sys.stderr)
+            print(f"{path}: {exc}" if isinstance(exc, NetworkError) else str(exc), file=sys.stderr)
             broken = True
     if broken:
         return EXIT_INVALID
@@ -154,14 +169,16 @@ def _compare(args: argparse.Namespace) -> int:
             losses = "  ".join(f"{s.label}: {s.loss:.5g}" for s in comparison.status().values())
             print(f"step {step:>7}  loss  {losses}", flush=True)
 
-    result = compare_networks(args.networks, args.steps, Path(args.out), seed=args.seed,
-                              progress=progress)
+    result = compare_networks(
+        args.networks, args.steps, Path(args.out), seed=args.seed, progress=progress
+    )
     for run in result["runs"]:
         if run["diverged"]:
             print(f"{run['label']}: {run['diverged']['message']}", file=sys.stderr)
     if args.plots:
-        _draw_comparison(Path(args.out), Path(args.out) / "plots", args.plots, args.scale,
-                         args.quiet)
+        _draw_comparison(
+            Path(args.out), Path(args.out) / "plots", args.plots, args.scale, args.quiet
+        )
     if not args.quiet:
         print(_compare_table(result["runs"]))
         print(f"wrote {args.out}/comparison.json and one folder per run")
@@ -170,18 +187,23 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _compare_table(runs: list[dict]) -> str:
     """Final figures of each run, one row each."""
+
     def fig(v: float | None, fmt: str) -> str:
         return format(v, fmt) if v is not None else "-"
 
     width = max(len("run"), *(len(r["label"]) for r in runs))
-    lines = [f"{'run':<{width}}  {'status':<8} {'steps':>7}  {'train loss':>10}  {'train acc':>9}"
-             f"  {'test acc':>9}"]
+    lines = [
+        f"{'run':<{width}}  {'status':<8} {'steps':>7}  {'train loss':>10}  {'train acc':>9}"
+        f"  {'test acc':>9}"
+    ]
     for r in runs:
         final = r["final"]
-        lines.append(f"{r['label']:<{width}}  {r['status']:<8} {r['steps']:>7}  "
-                     f"{fig(final.get('train_loss'), '10.4g')}  "
-                     f"{fig(final.get('train_accuracy'), '9.3f')}  "
-                     f"{fig(final.get('test_accuracy'), '9.3f')}")
+        lines.append(
+            f"{r['label']:<{width}}  {r['status']:<8} {r['steps']:>7}  "
+            f"{fig(final.get('train_loss'), '10.4g')}  "
+            f"{fig(final.get('train_accuracy'), '9.3f')}  "
+            f"{fig(final.get('test_accuracy'), '9.3f')}"
+        )
     return "\n".join(lines)
 
 
@@ -198,8 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vgsim", description=__doc__.splitlines()[0])
     parser.add_argument("--open", metavar="NETWORK.json", help="open this network in the window")
     parser.add_argument("--steps", type=int, help="with --screenshot: train this many steps")
-    parser.add_argument("--screenshot", metavar="OUT.png",
-                        help="train --steps steps in the window, save a screenshot and quit")
+    parser.add_argument(
+        "--screenshot",
+        metavar="OUT.png",
+        help="train --steps steps in the window, save a screenshot and quit",
+    )
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="train a network headless and write its metrics")
     run.add_argument("network", help="network file (JSON)")
@@ -212,8 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     _plot_options(run, "also draw the plots into DIR/plots (e.g. png,svg)", None)
     run.set_defaults(func=_run)
     redraw = sub.add_parser("export-plots", help="draw a finished run's plots again")
-    redraw.add_argument("run_dir", metavar="RUN_DIR",
-                        help="a folder written by vgsim run (or vgsim compare)")
+    redraw.add_argument(
+        "run_dir", metavar="RUN_DIR", help="a folder written by vgsim run (or vgsim compare)"
+    )
     redraw.add_argument("--out", metavar="FOLDER", help="where to write (default RUN_DIR/plots)")
     redraw.add_argument("--quiet", action="store_true", help="print nothing but problems")
     _plot_options(redraw, "image formats (default png,svg)", PLOT_FORMATS)
@@ -222,22 +248,39 @@ def build_parser() -> argparse.ArgumentParser:
     movie.add_argument("network", help="network file (JSON)")
     movie.add_argument("--steps", type=int, help="steps to train (default: the file's steps)")
     movie.add_argument("--out", required=True, metavar="FILE.gif")
-    movie.add_argument("--plot", default="gradient-flow",
-                       help="which plot (default gradient-flow; any key of the dashboard)")
+    movie.add_argument(
+        "--plot",
+        default="gradient-flow",
+        help="which plot (default gradient-flow; any key of the dashboard)",
+    )
     movie.add_argument("--frames", type=int, default=60, help="frames over the run (default 60)")
     movie.add_argument("--seed", type=int, help="training seed (overrides the file's)")
     movie.add_argument("--scale", type=float, default=1.0, help="pixels per screen pixel")
     movie.add_argument("--quiet", action="store_true", help="print nothing but problems")
     movie.set_defaults(func=_animate)
     compare = sub.add_parser("compare", help="train networks side by side on the same data")
-    compare.add_argument("networks", nargs="+", metavar="NETWORK.json",
-                         help="two or more network files (JSON) with the same data")
-    compare.add_argument("--steps", type=int, required=True, metavar="N",
-                         help="steps to train each network")
-    compare.add_argument("--out", required=True, metavar="DIR",
-                         help="folder for comparison.json and one folder per run")
-    compare.add_argument("--seed", type=int, metavar="S", help="training seed for every network "
-                         "(overrides the files': same initialisation seed and batch order)")
+    compare.add_argument(
+        "networks",
+        nargs="+",
+        metavar="NETWORK.json",
+        help="two or more network files (JSON) with the same data",
+    )
+    compare.add_argument(
+        "--steps", type=int, required=True, metavar="N", help="steps to train each network"
+    )
+    compare.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="folder for comparison.json and one folder per run",
+    )
+    compare.add_argument(
+        "--seed",
+        type=int,
+        metavar="S",
+        help="training seed for every network "
+        "(overrides the files': same initialisation seed and batch order)",
+    )
     compare.add_argument("--quiet", action="store_true", help="print nothing but problems")
     _plot_options(compare, "also draw the overlay plots into DIR/plots (e.g. png,svg)", None)
     compare.set_defaults(func=_compare)
@@ -247,12 +290,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plot_options(parser: argparse.ArgumentParser, help_text: str,
-                  default: tuple[str, ...] | None) -> None:
-    parser.add_argument("--plots", type=_formats, default=default, metavar="FORMATS",
-                        help=help_text)
-    parser.add_argument("--scale", type=float, default=2.0,
-                        help="PNG pixels per screen pixel (default 2: sharp on slides)")
+def _plot_options(
+    parser: argparse.ArgumentParser, help_text: str, default: tuple[str, ...] | None
+) -> None:
+    parser.add_argument(
+        "--plots", type=_formats, default=default, metavar="FORMATS", help=help_text
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=2.0,
+        help="PNG pixels per screen pixel (default 2: sharp on slides)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -95,16 +95,20 @@ class Comparison:
     `ComparisonError` for fewer than two networks or networks whose data differ.
     """
 
-    def __init__(self, networks: Sequence[Network], labels: Sequence[str] | None = None,
-                 seed: int | None = None):
+    def __init__(
+        self,
+        networks: Sequence[Network],
+        labels: Sequence[str] | None = None,
+        seed: int | None = None,
+    ):
         networks = list(networks)
         if len(networks) < 2:
-            raise ComparisonError(f"A comparison needs at least two networks; got "
-                                  f"{len(networks)}.")
+            raise ComparisonError(f"A comparison needs at least two networks; got {len(networks)}.")
         if labels is not None and len(labels) != len(networks):
             raise ValueError(f"{len(labels)} labels for {len(networks)} networks")
         self.labels: list[str] = _unique(
-            list(labels) if labels is not None else [n.name or "network" for n in networks])
+            list(labels) if labels is not None else [n.name or "network" for n in networks]
+        )
         self.seed = None if seed is None else int(seed)
         nets = []
         for label, net in zip(self.labels, networks, strict=True):
@@ -150,9 +154,13 @@ class Comparison:
         out = {}
         for run in self.runs:
             latest = run.history.latest
-            out[run.label] = RunStatus(run.label, run.status, run.step_count,
-                                       latest.loss if latest is not None else float("nan"),
-                                       run.divergence)
+            out[run.label] = RunStatus(
+                run.label,
+                run.status,
+                run.step_count,
+                latest.loss if latest is not None else float("nan"),
+                run.divergence,
+            )
         return out
 
     def reset(self) -> None:
@@ -172,8 +180,12 @@ class Comparison:
         called after every round. Stops early if every run has diverged."""
         self._run(steps, progress, None)
 
-    def _run(self, steps: int, progress: Callable[[Comparison], None] | None,
-             sink: Callable[[dict[str, StepBlock | None]], None] | None) -> None:
+    def _run(
+        self,
+        steps: int,
+        progress: Callable[[Comparison], None] | None,
+        sink: Callable[[dict[str, StepBlock | None]], None] | None,
+    ) -> None:
         left = steps
         while left > 0 and not self.all_diverged:
             k = min(left, LOCKSTEP)
@@ -188,14 +200,16 @@ class Comparison:
         """Each run's newest gradient profile (see `GradientProfile`)."""
         return {run.label: _profile(run) for run in self.runs}
 
-    def profile_difference(self, a: str | int, b: str | int,
-                           grid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def profile_difference(
+        self, a: str | int, b: str | int, grid: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """`profile_difference` of the newest gradient profiles of runs `a` and `b`."""
         return profile_difference(_profile(self[a]), _profile(self[b]), grid)
 
 
-def profile_difference(a: GradientProfile, b: GradientProfile,
-                       grid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def profile_difference(
+    a: GradientProfile, b: GradientProfile, grid: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Where two gradient profiles part: `(depth, D)` with
 
         D(x) = log10 ĝ_a(x) − log10 ĝ_b(x) = log10( ĝ_a(x) / ĝ_b(x) )
@@ -220,8 +234,7 @@ def profile_difference(a: GradientProfile, b: GradientProfile,
 
 def _log_profile(p: GradientProfile, grid: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.where((p.grad_norm > 0) & np.isfinite(p.grad_norm),
-                        np.log10(p.grad_norm), np.nan)
+        logs = np.where((p.grad_norm > 0) & np.isfinite(p.grad_norm), np.log10(p.grad_norm), np.nan)
     return np.interp(grid, p.depth, logs)
 
 
@@ -229,11 +242,18 @@ def _profile(run: Run) -> GradientProfile:
     trainer = run.trainer
     layers = [i for i, t in enumerate(trainer.plan.types) if t != "input"]  # as the window plots
     latest = run.history.latest
-    grads = (latest.node_stats[layers, S_GRAD].astype(float) if latest is not None
-             else np.full(len(layers), np.nan))
-    return GradientProfile(run.label, latest.step if latest is not None else None,
-                           tuple(trainer.node_ids[i] for i in layers),
-                           np.linspace(0.0, 1.0, len(layers)), grads)
+    grads = (
+        latest.node_stats[layers, S_GRAD].astype(float)
+        if latest is not None
+        else np.full(len(layers), np.nan)
+    )
+    return GradientProfile(
+        run.label,
+        latest.step if latest is not None else None,
+        tuple(trainer.node_ids[i] for i in layers),
+        np.linspace(0.0, 1.0, len(layers)),
+        grads,
+    )
 
 
 def _advance(run: Run, k: int) -> StepBlock | None:
@@ -255,13 +275,16 @@ def _advance(run: Run, k: int) -> StepBlock | None:
     run.wall_time_s += time.perf_counter() - started
     if len(blocks) == 1:
         return blocks[0]
-    return StepBlock(np.concatenate([b.steps for b in blocks]),
-                     np.concatenate([b.scalars for b in blocks]),
-                     np.concatenate([b.node_stats for b in blocks]), blocks[-1].last)
+    return StepBlock(
+        np.concatenate([b.steps for b in blocks]),
+        np.concatenate([b.scalars for b in blocks]),
+        np.concatenate([b.node_stats for b in blocks]),
+        blocks[-1].last,
+    )
 
 
 def _unique(labels: list[str]) -> list[str]:
-    """"plain 56", "plain 56" -> "plain 56", "plain 56 (2)"."""
+    """ "plain 56", "plain 56" -> "plain 56", "plain 56 (2)"."""
     out: list[str] = []
     for label in labels:
         name, n = label, 1
@@ -305,17 +328,24 @@ def _check_same_data(labels: list[str], nets: list[Network]) -> None:
         if other != first:
             keys = sorted(set(first) | set(other), key=lambda key: key != "name")
             diff = [key for key in keys if first.get(key) != other.get(key)]
-            ours, theirs = (", ".join(f"{key}={d.get(key)!r}" for key in diff)
-                            for d in (first, other))
+            ours, theirs = (
+                ", ".join(f"{key}={d.get(key)!r}" for key in diff) for d in (first, other)
+            )
             raise ComparisonError(
                 "A comparison needs the same data for every network, so that all of them "
                 f"train on the same samples; '{labels[0]}' has {ours} but '{label}' has "
-                f"{theirs}. Give them the same data section.")
+                f"{theirs}. Give them the same data section."
+            )
 
 
-def compare_networks(networks: Sequence[Network | str | Path], steps: int, out_dir: str | Path,
-                     seed: int | None = None, labels: Sequence[str] | None = None,
-                     progress: Callable[[Comparison], None] | None = None) -> dict:
+def compare_networks(
+    networks: Sequence[Network | str | Path],
+    steps: int,
+    out_dir: str | Path,
+    seed: int | None = None,
+    labels: Sequence[str] | None = None,
+    progress: Callable[[Comparison], None] | None = None,
+) -> dict:
     """Train the networks (or network files) `steps` steps in lockstep and write, for each run,
     `out_dir/<folder>/metrics.csv`, `summary.json` and `snapshot.npz` (as `vgsim run` writes
     them), and `out_dir/comparison.json`, which it also returns."""
@@ -342,16 +372,29 @@ def compare_networks(networks: Sequence[Network | str | Path], steps: int, out_d
             writer.close()
     runs = []
     for run, folder, file in zip(comparison.runs, folders, files, strict=True):
-        summary = final_summary(run.trainer, run.network.name, run.history.latest,
-                                run.wall_time_s)
+        summary = final_summary(run.trainer, run.network.name, run.history.latest, run.wall_time_s)
         # snapshot.npz, as `vgsim run` writes it: node kinds for the overlay plots
         write_plot_snapshot(out_dir / folder, run.trainer, run.network.name)
         write_json(out_dir / folder / "summary.json", summary)
-        runs.append({"label": run.label, "folder": folder, "network": run.network.name,
-                     "file": file, "seed": summary["seed"], "status": summary["status"],
-                     "steps": summary["steps"], "final": summary["final"],
-                     "diverged": summary["diverged"]})
-    result = {"labels": comparison.labels, "files": files, "steps": steps,
-              "seed": comparison.seed, "runs": runs}
+        runs.append(
+            {
+                "label": run.label,
+                "folder": folder,
+                "network": run.network.name,
+                "file": file,
+                "seed": summary["seed"],
+                "status": summary["status"],
+                "steps": summary["steps"],
+                "final": summary["final"],
+                "diverged": summary["diverged"],
+            }
+        )
+    result = {
+        "labels": comparison.labels,
+        "files": files,
+        "steps": steps,
+        "seed": comparison.seed,
+        "runs": runs,
+    }
     write_json(out_dir / "comparison.json", result)
     return result

@@ -25,8 +25,13 @@ class Cancelled(Exception):
     """The user stopped a write; nothing was left behind."""
 
 
-def write_metrics(path: str | Path, node_ids: list[str], scalars: np.ndarray,
-                  stats: np.ndarray, progress: Callable[[float], bool] | None = None) -> Path:
+def write_metrics(
+    path: str | Path,
+    node_ids: list[str],
+    scalars: np.ndarray,
+    stats: np.ndarray,
+    progress: Callable[[float], bool] | None = None,
+) -> Path:
     """`progress(fraction)` is asked between chunks of rows; False stops the write and
     removes the partial file (raises Cancelled)."""
     path = Path(path)
@@ -39,8 +44,9 @@ def write_metrics(path: str | Path, node_ids: list[str], scalars: np.ndarray,
                 if progress is not None and progress(start / max(len(scalars), 1)) is False:
                     raise Cancelled(f"Stopped: {path.name} was not written.")
                 end = start + CHUNK_ROWS
-                np.savetxt(f, metrics_rows(scalars[start:end], stats[start:end]),
-                           fmt="%.9g", delimiter=",")
+                np.savetxt(
+                    f, metrics_rows(scalars[start:end], stats[start:end]), fmt="%.9g", delimiter=","
+                )
 
     atomic_write(path, write)
     return path

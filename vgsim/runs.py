@@ -37,7 +37,7 @@ class MetricsWriter:
     def __init__(self, path: Path, node_ids: list[str]):
         self.path = path
         self.columns = flat_columns(node_ids)
-        self._file = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        self._file = open(path, "w", encoding="utf-8", newline="")
         self._file.write(",".join(self.columns) + "\n")
         self._rows: list[np.ndarray] = []
         self._pending = 0
@@ -63,9 +63,15 @@ class MetricsWriter:
         self._file.close()
 
 
-def run_network(net: Network, steps: int, out_dir: str | Path, seed: int | None = None,
-                dump_state: str | Path | None = None, dump_at: int | None = None,
-                progress: Callable[[StepRecord], None] | None = None) -> dict:
+def run_network(
+    net: Network,
+    steps: int,
+    out_dir: str | Path,
+    seed: int | None = None,
+    dump_state: str | Path | None = None,
+    dump_at: int | None = None,
+    progress: Callable[[StepRecord], None] | None = None,
+) -> dict:
     """Train `steps` steps (fewer if training diverges); returns the summary it wrote."""
     out_dir = Path(out_dir)
     dump_state = Path(dump_state) if dump_state is not None else None
@@ -87,12 +93,15 @@ def run_network(net: Network, steps: int, out_dir: str | Path, seed: int | None 
                 record, state = trainer.step_with_state()
                 atomic_write(dump_state, lambda p, s=state: _save_npz(p, s))
                 dumped = True
-                block = StepBlock(np.array([record.step]), trainer.history.recent()[1][-1:],
-                                  record.node_stats[None], record)
+                block = StepBlock(
+                    np.array([record.step]),
+                    trainer.history.recent()[1][-1:],
+                    record.node_stats[None],
+                    record,
+                )
             else:
                 # Stop a block at the dump step, so that step runs on its own.
-                end = dump_at if dump_state is not None and trainer.step_count < dump_at \
-                    else steps
+                end = dump_at if dump_state is not None and trainer.step_count < dump_at else steps
                 block = trainer.run_block(min(end, steps) - trainer.step_count)
                 assert block is not None
                 record = block.last
@@ -103,15 +112,19 @@ def run_network(net: Network, steps: int, out_dir: str | Path, seed: int | None 
         stop_process(helper)
         writer.close()
     wall = time.perf_counter() - started
-    summary = final_summary(trainer, net.name, record, wall,
-                            str(dump_state) if dumped else None)
+    summary = final_summary(trainer, net.name, record, wall, str(dump_state) if dumped else None)
     write_plot_snapshot(out_dir, trainer, net.name)
     write_json(out_dir / "summary.json", summary)
     return summary
 
 
-def final_summary(trainer: Trainer, name: str, record: StepRecord | None, wall_time_s: float,
-                  dumped_state: str | None = None) -> dict:
+def final_summary(
+    trainer: Trainer,
+    name: str,
+    record: StepRecord | None,
+    wall_time_s: float,
+    dumped_state: str | None = None,
+) -> dict:
     """The summary.json of a finished run. Evaluates the final weights on the whole training
     and test sets first, unless training diverged (then the latest evaluation stands)."""
     done = trainer.step_count
@@ -131,8 +144,12 @@ def final_summary(trainer: Trainer, name: str, record: StepRecord | None, wall_t
     }
     if trainer.divergence is not None:
         d = trainer.divergence
-        summary["diverged"] = {"step": d.step, "node": d.node, "quantity": d.quantity,
-                               "message": d.message()}
+        summary["diverged"] = {
+            "step": d.step,
+            "node": d.node,
+            "quantity": d.quantity,
+            "message": d.message(),
+        }
     return summary
 
 
@@ -152,8 +169,12 @@ def write_json(path: Path, content: dict) -> None:
 
 
 def _final(record: StepRecord, trainer: Trainer) -> dict:
-    figures = {"loss": record.scalars["loss"], "data_loss": record.scalars["data_loss"],
-               "accuracy": record.scalars["accuracy"], **trainer.last_eval}
+    figures = {
+        "loss": record.scalars["loss"],
+        "data_loss": record.scalars["data_loss"],
+        "accuracy": record.scalars["accuracy"],
+        **trainer.last_eval,
+    }
     # JSON has no NaN: a figure that does not apply (accuracy of a regression) is null.
     return {k: float(v) if np.isfinite(v) else None for k, v in figures.items()}
 

@@ -41,8 +41,14 @@ def window(qtbot, tmp_path):
     w.exports.show_errors = False  # a modal warning would wait for a click
     w.resize(1400, 900)
     w.show()
-    net = mlp(4, 16, 3, activation="tanh", init="xavier_uniform",
-              training={"optimizer": "sgd", "lr": 0.1, "batch_size": 16, "eval_every": 5})
+    net = mlp(
+        4,
+        16,
+        3,
+        activation="tanh",
+        init="xavier_uniform",
+        training={"optimizer": "sgd", "lr": 0.1, "batch_size": 16, "eval_every": 5},
+    )
     w.editor.load(net, None)
     wait_frame(qtbot, w, lambda f: f.record is None and len(f.nodes[0]) == len(net.nodes))
     yield w

@@ -18,9 +18,20 @@ def test_regression_on_several_inputs_plots_each_prediction_by_its_target(qtbot,
     y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=300)
     rows = "\n".join(",".join(f"{v:.5f}" for v in (*x, t)) for x, t in zip(X, y, strict=True))
     (tmp_path / "data.csv").write_text("a,b,c,y\n" + rows + "\n")
-    net = mlp(2, 16, 1, activation="tanh", init="xavier_uniform", loss="mse",
-              data={"name": "csv", "path": str(tmp_path / "data.csv"), "target": "y",
-                    "task": "regression"})
+    net = mlp(
+        2,
+        16,
+        1,
+        activation="tanh",
+        init="xavier_uniform",
+        loss="mse",
+        data={
+            "name": "csv",
+            "path": str(tmp_path / "data.csv"),
+            "target": "y",
+            "task": "regression",
+        },
+    )
     t = Trainer(net)
     t.run_block(200)
     b = boundary_of(t)

@@ -45,17 +45,22 @@ def view_point(window: MainWindow, scene_pos: QPointF) -> QPoint:
 
 def drop_block(window: MainWindow, name: str, scene_pos: QPointF) -> None:
     """Deliver real drag-enter, drag-move and drop events to the canvas viewport."""
-    item = next(window.palette.item(i) for i in range(window.palette.count())
-                if window.palette.item(i).data(Qt.ItemDataRole.UserRole) == name)
+    item = next(
+        window.palette.item(i)
+        for i in range(window.palette.count())
+        if window.palette.item(i).data(Qt.ItemDataRole.UserRole) == name
+    )
     mime: QMimeData = window.palette.mimeData([item])
     assert mime.hasFormat(MIME_TYPE)
     target = window.view.viewport()
     pos = QPointF(view_point(window, scene_pos))
     actions = Qt.DropAction.CopyAction
     buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    for event in (QDragEnterEvent(pos.toPoint(), actions, mime, buttons, mods),
-                  QDragMoveEvent(pos.toPoint(), actions, mime, buttons, mods),
-                  QDropEvent(pos, actions, mime, buttons, mods)):
+    for event in (
+        QDragEnterEvent(pos.toPoint(), actions, mime, buttons, mods),
+        QDragMoveEvent(pos.toPoint(), actions, mime, buttons, mods),
+        QDropEvent(pos, actions, mime, buttons, mods),
+    ):
         QApplication.sendEvent(target, event)
 
 
@@ -221,8 +226,12 @@ def test_a_malformed_file_shows_an_error_and_keeps_the_document(window, tmp_path
     assert graph(window) == before
 
 
-@pytest.mark.parametrize("preset", sorted((RESOURCES / "examples").glob("*.json"))
-                         + sorted((RESOURCES / "lessons").glob("*.json")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "preset",
+    sorted((RESOURCES / "examples").glob("*.json"))
+    + sorted((RESOURCES / "lessons").glob("*.json")),
+    ids=lambda p: p.stem,
+)
 def test_save_then_open_round_trips_every_preset(window, tmp_path, preset: Path):
     assert window.files.open_preset(preset)
     target = tmp_path / preset.name
@@ -232,10 +241,10 @@ def test_save_then_open_round_trips_every_preset(window, tmp_path, preset: Path)
     original = read_network(preset)
     assert reopened.to_dict() == original.to_dict() or (
         {k: v for k, v in reopened.to_dict().items() if k != "nodes"}
-        == {k: v for k, v in original.to_dict().items() if k != "nodes"})
+        == {k: v for k, v in original.to_dict().items() if k != "nodes"}
+    )
     strip = [{k: v for k, v in n.to_dict().items() if k != "pos"} for n in reopened.nodes]
-    assert strip == [{k: v for k, v in n.to_dict().items() if k != "pos"}
-                     for n in original.nodes]
+    assert strip == [{k: v for k, v in n.to_dict().items() if k != "pos"} for n in original.nodes]
 
 
 def test_modified_document_shows_a_star_and_asks_before_discarding(window):

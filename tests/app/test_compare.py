@@ -36,8 +36,9 @@ def open_window(qtbot, networks, **kwargs) -> ComparisonWindow:
 
 
 def wait_frame(qtbot, window: ComparisonWindow, condition, timeout: int = 20000):
-    qtbot.waitUntil(lambda: window.frame is not None and bool(condition(window.frame)),
-                    timeout=timeout)  # a bool: see tests/windows.py
+    qtbot.waitUntil(
+        lambda: window.frame is not None and bool(condition(window.frame)), timeout=timeout
+    )  # a bool: see tests/windows.py
     return window.frame
 
 
@@ -59,11 +60,17 @@ def test_key_names_leave_out_the_words_every_run_shares_but_stay_apart():
     def runs(*labels: str) -> list:
         return [Run(label=label, diverged=False, diverged_at=None) for label in labels]
 
-    assert key_names(runs("ReLU network with negative biases",
-                          "Leaky ReLU (slope 0.2) network with negative biases")) == \
-        ["ReLU", "Leaky ReLU (slope 0.2)"]
-    assert key_names(runs("plain 20", "plain 56", "residual 56")) == \
-        ["plain 20", "plain 56", "residual 56"]
+    assert key_names(
+        runs(
+            "ReLU network with negative biases",
+            "Leaky ReLU (slope 0.2) network with negative biases",
+        )
+    ) == ["ReLU", "Leaky ReLU (slope 0.2)"]
+    assert key_names(runs("plain 20", "plain 56", "residual 56")) == [
+        "plain 20",
+        "plain 56",
+        "residual 56",
+    ]
     assert key_names(runs("same", "same")) == ["same", "same"]  # nothing to tell apart by
     assert key_names(runs("only one")) == ["only one"]
 
@@ -80,8 +87,7 @@ def test_window_shows_a_thumbnail_and_one_curve_per_run(sigmoid_vs_relu, qtbot):
     short = ["sigmoid (vanishing gradients)", "ReLU with He init"]  # the cards say "Deep"
     for key, overlay in window.dashboard.plots.items():
         assert len(overlay.curves) == 2, key
-        expected = [short[0] + " (reference)", short[1]] if key == "gradient-difference" \
-            else short
+        expected = [short[0] + " (reference)", short[1]] if key == "gradient-difference" else short
         assert legend_texts(overlay) == expected, key
         assert overlay.legend.parentItem() is overlay.plot  # under the plot, not over the data
     flow = window.dashboard.plots["gradient-flow"]
@@ -130,14 +136,28 @@ def test_a_network_against_itself_differs_by_exactly_zero(qtbot):
 
 def test_a_diverging_run_is_shown_as_diverged_while_the_other_goes_on(qtbot):
     def sine(lr: float):
-        return mlp(4, 16, 1, activation="relu", loss="mse", data={"name": "sine"},
-                   training={"lr": lr, "batch_size": 16}, name=f"lr {lr:g}")
+        return mlp(
+            4,
+            16,
+            1,
+            activation="relu",
+            loss="mse",
+            data={"name": "sine"},
+            training={"lr": lr, "batch_size": 16},
+            name=f"lr {lr:g}",
+        )
 
     window = open_window(qtbot, [sine(5.0), sine(0.001)])
     try:
         window.actions["play"].trigger()
-        frame = wait_frame(qtbot, window, lambda f: f.data.runs[0].diverged
-                           and f.data.runs[1].steps_done > f.data.runs[0].steps_done + 50)
+        frame = wait_frame(
+            qtbot,
+            window,
+            lambda f: (
+                f.data.runs[0].diverged
+                and f.data.runs[1].steps_done > f.data.runs[0].steps_done + 50
+            ),
+        )
         hot, cold = frame.data.runs
         assert cold.status == "ok" and frame.error is None
         assert "diverged at step" in window.cards[0].status.text()
@@ -202,11 +222,15 @@ def test_render_comparison_plots_writes_each_plot_as_png_and_svg(qtbot, tmp_path
         assert run.steps_done == 30 and run.types[0] == "input"
         np.testing.assert_allclose(run.profile.grad_norm, profile.grad_norm, rtol=1e-6)
     written = render_comparison_plots(data, tmp_path / "plots")
-    assert [p.name for p in written] == [f"comparison-step30-{key}.{fmt}"
-                                         for key in KEYS for fmt in ("png", "svg")]
-    labels = {"loss": "loss on the training set", "gradient-flow": "relative depth",
-              "first-layer-gradient": "gradient norm",
-              "gradient-difference": "log10(gradient / first run's)"}
+    assert [p.name for p in written] == [
+        f"comparison-step30-{key}.{fmt}" for key in KEYS for fmt in ("png", "svg")
+    ]
+    labels = {
+        "loss": "loss on the training set",
+        "gradient-flow": "relative depth",
+        "first-layer-gradient": "gradient norm",
+        "gradient-difference": "log10(gradient / first run's)",
+    }
     for key in KEYS:
         width, height = png_size(tmp_path / "plots" / f"comparison-step30-{key}.png")
         assert width > 600 and height > 300

@@ -45,22 +45,29 @@ def test_plot_png_has_the_requested_scale_and_background(window, qtbot, tmp_path
     trained(window, qtbot)
     item = window.dashboard.plot_items()["gradient-flow"]
     expected = pixel_size(item, 3.0)
-    path = window.exports.export_plot("gradient-flow", tmp_path / "flow.png",
-                                      ImageOptions(scale=3.0))
+    path = window.exports.export_plot(
+        "gradient-flow", tmp_path / "flow.png", ImageOptions(scale=3.0)
+    )
     assert png_size(path) == (expected.width(), expected.height())
     assert expected.width() > 3 * 200
     white = QImage(str(path))
     assert white.pixelColor(1, 1).alpha() == 255 and white.pixelColor(1, 1).lightness() == 255
-    clear = window.exports.export_plot("gradient-flow", tmp_path / "clear.png",
-                                       ImageOptions(scale=1.0, transparent=True))
+    clear = window.exports.export_plot(
+        "gradient-flow", tmp_path / "clear.png", ImageOptions(scale=1.0, transparent=True)
+    )
     assert QImage(str(clear)).pixelColor(1, 1).alpha() == 0
 
 
 def test_plot_svg_is_xml_with_the_axis_labels_and_title(window, qtbot, tmp_path):
     trained(window, qtbot)
     text = svg_text(window.exports.export_plot("gradient-flow", tmp_path / "flow.svg"))
-    for words in ("Gradient flow", "depth (input → output)", "gradient norm",
-                  "back-propagated", "weight gradient"):
+    for words in (
+        "Gradient flow",
+        "depth (input → output)",
+        "gradient norm",
+        "back-propagated",
+        "weight gradient",
+    ):
         assert words in text
     heat = svg_text(window.exports.export_plot("gradient-history", tmp_path / "heat.svg"))
     assert "log10 gradient norm" in heat  # the colour bar's label comes with the plot
@@ -80,8 +87,9 @@ def test_the_export_button_is_left_out_of_the_figure_and_comes_back(window, qtbo
     button.hide = spy
     window.exports.export_plot("loss", tmp_path / "loss.png")
     assert seen == ["hidden"] and button.isVisible()
-    menu_texts = [a.text() for a in window.dashboard.plot_items()["loss"].getViewBox()
-                  .menu.actions()]
+    menu_texts = [
+        a.text() for a in window.dashboard.plot_items()["loss"].getViewBox().menu.actions()
+    ]
     assert "Export image…" in menu_texts and "Copy image" in menu_texts
 
 
@@ -99,7 +107,7 @@ def test_an_unwritable_path_gives_a_clear_error_and_leaves_nothing(window, qtbot
 def test_a_full_disk_leaves_no_partial_file(window, qtbot, tmp_path, monkeypatch):
     trained(window, qtbot)
 
-    def full(self, data):  # noqa: ANN001
+    def full(self, data):
         with open(self, "wb") as f:
             f.write(data[:10])  # something reached the disk before it filled up
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -111,7 +119,8 @@ def test_a_full_disk_leaves_no_partial_file(window, qtbot, tmp_path, monkeypatch
 
 
 def test_export_all_writes_a_png_and_an_svg_of_every_plot_and_can_be_cancelled(
-        window, qtbot, tmp_path):
+    window, qtbot, tmp_path
+):
     trained(window, qtbot)
     written = window.exports.export_all_plots(tmp_path / "all")
     keys = window.dashboard.plot_items()
@@ -121,8 +130,9 @@ def test_export_all_writes_a_png_and_an_svg_of_every_plot_and_can_be_cancelled(
     for key in keys:
         assert png_size(tmp_path / "all" / f"{stem}{key}.png")[0] > 400
         assert svg_text(tmp_path / "all" / f"{stem}{key}.svg")
-    stopped = window.exports.export_all_plots(tmp_path / "some",
-                                              progress=lambda done, total: done < 3)
+    stopped = window.exports.export_all_plots(
+        tmp_path / "some", progress=lambda done, total: done < 3
+    )
     assert len(stopped) == 3 and len(no_leftovers(tmp_path / "some")) == 3
 
 
@@ -131,12 +141,28 @@ def test_headless_plots_are_the_same_files_as_export_all(window, qtbot, tmp_path
     net_file = tmp_path / "net.json"
     save_network(window.editor.model.snapshot(), net_file)
     window.exports.export_all_plots(tmp_path / "window")
-    assert cli(["run", str(net_file), "--steps", str(STEPS), "--out", str(tmp_path / "run"),
-                "--plots", "png,svg", "--quiet"]) == 0
+    assert (
+        cli(
+            [
+                "run",
+                str(net_file),
+                "--steps",
+                str(STEPS),
+                "--out",
+                str(tmp_path / "run"),
+                "--plots",
+                "png,svg",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     headless = sorted(p.name for p in (tmp_path / "run" / "plots").iterdir())
     assert headless == sorted(no_leftovers(tmp_path / "window"))
-    assert cli(["export-plots", str(tmp_path / "run"), "--out", str(tmp_path / "again"),
-                "--quiet"]) == 0
+    assert (
+        cli(["export-plots", str(tmp_path / "run"), "--out", str(tmp_path / "again"), "--quiet"])
+        == 0
+    )
     assert sorted(no_leftovers(tmp_path / "again")) == headless
 
 
@@ -147,8 +173,12 @@ def test_window_metrics_match_the_headless_run_column_for_column(window, qtbot, 
     job = window.exports.export_metrics(tmp_path / "window.csv")
     qtbot.waitUntil(lambda: job.done and job not in window.exports.jobs, timeout=20000)
     assert job.error is None
-    assert cli(["run", str(net_file), "--steps", str(STEPS), "--out", str(tmp_path / "run"),
-                "--quiet"]) == 0
+    assert (
+        cli(
+            ["run", str(net_file), "--steps", str(STEPS), "--out", str(tmp_path / "run"), "--quiet"]
+        )
+        == 0
+    )
     ours = (tmp_path / "window.csv").read_text().splitlines()
     theirs = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert ours[0] == theirs[0] and len(ours) == STEPS + 1
@@ -157,17 +187,34 @@ def test_window_metrics_match_the_headless_run_column_for_column(window, qtbot, 
     assert np.allclose(a, b, rtol=1e-6, atol=1e-12, equal_nan=True)
 
 
-def test_state_and_network_exports_use_the_dump_keys_and_the_file_format(
-        window, qtbot, tmp_path):
+def test_state_and_network_exports_use_the_dump_keys_and_the_file_format(window, qtbot, tmp_path):
     trained(window, qtbot, 5)
     net_file = tmp_path / "net.json"
     window.exports.export_network(net_file)
-    assert load_network(net_file).to_dict()["nodes"] == \
-        window.editor.model.snapshot().to_dict()["nodes"]
+    assert (
+        load_network(net_file).to_dict()["nodes"]
+        == window.editor.model.snapshot().to_dict()["nodes"]
+    )
     job = window.exports.export_state(tmp_path / "state.npz")
     qtbot.waitUntil(lambda: job.done and job not in window.exports.jobs, timeout=20000)
-    assert cli(["run", str(net_file), "--steps", "3", "--out", str(tmp_path / "run"),
-                "--dump-state", str(tmp_path / "dump.npz"), "--dump-at", "1", "--quiet"]) == 0
+    assert (
+        cli(
+            [
+                "run",
+                str(net_file),
+                "--steps",
+                "3",
+                "--out",
+                str(tmp_path / "run"),
+                "--dump-state",
+                str(tmp_path / "dump.npz"),
+                "--dump-at",
+                "1",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     with np.load(tmp_path / "state.npz") as ours, np.load(tmp_path / "dump.npz") as dump:
         assert set(dump.files) <= set(ours.files)
         for key in dump.files:
@@ -207,13 +254,13 @@ def test_export_plots_of_a_folder_that_is_not_a_run_says_so(tmp_path, capsys):
     assert stop.value.code == 2
 
 
-def test_the_image_dialog_shows_the_pixel_size_and_returns_the_options(window, qtbot,
-                                                                       tmp_path):
+def test_the_image_dialog_shows_the_pixel_size_and_returns_the_options(window, qtbot, tmp_path):
     from vgsim.app.dialogs import ImageExportDialog
 
     item = window.dashboard.plot_items()["loss"]
-    dialog = ImageExportDialog(window, "Export image", tmp_path / "loss.png",
-                               lambda scale: pixel_size(item, scale))
+    dialog = ImageExportDialog(
+        window, "Export image", tmp_path / "loss.png", lambda scale: pixel_size(item, scale)
+    )
     qtbot.addWidget(dialog)
     at_two = pixel_size(item, 2.0)
     assert dialog.size_label.text() == f"{at_two.width()} × {at_two.height()} pixels"
@@ -239,12 +286,39 @@ def test_headless_animation_has_one_frame_per_mark_after_the_start(tmp_path, cap
     from vgsim.engine.builders import mlp
 
     save_network(mlp(3, 8, 3, training={"batch_size": 16}), net)
-    assert cli(["animate", str(net), "--steps", "30", "--frames", "7", "--quiet",
-                "--out", str(tmp_path / "flow.gif")]) == 0
+    assert (
+        cli(
+            [
+                "animate",
+                str(net),
+                "--steps",
+                "30",
+                "--frames",
+                "7",
+                "--quiet",
+                "--out",
+                str(tmp_path / "flow.gif"),
+            ]
+        )
+        == 0
+    )
     size, frames = gif_frames(tmp_path / "flow.gif")
     assert frames == 6 and size[0] > 300  # marks 0, 5, ..., 30: no picture before step 1
-    assert cli(["animate", str(net), "--steps", "5", "--plot", "nope",
-                "--out", str(tmp_path / "x.gif")]) == 2
+    assert (
+        cli(
+            [
+                "animate",
+                str(net),
+                "--steps",
+                "5",
+                "--plot",
+                "nope",
+                "--out",
+                str(tmp_path / "x.gif"),
+            ]
+        )
+        == 2
+    )
     assert "No plot called 'nope'" in capsys.readouterr().err
     assert not (tmp_path / "x.gif").exists()
 

@@ -10,12 +10,12 @@ from vgsim.app.plots.style import TICK_TEXT_WIDTH, SteadyAxis
 
 
 class PaintCounter(QObject):
-    def __init__(self, widget):  # noqa: ANN001
+    def __init__(self, widget):
         super().__init__()
         self.count = 0
         widget.installEventFilter(self)
 
-    def eventFilter(self, _obj, event):  # noqa: N802, ANN001 - Qt's name
+    def eventFilter(self, _obj, event):
         if event.type() == QEvent.Type.Paint:
             self.count += 1
         return False
@@ -29,8 +29,14 @@ def test_a_shown_frame_is_painted_once_even_when_its_axes_move(window, qtbot):
     dash.show_data(window.training.plot_data(first), everything=True)
     worker = window.training.worker
     window.training.run_until("steps", 600)
-    qtbot.waitUntil(lambda: worker.latest() is not None and worker.latest().step_count == 601
-                    and not worker.latest().playing, timeout=20000)
+    qtbot.waitUntil(
+        lambda: (
+            worker.latest() is not None
+            and worker.latest().step_count == 601
+            and not worker.latest().playing
+        ),
+        timeout=20000,
+    )
     settled = PaintCounter(dash.viewport())
     qtbot.wait(100)
     qtbot.waitUntil(lambda: quiet_for(qtbot, settled, 150), timeout=5000)
@@ -43,7 +49,7 @@ def test_a_shown_frame_is_painted_once_even_when_its_axes_move(window, qtbot):
     assert counter.count == 1
 
 
-def quiet_for(qtbot, counter: PaintCounter, ms: int) -> bool:  # noqa: ANN001
+def quiet_for(qtbot, counter: PaintCounter, ms: int) -> bool:
     """No paint for `ms` milliseconds."""
     seen = counter.count
     qtbot.wait(ms)

@@ -6,20 +6,21 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QFileDialog  # noqa: E402
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
 
-from vgsim.app.blocks import BLOCKS  # noqa: E402
-from vgsim.app.editor import Editor  # noqa: E402
-from vgsim.app.panels.inspector import Inspector  # noqa: E402
-from vgsim.engine.builders import mlp  # noqa: E402
+from vgsim.app.blocks import BLOCKS
+from vgsim.app.editor import Editor
+from vgsim.app.panels.inspector import Inspector
+from vgsim.engine.builders import mlp
 
 
 @pytest.fixture
 def editor(qtbot):
-    net = mlp(3, 8, 3, activation="sigmoid", init="standard",
-              data={"name": "spiral", "samples": 300})
+    net = mlp(
+        3, 8, 3, activation="sigmoid", init="standard", data={"name": "spiral", "samples": 300}
+    )
     ed = Editor(net)
     yield ed
     # Editor forwards cleanChanged from a lambda; a stack destroyed while unclean would emit
@@ -178,8 +179,9 @@ def test_preview_follows_the_data_set(insp, editor):
 def test_csv_browse_sets_the_path_and_previews(insp, editor, tmp_path, monkeypatch):
     csv = tmp_path / "points.csv"
     csv.write_text("a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)))
-    monkeypatch.setattr(QFileDialog, "getOpenFileName",
-                        staticmethod(lambda *_a, **_k: (str(csv), "")))
+    monkeypatch.setattr(
+        QFileDialog, "getOpenFileName", staticmethod(lambda *_a, **_k: (str(csv), ""))
+    )
     insp.show_node(None)
     insp.fields["data.name"].setCurrentText("csv")
     assert shown(insp, "data.path") and shown(insp, "data.target")

@@ -15,9 +15,23 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def screenshot(net: Path, steps: int, out: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), "--open", str(net), "--steps",
-                           str(steps), "--screenshot", str(out)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "--open",
+            str(net),
+            "--steps",
+            str(steps),
+            "--screenshot",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def test_a_screenshot_run_trains_then_saves_the_whole_window(tmp_path):

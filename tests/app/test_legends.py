@@ -8,7 +8,7 @@ from vgsim.app.plots.dashboard import Dashboard
 from vgsim.app.plots.style import KeyRow
 
 
-def shown_plot(qtbot, width: int = 400, height: int = 300) -> pg.PlotWidget:  # noqa: ANN001
+def shown_plot(qtbot, width: int = 400, height: int = 300) -> pg.PlotWidget:
     widget = pg.PlotWidget()
     qtbot.addWidget(widget)
     widget.resize(width, height)
@@ -16,7 +16,7 @@ def shown_plot(qtbot, width: int = 400, height: int = 300) -> pg.PlotWidget:  # 
     return widget
 
 
-def scene_rect(item):  # noqa: ANN001, ANN201
+def scene_rect(item):
     return item.mapRectToScene(item.boundingRect())
 
 
@@ -61,4 +61,3 @@ def test_the_dashboard_fits_a_laptop_beside_the_canvas_with_no_plot_cut_off(qtbo
         title = item.titleLabel.item  # the text itself, which may be wider than its cell
         text = title.mapRectToScene(title.boundingRect())
         assert plot.left() - 1 <= text.left() and text.right() <= plot.right() + 1, key
-

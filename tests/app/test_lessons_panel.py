@@ -13,8 +13,11 @@ LESSONS = list_lessons(RESOURCES / "lessons")
 
 
 def framed(window) -> set[str]:
-    return {key for key, item in window.dashboard.plot_items().items()
-            if item.getViewBox().border.style() != Qt.PenStyle.NoPen}
+    return {
+        key
+        for key, item in window.dashboard.plot_items().items()
+        if item.getViewBox().border.style() != Qt.PenStyle.NoPen
+    }
 
 
 def lessons_menu(window):
@@ -53,8 +56,9 @@ def test_run_trains_the_lessons_recommended_steps(window, qtbot):
     window.open_lesson(lesson)
     wait_frame(qtbot, window, lambda f: len(f.nodes[0]) > 0 and f.step_count == 0)
     window.lessons.run_button.click()
-    frame = wait_frame(qtbot, window, lambda f: f.step_count == lesson.steps and not f.playing,
-                       timeout=60000)
+    frame = wait_frame(
+        qtbot, window, lambda f: f.step_count == lesson.steps and not f.playing, timeout=60000
+    )
     assert frame.record.step == lesson.steps - 1
 
 
@@ -92,12 +96,39 @@ def test_compare_plots_headless_and_again_from_the_folder(tmp_path):
     from vgsim.cli import main as cli
 
     files = [str(lesson.path) for lesson in LESSONS[:1]] + [str(LESSONS[0].fixes[0])]
-    assert cli(["compare", *files, "--steps", "20", "--out", str(tmp_path / "cmp"),
-                "--plots", "png", "--quiet"]) == 0
+    assert (
+        cli(
+            [
+                "compare",
+                *files,
+                "--steps",
+                "20",
+                "--out",
+                str(tmp_path / "cmp"),
+                "--plots",
+                "png",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     drawn = sorted(p.name for p in (tmp_path / "cmp" / "plots").iterdir())
-    assert drawn == [f"comparison-step20-{k}.png" for k in
-                     sorted(("loss", "gradient-flow", "first-layer-gradient",
-                             "gradient-difference"))]
-    assert cli(["export-plots", str(tmp_path / "cmp"), "--out", str(tmp_path / "again"),
-                "--plots", "png", "--quiet"]) == 0
+    assert drawn == [
+        f"comparison-step20-{k}.png"
+        for k in sorted(("loss", "gradient-flow", "first-layer-gradient", "gradient-difference"))
+    ]
+    assert (
+        cli(
+            [
+                "export-plots",
+                str(tmp_path / "cmp"),
+                "--out",
+                str(tmp_path / "again"),
+                "--plots",
+                "png",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in (tmp_path / "again").iterdir()) == drawn

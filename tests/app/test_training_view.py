@@ -32,9 +32,10 @@ def test_step_action_trains_one_mini_batch_and_the_plots_follow(window, qtbot):
     assert len(ridge.layers) == 4  # the four tanh layers
     stats = frame.record.node_stats[ridge.layers]
     bar_x, _ = ridge.spread.getData()  # mean - std, mean + std, gap; per layer
-    np.testing.assert_allclose(bar_x.reshape(-1, 3)[:, :2],
-                               np.column_stack([stats[:, S_MEAN] - stats[:, S_STD],
-                                                stats[:, S_MEAN] + stats[:, S_STD]]))
+    np.testing.assert_allclose(
+        bar_x.reshape(-1, 3)[:, :2],
+        np.column_stack([stats[:, S_MEAN] - stats[:, S_STD], stats[:, S_MEAN] + stats[:, S_STD]]),
+    )
     before = y.copy()
     window.actions["step"].trigger()
     wait_frame(qtbot, window, lambda f: f.step_count == 2)
@@ -65,10 +66,16 @@ def test_every_plot_shows_the_networks_layers_and_moves_with_training(window, qt
     assert len(plots["unit-health"].spread.getData()[0]) == 4  # the four tanh layers
     window.training.run_until("steps", 300)
     wait_frame(qtbot, window, lambda f: f.step_count == 301 and not f.playing)
-    qtbot.waitUntil(lambda: all(
-        before[k] is None or v is None or v.shape != before[k].shape
-        or not np.array_equal(v, before[k], equal_nan=True) for k, v in snapshot().items()),
-        timeout=5000)
+    qtbot.waitUntil(
+        lambda: all(
+            before[k] is None
+            or v is None
+            or v.shape != before[k].shape
+            or not np.array_equal(v, before[k], equal_nan=True)
+            for k, v in snapshot().items()
+        ),
+        timeout=5000,
+    )
     assert all(v is not None for v in snapshot().values())
 
 
@@ -226,8 +233,10 @@ def test_learning_rate_changes_live_and_edits_wait_for_reset(window, qtbot):
     assert "Reset" in window.phase_label.text()
     assert trainer(window).plan.width_out[trainer(window).node_ids.index("dense2")] == 16
     window.actions["reset"].trigger()
-    qtbot.waitUntil(lambda: trainer(window).plan.width_out[
-        trainer(window).node_ids.index("dense2")] == 8, timeout=20000)
+    qtbot.waitUntil(
+        lambda: trainer(window).plan.width_out[trainer(window).node_ids.index("dense2")] == 8,
+        timeout=20000,
+    )
 
 
 def test_clipping_and_l2_change_mid_run_without_a_reset(window, qtbot):
@@ -235,13 +244,18 @@ def test_clipping_and_l2_change_mid_run_without_a_reset(window, qtbot):
 
     window.actions["play"].trigger()
     before = wait_frame(qtbot, window, lambda f: f.playing and f.step_count > 50)
-    training = dict(window.editor.model.network.training, l2=0.002,
-                    clip={"mode": "norm", "threshold": 0.5})
+    training = dict(
+        window.editor.model.network.training, l2=0.002, clip={"mode": "norm", "threshold": 0.5}
+    )
     window.editor.set_section("training", training)
     t = trainer(window)
-    qtbot.waitUntil(lambda: t.hyper[H_L2] == pytest.approx(0.002)
-                    and t.hyper[H_CLIP] == pytest.approx(0.5)
-                    and t.clip_mode == CLIP_CODES["norm"])
+    qtbot.waitUntil(
+        lambda: (
+            t.hyper[H_L2] == pytest.approx(0.002)
+            and t.hyper[H_CLIP] == pytest.approx(0.5)
+            and t.clip_mode == CLIP_CODES["norm"]
+        )
+    )
     later = wait_frame(qtbot, window, lambda f: f.step_count > before.step_count + 50)
     window.actions["play"].trigger()  # pause
     assert later.playing and trainer(window) is t  # the same run went on
@@ -255,7 +269,7 @@ def test_keyboard_shortcuts_step_micro_step_play_and_reset(window, qtbot):
     window.view.setFocus()
     qtbot.waitUntil(lambda: QApplication.focusWidget() is not None)
 
-    def press(key) -> None:  # noqa: ANN001
+    def press(key) -> None:
         qtbot.keyClick(QApplication.focusWidget(), key)
 
     press(Qt.Key.Key_N)
@@ -273,14 +287,24 @@ def test_keyboard_shortcuts_step_micro_step_play_and_reset(window, qtbot):
 
 
 def test_a_diverged_run_says_where_and_when(window, qtbot):
-    net = mlp(6, 16, 3, activation="relu", init={"name": "normal", "std": 8.0},
-              training={"optimizer": "sgd", "lr": 5.0, "batch_size": 16})
+    net = mlp(
+        6,
+        16,
+        3,
+        activation="relu",
+        init={"name": "normal", "std": 8.0},
+        training={"optimizer": "sgd", "lr": 5.0, "batch_size": 16},
+    )
     window.editor.load(net, None)
-    wait_frame(qtbot, window, lambda f: f.step_count == 0 and f.record is None
-               and len(f.nodes[0]) == len(net.nodes))
+    wait_frame(
+        qtbot,
+        window,
+        lambda f: f.step_count == 0 and f.record is None and len(f.nodes[0]) == len(net.nodes),
+    )
     window.actions["play"].trigger()
-    frame = wait_frame(qtbot, window, lambda f: f.record is not None
-                       and f.record.divergence is not None)
+    frame = wait_frame(
+        qtbot, window, lambda f: f.record is not None and f.record.divergence is not None
+    )
     d = frame.record.divergence
     qtbot.waitUntil(lambda: "diverged" in window.phase_label.text())
     assert d.node in window.phase_label.text() and str(d.step) in window.phase_label.text()
@@ -329,21 +353,39 @@ def test_two_hundred_thousand_signal_emits_do_not_crash():
 
 
 def test_diagnosis_names_vanishing_and_a_remedy_is_one_undoable_click(window, qtbot):
-    net = mlp(8, 32, 3, activation="sigmoid", init="standard",
-              training={"optimizer": "sgd", "lr": 0.5, "batch_size": 32})
+    net = mlp(
+        8,
+        32,
+        3,
+        activation="sigmoid",
+        init="standard",
+        training={"optimizer": "sgd", "lr": 0.5, "batch_size": 32},
+    )
     window.editor.load(net, None)
     wait_frame(qtbot, window, lambda f: f.record is None and len(f.nodes[0]) == len(net.nodes))
     window.run_until.value.setValue(80)
     window.run_until.button.click()
-    wait_frame(qtbot, window, lambda f: not f.playing and f.step_count == 80
-               and any(x.kind == "vanishing" for x in f.findings))
+    wait_frame(
+        qtbot,
+        window,
+        lambda f: (
+            not f.playing and f.step_count == 80 and any(x.kind == "vanishing" for x in f.findings)
+        ),
+    )
     qtbot.waitUntil(lambda: "non_saturating" in window.diagnosis.buttons)
     before = window.editor.model.network.to_dict()
     window.diagnosis.buttons["non_saturating"].click()
     functions = {n.params.get("function") for n in window.editor.model.network.nodes}
     assert "sigmoid" not in functions and "relu" in functions
-    wait_frame(qtbot, window, lambda f: f.network is not None and f.step_count == 0 and
-               "relu" in {n.params.get("function") for n in f.network.nodes})
+    wait_frame(
+        qtbot,
+        window,
+        lambda f: (
+            f.network is not None
+            and f.step_count == 0
+            and "relu" in {n.params.get("function") for n in f.network.nodes}
+        ),
+    )
     window.editor.undo.undo()
     assert window.editor.model.network.to_dict() == before
 
@@ -393,8 +435,13 @@ def test_gradient_flow_shows_the_mean_field_prediction_for_plain_chains_only(win
     from vgsim.engine.builders import residual_mlp
 
     window.editor.load(residual_mlp(2, 8, 3, training={"batch_size": 16}), None)
-    wait_frame(qtbot, window, lambda f: f.step_count == 0 and f.nodes[0]
-               and f.nodes[1][1] == "dense" and len(f.nodes[0]) > 8)
+    wait_frame(
+        qtbot,
+        window,
+        lambda f: (
+            f.step_count == 0 and f.nodes[0] and f.nodes[1][1] == "dense" and len(f.nodes[0]) > 8
+        ),
+    )
     window.actions["step"].trigger()
     frame = wait_frame(qtbot, window, lambda f: f.step_count == 1)
     assert frame.theory is None
@@ -412,7 +459,7 @@ def test_plots_of_an_earlier_network_are_marked_while_the_canvas_has_problems(wi
     assert not window.editor.model.problems() and not window.stale_banner.isVisible()
 
 
-def panel_text(panel) -> str:  # noqa: ANN001 - what the diagnosis panel's column holds now
+def panel_text(panel) -> str:
     from PySide6.QtWidgets import QLabel
 
     widgets = [panel.column.itemAt(i).widget() for i in range(panel.column.count())]
@@ -449,13 +496,24 @@ def test_empty_log_plots_show_whole_decades_and_regression_axes_say_x_and_y(wind
     qtbot.addWidget(empty)
     for key in ("gradient-flow", "loss", "weight-norms", "update-ratio"):
         assert empty.plots[key].plot.viewRange()[1] == [-3, 1], key
-    net = mlp(2, 8, 1, activation="tanh", init="xavier_uniform", loss="mse",
-              data={"name": "sine", "samples": 200}, training={"batch_size": 16})
+    net = mlp(
+        2,
+        8,
+        1,
+        activation="tanh",
+        init="xavier_uniform",
+        loss="mse",
+        data={"name": "sine", "samples": 200},
+        training={"batch_size": 16},
+    )
     window.editor.load(net, None)
     wait_frame(qtbot, window, lambda f: f.step_count == 0 and len(f.nodes[0]) == len(net.nodes))
     window.actions["step"].trigger()
-    wait_frame(qtbot, window, lambda f: f.step_count == 1 and f.boundary is not None
-               and f.boundary["kind"] == "curve")
+    wait_frame(
+        qtbot,
+        window,
+        lambda f: f.step_count == 1 and f.boundary is not None and f.boundary["kind"] == "curve",
+    )
     qtbot.wait(100)
     axis = window.dashboard.plots["decision-boundary"].plot.getAxis("left")
     assert "prediction" in axis.labelText

@@ -28,18 +28,35 @@ SPIRAL_SMALL = Path(__file__).parent / "networks" / "spiral_small.json"
 DATA = {"name": "spiral", "samples": 300}
 
 
-def small(depth: int = 2, width: int = 8, activation: str = "relu", data: dict | None = None,
-          **training) -> Network:
-    return mlp(depth, width, 3, activation=activation, data=dict(data or DATA),
-               training={"lr": 0.1, "batch_size": 16, **training},
-               name=f"{activation} {depth}x{width}")
+def small(
+    depth: int = 2, width: int = 8, activation: str = "relu", data: dict | None = None, **training
+) -> Network:
+    return mlp(
+        depth,
+        width,
+        3,
+        activation=activation,
+        data=dict(data or DATA),
+        training={"lr": 0.1, "batch_size": 16, **training},
+        name=f"{activation} {depth}x{width}",
+    )
 
 
 def hot_and_cold() -> tuple[Network, Network]:
     """The same regression network with a learning rate that diverges and one that does not."""
+
     def net(lr: float) -> Network:
-        return mlp(4, 16, 1, activation="relu", loss="mse", data={"name": "sine"},
-                   training={"lr": lr, "batch_size": 16}, name=f"lr {lr:g}")
+        return mlp(
+            4,
+            16,
+            1,
+            activation="relu",
+            loss="mse",
+            data={"name": "sine"},
+            training={"lr": lr, "batch_size": 16},
+            name=f"lr {lr:g}",
+        )
+
     return net(5.0), net(0.001)
 
 
@@ -49,6 +66,7 @@ def assert_same_history(a: Trainer, b: Trainer) -> None:
 
 
 # --- lockstep and determinism ---------------------------------------------------------------
+
 
 def test_a_network_compared_with_itself_gives_bit_identical_histories() -> None:
     net = load_network(SPIRAL_SMALL)
@@ -105,6 +123,7 @@ def test_a_seed_override_makes_differently_seeded_files_one_run() -> None:
 
 # --- refusals --------------------------------------------------------------------------------
 
+
 def test_different_data_is_refused_with_a_clear_error() -> None:
     blobs = small()
     blobs.data = {"name": "blobs"}
@@ -143,6 +162,7 @@ def test_an_invalid_network_is_named_and_keeps_its_problems() -> None:
 
 # --- divergence ------------------------------------------------------------------------------
 
+
 def test_a_diverging_network_stops_while_the_other_goes_on() -> None:
     comp = Comparison(list(hot_and_cold()))
     comp.run(100)
@@ -166,6 +186,7 @@ def test_run_stops_once_every_network_has_diverged() -> None:
 
 # --- files -----------------------------------------------------------------------------------
 
+
 def read_rows(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
@@ -178,16 +199,21 @@ def test_compare_networks_writes_what_vgsim_run_writes(tmp_path: Path) -> None:
 
     folder = tmp_path / "cmp" / "spiral-small"
     assert sorted(p.name for p in (tmp_path / "cmp").iterdir()) == [
-        "comparison.json", "relu-3x8", "spiral-small"]
+        "comparison.json",
+        "relu-3x8",
+        "spiral-small",
+    ]
     # The same columns and the very same numbers as a run of its own.
-    assert ((folder / "metrics.csv").read_bytes()
-            == (tmp_path / "single" / "metrics.csv").read_bytes())
+    assert (folder / "metrics.csv").read_bytes() == (
+        tmp_path / "single" / "metrics.csv"
+    ).read_bytes()
     assert len(read_rows(tmp_path / "cmp" / "relu-3x8" / "metrics.csv")) == 40
     summary = json.loads((folder / "summary.json").read_text())
     timing = ("wall_time_s", "steps_per_second")
     assert set(summary) == set(single)
-    assert ({k: v for k, v in summary.items() if k not in timing}
-            == {k: v for k, v in single.items() if k not in timing})
+    assert {k: v for k, v in summary.items() if k not in timing} == {
+        k: v for k, v in single.items() if k not in timing
+    }
 
     assert result == json.loads((tmp_path / "cmp" / "comparison.json").read_text())
     assert result["labels"] == ["spiral small", "relu 3x8"]
@@ -202,8 +228,12 @@ def test_compare_networks_records_files_divergence_and_unique_folders(tmp_path: 
     hot, cold = hot_and_cold()
     save_network(hot, tmp_path / "hot.json")
     save_network(cold, tmp_path / "cold.json")
-    result = compare_networks([tmp_path / "hot.json", tmp_path / "cold.json", cold], 60,
-                              tmp_path / "out", labels=["Fast!", "slow", "slow"])
+    result = compare_networks(
+        [tmp_path / "hot.json", tmp_path / "cold.json", cold],
+        60,
+        tmp_path / "out",
+        labels=["Fast!", "slow", "slow"],
+    )
     assert result["labels"] == ["Fast!", "slow", "slow (2)"]
     assert [r["folder"] for r in result["runs"]] == ["fast", "slow", "slow-2"]
     assert result["files"] == [str(tmp_path / "hot.json"), str(tmp_path / "cold.json"), None]
@@ -216,6 +246,7 @@ def test_compare_networks_records_files_divergence_and_unique_folders(tmp_path: 
 
 # --- the command line ------------------------------------------------------------------------
 
+
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, str]:
     blobs = small(3)
@@ -224,8 +255,12 @@ def files(tmp_path: Path) -> dict[str, str]:
     bad.training["lr"] = -1
     bad.node("dense1").params["units"] = 0
     out = {}
-    for name, net in (("a", small(2)), ("b", small(3, activation="tanh")), ("blobs", blobs),
-                      ("bad", bad)):
+    for name, net in (
+        ("a", small(2)),
+        ("b", small(3, activation="tanh")),
+        ("blobs", blobs),
+        ("bad", bad),
+    ):
         save_network(net, tmp_path / f"{name}.json")
         out[name] = str(tmp_path / f"{name}.json")
     out["missing"] = str(tmp_path / "missing.json")
@@ -234,19 +269,22 @@ def files(tmp_path: Path) -> dict[str, str]:
 
 
 def test_cli_compare_trains_writes_and_prints_a_table(files: dict[str, str], capsys) -> None:
-    code = main(["compare", files["a"], files["b"], "--steps", "30", "--out", files["out"],
-                 "--seed", "2"])
+    code = main(
+        ["compare", files["a"], files["b"], "--steps", "30", "--out", files["out"], "--seed", "2"]
+    )
     out = capsys.readouterr().out
     assert code == 0
-    table = out[out.index("run "):].splitlines()
+    table = out[out.index("run ") :].splitlines()
     assert "train acc" in table[0] and "test acc" in table[0]
     assert table[1].startswith("relu 2x8") and table[2].startswith("tanh 3x8")
     assert " ok " in table[1] and " 30 " in table[1]
     result = json.loads((Path(files["out"]) / "comparison.json").read_text())
     assert result["seed"] == 2 and result["files"] == [files["a"], files["b"]]
 
-    assert main(["compare", files["a"], files["a"], "--steps", "5", "--out", files["out"],
-                 "--quiet"]) == 0
+    assert (
+        main(["compare", files["a"], files["a"], "--steps", "5", "--out", files["out"], "--quiet"])
+        == 0
+    )
     assert capsys.readouterr() == ("", "")
 
 
@@ -271,6 +309,7 @@ def test_cli_compare_refuses_invalid_input(files: dict[str, str], capsys) -> Non
 
 
 # --- gradient profiles -----------------------------------------------------------------------
+
 
 def test_gradient_profiles_follow_the_blocks_after_the_input() -> None:
     comp = Comparison([small(2), small(4)])
@@ -319,6 +358,5 @@ def test_profiles_of_different_depths_are_interpolated_geometrically() -> None:
     np.testing.assert_allclose(diff, [-4.0, -2.0, 0.0])  # halfway: 1e-2, not (1e-4 + 1) / 2
     _, on_grid = profile_difference(a, b, grid=np.array([0.25]))
     np.testing.assert_allclose(on_grid, [-3.0])
-    dead = GradientProfile("dead", 0, ("d1", "out"), np.array([0.0, 1.0]),
-                           np.array([0.0, 1.0]))
+    dead = GradientProfile("dead", 0, ("d1", "out"), np.array([0.0, 1.0]), np.array([0.0, 1.0]))
     assert np.isnan(profile_difference(dead, b)[1][0])

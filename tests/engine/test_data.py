@@ -73,8 +73,9 @@ def test_shapes_dtypes_contiguity_and_split(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["spiral", "moons", "circles", "xor", "blobs"])
 def test_synthetic_classes_are_balanced(name: str) -> None:
-    ds = load_dataset({"name": name, "classes": 4} if "classes" in DATASETS[name]["params"]
-                      else {"name": name})
+    ds = load_dataset(
+        {"name": name, "classes": 4} if "classes" in DATASETS[name]["params"] else {"name": name}
+    )
     counts = np.bincount(np.concatenate([ds.y_train, ds.y_test]))
     assert len(counts) == ds.n_classes and len(set(counts)) == 1
     # the split is shuffled: every class reaches the test set, train is not sorted by class
@@ -152,15 +153,22 @@ def test_csv_target_by_name_and_index_give_same_data(tmp_path: Path) -> None:
     np.testing.assert_array_equal(X[:, 1], 10 * X[:, 0])  # rows stay intact through the shuffle
     np.testing.assert_array_equal(y, (X[:, 0] % 2 == 0).astype(np.int64))  # cat=0, dog=1 sorted
     assert dataset_shape({"name": "csv", "path": str(path), "target": "label"}) == (
-        2, 2, "classification")
+        2,
+        2,
+        "classification",
+    )
 
 
 def test_csv_default_target_is_last_column_without_header(tmp_path: Path) -> None:
     path = write(tmp_path, "0.5,2\n1.5,0\n2.5,1\n3.5,2\n")
     ds = load_csv(path, header=False, standardize=False, test_fraction=0.25)
     assert ds.feature_names == ["col0"] and ds.n_classes == 3
-    pairs = {(x, y) for x, y in zip(np.r_[ds.X_train[:, 0], ds.X_test[:, 0]],
-                                    np.r_[ds.y_train, ds.y_test], strict=True)}
+    pairs = {
+        (x, y)
+        for x, y in zip(
+            np.r_[ds.X_train[:, 0], ds.X_test[:, 0]], np.r_[ds.y_train, ds.y_test], strict=True
+        )
+    }
     assert pairs == {(0.5, 2), (1.5, 0), (2.5, 1), (3.5, 2)}
 
 
@@ -174,8 +182,9 @@ def test_csv_standardize_uses_train_statistics(tmp_path: Path) -> None:
 
 
 def test_csv_regression(tmp_path: Path) -> None:
-    ds = load_csv(write(tmp_path, "x,y\n1,0.5\n2,1.5\n3,2.5\n"), task="regression",
-                  standardize=False)
+    ds = load_csv(
+        write(tmp_path, "x,y\n1,0.5\n2,1.5\n3,2.5\n"), task="regression", standardize=False
+    )
     assert ds.task == "regression" and ds.n_classes == 0 and ds.n_targets == 1
     assert ds.y_train.dtype == np.float64 and ds.y_train.shape == (2, 1)
     np.testing.assert_array_equal(ds.y_train[:, 0], ds.X_train[:, 0] - 0.5)
@@ -252,8 +261,9 @@ def test_csv_bad_targets(tmp_path: Path) -> None:
 
 
 def test_check_data_spec_reports_every_problem_at_once() -> None:
-    problems = check_data_spec({"name": "spirals", "colour": "red", "noise": -1,
-                                "test_fraction": 1.5})
+    problems = check_data_spec(
+        {"name": "spirals", "colour": "red", "noise": -1, "test_fraction": 1.5}
+    )
     text = "\n".join(problems)
     assert len(problems) == 4
     assert "'spirals'" in text and "spiral" in text.replace("'spirals'", "")

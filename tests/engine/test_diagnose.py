@@ -19,8 +19,18 @@ from vgsim.engine.diagnose import (
     measure,
 )
 
-ALLOWED_REMEDIES = {"xavier_init", "he_init", "non_saturating", "batchnorm", "clip", "l2",
-                    "skip", "fewer_layers", "lower_lr", "leaky_relu"}
+ALLOWED_REMEDIES = {
+    "xavier_init",
+    "he_init",
+    "non_saturating",
+    "batchnorm",
+    "clip",
+    "l2",
+    "skip",
+    "fewer_layers",
+    "lower_lr",
+    "leaky_relu",
+}
 
 
 def train(net, steps: int, seed: int = 0) -> Trainer:
@@ -57,8 +67,9 @@ def check_well_formed(t: Trainer, findings: list[Finding]) -> None:
 
 # --- broken networks ----------------------------------------------------------------------------
 def deep_sigmoid():
-    return mlp(8, 32, 3, activation="sigmoid", init="standard",
-               training={"optimizer": "sgd", "lr": 0.5})
+    return mlp(
+        8, 32, 3, activation="sigmoid", init="standard", training={"optimizer": "sgd", "lr": 0.5}
+    )
 
 
 def big_init(clip: bool = False):
@@ -77,8 +88,14 @@ def dead_relu():
 
 
 def saturated_tanh():
-    return mlp(6, 32, 3, activation="tanh", init={"name": "normal", "std": 1.0},
-               training={"optimizer": "sgd", "lr": 0.05})
+    return mlp(
+        6,
+        32,
+        3,
+        activation="tanh",
+        init={"name": "normal", "std": 1.0},
+        training={"optimizer": "sgd", "lr": 0.05},
+    )
 
 
 def test_deep_sigmoid_vanishes():
@@ -150,8 +167,13 @@ def test_wide_init_saturates_tanh():
 def test_remedy_keys_are_from_the_allowed_list():
     assert set(REMEDY_KEYS) == ALLOWED_REMEDIES
     seen = set()
-    for net, steps in ((deep_sigmoid(), 60), (big_init(), 5), (big_init(clip=True), 20),
-                       (dead_relu(), 20), (saturated_tanh(), 20)):
+    for net, steps in (
+        (deep_sigmoid(), 60),
+        (big_init(), 5),
+        (big_init(clip=True), 20),
+        (dead_relu(), 20),
+        (saturated_tanh(), 20),
+    ):
         t = train(net, steps)
         for f in diagnose(t):
             seen.add(f.kind)
@@ -161,10 +183,17 @@ def test_remedy_keys_are_from_the_allowed_list():
 
 # --- healthy networks: no false alarms ----------------------------------------------------------
 HEALTHY = {
-    "relu_he8": lambda: mlp(8, 32, 3, activation="relu", init="he_normal",
-                            training={"optimizer": "sgd", "lr": 0.05}),
-    "tanh_xavier6": lambda: mlp(6, 32, 3, activation="tanh", init="xavier_uniform",
-                                training={"optimizer": "sgd", "lr": 0.05}),
+    "relu_he8": lambda: mlp(
+        8, 32, 3, activation="relu", init="he_normal", training={"optimizer": "sgd", "lr": 0.05}
+    ),
+    "tanh_xavier6": lambda: mlp(
+        6,
+        32,
+        3,
+        activation="tanh",
+        init="xavier_uniform",
+        training={"optimizer": "sgd", "lr": 0.05},
+    ),
     "residual4": lambda: residual_mlp(4, 32, 3, training={"optimizer": "sgd", "lr": 0.05}),
 }
 
@@ -198,8 +227,12 @@ RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 # its first ~200 steps.
 HEALTHY_PRESETS = sorted(
     [RESOURCES / "examples" / name for name in ("relu-he.json", "residual.json")]
-    + [p for p in (RESOURCES / "lessons" / "fixes").glob("*.json")
-       if p.name != "02-exploding-clipping.json"])
+    + [
+        p
+        for p in (RESOURCES / "lessons" / "fixes").glob("*.json")
+        if p.name != "02-exploding-clipping.json"
+    ]
+)
 
 
 @pytest.mark.parametrize("path", HEALTHY_PRESETS, ids=lambda p: p.stem)

@@ -36,8 +36,11 @@ FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTAL
 def fenced(path: Path, lang: str) -> list[tuple[int, str]]:
     """(line of the first code line, code) for each ```lang block of a Markdown file."""
     text = path.read_text(encoding="utf-8")
-    return [(text.count("\n", 0, m.start(2)) + 1, m.group(2))
-            for m in FENCE.finditer(text) if m.group(1) == lang]
+    return [
+        (text.count("\n", 0, m.start(2)) + 1, m.group(2))
+        for m in FENCE.finditer(text)
+        if m.group(1) == lang
+    ]
 
 
 def _id(block: tuple[int, str]) -> str:
@@ -51,8 +54,9 @@ NETWORKS = [b for b in JSON_BLOCKS if "format" in json.loads(b[1])]
 def test_the_docs_have_examples() -> None:
     assert len(fenced(API, "python")) >= 10
     assert len(NETWORKS) >= 2
-    assert any(len(json.loads(code)["edges"]) > len(json.loads(code)["nodes"]) - 1
-               for _, code in NETWORKS), "no network with a skip connection"
+    assert any(
+        len(json.loads(code)["edges"]) > len(json.loads(code)["nodes"]) - 1 for _, code in NETWORKS
+    ), "no network with a skip connection"
 
 
 def test_api_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,7 +64,7 @@ def test_api_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     namespace: dict = {"__name__": "docs_api"}
     for line, code in fenced(API, "python"):
         # Pad so that a traceback points at the line of docs/api.md itself.
-        exec(compile("\n" * (line - 1) + code, str(API), "exec"), namespace)  # noqa: S102
+        exec(compile("\n" * (line - 1) + code, str(API), "exec"), namespace)
 
 
 @pytest.mark.parametrize("block", NETWORKS, ids=_id)
@@ -105,9 +109,20 @@ def _mentions(path: Path) -> set[str]:
 def test_every_name_in_the_schema_is_documented() -> None:
     text = FORMAT_DOC.read_text(encoding="utf-8")
     mentioned = _mentions(FORMAT_DOC)
-    names = [*schema.TOP_LEVEL, *schema.NODE_FIELDS, *schema.LAYOUT_FIELDS, *schema.LOSSES,
-             *schema.ACTIVATIONS, *schema.INITIALISERS, *schema.OPTIMIZERS, *schema.CLIP_MODES,
-             *schema.DTYPES, *schema.TRAINING_DEFAULTS, *DATASETS, *COMMON_PARAMS]
+    names = [
+        *schema.TOP_LEVEL,
+        *schema.NODE_FIELDS,
+        *schema.LAYOUT_FIELDS,
+        *schema.LOSSES,
+        *schema.ACTIVATIONS,
+        *schema.INITIALISERS,
+        *schema.OPTIMIZERS,
+        *schema.CLIP_MODES,
+        *schema.DTYPES,
+        *schema.TRAINING_DEFAULTS,
+        *DATASETS,
+        *COMMON_PARAMS,
+    ]
     names += [f for fields in schema.NODE_FIELDS.values() for f in fields]
     names += [p for params in schema.ACTIVATIONS.values() for p in params]
     names += [p for params in schema.INITIALISERS.values() for p in params]

@@ -41,15 +41,21 @@ def rel_err(a, b, tiny: float = FD_FLOOR) -> float:
 
 def assert_fd(analytic, numeric, what: str, tol: float = FD_TOL) -> None:
     err = rel_err(analytic, numeric)
-    assert err < tol, (f"{what}: relative error {err:.3g} vs finite differences\n"
-                       f"analytic={np.asarray(analytic).ravel()[:8]}\n"
-                       f"numeric ={np.asarray(numeric).ravel()[:8]}")
+    assert err < tol, (
+        f"{what}: relative error {err:.3g} vs finite differences\n"
+        f"analytic={np.asarray(analytic).ravel()[:8]}\n"
+        f"numeric ={np.asarray(numeric).ravel()[:8]}"
+    )
 
 
 def assert_close(actual, expected, what: str, rtol: float = 1e-10, atol: float = 1e-12):
-    np.testing.assert_allclose(np.asarray(actual, dtype=np.float64),
-                               np.asarray(expected, dtype=np.float64), rtol=rtol, atol=atol,
-                               err_msg=what)
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=np.float64),
+        np.asarray(expected, dtype=np.float64),
+        rtol=rtol,
+        atol=atol,
+        err_msg=what,
+    )
 
 
 def central_diff(fun, arr: np.ndarray, positions, h: float = H) -> np.ndarray:
@@ -73,9 +79,19 @@ def central_diff(fun, arr: np.ndarray, positions, h: float = H) -> np.ndarray:
 # ================================================================================================
 # (name, parameter): leaky slope, prelu alpha and elu alpha away from their defaults, so a kernel
 # that ignores its parameter fails.
-ACTS = [("identity", 0.0), ("sigmoid", 0.0), ("tanh", 0.0), ("relu", 0.0),
-        ("leaky_relu", 0.05), ("prelu", 0.3), ("elu", 0.7), ("elu", 1.0), ("selu", 0.0),
-        ("softplus", 0.0), ("swish", 0.0)]
+ACTS = [
+    ("identity", 0.0),
+    ("sigmoid", 0.0),
+    ("tanh", 0.0),
+    ("relu", 0.0),
+    ("leaky_relu", 0.05),
+    ("prelu", 0.3),
+    ("elu", 0.7),
+    ("elu", 1.0),
+    ("selu", 0.0),
+    ("softplus", 0.0),
+    ("swish", 0.0),
+]
 
 
 def _act_inputs(seed: int = 0, n: int = 400) -> np.ndarray:
@@ -140,10 +156,15 @@ def test_activation_extremes_stay_finite(name):
     y = engine_f(name, z, a)
     dz, _ = engine_df(name, z, np.ones_like(z), a)
     assert np.isfinite(y).all() and np.isfinite(dz).all(), (y, dz)
-    limits = {"sigmoid": [0, 0, 1, 1], "tanh": [-1, -1, 1, 1], "softplus": [0, 0, 60, 800],
-              "swish": [0, 0, 60, 800], "elu": [-1, -1, 60, 800],
-              "selu": [-naive.SELU_SCALE * naive.SELU_ALPHA] * 2
-              + [naive.SELU_SCALE * 60, naive.SELU_SCALE * 800]}
+    limits = {
+        "sigmoid": [0, 0, 1, 1],
+        "tanh": [-1, -1, 1, 1],
+        "softplus": [0, 0, 60, 800],
+        "swish": [0, 0, 60, 800],
+        "elu": [-1, -1, 60, 800],
+        "selu": [-naive.SELU_SCALE * naive.SELU_ALPHA] * 2
+        + [naive.SELU_SCALE * 60, naive.SELU_SCALE * 800],
+    }
     assert_close(y, limits[name], name, rtol=1e-12, atol=1e-20)
 
 
@@ -191,23 +212,24 @@ def _bn_inputs(seed=6, n=7, m=4):
     return x, gamma, beta, rng.normal(size=(n, m))
 
 
-def _bn_forward(x, gamma, beta, run_mean=None, run_var=None, momentum=0.1, eps=1e-5,
-                training=True):
+def _bn_forward(x, gamma, beta, run_mean=None, run_var=None, momentum=0.1, eps=1e-5, training=True):
     n, m = x.shape
     y, xhat = np.empty((n, m)), np.empty((n, m))
     invstd = np.empty(m)
     run_mean = np.zeros(m) if run_mean is None else run_mean
     run_var = np.ones(m) if run_var is None else run_var
-    layers.batchnorm_forward(x, gamma, beta, y, xhat, invstd, run_mean, run_var, momentum, eps,
-                             training)
+    layers.batchnorm_forward(
+        x, gamma, beta, y, xhat, invstd, run_mean, run_var, momentum, eps, training
+    )
     return y, xhat, invstd, run_mean, run_var
 
 
 def test_batchnorm_forward_matches_naive():
     x, gamma, beta, _ = _bn_inputs()
     rm0, rv0 = np.array([0.5, -1.0, 0.0, 2.0]), np.array([2.0, 0.5, 1.0, 3.0])
-    y, xhat, invstd, rm, rv = _bn_forward(x, gamma, beta, rm0.copy(), rv0.copy(), momentum=0.3,
-                                          eps=1e-3)
+    y, xhat, invstd, rm, rv = _bn_forward(
+        x, gamma, beta, rm0.copy(), rv0.copy(), momentum=0.3, eps=1e-3
+    )
     ny, cache, nrm, nrv = naive.batchnorm_forward(x, gamma, beta, rm0, rv0, 0.3, 1e-3)
     assert_close(y, ny, "bn y")
     assert_close(xhat, cache[5], "bn xhat")
@@ -215,8 +237,7 @@ def test_batchnorm_forward_matches_naive():
     assert_close(rm, nrm, "bn running mean")
     assert_close(rv, nrv, "bn running var (unbiased batch variance)")
     # Evaluation mode: normalises with the running statistics and leaves them alone.
-    ye, _, _, rm2, rv2 = _bn_forward(x, gamma, beta, rm.copy(), rv.copy(), eps=1e-3,
-                                     training=False)
+    ye, _, _, rm2, rv2 = _bn_forward(x, gamma, beta, rm.copy(), rv.copy(), eps=1e-3, training=False)
     assert_close(ye, gamma * (x - rm) / np.sqrt(rv + 1e-3) + beta, "bn eval y")
     assert_close(rm2, rm, "bn eval keeps running mean", rtol=0, atol=0)
     assert_close(rv2, rv, "bn eval keeps running var", rtol=0, atol=0)
@@ -258,8 +279,9 @@ def _engine_loss(code, z, labels, targets, classify):
     return loss, correct, dz
 
 
-@pytest.mark.parametrize(("loss_name", "k", "classify"), [c[1:] for c in LOSS_CASES],
-                         ids=[c[0] for c in LOSS_CASES])
+@pytest.mark.parametrize(
+    ("loss_name", "k", "classify"), [c[1:] for c in LOSS_CASES], ids=[c[0] for c in LOSS_CASES]
+)
 def test_loss_matches_naive_and_fd(loss_name, k, classify):
     rng = np.random.default_rng(7)
     n = 6
@@ -301,12 +323,15 @@ def test_loss_is_stable_for_huge_logits(loss_name):
 BATCH = 8
 
 
-def make_net(nodes: list[dict], edges: list[tuple[str, str]], data: dict,
-             l2: float = 0.0) -> dict:
-    return {"format": "vgsim.network/1", "name": "gradcheck", "data": data,
-            "nodes": [{"id": "in", "type": "input"}, *nodes],
-            "edges": [{"from": a, "to": b} for a, b in edges],
-            "training": {"dtype": "float64", "batch_size": BATCH, "l2": l2, "seed": 3}}
+def make_net(nodes: list[dict], edges: list[tuple[str, str]], data: dict, l2: float = 0.0) -> dict:
+    return {
+        "format": "vgsim.network/1",
+        "name": "gradcheck",
+        "data": data,
+        "nodes": [{"id": "in", "type": "input"}, *nodes],
+        "edges": [{"from": a, "to": b} for a, b in edges],
+        "training": {"dtype": "float64", "batch_size": BATCH, "l2": l2, "seed": 3},
+    }
 
 
 def chain(*ids: str) -> list[tuple[str, str]]:
@@ -329,59 +354,129 @@ SPIRAL = {"name": "spiral", "classes": 3, "samples": 300}
 ACT_PARAMS = {"leaky_relu": {"slope": 0.1}, "elu": {"alpha": 0.7}, "prelu": {"alpha": 0.2}}
 
 
-def mlp(fn: str, data: dict = SPIRAL, loss: str = "softmax_cross_entropy", n_out: int = 3,
-        l2: float = 0.0) -> dict:
+def mlp(
+    fn: str,
+    data: dict = SPIRAL,
+    loss: str = "softmax_cross_entropy",
+    n_out: int = 3,
+    l2: float = 0.0,
+) -> dict:
     p = ACT_PARAMS.get(fn, {})
-    nodes = [dense("d1", 6), act("a1", fn, **p), dense("d2", 5), act("a2", fn, **p),
-             dense("d3", n_out), output(loss)]
+    nodes = [
+        dense("d1", 6),
+        act("a1", fn, **p),
+        dense("d2", 5),
+        act("a2", fn, **p),
+        dense("d3", n_out),
+        output(loss),
+    ]
     return make_net(nodes, chain("in", "d1", "a1", "d2", "a2", "d3", "out"), data, l2)
 
 
 def _networks() -> dict[str, dict]:
     nets = {f"mlp_{fn}": mlp(fn) for fn in A.CODES}
     nets["batchnorm"] = make_net(
-        [dense("d1", 6), {"id": "bn1", "type": "batchnorm"}, act("a1", "tanh"),
-         dense("d2", 6, bias=False), {"id": "bn2", "type": "batchnorm", "eps": 1e-3},
-         act("a2", "relu"), dense("d3", 3), output()],
-        chain("in", "d1", "bn1", "a1", "d2", "bn2", "a2", "d3", "out"), SPIRAL)
+        [
+            dense("d1", 6),
+            {"id": "bn1", "type": "batchnorm"},
+            act("a1", "tanh"),
+            dense("d2", 6, bias=False),
+            {"id": "bn2", "type": "batchnorm", "eps": 1e-3},
+            act("a2", "relu"),
+            dense("d3", 3),
+            output(),
+        ],
+        chain("in", "d1", "bn1", "a1", "d2", "bn2", "a2", "d3", "out"),
+        SPIRAL,
+    )
     # Identity skip: a3 receives d3 + a1 (a1 feeds two nodes).
     nets["residual_identity"] = make_net(
-        [dense("d1", 6), act("a1", "tanh"), dense("d2", 6), act("a2", "tanh"), dense("d3", 6),
-         act("a3", "tanh"), dense("d4", 3), output()],
-        chain("in", "d1", "a1", "d2", "a2", "d3", "a3", "d4", "out") + [("a1", "a3")], SPIRAL)
+        [
+            dense("d1", 6),
+            act("a1", "tanh"),
+            dense("d2", 6),
+            act("a2", "tanh"),
+            dense("d3", 6),
+            act("a3", "tanh"),
+            dense("d4", 3),
+            output(),
+        ],
+        chain("in", "d1", "a1", "d2", "a2", "d3", "a3", "d4", "out") + [("a1", "a3")],
+        SPIRAL,
+    )
     # Projection shortcut: a dense node on the skip path, summed into an activation.
     nets["residual_projection"] = make_net(
-        [dense("d1", 6), act("a1", "elu"), dense("d2", 5), act("a2", "swish"), dense("d3", 5),
-         dense("proj", 5, bias=False), act("a3", "softplus"), dense("d4", 3), output()],
+        [
+            dense("d1", 6),
+            act("a1", "elu"),
+            dense("d2", 5),
+            act("a2", "swish"),
+            dense("d3", 5),
+            dense("proj", 5, bias=False),
+            act("a3", "softplus"),
+            dense("d4", 3),
+            output(),
+        ],
         chain("in", "d1", "a1", "d2", "a2", "d3", "a3", "d4", "out")
-        + [("a1", "proj"), ("proj", "a3")], SPIRAL)
+        + [("a1", "proj"), ("proj", "a3")],
+        SPIRAL,
+    )
     # The input itself on the skip path: a2 = tanh(d2 + x).
     nets["skip_from_input"] = make_net(
-        [dense("d1", 6), act("a1", "tanh"), dense("d2", 2), act("a2", "tanh"), dense("d3", 3),
-         output()],
-        chain("in", "d1", "a1", "d2", "a2", "d3", "out") + [("in", "a2")], SPIRAL)
+        [
+            dense("d1", 6),
+            act("a1", "tanh"),
+            dense("d2", 2),
+            act("a2", "tanh"),
+            dense("d3", 3),
+            output(),
+        ],
+        chain("in", "d1", "a1", "d2", "a2", "d3", "out") + [("in", "a2")],
+        SPIRAL,
+    )
     # The output node sums two edges: the main path and a projection of the input.
     nets["output_sums_projection"] = make_net(
         [dense("d1", 6), act("a1", "sigmoid"), dense("d2", 3), dense("proj", 3), output()],
-        chain("in", "d1", "a1", "d2", "out") + [("in", "proj"), ("proj", "out")], SPIRAL)
+        chain("in", "d1", "a1", "d2", "out") + [("in", "proj"), ("proj", "out")],
+        SPIRAL,
+    )
     # Sums into a batch norm (two edges) and into a dense node (three edges), with the nodes
     # listed in the file out of order: the engine must sort them.
     nets["sums_into_dense_and_batchnorm"] = make_net(
-        [output(), dense("d3", 3), act("a2", "relu"), {"id": "bn", "type": "batchnorm"},
-         dense("d2", 4), act("a1", "tanh"), dense("d1", 4)],
+        [
+            output(),
+            dense("d3", 3),
+            act("a2", "relu"),
+            {"id": "bn", "type": "batchnorm"},
+            dense("d2", 4),
+            act("a1", "tanh"),
+            dense("d1", 4),
+        ],
         chain("in", "d1", "a1", "d2", "bn", "a2", "d3", "out")
-        + [("d1", "bn"), ("a1", "d3"), ("d1", "d3")], SPIRAL)
+        + [("d1", "bn"), ("a1", "d3"), ("d1", "d3")],
+        SPIRAL,
+    )
     nets["l2_mlp"] = mlp("relu", l2=0.01)
     nets["l2_batchnorm_residual"] = make_net(
-        [dense("d1", 5), {"id": "bn1", "type": "batchnorm"}, act("a1", "prelu", alpha=0.1),
-         dense("d2", 5), act("a2", "prelu"), dense("d3", 3), output()],
-        chain("in", "d1", "bn1", "a1", "d2", "a2", "d3", "out") + [("a1", "a2")], SPIRAL,
-        l2=0.05)
+        [
+            dense("d1", 5),
+            {"id": "bn1", "type": "batchnorm"},
+            act("a1", "prelu", alpha=0.1),
+            dense("d2", 5),
+            act("a2", "prelu"),
+            dense("d3", 3),
+            output(),
+        ],
+        chain("in", "d1", "bn1", "a1", "d2", "a2", "d3", "out") + [("a1", "a2")],
+        SPIRAL,
+        l2=0.05,
+    )
     nets["prelu"] = mlp("prelu")
     nets["loss_mse_regression"] = mlp("tanh", {"name": "sine", "samples": 200}, "mse", 1)
     nets["loss_mse_classification"] = mlp("tanh", loss="mse")
-    nets["loss_bce_1_output"] = mlp("tanh", {"name": "moons", "samples": 200},
-                                    "binary_cross_entropy", 1)
+    nets["loss_bce_1_output"] = mlp(
+        "tanh", {"name": "moons", "samples": 200}, "binary_cross_entropy", 1
+    )
     nets["loss_bce_several"] = mlp("swish", loss="binary_cross_entropy")
     return nets
 

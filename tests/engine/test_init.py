@@ -75,12 +75,12 @@ def test_constant(gain):
     assert (w == -0.3 * gain).all()
 
 
-@pytest.mark.parametrize(("std", "mean", "gain"), [(0.01, 0.0, 1.0), (0.5, 1.5, 1.0),
-                                                   (0.2, -0.4, 3.0)])
+@pytest.mark.parametrize(
+    ("std", "mean", "gain"), [(0.01, 0.0, 1.0), (0.5, 1.5, 1.0), (0.2, -0.4, 3.0)]
+)
 def test_normal(std, mean, gain):
     """N(mean, (gain * std)^2): the gain scales the spread, not the mean."""
-    check_normal(draw({"name": "normal", "std": std, "mean": mean, "gain": gain}),
-                 gain * std, mean)
+    check_normal(draw({"name": "normal", "std": std, "mean": mean, "gain": gain}), gain * std, mean)
 
 
 def test_normal_defaults():
@@ -110,8 +110,9 @@ def test_fan_in_and_fan_out_are_not_swapped():
     wide = {name: draw(name, N_OUT, N_IN).var() for name in ("he_normal", "xavier_normal")}
     assert wide["he_normal"] == pytest.approx(2 / N_OUT, rel=0.03)
     assert wide["xavier_normal"] == pytest.approx(2 / (N_IN + N_OUT), rel=0.03)
-    assert np.abs(draw("standard", N_OUT, N_IN)).max() == pytest.approx(1 / math.sqrt(N_OUT),
-                                                                        rel=1e-3)
+    assert np.abs(draw("standard", N_OUT, N_IN)).max() == pytest.approx(
+        1 / math.sqrt(N_OUT), rel=1e-3
+    )
 
 
 @pytest.mark.parametrize("gain", [1.0, 1.7])
@@ -133,24 +134,28 @@ def test_orthogonal_is_random_and_seeded():
     assert np.abs(draw("orthogonal", N_IN, N_OUT)).max() < 0.5
 
 
-@pytest.mark.parametrize("name", ["standard", "xavier_uniform", "he_normal", "normal",
-                                  "uniform", "orthogonal"])
+@pytest.mark.parametrize(
+    "name", ["standard", "xavier_uniform", "he_normal", "normal", "uniform", "orthogonal"]
+)
 def test_same_seed_same_weights_different_seed_different(name):
     a, b, c = draw(name, 50, 20, 4), draw(name, 50, 20, 4), draw(name, 50, 20, 5)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
 
-@pytest.mark.parametrize(("name", "kind", "scale"), [
-    ("zeros", "constant", 0.0),
-    ("standard", "uniform", 0.1),
-    ("xavier_uniform", "uniform", math.sqrt(6 / 125)),
-    ("xavier_normal", "normal", math.sqrt(2 / 125)),
-    ("he_uniform", "uniform", math.sqrt(6 / 100)),
-    ("he_normal", "normal", math.sqrt(2 / 100)),
-    ("lecun_normal", "normal", 0.1),
-    ("orthogonal", "orthogonal", 1.0),
-])
+@pytest.mark.parametrize(
+    ("name", "kind", "scale"),
+    [
+        ("zeros", "constant", 0.0),
+        ("standard", "uniform", 0.1),
+        ("xavier_uniform", "uniform", math.sqrt(6 / 125)),
+        ("xavier_normal", "normal", math.sqrt(2 / 125)),
+        ("he_uniform", "uniform", math.sqrt(6 / 100)),
+        ("he_normal", "normal", math.sqrt(2 / 100)),
+        ("lecun_normal", "normal", 0.1),
+        ("orthogonal", "orthogonal", 1.0),
+    ],
+)
 def test_init_scale_formulas(name, kind, scale):
     assert init_scale(name, 100, 25, {}) == (kind, pytest.approx(scale, rel=1e-15))
     got = init_scale(name, 100, 25, {"gain": 3.0})
@@ -163,17 +168,34 @@ def test_unknown_initialiser_is_refused():
 
 
 def test_trainer_uses_each_nodes_initialiser_and_bias_init():
-    net = {"format": "vgsim.network/1", "data": {"name": "moons", "samples": 100},
-           "nodes": [{"id": "in", "type": "input"},
-                     {"id": "d1", "type": "dense", "units": 300,
-                      "init": {"name": "constant", "value": 0.25}, "bias_init": -0.5},
-                     {"id": "d2", "type": "dense", "units": 400, "init": "he_uniform"},
-                     {"id": "d3", "type": "dense", "units": 2,
-                      "init": {"name": "normal", "std": 0.3, "gain": 2.0}, "bias": False},
-                     {"id": "out", "type": "output"}],
-           "edges": [{"from": a, "to": b} for a, b in
-                     (("in", "d1"), ("d1", "d2"), ("d2", "d3"), ("d3", "out"))],
-           "training": {"dtype": "float64"}}
+    net = {
+        "format": "vgsim.network/1",
+        "data": {"name": "moons", "samples": 100},
+        "nodes": [
+            {"id": "in", "type": "input"},
+            {
+                "id": "d1",
+                "type": "dense",
+                "units": 300,
+                "init": {"name": "constant", "value": 0.25},
+                "bias_init": -0.5,
+            },
+            {"id": "d2", "type": "dense", "units": 400, "init": "he_uniform"},
+            {
+                "id": "d3",
+                "type": "dense",
+                "units": 2,
+                "init": {"name": "normal", "std": 0.3, "gain": 2.0},
+                "bias": False,
+            },
+            {"id": "out", "type": "output"},
+        ],
+        "edges": [
+            {"from": a, "to": b}
+            for a, b in (("in", "d1"), ("d1", "d2"), ("d2", "d3"), ("d3", "out"))
+        ],
+        "training": {"dtype": "float64"},
+    }
     tr = Trainer(Network.from_dict(net))
     s = tr.state_arrays()
     assert (s["param/d1/W"] == 0.25).all() and s["param/d1/W"].shape == (2, 300)

@@ -130,7 +130,7 @@ def test_lessons_are_numbered_1_to_11_in_the_lectures_order() -> None:
 
 
 @pytest.mark.parametrize("lesson", ALL, ids=lambda lesson: lesson.path.stem)
-def test_every_lesson_file_validates_and_is_consistent(lesson) -> None:  # noqa: ANN001
+def test_every_lesson_file_validates_and_is_consistent(lesson) -> None:
     net = read_network(lesson.path)
     assert validate(net) == []
     assert lesson.steps == net.training["steps"], "lesson steps and training.steps differ"
@@ -145,7 +145,7 @@ def test_every_lesson_file_validates_and_is_consistent(lesson) -> None:  # noqa:
 
 
 @pytest.mark.parametrize("lesson", ALL, ids=lambda lesson: lesson.path.stem)
-def test_a_lesson_and_its_fixes_share_data_seed_and_steps(lesson) -> None:  # noqa: ANN001
+def test_a_lesson_and_its_fixes_share_data_seed_and_steps(lesson) -> None:
     net = read_network(lesson.path)
     for path in lesson.fixes:
         other = read_network(path)
@@ -178,26 +178,38 @@ def _malformed(tmp_path: Path, lesson: object) -> Path:
     return path
 
 
-GOOD = {"order": 1, "title": "T", "text": "One.\n\nTwo.", "look_at": ["loss"], "steps": 10,
-        "seeds": [0, 1, 2], "fixes": [], "compare": False}
+GOOD = {
+    "order": 1,
+    "title": "T",
+    "text": "One.\n\nTwo.",
+    "look_at": ["loss"],
+    "steps": 10,
+    "seeds": [0, 1, 2],
+    "fixes": [],
+    "compare": False,
+}
 
 
-@pytest.mark.parametrize(("change", "key", "words"), [
-    ({"title": None}, "title", "missing"),
-    ({"text": "  "}, "text", "non-empty"),
-    ({"look_at": ["loss", "gradient_flow"]}, "look_at", "unknown plot 'gradient_flow'"),
-    ({"look_at": "loss"}, "look_at", "list"),
-    ({"fixes": ["fixes/nope.json"]}, "fixes", "no such file"),
-    ({"order": 0}, "order", "whole number"),
-    ({"order": True}, "order", "whole number"),
-    ({"steps": 2.5}, "steps", "whole number"),
-    ({"seeds": []}, "seeds", "non-empty list"),
-    ({"compare": "yes"}, "compare", "true or false"),
-    ({"compare": True}, "compare", "no network to compare"),
-    ({"lookat": ["loss"]}, "lookat", "not a lesson key"),
-])
+@pytest.mark.parametrize(
+    ("change", "key", "words"),
+    [
+        ({"title": None}, "title", "missing"),
+        ({"text": "  "}, "text", "non-empty"),
+        ({"look_at": ["loss", "gradient_flow"]}, "look_at", "unknown plot 'gradient_flow'"),
+        ({"look_at": "loss"}, "look_at", "list"),
+        ({"fixes": ["fixes/nope.json"]}, "fixes", "no such file"),
+        ({"order": 0}, "order", "whole number"),
+        ({"order": True}, "order", "whole number"),
+        ({"steps": 2.5}, "steps", "whole number"),
+        ({"seeds": []}, "seeds", "non-empty list"),
+        ({"compare": "yes"}, "compare", "true or false"),
+        ({"compare": True}, "compare", "no network to compare"),
+        ({"lookat": ["loss"]}, "lookat", "not a lesson key"),
+    ],
+)
 def test_read_lesson_names_the_file_and_key_of_a_malformed_lesson(
-        tmp_path: Path, change: dict, key: str, words: str) -> None:
+    tmp_path: Path, change: dict, key: str, words: str
+) -> None:
     lesson = {**GOOD, **change}
     lesson = {k: v for k, v in lesson.items() if v is not None}
     path = _malformed(tmp_path, lesson)
@@ -216,8 +228,7 @@ def test_read_lesson_refuses_a_network_without_a_lesson(tmp_path: Path) -> None:
 def test_read_lesson_resolves_fixes_next_to_the_lesson(tmp_path: Path) -> None:
     (tmp_path / "fixes").mkdir()
     (tmp_path / "fixes" / "f.json").write_text((LESSONS / "fixes" / "05-elu.json").read_text())
-    lesson = read_lesson(_malformed(tmp_path, {**GOOD, "fixes": ["fixes/f.json"],
-                                               "compare": True}))
+    lesson = read_lesson(_malformed(tmp_path, {**GOOD, "fixes": ["fixes/f.json"], "compare": True}))
     assert lesson.fixes == [(tmp_path / "fixes" / "f.json").resolve()] and lesson.compare
     assert lesson.paragraphs == ["One.", "Two."] and lesson.order == 1
 
@@ -451,8 +462,10 @@ def test_lesson_08_clipping_tames_the_exploding_network(seed: int) -> None:
     assert r.final["train_loss"] < 0.01 * start and r.final["train_loss"] < 0.25
     # Each update is at most lr x threshold long, so the weights stay where they started.
     dense = r.nodes("dense") + ["head"]
-    norms = [np.linalg.norm(r.initial_weight_norms(dense)),
-             np.linalg.norm(r.weight_norms(dense, -1))]
+    norms = [
+        np.linalg.norm(r.initial_weight_norms(dense)),
+        np.linalg.norm(r.weight_norms(dense, -1)),
+    ]
     assert abs(norms[1] / norms[0] - 1) < 0.05, norms
 
 

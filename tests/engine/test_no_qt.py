@@ -65,8 +65,14 @@ SCRIPT = textwrap.dedent(
 def test_engine_imports_and_trains_with_qt_blocked() -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    result = subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "trained 3 steps" in result.stdout
 
@@ -103,8 +109,10 @@ def test_no_engine_module_imports_qt() -> None:
 
 
 def test_the_scan_would_catch_a_qt_import() -> None:
-    src = ("import numpy\nfrom PySide6.QtCore import QObject\nimport pyqtgraph as pg\n"
-           "import importlib\nimportlib.import_module('PyQt6')\n")
+    src = (
+        "import numpy\nfrom PySide6.QtCore import QObject\nimport pyqtgraph as pg\n"
+        "import importlib\nimportlib.import_module('PyQt6')\n"
+    )
     names = _imported_names(ast.parse(src))
     hits = [n for n in names if any(q.lower() in n.lower() for q in BLOCKED)]
     assert "PySide6.QtCore" in hits and "pyqtgraph" in hits and "PyQt6" in hits

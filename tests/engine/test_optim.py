@@ -17,9 +17,16 @@ OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam", "rmsprop"]
 HYPER = {"lr": 0.05, "momentum": 0.8, "beta1": 0.85, "beta2": 0.97, "eps": 1e-3, "alpha": 0.9}
 
 
-def hyper_array(lr=HYPER["lr"], momentum=HYPER["momentum"], beta1=HYPER["beta1"],
-                beta2=HYPER["beta2"], eps=HYPER["eps"], alpha=HYPER["alpha"], l2=0.0,
-                clip=1.0) -> np.ndarray:
+def hyper_array(
+    lr=HYPER["lr"],
+    momentum=HYPER["momentum"],
+    beta1=HYPER["beta1"],
+    beta2=HYPER["beta2"],
+    eps=HYPER["eps"],
+    alpha=HYPER["alpha"],
+    l2=0.0,
+    clip=1.0,
+) -> np.ndarray:
     h = np.full(optim.N_HYPER, np.nan)
     h[optim.H_LR], h[optim.H_MOMENTUM], h[optim.H_BETA1] = lr, momentum, beta1
     h[optim.H_BETA2], h[optim.H_EPS], h[optim.H_ALPHA] = beta2, eps, alpha
@@ -65,8 +72,9 @@ def test_update_kernel_matches_naive_over_steps(name):
         old = w.copy()
         dw2, w2, new2 = update(name, w, g, m, v, hyper, t, start, end)
         expected = ref.step(expected, g[start:end])
-        np.testing.assert_allclose(w[start:end], expected, rtol=1e-13, atol=1e-15,
-                                   err_msg=f"{name} step {t}")
+        np.testing.assert_allclose(
+            w[start:end], expected, rtol=1e-13, atol=1e-15, err_msg=f"{name} step {t}"
+        )
         np.testing.assert_array_equal(w[:start], old[:start])
         np.testing.assert_array_equal(w[end:], old[end:])
         assert dw2 == pytest.approx(((old - w) ** 2).sum(), rel=1e-12)
@@ -152,18 +160,29 @@ def tiny_net(optimizer: str, clip: dict | None = None, l2: float = 0.0) -> dict:
     """Every kind of parameter: dense W and b, batch-norm gamma and beta, prelu alpha."""
     ids = ("in", "d1", "bn", "a1", "d2", "a2", "d3", "out")
     return {
-        "format": "vgsim.network/1", "name": "tiny", "data": {"name": "moons", "samples": 120},
-        "nodes": [{"id": "in", "type": "input"},
-                  {"id": "d1", "type": "dense", "units": 5, "init": "he_normal"},
-                  {"id": "bn", "type": "batchnorm"},
-                  {"id": "a1", "type": "activation", "function": "prelu"},
-                  {"id": "d2", "type": "dense", "units": 4, "bias_init": 0.1},
-                  {"id": "a2", "type": "activation", "function": "tanh"},
-                  {"id": "d3", "type": "dense", "units": 1},
-                  {"id": "out", "type": "output", "loss": "binary_cross_entropy"}],
+        "format": "vgsim.network/1",
+        "name": "tiny",
+        "data": {"name": "moons", "samples": 120},
+        "nodes": [
+            {"id": "in", "type": "input"},
+            {"id": "d1", "type": "dense", "units": 5, "init": "he_normal"},
+            {"id": "bn", "type": "batchnorm"},
+            {"id": "a1", "type": "activation", "function": "prelu"},
+            {"id": "d2", "type": "dense", "units": 4, "bias_init": 0.1},
+            {"id": "a2", "type": "activation", "function": "tanh"},
+            {"id": "d3", "type": "dense", "units": 1},
+            {"id": "out", "type": "output", "loss": "binary_cross_entropy"},
+        ],
         "edges": [{"from": a, "to": b} for a, b in zip(ids[:-1], ids[1:], strict=True)],
-        "training": {"optimizer": optimizer, "dtype": "float64", "batch_size": 16, "seed": 7,
-                     "l2": l2, "clip": clip or {"mode": "none", "threshold": 1.0}, **HYPER},
+        "training": {
+            "optimizer": optimizer,
+            "dtype": "float64",
+            "batch_size": 16,
+            "seed": 7,
+            "l2": l2,
+            "clip": clip or {"mode": "none", "threshold": 1.0},
+            **HYPER,
+        },
     }
 
 
@@ -202,8 +221,9 @@ def test_trainer_step_matches_naive_update(name, mode, thr):
         else:
             fired, before = False, float(np.linalg.norm(g))
             after = before
-        np.testing.assert_allclose(tr.params, ref.step(w, g), rtol=1e-12, atol=1e-14,
-                                   err_msg=f"{name}/{mode} step {step}")
+        np.testing.assert_allclose(
+            tr.params, ref.step(w, g), rtol=1e-12, atol=1e-14, err_msg=f"{name}/{mode} step {step}"
+        )
         w = tr.params.copy()
         sc = record.scalars
         assert bool(sc["clip_fired"]) == fired

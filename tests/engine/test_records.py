@@ -16,8 +16,15 @@ TRAINING = {"optimizer": "sgd", "lr": 0.1, "batch_size": 16, "eval_every": 5, "s
 
 
 def network():
-    return mlp(3, 8, 2, activation="tanh", init="xavier_uniform", training=TRAINING,
-               data={"name": "moons", "samples": 200})
+    return mlp(
+        3,
+        8,
+        2,
+        activation="tanh",
+        init="xavier_uniform",
+        training=TRAINING,
+        data={"name": "moons", "samples": 200},
+    )
 
 
 def test_history_rows_written_as_metrics_equal_the_headless_run(tmp_path):
@@ -73,8 +80,9 @@ def test_a_folder_without_a_run_is_refused_by_name(tmp_path):
     with pytest.raises(VgsimError, match="metrics.csv is missing"):
         from_run(tmp_path)
     run_network(network(), 5, tmp_path / "a")
-    run_network(mlp(2, 4, 2, training=TRAINING, data={"name": "moons", "samples": 200}), 5,
-                tmp_path / "b")
+    run_network(
+        mlp(2, 4, 2, training=TRAINING, data={"name": "moons", "samples": 200}), 5, tmp_path / "b"
+    )
     (tmp_path / "b" / SNAPSHOT_FILE).replace(tmp_path / "a" / SNAPSHOT_FILE)
     with pytest.raises(VgsimError, match="do not belong to the same network"):
         from_run(tmp_path / "a")

@@ -13,8 +13,14 @@ from vgsim.engine.validate import validate
 
 
 def deep_sigmoid():
-    return mlp(8, 32, 3, activation="sigmoid", init="standard",
-               training={"optimizer": "sgd", "lr": 0.5, "batch_size": 32})
+    return mlp(
+        8,
+        32,
+        3,
+        activation="sigmoid",
+        init="standard",
+        training={"optimizer": "sgd", "lr": 0.5, "batch_size": 32},
+    )
 
 
 @pytest.mark.parametrize("key", REMEDY_KEYS)
@@ -25,8 +31,10 @@ def test_every_remedy_gives_a_valid_changed_network(key: str) -> None:
     fixed = apply_remedy(net, key)
     assert validate(fixed) == []
     assert fixed.to_dict() != net.to_dict()
-    assert net.to_dict() == (mlp(6, 16, 3, activation="relu") if key == "leaky_relu"
-                             else deep_sigmoid()).to_dict()  # the original is untouched
+    assert (
+        net.to_dict()
+        == (mlp(6, 16, 3, activation="relu") if key == "leaky_relu" else deep_sigmoid()).to_dict()
+    )  # the original is untouched
 
 
 def test_remedies_do_what_their_names_say() -> None:
@@ -41,8 +49,11 @@ def test_remedies_do_what_their_names_say() -> None:
     assert len(apply_remedy(net, "skip").edges) > len(net.edges)
     dense = [n for n in apply_remedy(net, "fewer_layers").nodes if n.type == "dense"]
     assert len(dense) == 5  # 8 hidden layers become 4, plus the head
-    inits = {n.params["init"] for n in apply_remedy(net, "xavier_init").nodes
-             if n.type == "dense" and n.id != "head"}
+    inits = {
+        n.params["init"]
+        for n in apply_remedy(net, "xavier_init").nodes
+        if n.type == "dense" and n.id != "head"
+    }
     assert inits == {"xavier_uniform"}
 
 

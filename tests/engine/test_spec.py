@@ -78,9 +78,17 @@ def test_round_trip_of_every_kind_of_content() -> None:
     assert again.node("d2").label == "hidden 2"
     assert again.node("d2").pos is None
     assert again.node("d1").params == {
-        "units": 16, "init": {"name": "normal", "std": 0.5, "gain": 2.0}}
-    assert again.edges == [("in", "d1"), ("d1", "a1"), ("a1", "d2"), ("d2", "a2"),
-                           ("a2", "d3"), ("d3", "out")]
+        "units": 16,
+        "init": {"name": "normal", "std": 0.5, "gain": 2.0},
+    }
+    assert again.edges == [
+        ("in", "d1"),
+        ("d1", "a1"),
+        ("a1", "d2"),
+        ("d2", "a2"),
+        ("a2", "d3"),
+        ("d3", "out"),
+    ]
     assert again.training["clip"] == {"mode": "value", "threshold": 0.5}
     assert again.lesson == net.lesson
     assert validate(again) == []
@@ -97,8 +105,11 @@ def test_built_network_round_trips() -> None:
     net = Network(
         name="built",
         data={"name": "moons", "samples": 200},
-        nodes=[NodeSpec("i", "input", pos=(1.5, -2.25)), NodeSpec("d", "dense", {"units": 2}),
-               NodeSpec("o", "output", {"loss": "mse"}, label="loss")],
+        nodes=[
+            NodeSpec("i", "input", pos=(1.5, -2.25)),
+            NodeSpec("d", "dense", {"units": 2}),
+            NodeSpec("o", "output", {"loss": "mse"}, label="loss"),
+        ],
         edges=[("i", "d"), ("d", "o")],
         training={"lr": 0.5},
     )
@@ -156,8 +167,10 @@ def read_only(folder: Path):
     """Make `folder` read-only; root ignores permission bits, so it gets the immutable flag."""
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         chattr = shutil.which("chattr")
-        if chattr is None or subprocess.run([chattr, "+i", str(folder)],
-                                            capture_output=True).returncode:
+        if (
+            chattr is None
+            or subprocess.run([chattr, "+i", str(folder)], capture_output=True).returncode
+        ):
             pytest.skip("running as root and cannot make a folder immutable")
         try:
             yield
@@ -200,8 +213,9 @@ def test_save_where_a_file_stands_in_for_the_folder(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["notadir"]
 
 
-def test_disk_full_mid_write_keeps_the_old_file(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disk_full_mid_write_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, before = _existing(tmp_path)
     real_write_text = Path.write_text
 
@@ -218,8 +232,7 @@ def test_disk_full_mid_write_keeps_the_old_file(tmp_path: Path,
     read_network(path)  # still a readable network
 
 
-def test_failed_rename_keeps_the_old_file(tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_rename_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path, before = _existing(tmp_path)
 
     def refuse(self: Path, target: object) -> Path:
@@ -258,15 +271,19 @@ def _csv_project(folder: Path, csv_name: str = "data.csv") -> Path:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(60, 3))
     y = (x[:, 0] + x[:, 1] > 0).astype(int)
-    lines = ["a,b,c,label"] + [f"{r[0]:.5f},{r[1]:.5f},{r[2]:.5f},{c}" for r, c in zip(x, y,
-                                                                                     strict=True)]
+    lines = ["a,b,c,label"] + [
+        f"{r[0]:.5f},{r[1]:.5f},{r[2]:.5f},{c}" for r, c in zip(x, y, strict=True)
+    ]
     (folder / csv_name).parent.mkdir(parents=True, exist_ok=True)
     (folder / csv_name).write_text("\n".join(lines) + "\n", encoding="utf-8")
     net = {
         "format": FORMAT,
         "data": {"name": "csv", "path": csv_name, "target": "label"},
-        "nodes": [{"id": "in", "type": "input"}, {"id": "d", "type": "dense", "units": 2},
-                  {"id": "out", "type": "output"}],
+        "nodes": [
+            {"id": "in", "type": "input"},
+            {"id": "d", "type": "dense", "units": 2},
+            {"id": "out", "type": "output"},
+        ],
         "edges": [{"from": "in", "to": "d"}, {"from": "d", "to": "out"}],
         "training": {"batch_size": 8},
     }

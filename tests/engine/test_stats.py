@@ -34,8 +34,9 @@ def run_histogram(y: np.ndarray, lo: float, hi: float, bins: int) -> np.ndarray:
 @pytest.mark.parametrize("bins", [2, 31, 32, 33, 100, 256])
 def test_histogram_matches_numpy(dtype, size: int, bins: int) -> None:
     y = (np.random.default_rng(size + bins).standard_normal(size) * 3).astype(dtype)
-    np.testing.assert_array_equal(run_histogram(y, -4.0, 4.0, bins),
-                                  reference_histogram(y, -4.0, 4.0, bins))
+    np.testing.assert_array_equal(
+        run_histogram(y, -4.0, 4.0, bins), reference_histogram(y, -4.0, 4.0, bins)
+    )
 
 
 def test_histogram_puts_outliers_in_the_end_bins_and_nan_in_none() -> None:
@@ -66,9 +67,17 @@ def test_count_group_counts_every_value_of_a_group() -> None:
 
 
 def small_trainer(**training) -> Trainer:
-    return Trainer(mlp(2, 12, 3, activation="tanh", init="xavier_uniform",
-                       training={"batch_size": 16, "eval_every": 10**6, **training},
-                       data={"name": "spiral", "samples": 300}))
+    return Trainer(
+        mlp(
+            2,
+            12,
+            3,
+            activation="tanh",
+            init="xavier_uniform",
+            training={"batch_size": 16, "eval_every": 10**6, **training},
+            data={"name": "spiral", "samples": 300},
+        )
+    )
 
 
 def test_recorded_histograms_are_those_of_the_step_outputs() -> None:
@@ -83,8 +92,10 @@ def test_recorded_histograms_are_those_of_the_step_outputs() -> None:
 
 @pytest.mark.parametrize("clip", [{"mode": "none"}, {"mode": "norm", "threshold": 0.5}])
 def test_turning_telemetry_off_changes_no_weight(clip) -> None:
-    full, bare = small_trainer(clip=clip, optimizer="adam"), small_trainer(clip=clip,
-                                                                           optimizer="adam")
+    full, bare = (
+        small_trainer(clip=clip, optimizer="adam"),
+        small_trainer(clip=clip, optimizer="adam"),
+    )
     bare.telemetry = False
     for _ in range(25):
         a, b = full.step(), bare.step()

@@ -27,8 +27,9 @@ class Feed:
         self.history = History(self.ids, **history)
         self.scalars = {k: 0.0 for k in SCALARS}
         self.stats = np.full((n_nodes, N_STATS), 0.5)
-        self.record = StepRecord(self.scalars, self.ids, self.stats,
-                                 np.zeros((n_nodes, 4)), np.zeros((n_nodes, 2)))
+        self.record = StepRecord(
+            self.scalars, self.ids, self.stats, np.zeros((n_nodes, 4)), np.zeros((n_nodes, 2))
+        )
         self.next = 0
 
     def append(self, count: int) -> None:
@@ -177,8 +178,9 @@ def test_long_scalar_series() -> None:
 def test_flat_columns_match_flat() -> None:
     ids = ["in", "d1", "out"]
     stats = np.arange(len(ids) * N_STATS, dtype=float).reshape(len(ids), N_STATS)
-    rec = StepRecord({k: float(i) for i, k in enumerate(SCALARS)}, ids, stats,
-                     np.zeros((3, 4)), np.zeros((3, 2)))
+    rec = StepRecord(
+        {k: float(i) for i, k in enumerate(SCALARS)}, ids, stats, np.zeros((3, 4)), np.zeros((3, 2))
+    )
     flat = rec.flat()
     assert list(flat) == flat_columns(ids)
     assert len(flat) == len(SCALARS) + len(ids) * N_STATS
@@ -187,8 +189,9 @@ def test_flat_columns_match_flat() -> None:
     for c, name in enumerate(STAT_NAMES):
         for r, node in enumerate(ids):
             assert flat[f"{name}/{node}"] == stats[r, c]
-    assert rec.stat("grad_norm") == {n: stats[r, STAT_NAMES.index("grad_norm")]
-                                     for r, n in enumerate(ids)}
+    assert rec.stat("grad_norm") == {
+        n: stats[r, STAT_NAMES.index("grad_norm")] for r, n in enumerate(ids)
+    }
     assert rec.status == "ok" and rec.step == 0
 
 

@@ -23,15 +23,25 @@ def hidden(t: Trainer) -> list[int]:
     return [i for i, kind in enumerate(t.plan.types) if kind in ("dense", "activation")]
 
 
-@pytest.mark.parametrize("activation,init,within", [
-    ("sigmoid", "standard", 1.5),  # the lecture's vanishing network: six orders of magnitude
-    ("tanh", "xavier_uniform", 1.5),
-    ("identity", "normal", 1.3),
-])
+@pytest.mark.parametrize(
+    "activation,init,within",
+    [
+        ("sigmoid", "standard", 1.5),  # the lecture's vanishing network: six orders of magnitude
+        ("tanh", "xavier_uniform", 1.5),
+        ("identity", "normal", 1.3),
+    ],
+)
 def test_prediction_follows_the_measured_flow_at_step_0(activation, init, within):
     init_spec = {"name": "normal", "std": 0.1} if init == "normal" else init
-    net = mlp(8, 64, 3, activation=activation, init=init_spec, data=DATA,
-              training={"batch_size": 128, "dtype": "float64"})
+    net = mlp(
+        8,
+        64,
+        3,
+        activation=activation,
+        init=init_spec,
+        data=DATA,
+        training={"batch_size": 128, "dtype": "float64"},
+    )
     t = Trainer(net)
     predicted = predicted_gradient_flow(t)
     measured = measured_relative(t)
@@ -43,8 +53,15 @@ def test_prediction_follows_the_measured_flow_at_step_0(activation, init, within
 
 
 def test_relu_with_he_init_is_predicted_to_keep_the_gradient(seed=0):
-    net = mlp(8, 64, 3, activation="relu", init="he_normal", data=DATA,
-              training={"batch_size": 128, "seed": seed})
+    net = mlp(
+        8,
+        64,
+        3,
+        activation="relu",
+        init="he_normal",
+        data=DATA,
+        training={"batch_size": 128, "seed": seed},
+    )
     predicted = predicted_gradient_flow(Trainer(net))
     assert np.nanmin(predicted) > 0.3 and np.nanmax(predicted) < 3
 

@@ -21,12 +21,23 @@ LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adam": 0.01, "rmsprop": 0
 
 
 def make_net(nodes, edges, data, optimizer="sgd", l2=0.0, clip=None, batch=16) -> dict:
-    return {"format": "vgsim.network/1", "name": "parity", "data": data,
-            "nodes": [{"id": "in", "type": "input"}, *nodes],
-            "edges": [{"from": a, "to": b} for a, b in edges],
-            "training": {"optimizer": optimizer, "lr": LR[optimizer], "dtype": "float64",
-                         "batch_size": batch, "seed": 5, "l2": l2,
-                         "clip": clip or {"mode": "none", "threshold": 1.0}, **HYPER}}
+    return {
+        "format": "vgsim.network/1",
+        "name": "parity",
+        "data": data,
+        "nodes": [{"id": "in", "type": "input"}, *nodes],
+        "edges": [{"from": a, "to": b} for a, b in edges],
+        "training": {
+            "optimizer": optimizer,
+            "lr": LR[optimizer],
+            "dtype": "float64",
+            "batch_size": batch,
+            "seed": 5,
+            "l2": l2,
+            "clip": clip or {"mode": "none", "threshold": 1.0},
+            **HYPER,
+        },
+    }
 
 
 def chain(*ids):
@@ -36,43 +47,52 @@ def chain(*ids):
 SPIRAL = {"name": "spiral", "classes": 3, "samples": 300}
 
 
-def mlp(fn="tanh", fn2="relu", data=SPIRAL, loss="softmax_cross_entropy", n_out=3,
-        **kw) -> dict:
-    nodes = [{"id": "d1", "type": "dense", "units": 8, "init": "he_normal"},
-             {"id": "a1", "type": "activation", "function": fn},
-             {"id": "d2", "type": "dense", "units": 6},
-             {"id": "a2", "type": "activation", "function": fn2},
-             {"id": "d3", "type": "dense", "units": n_out},
-             {"id": "out", "type": "output", "loss": loss}]
+def mlp(fn="tanh", fn2="relu", data=SPIRAL, loss="softmax_cross_entropy", n_out=3, **kw) -> dict:
+    nodes = [
+        {"id": "d1", "type": "dense", "units": 8, "init": "he_normal"},
+        {"id": "a1", "type": "activation", "function": fn},
+        {"id": "d2", "type": "dense", "units": 6},
+        {"id": "a2", "type": "activation", "function": fn2},
+        {"id": "d3", "type": "dense", "units": n_out},
+        {"id": "out", "type": "output", "loss": loss},
+    ]
     return make_net(nodes, chain("in", "d1", "a1", "d2", "a2", "d3", "out"), data, **kw)
 
 
 def bn_net(**kw) -> dict:
     # No bias before a batch norm: its gradient is 0 up to rounding, which Adam would amplify.
-    nodes = [{"id": "d1", "type": "dense", "units": 6, "bias": False},
-             {"id": "bn1", "type": "batchnorm"},
-             {"id": "a1", "type": "activation", "function": "relu"},
-             {"id": "d2", "type": "dense", "units": 5, "bias": False},
-             {"id": "bn2", "type": "batchnorm", "momentum": 0.3, "eps": 1e-3},
-             {"id": "a2", "type": "activation", "function": "prelu"},
-             {"id": "d3", "type": "dense", "units": 3},
-             {"id": "out", "type": "output"}]
+    nodes = [
+        {"id": "d1", "type": "dense", "units": 6, "bias": False},
+        {"id": "bn1", "type": "batchnorm"},
+        {"id": "a1", "type": "activation", "function": "relu"},
+        {"id": "d2", "type": "dense", "units": 5, "bias": False},
+        {"id": "bn2", "type": "batchnorm", "momentum": 0.3, "eps": 1e-3},
+        {"id": "a2", "type": "activation", "function": "prelu"},
+        {"id": "d3", "type": "dense", "units": 3},
+        {"id": "out", "type": "output"},
+    ]
     # 480 training rows: evaluation runs in two chunks (256 + 224).
-    return make_net(nodes, chain("in", "d1", "bn1", "a1", "d2", "bn2", "a2", "d3", "out"),
-                    {**SPIRAL, "samples": 600}, **kw)
+    return make_net(
+        nodes,
+        chain("in", "d1", "bn1", "a1", "d2", "bn2", "a2", "d3", "out"),
+        {**SPIRAL, "samples": 600},
+        **kw,
+    )
 
 
 def residual_net(**kw) -> dict:
     """An identity skip into a3 and a projection of the input into the output."""
-    nodes = [{"id": "d1", "type": "dense", "units": 6},
-             {"id": "a1", "type": "activation", "function": "elu", "alpha": 0.5},
-             {"id": "d2", "type": "dense", "units": 6},
-             {"id": "a2", "type": "activation", "function": "swish"},
-             {"id": "d3", "type": "dense", "units": 6},
-             {"id": "a3", "type": "activation", "function": "leaky_relu", "slope": 0.2},
-             {"id": "d4", "type": "dense", "units": 3},
-             {"id": "proj", "type": "dense", "units": 3, "bias": False},
-             {"id": "out", "type": "output"}]
+    nodes = [
+        {"id": "d1", "type": "dense", "units": 6},
+        {"id": "a1", "type": "activation", "function": "elu", "alpha": 0.5},
+        {"id": "d2", "type": "dense", "units": 6},
+        {"id": "a2", "type": "activation", "function": "swish"},
+        {"id": "d3", "type": "dense", "units": 6},
+        {"id": "a3", "type": "activation", "function": "leaky_relu", "slope": 0.2},
+        {"id": "d4", "type": "dense", "units": 3},
+        {"id": "proj", "type": "dense", "units": 3, "bias": False},
+        {"id": "out", "type": "output"},
+    ]
     edges = chain("in", "d1", "a1", "d2", "a2", "d3", "a3", "d4", "out")
     edges += [("a1", "a3"), ("in", "proj"), ("proj", "out")]
     return make_net(nodes, edges, SPIRAL, **kw)
@@ -90,11 +110,17 @@ def _activation(node: dict, alpha: np.ndarray | None) -> torch.nn.Module:
         with torch.no_grad():
             m.weight.copy_(_t(alpha))
         return m
-    return {"identity": torch.nn.Identity(), "sigmoid": torch.nn.Sigmoid(),
-            "tanh": torch.nn.Tanh(), "relu": torch.nn.ReLU(),
-            "leaky_relu": torch.nn.LeakyReLU(node.get("slope", 0.01)),
-            "elu": torch.nn.ELU(node.get("alpha", 1.0)), "selu": torch.nn.SELU(),
-            "softplus": torch.nn.Softplus(), "swish": torch.nn.SiLU()}[fn]
+    return {
+        "identity": torch.nn.Identity(),
+        "sigmoid": torch.nn.Sigmoid(),
+        "tanh": torch.nn.Tanh(),
+        "relu": torch.nn.ReLU(),
+        "leaky_relu": torch.nn.LeakyReLU(node.get("slope", 0.01)),
+        "elu": torch.nn.ELU(node.get("alpha", 1.0)),
+        "selu": torch.nn.SELU(),
+        "softplus": torch.nn.Softplus(),
+        "swish": torch.nn.SiLU(),
+    }[fn]
 
 
 class TorchNet(torch.nn.Module):
@@ -122,9 +148,12 @@ class TorchNet(torch.nn.Module):
             elif node["type"] == "batchnorm":
                 idx = tr.node_ids.index(i)
                 off, w = int(tr.ops[idx, k.K_RUN]), tr.plan.width_out[idx]
-                bn = torch.nn.BatchNorm1d(w, eps=node.get("eps", 1e-5),
-                                          momentum=node.get("momentum", 0.1),
-                                          dtype=torch.float64)
+                bn = torch.nn.BatchNorm1d(
+                    w,
+                    eps=node.get("eps", 1e-5),
+                    momentum=node.get("momentum", 0.1),
+                    dtype=torch.float64,
+                )
                 with torch.no_grad():
                     bn.weight.copy_(_t(s[f"param/{i}/gamma"]))
                     bn.bias.copy_(_t(s[f"param/{i}/beta"]))
@@ -144,8 +173,13 @@ class TorchNet(torch.nn.Module):
 
     def param(self, node_id: str, name: str) -> torch.Tensor:
         m = self.mods[node_id]
-        return {"W": lambda: m.weight, "b": lambda: m.bias, "gamma": lambda: m.weight,
-                "beta": lambda: m.bias, "alpha": lambda: m.weight}[name]()
+        return {
+            "W": lambda: m.weight,
+            "b": lambda: m.bias,
+            "gamma": lambda: m.weight,
+            "beta": lambda: m.bias,
+            "alpha": lambda: m.weight,
+        }[name]()
 
     def as_engine(self, node_id: str, name: str, grad: bool = False) -> np.ndarray:
         p = self.param(node_id, name)
@@ -170,19 +204,22 @@ def torch_optimizer(name: str, params, lr: float):
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr)
     if name in ("momentum", "nesterov"):
-        return torch.optim.SGD(params, lr=lr, momentum=HYPER["momentum"],
-                               nesterov=name == "nesterov")
+        return torch.optim.SGD(
+            params, lr=lr, momentum=HYPER["momentum"], nesterov=name == "nesterov"
+        )
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(HYPER["beta1"], HYPER["beta2"]),
-                                eps=HYPER["eps"])
+        return torch.optim.Adam(
+            params, lr=lr, betas=(HYPER["beta1"], HYPER["beta2"]), eps=HYPER["eps"]
+        )
     return torch.optim.RMSprop(params, lr=lr, alpha=HYPER["alpha"], eps=HYPER["eps"])
 
 
 def close(actual, expected, what: str, rtol: float = RTOL) -> None:
     expected = np.asarray(expected, dtype=np.float64)
     scale = max(float(np.abs(expected).max()) if expected.size else 0.0, 1e-8)
-    np.testing.assert_allclose(np.asarray(actual, dtype=np.float64), expected, rtol=rtol,
-                               atol=rtol * scale, err_msg=what)
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=np.float64), expected, rtol=rtol, atol=rtol * scale, err_msg=what
+    )
 
 
 def run_parity(net: dict, steps: int = STEPS) -> Trainer:
@@ -193,7 +230,8 @@ def run_parity(net: dict, steps: int = STEPS) -> Trainer:
     model.train()
     opt = torch_optimizer(cfg["optimizer"], model.parameters(), cfg["lr"])
     loss_name = next(n for n in net["nodes"] if n["type"] == "output").get(
-        "loss", "softmax_cross_entropy")
+        "loss", "softmax_cross_entropy"
+    )
     clip = cfg["clip"]
     weights = [model.param(s.node_id, "W") for s in tr.plan.params if s.name == "W"]
     fired_any = False
@@ -229,10 +267,16 @@ def run_parity(net: dict, steps: int = STEPS) -> Trainer:
             if kind == "batchnorm":
                 bn = model.mods[tr.node_ids[i]]
                 off, w = int(tr.ops[i, k.K_RUN]), tr.plan.width_out[i]
-                close(tr.bn_run[off : off + w], bn.running_mean.numpy(),
-                      f"step {step} {tr.node_ids[i]} running mean")
-                close(tr.bn_run[off + w : off + 2 * w], bn.running_var.numpy(),
-                      f"step {step} {tr.node_ids[i]} running var")
+                close(
+                    tr.bn_run[off : off + w],
+                    bn.running_mean.numpy(),
+                    f"step {step} {tr.node_ids[i]} running mean",
+                )
+                close(
+                    tr.bn_run[off + w : off + 2 * w],
+                    bn.running_var.numpy(),
+                    f"step {step} {tr.node_ids[i]} running var",
+                )
     assert fired_any == (clip["mode"] != "none")
     check_evaluation(tr, model, loss_name)
     return tr
@@ -245,8 +289,10 @@ def check_evaluation(tr: Trainer, model: TorchNet, loss_name: str) -> None:
     model.eval()
     out = tr.node_ids[tr.plan.out_idx]
     with torch.no_grad():
-        for split, X, y in (("train", tr.data.X_train, tr.data.y_train),
-                            ("test", tr.data.X_test, tr.data.y_test)):
+        for split, X, y in (
+            ("train", tr.data.X_train, tr.data.y_train),
+            ("test", tr.data.X_test, tr.data.y_test),
+        ):
             z = model(_t(X))[out]
             loss = torch_loss(loss_name, z, y).item()
             assert got[f"{split}_loss"] == pytest.approx(loss, rel=RTOL), split
@@ -279,8 +325,9 @@ def test_mlp_clip_by_value(name):
 
 @pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
 def test_batchnorm_network(name):
-    tr = run_parity(bn_net(optimizer=name, l2=0.001, clip={"mode": "norm", "threshold": 0.5}),
-                    steps=4)
+    tr = run_parity(
+        bn_net(optimizer=name, l2=0.001, clip={"mode": "norm", "threshold": 0.5}), steps=4
+    )
     assert not np.allclose(tr.bn_run[:6], 0.0)  # the running statistics really moved
 
 
@@ -288,8 +335,7 @@ def test_residual_network():
     run_parity(residual_net(optimizer="adam", l2=0.01))
 
 
-ACTIVATIONS = ["identity", "sigmoid", "softplus", "selu", "swish", "leaky_relu", "elu",
-               "prelu"]
+ACTIVATIONS = ["identity", "sigmoid", "softplus", "selu", "swish", "leaky_relu", "elu", "prelu"]
 
 
 @pytest.mark.parametrize("fn", ACTIVATIONS)
@@ -305,7 +351,8 @@ LOSSES = [  # id, data, loss, outputs
 ]
 
 
-@pytest.mark.parametrize(("data", "loss", "n_out"), [c[1:] for c in LOSSES],
-                         ids=[c[0] for c in LOSSES])
+@pytest.mark.parametrize(
+    ("data", "loss", "n_out"), [c[1:] for c in LOSSES], ids=[c[0] for c in LOSSES]
+)
 def test_each_loss(data, loss, n_out):
     run_parity(mlp(data=data, loss=loss, n_out=n_out, optimizer="adam"), steps=2)

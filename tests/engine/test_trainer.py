@@ -29,28 +29,54 @@ def make(fixture: str = "spiral_small.json", **training: object) -> Trainer:
     return Trainer(load(fixture, **training))
 
 
-def chain(layers: int, fn: str, init: object, *, width: int = 16, data: dict | None = None,
-          loss: str = "softmax_cross_entropy", out: int = 3, **training: object) -> Network:
+def chain(
+    layers: int,
+    fn: str,
+    init: object,
+    *,
+    width: int = 16,
+    data: dict | None = None,
+    loss: str = "softmax_cross_entropy",
+    out: int = 3,
+    **training: object,
+) -> Network:
     """in -> (dense, activation) x layers -> dense(out) -> output."""
     nodes: list[dict] = [{"id": "in", "type": "input"}]
     edges: list[dict] = []
     prev = "in"
     for i in range(layers):
-        nodes += [{"id": f"d{i}", "type": "dense", "units": width, "init": init},
-                  {"id": f"a{i}", "type": "activation", "function": fn}]
+        nodes += [
+            {"id": f"d{i}", "type": "dense", "units": width, "init": init},
+            {"id": f"a{i}", "type": "activation", "function": fn},
+        ]
         edges += [{"from": prev, "to": f"d{i}"}, {"from": f"d{i}", "to": f"a{i}"}]
         prev = f"a{i}"
-    nodes += [{"id": "last", "type": "dense", "units": out},
-              {"id": "out", "type": "output", "loss": loss}]
+    nodes += [
+        {"id": "last", "type": "dense", "units": out},
+        {"id": "out", "type": "output", "loss": loss},
+    ]
     edges += [{"from": prev, "to": "last"}, {"from": "last", "to": "out"}]
-    return Network.from_dict({"format": FORMAT, "data": data or {"name": "spiral"},
-                              "nodes": nodes, "edges": edges, "training": training})
+    return Network.from_dict(
+        {
+            "format": FORMAT,
+            "data": data or {"name": "spiral"},
+            "nodes": nodes,
+            "edges": edges,
+            "training": training,
+        }
+    )
 
 
 def state(t: Trainer) -> dict[str, np.ndarray]:
     """Everything that determines what the next step does."""
-    return {"params": t.params, "opt_m": t.opt_m, "opt_v": t.opt_v, "bn_run": t.bn_run,
-            "stats": t.stats, "hist": t.hist}
+    return {
+        "params": t.params,
+        "opt_m": t.opt_m,
+        "opt_v": t.opt_v,
+        "bn_run": t.bn_run,
+        "stats": t.stats,
+        "hist": t.hist,
+    }
 
 
 def assert_same_state(a: Trainer, b: Trainer, hist: bool = True) -> None:
@@ -68,8 +94,9 @@ def assert_same_state(a: Trainer, b: Trainer, hist: bool = True) -> None:
 def assert_same_record(a: StepRecord, b: StepRecord) -> None:
     va = np.array([a.scalars[k] for k in SCALARS])
     vb = np.array([b.scalars[k] for k in SCALARS])
-    assert va.tobytes() == vb.tobytes(), {k: (a.scalars[k], b.scalars[k]) for k in SCALARS
-                                          if a.scalars[k] != b.scalars[k]}
+    assert va.tobytes() == vb.tobytes(), {
+        k: (a.scalars[k], b.scalars[k]) for k in SCALARS if a.scalars[k] != b.scalars[k]
+    }
     assert a.node_stats.tobytes() == b.node_stats.tobytes()
     assert a.histograms.tobytes() == b.histograms.tobytes()
     assert a.divergence == b.divergence
@@ -147,8 +174,12 @@ def test_next_micro_reports_phases_in_order() -> None:
     position = {n: i for i, n in enumerate(ids)}
     for a, b in t.net.edges:  # forward order is topological
         assert position[a] < position[b]
-    expected = ([("forward", n) for n in ids] + [("loss", None)]
-                + [("backward", n) for n in reversed(ids[1:])] + [("update", None)])
+    expected = (
+        [("forward", n) for n in ids]
+        + [("loss", None)]
+        + [("backward", n) for n in reversed(ids[1:])]
+        + [("update", None)]
+    )
     assert len(t.micro_plan()) == len(expected)
     before = t.params.copy()
     for i, (phase, node) in enumerate(expected):
@@ -254,8 +285,7 @@ def test_reset_in_the_middle_of_a_micro_step() -> None:
 
 
 def exploding(dtype: str) -> Network:
-    return chain(10, "relu", {"name": "normal", "std": 10.0}, optimizer="sgd", lr=1.0,
-                 dtype=dtype)
+    return chain(10, "relu", {"name": "normal", "std": 10.0}, optimizer="sgd", lr=1.0, dtype=dtype)
 
 
 def run_until_divergence(t: Trainer, steps: int = 100) -> StepRecord:
@@ -330,8 +360,17 @@ def test_diverged_step_does_not_report_a_zero_loss() -> None:
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_tanh_with_huge_learning_rate_diverges(dtype: str) -> None:
-    net = chain(3, "tanh", "xavier_uniform", data={"name": "sine"}, loss="mse", out=1,
-                optimizer="sgd", lr=1e6, dtype=dtype)
+    net = chain(
+        3,
+        "tanh",
+        "xavier_uniform",
+        data={"name": "sine"},
+        loss="mse",
+        out=1,
+        optimizer="sgd",
+        lr=1e6,
+        dtype=dtype,
+    )
     t = Trainer(net)
     rec = run_until_divergence(t, 200)
     assert rec.divergence.node in t.node_ids
@@ -349,21 +388,27 @@ BLOWUPS = [
     ("swish", {"name": "normal", "std": 30.0}, "sgd", 1e3, {}),
     ("leaky_relu", {"name": "uniform", "limit": 30.0}, "sgd", 10.0, {}),
     ("prelu", {"name": "normal", "std": 10.0}, "sgd", 1e6, {}),
-    ("relu", {"name": "normal", "std": 10.0}, "sgd", 1e4,
-     {"loss": "binary_cross_entropy", "out": 1, "data": {"name": "moons"}}),
+    (
+        "relu",
+        {"name": "normal", "std": 10.0},
+        "sgd",
+        1e4,
+        {"loss": "binary_cross_entropy", "out": 1, "data": {"name": "moons"}},
+    ),
     ("identity", {"name": "constant", "value": 3.0}, "sgd", 1e6, {"l2": 10.0}),
 ]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize(("fn", "init", "optimizer", "lr", "extra"), BLOWUPS,
-                         ids=[f"{b[0]}-{b[2]}" for b in BLOWUPS])
-def test_numerical_blow_up_never_raises(fn: str, init: object, optimizer: str, lr: float,
-                                        extra: dict, dtype: str) -> None:
+@pytest.mark.parametrize(
+    ("fn", "init", "optimizer", "lr", "extra"), BLOWUPS, ids=[f"{b[0]}-{b[2]}" for b in BLOWUPS]
+)
+def test_numerical_blow_up_never_raises(
+    fn: str, init: object, optimizer: str, lr: float, extra: dict, dtype: str
+) -> None:
     extra = dict(extra)
     kw = {k: extra.pop(k) for k in ("loss", "out", "data") if k in extra}
-    net = chain(6, fn, init, optimizer=optimizer, lr=lr, dtype=dtype, eval_every=1, **extra,
-                **kw)
+    net = chain(6, fn, init, optimizer=optimizer, lr=lr, dtype=dtype, eval_every=1, **extra, **kw)
     t = Trainer(net)
     records = list(t.run(150))
     t.evaluate()
@@ -413,9 +458,10 @@ def test_set_live_lr_sgd_update_is_lr_times_gradient() -> None:
     assert rec.scalars["lr"] == 0.37
     for slot in t.plan.params:
         key = f"{slot.node_id}/{slot.name}"
-        after = t.params[slot.offset: slot.offset + slot.size].reshape(slot.shape)
-        np.testing.assert_allclose(after, st["param/" + key] - 0.37 * st["grad/" + key],
-                                   rtol=1e-12, atol=1e-15)
+        after = t.params[slot.offset : slot.offset + slot.size].reshape(slot.shape)
+        np.testing.assert_allclose(
+            after, st["param/" + key] - 0.37 * st["grad/" + key], rtol=1e-12, atol=1e-15
+        )
 
 
 def test_set_live_clip_and_l2_take_effect() -> None:
@@ -446,7 +492,7 @@ def test_l2_penalty_is_lambda_times_sum_of_squared_dense_weights(fixture: str) -
     t = Trainer(net)
     for _ in range(3):
         rec, st = t.step_with_state()
-        expected = 0.01 * sum(float((w ** 2).sum()) for w in dense_weights(t, st))
+        expected = 0.01 * sum(float((w**2).sum()) for w in dense_weights(t, st))
         assert rec.scalars["l2_penalty"] == pytest.approx(expected, rel=1e-12)
         assert rec.loss == pytest.approx(rec.scalars["data_loss"] + expected, rel=1e-12)
         assert rec.scalars["data_loss"] > 0
@@ -461,13 +507,21 @@ def test_l2_adds_two_lambda_w_to_the_weight_gradient_only() -> None:
     for slot in plain.plan.params:
         key = f"{slot.node_id}/{slot.name}"
         extra = 2 * 0.05 * gp["param/" + key] if slot.name == "W" else 0.0
-        np.testing.assert_allclose(gd["grad/" + key], gp["grad/" + key] + extra,
-                                   rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(
+            gd["grad/" + key], gp["grad/" + key] + extra, rtol=1e-12, atol=1e-15
+        )
 
 
 def grad_norm(st: dict[str, np.ndarray]) -> float:
-    return float(np.sqrt(sum(float((v.astype(np.float64) ** 2).sum())
-                             for k, v in st.items() if k.startswith("grad/"))))
+    return float(
+        np.sqrt(
+            sum(
+                float((v.astype(np.float64) ** 2).sum())
+                for k, v in st.items()
+                if k.startswith("grad/")
+            )
+        )
+    )
 
 
 def test_clip_by_norm_fires_and_reports_norms() -> None:
@@ -505,7 +559,7 @@ def test_clip_by_value() -> None:
     for slot in t.plan.params:
         g = np.clip(st[f"grad/{slot.node_id}/{slot.name}"], -0.01, 0.01)
         clipped.append(g.ravel())
-        got = (before - t.params)[slot.offset: slot.offset + slot.size] / 0.1
+        got = (before - t.params)[slot.offset : slot.offset + slot.size] / 0.1
         np.testing.assert_allclose(got, g.ravel(), rtol=1e-9, atol=1e-15)
     after = np.linalg.norm(np.concatenate(clipped))
     assert rec.scalars["grad_norm_after_clip"] == pytest.approx(after, rel=1e-12)
@@ -541,8 +595,13 @@ def test_weight_and_gradient_figures_where_they_apply() -> None:
     rec, st = t.step_with_state()
     w = rec.stat("weight_norm")
     assert np.isnan(w["a1"]) and np.isnan(w["in"])
-    expected = np.sqrt(sum(float((t.params[s.offset: s.offset + s.size] ** 2).sum())
-                           for s in t.plan.params if s.node_id == "d2"))
+    expected = np.sqrt(
+        sum(
+            float((t.params[s.offset : s.offset + s.size] ** 2).sum())
+            for s in t.plan.params
+            if s.node_id == "d2"
+        )
+    )
     assert w["d2"] == pytest.approx(expected, rel=1e-12)
     assert rec.stat("grad_norm")["a2"] == pytest.approx(np.linalg.norm(st["dact/a2"]), rel=1e-12)
     mean = rec.stat("act_mean")["a1"]
@@ -562,7 +621,8 @@ def test_accuracies_are_fractions() -> None:
             v = rec.scalars[key]
             assert 0.0 <= v <= 1.0, (key, v)
         assert rec.scalars["accuracy"] * t.batch_size == pytest.approx(
-            round(rec.scalars["accuracy"] * t.batch_size))
+            round(rec.scalars["accuracy"] * t.batch_size)
+        )
 
 
 def test_batch_accuracy_matches_the_logits() -> None:
@@ -577,8 +637,11 @@ def _numpy_forward(t: Trainer, X: np.ndarray) -> np.ndarray:
     """spiral_small by hand: dense -> relu -> dense -> relu -> dense."""
     h = X.astype(np.float64)
     for node in ("d1", "d2", "d3"):
-        p = {s.name: t.params[s.offset: s.offset + s.size].reshape(s.shape)
-             for s in t.plan.params if s.node_id == node}
+        p = {
+            s.name: t.params[s.offset : s.offset + s.size].reshape(s.shape)
+            for s in t.plan.params
+            if s.node_id == node
+        }
         h = h @ p["W"] + p["b"]
         if node != "d3":
             h = np.maximum(h, 0.0)

@@ -32,19 +32,28 @@ def test_after_warming_the_cache_is_warm():
 
 def fresh_copy(tmp_path: Path) -> Path:
     package = Path(vgsim.__file__).resolve().parent
-    shutil.copytree(package, tmp_path / "vgsim",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
+    shutil.copytree(
+        package, tmp_path / "vgsim", ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc")
+    )
     return tmp_path
 
 
 def run_in(copy: Path, *args: str) -> str:
-    out = subprocess.run([sys.executable, *args], cwd=copy, capture_output=True, text=True,
-                         check=True, env={**os.environ, "PYTHONPATH": str(copy)})
+    out = subprocess.run(
+        [sys.executable, *args],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(copy)},
+    )
     return out.stdout
 
 
-CACHED = ("from vgsim.engine.warm import kernels_cached as k; "
-          "print(k(), k(dtype='float32'), k(dtype='float64'))")
+CACHED = (
+    "from vgsim.engine.warm import kernels_cached as k; "
+    "print(k(), k(dtype='float32'), k(dtype='float64'))"
+)
 
 
 def test_a_fresh_copy_without_caches_is_cold(tmp_path):

@@ -70,9 +70,12 @@ class RemoveEdge(QUndoCommand):
 class MoveNodes(QUndoCommand):
     """One step for a whole drag, however many blocks moved."""
 
-    def __init__(self, model: GraphModel, moves: dict[str, tuple[tuple[float, float],
-                                                               tuple[float, float]]],
-                 parent: QUndoCommand | None = None):
+    def __init__(
+        self,
+        model: GraphModel,
+        moves: dict[str, tuple[tuple[float, float], tuple[float, float]]],
+        parent: QUndoCommand | None = None,
+    ):
         super().__init__("Move" if len(moves) != 1 else f"Move {next(iter(moves))}", parent)
         self.model, self.moves = model, moves
 
@@ -86,8 +89,9 @@ class MoveNodes(QUndoCommand):
 
 
 class SetParams(QUndoCommand):
-    def __init__(self, model: GraphModel, node_id: str, params: dict,
-                 parent: QUndoCommand | None = None):
+    def __init__(
+        self, model: GraphModel, node_id: str, params: dict, parent: QUndoCommand | None = None
+    ):
         super().__init__(f"Edit {node_id}", parent)
         self.model, self.node_id = model, node_id
         self.old = copy.deepcopy(model.node(node_id).params)
@@ -103,8 +107,9 @@ class SetParams(QUndoCommand):
 class SetSection(QUndoCommand):
     """Replace the network's "data", "training" or "name"."""
 
-    def __init__(self, model: GraphModel, section: str, value: object,
-                 parent: QUndoCommand | None = None):
+    def __init__(
+        self, model: GraphModel, section: str, value: object, parent: QUndoCommand | None = None
+    ):
         super().__init__(f"Edit {section}", parent)
         self.model, self.section = model, section
         self.old = copy.deepcopy(getattr(model.network, section))
@@ -120,8 +125,9 @@ class SetSection(QUndoCommand):
 class ReplaceNetwork(QUndoCommand):
     """Swap the whole network (tidy layout, a remedy that rebuilds the net)."""
 
-    def __init__(self, model: GraphModel, network: Network, text: str,
-                 parent: QUndoCommand | None = None):
+    def __init__(
+        self, model: GraphModel, network: Network, text: str, parent: QUndoCommand | None = None
+    ):
         super().__init__(text, parent)
         self.model = model
         self.old, self.new = model.snapshot(), network.copy()

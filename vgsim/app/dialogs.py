@@ -29,8 +29,14 @@ from .plots.export import DEFAULT_SCALE, ImageOptions
 class AddLayersDialog(QDialog):
     """Depth matters in this lecture: 20 or 56 layers must be one dialog away."""
 
-    def __init__(self, parent: QWidget | None = None, count: int = 1, units: int = 32,
-                 function: str = "relu", init: str = "he_normal"):
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        count: int = 1,
+        units: int = 32,
+        function: str = "relu",
+        init: str = "he_normal",
+    ):
         super().__init__(parent)
         self.setWindowTitle("Add layers")
         form = QFormLayout(self)
@@ -48,23 +54,34 @@ class AddLayersDialog(QDialog):
         form.addRow("Activation", self.function)
         form.addRow("Initialiser", self.init)
         form.addRow("", self.batchnorm)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
 
     def values(self) -> dict:
-        return {"count": self.count.value(), "units": self.units.value(),
-                "function": self.function.currentText(), "init": self.init.currentText(),
-                "batchnorm": self.batchnorm.isChecked()}
+        return {
+            "count": self.count.value(),
+            "units": self.units.value(),
+            "function": self.function.currentText(),
+            "init": self.init.currentText(),
+            "batchnorm": self.batchnorm.isChecked(),
+        }
 
 
 class ImageExportDialog(QDialog):
     """Where to, at which scale, on which background. PNG or SVG follows the file's suffix."""
 
-    def __init__(self, parent: QWidget | None, title: str, path: Path,
-                 size_at: Callable[[float], QSize], vector: bool = True):
+    def __init__(
+        self,
+        parent: QWidget | None,
+        title: str,
+        path: Path,
+        size_at: Callable[[float], QSize],
+        vector: bool = True,
+    ):
         super().__init__(parent)
         self.setWindowTitle(title)
         self._size_at = size_at
@@ -76,8 +93,9 @@ class ImageExportDialog(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.path, 1)
         row.addWidget(browse)
-        self.scale = QDoubleSpinBox(minimum=0.5, maximum=8.0, singleStep=0.5, value=DEFAULT_SCALE,
-                                    suffix=" ×")
+        self.scale = QDoubleSpinBox(
+            minimum=0.5, maximum=8.0, singleStep=0.5, value=DEFAULT_SCALE, suffix=" ×"
+        )
         self.background = QComboBox()
         self.background.addItems(["White", "Transparent"])
         self.size_label = QLabel()
@@ -85,10 +103,16 @@ class ImageExportDialog(QDialog):
         form.addRow("Scale", self.scale)
         form.addRow("Background", self.background)
         form.addRow("Size", self.size_label)
-        form.addRow(QLabel("PNG for slides and documents; SVG (vector) scales to any size."
-                           if vector else "PNG at the chosen scale."))
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
-                                   | QDialogButtonBox.StandardButton.Cancel)
+        form.addRow(
+            QLabel(
+                "PNG for slides and documents; SVG (vector) scales to any size."
+                if vector
+                else "PNG at the chosen scale."
+            )
+        )
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
@@ -97,10 +121,10 @@ class ImageExportDialog(QDialog):
         self._show_size()
 
     def _browse(self) -> None:
-        filters = "PNG image (*.png);;SVG vector image (*.svg)" if self._vector \
-            else "PNG image (*.png)"
-        chosen, _ = QFileDialog.getSaveFileName(self, self.windowTitle(), self.path.text(),
-                                                filters)
+        filters = (
+            "PNG image (*.png);;SVG vector image (*.svg)" if self._vector else "PNG image (*.png)"
+        )
+        chosen, _ = QFileDialog.getSaveFileName(self, self.windowTitle(), self.path.text(), filters)
         if chosen:
             self.path.setText(chosen)
 
@@ -115,5 +139,6 @@ class ImageExportDialog(QDialog):
         return Path(self.path.text()).expanduser()
 
     def options(self) -> ImageOptions:
-        return ImageOptions(scale=self.scale.value(),
-                            transparent=self.background.currentText() == "Transparent")
+        return ImageOptions(
+            scale=self.scale.value(), transparent=self.background.currentText() == "Transparent"
+        )

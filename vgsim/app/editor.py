@@ -70,7 +70,7 @@ class Editor(QObject):
         return target
 
     # --- edits --------------------------------------------------------------------------------
-    def _push(self, command) -> bool:  # noqa: ANN001
+    def _push(self, command) -> bool:
         try:
             self.undo.push(command)
             return True
@@ -78,11 +78,13 @@ class Editor(QObject):
             self.message.emit(str(exc))
             return False
 
-    def add_block(self, name: str, pos: QPointF | tuple[float, float],
-                  on_edge: tuple[str, str] | None = None) -> str:
+    def add_block(
+        self, name: str, pos: QPointF | tuple[float, float], on_edge: tuple[str, str] | None = None
+    ) -> str:
         block = BLOCKS[name]
-        node_id = self.model.new_id(block.name if block.node_type == "activation"
-                                    else block.node_type)
+        node_id = self.model.new_id(
+            block.name if block.node_type == "activation" else block.node_type
+        )
         xy = (pos.x(), pos.y()) if isinstance(pos, QPointF) else pos
         node = NodeSpec(node_id, block.node_type, copy.deepcopy(block.params), pos=xy)
         if on_edge is None:
@@ -137,14 +139,18 @@ class Editor(QObject):
         for node_id, pos in tidy_positions(fixed).items():
             fixed.node(node_id).pos = pos
         self.undo.push(cmd.ReplaceNetwork(self.model, fixed, title))
-        self.message.emit(f"Applied: {title}. Training restarts with the changed network "
-                          "(Undo with Ctrl+Z).")
+        self.message.emit(
+            f"Applied: {title}. Training restarts with the changed network (Undo with Ctrl+Z)."
+        )
 
     def tidy(self) -> None:
         net = self.model.snapshot()
         positions = tidy_positions(net)
-        moves = {n.id: (n.pos or (0.0, 0.0), positions[n.id]) for n in net.nodes
-                 if n.id in positions and n.pos != positions[n.id]}
+        moves = {
+            n.id: (n.pos or (0.0, 0.0), positions[n.id])
+            for n in net.nodes
+            if n.id in positions and n.pos != positions[n.id]
+        }
         if moves:
             command = cmd.MoveNodes(self.model, moves)
             command.setText("Tidy layout")
@@ -164,8 +170,15 @@ class Editor(QObject):
             return self.model.incoming(head)[0]
         return head
 
-    def insert_layers(self, after: str | None, count: int, units: int, function: str,
-                      init: str, batchnorm: bool = False) -> list[str]:
+    def insert_layers(
+        self,
+        after: str | None,
+        count: int,
+        units: int,
+        function: str,
+        init: str,
+        batchnorm: bool = False,
+    ) -> list[str]:
         """Insert `count` × (dense → [batch norm →] activation) after a block, in one undo step."""
         anchor = after or self.default_anchor()
         if anchor is None or not self.model.has_node(anchor):
@@ -204,10 +217,16 @@ class Editor(QObject):
         chosen = set(node_ids)
         entries = [n for n in node_ids if not set(self.model.incoming(n)) & chosen]
         exits = [n for n in node_ids if not set(self.model.outgoing(n)) & chosen]
-        if len(entries) != 1 or len(exits) != 1 or not self.model.incoming(entries[0]) \
-                or not self.model.outgoing(exits[0]):
-            self.message.emit("Select a chain of blocks with one block before and one after it "
-                              "to wrap into a residual block.")
+        if (
+            len(entries) != 1
+            or len(exits) != 1
+            or not self.model.incoming(entries[0])
+            or not self.model.outgoing(exits[0])
+        ):
+            self.message.emit(
+                "Select a chain of blocks with one block before and one after it "
+                "to wrap into a residual block."
+            )
             return False
         source = self.model.incoming(entries[0])[0]
         target = self.model.outgoing(exits[0])[0]
@@ -217,9 +236,18 @@ class Editor(QObject):
         if w_src is not None and w_exit is not None and w_src != w_exit:
             proj = self.model.new_id("proj")
             x, y = self.model.node(entries[0]).pos or (0.0, 0.0)
-            self.undo.push(cmd.AddNode(self.model, NodeSpec(
-                proj, "dense", {"units": w_exit, "init": "xavier_uniform", "bias": False},
-                label=f"projection {w_src}→{w_exit}", pos=(x, y - 110.0))))
+            self.undo.push(
+                cmd.AddNode(
+                    self.model,
+                    NodeSpec(
+                        proj,
+                        "dense",
+                        {"units": w_exit, "init": "xavier_uniform", "bias": False},
+                        label=f"projection {w_src}→{w_exit}",
+                        pos=(x, y - 110.0),
+                    ),
+                )
+            )
             self.undo.push(cmd.AddEdge(self.model, source, proj))
             self.undo.push(cmd.AddEdge(self.model, proj, target))
         else:
@@ -240,8 +268,9 @@ class Editor(QObject):
     def copy_fragment(self, node_ids: list[str]) -> str:
         chosen = set(node_ids)
         nodes = [n.to_dict() for n in self.model.network.nodes if n.id in chosen]
-        edges = [{"from": a, "to": b} for a, b in self.model.network.edges
-                 if a in chosen and b in chosen]
+        edges = [
+            {"from": a, "to": b} for a, b in self.model.network.edges if a in chosen and b in chosen
+        ]
         return json.dumps({"format": FRAGMENT_FORMAT, "nodes": nodes, "edges": edges})
 
     def paste_fragment(self, text: str, offset: float = 40.0) -> list[str]:
@@ -249,8 +278,10 @@ class Editor(QObject):
             frag = json.loads(text)
             if frag.get("format") != FRAGMENT_FORMAT:
                 return []
-            nodes = [Network.from_dict({"format": "vgsim.network/1", "nodes": [d]}).nodes[0]
-                     for d in frag["nodes"]]
+            nodes = [
+                Network.from_dict({"format": "vgsim.network/1", "nodes": [d]}).nodes[0]
+                for d in frag["nodes"]
+            ]
         except (ValueError, KeyError, TypeError, AttributeError, VgsimError):
             self.message.emit("The clipboard holds no vgsim blocks.")
             return []

@@ -82,7 +82,7 @@ class Job(QObject):
             self.error = str(exc)
         except OSError as exc:
             self.error = f"Cannot write {exc.filename or 'the file'}: {exc.strerror or exc}."
-        except Exception as exc:  # noqa: BLE001 - a report, never a crash of the window
+        except Exception as exc:
             self.error = f"The export failed: {exc}"
 
     @property
@@ -99,9 +99,15 @@ class ExportController(QObject):
     message = Signal(str)  # a finished export, for the status bar
     failed = Signal(str)  # why an export did not happen; nothing half-written was left
 
-    def __init__(self, window: QWidget, dashboard: Dashboard, area: QWidget,
-                 training: TrainingController, network: Callable[[], Network],
-                 settings: QSettings):
+    def __init__(
+        self,
+        window: QWidget,
+        dashboard: Dashboard,
+        area: QWidget,
+        training: TrainingController,
+        network: Callable[[], Network],
+        settings: QSettings,
+    ):
         super().__init__(window)
         self.window, self.dashboard, self.area = window, dashboard, area
         self.training, self.network, self.settings = training, network, settings
@@ -124,8 +130,7 @@ class ExportController(QObject):
         self.settings.setValue("export_folder", str(path if path.is_dir() else path.parent))
 
     # --- plots --------------------------------------------------------------------------------
-    def export_plot(self, key: str, path: str | Path,
-                    options: ImageOptions | None = None) -> Path:
+    def export_plot(self, key: str, path: str | Path, options: ImageOptions | None = None) -> Path:
         return export_plot(self.dashboard.plot_items()[key], path, options)
 
     def copy_plot(self, key: str) -> None:
@@ -134,22 +139,31 @@ class ExportController(QObject):
 
     def export_plot_dialog(self, key: str) -> None:
         item = self.dashboard.plot_items()[key]
-        dialog = ImageExportDialog(self.window, "Export image",
-                                   self.folder() / f"{self.stem()}-{key}.png",
-                                   lambda scale: pixel_size(item, scale))
+        dialog = ImageExportDialog(
+            self.window,
+            "Export image",
+            self.folder() / f"{self.stem()}-{key}.png",
+            lambda scale: pixel_size(item, scale),
+        )
         if dialog.exec():
             self._guarded(lambda: self.export_plot(key, dialog.chosen_path(), dialog.options()))
 
-    def export_all_plots(self, folder: str | Path, options: ImageOptions | None = None,
-                         progress: Callable[[int, int], bool] | None = None) -> list[Path]:
+    def export_all_plots(
+        self,
+        folder: str | Path,
+        options: ImageOptions | None = None,
+        progress: Callable[[int, int], bool] | None = None,
+    ) -> list[Path]:
         self.dashboard.refresh_all()
         self.dashboard.fit_steps()  # as `vgsim run --plots` draws them
-        return export_all(self.dashboard.plot_items(), folder, self.stem(), options=options,
-                          progress=progress)
+        return export_all(
+            self.dashboard.plot_items(), folder, self.stem(), options=options, progress=progress
+        )
 
     def export_all_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, "Export all plots to a folder",
-                                                  str(self.folder()))
+        folder = QFileDialog.getExistingDirectory(
+            self.window, "Export all plots to a folder", str(self.folder())
+        )
         if not folder:
             return
         dialog = QProgressDialog("Exporting plots…", "Cancel", 0, 1, self.window)
@@ -194,8 +208,11 @@ class ExportController(QObject):
             return
         frames = len(self.recording.frames) if self.recording else 0
         path, _ = QFileDialog.getSaveFileName(
-            self.window, f"Save the animation ({frames} frames)",
-            str(self.folder() / f"{self.stem()}-gradient-flow.gif"), "Animated GIF (*.gif)")
+            self.window,
+            f"Save the animation ({frames} frames)",
+            str(self.folder() / f"{self.stem()}-gradient-flow.gif"),
+            "Animated GIF (*.gif)",
+        )
         saved = self._guarded(lambda: self.stop_recording(path or None))
         if saved:
             self._remember(Path(saved))
@@ -209,8 +226,10 @@ class ExportController(QObject):
             return write_file(path, png_bytes(widget_image(self.area, options)))
         if kind == ".svg":
             return write_file(path, self._area_svg())
-        raise ExportError(f"Cannot export the dashboard as '{path.suffix or path.name}': "
-                          "choose a .png or .svg file.")
+        raise ExportError(
+            f"Cannot export the dashboard as '{path.suffix or path.name}': "
+            "choose a .png or .svg file."
+        )
 
     def _area_svg(self) -> bytes:
         from PySide6.QtCore import QBuffer, QByteArray, QIODevice
@@ -231,9 +250,12 @@ class ExportController(QObject):
         return bytes(data.data())
 
     def export_dashboard_dialog(self) -> None:
-        dialog = ImageExportDialog(self.window, "Export dashboard",
-                                   self.folder() / f"{self.stem()}-dashboard.png",
-                                   lambda scale: self.area.size() * scale)
+        dialog = ImageExportDialog(
+            self.window,
+            "Export dashboard",
+            self.folder() / f"{self.stem()}-dashboard.png",
+            lambda scale: self.area.size() * scale,
+        )
         if dialog.exec():
             self._guarded(lambda: self.export_dashboard(dialog.chosen_path(), dialog.options()))
 
@@ -264,15 +286,17 @@ class ExportController(QObject):
         try:
             save_network(self.network(), path)
         except OSError as exc:
-            raise ExportError(f"Cannot write {path}: {exc.strerror or exc}. "
-                              "Nothing was written there.") from exc
+            raise ExportError(
+                f"Cannot write {path}: {exc.strerror or exc}. Nothing was written there."
+            ) from exc
         return path
 
-    def _data_dialog(self, title: str, suffix: str, filters: str,
-                     export: Callable[[Path], object]) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, title,
-                                              str(self.folder() / f"{self.stem()}{suffix}"),
-                                              filters)
+    def _data_dialog(
+        self, title: str, suffix: str, filters: str, export: Callable[[Path], object]
+    ) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, title, str(self.folder() / f"{self.stem()}{suffix}"), filters
+        )
         if path:
             self._remember(Path(path))
             self._guarded(lambda: export(Path(path)))
@@ -281,12 +305,10 @@ class ExportController(QObject):
         self._data_dialog("Export metrics", "-metrics.csv", "CSV (*.csv)", self.export_metrics)
 
     def export_state_dialog(self) -> None:
-        self._data_dialog("Export state", "-state.npz", "NumPy arrays (*.npz)",
-                          self.export_state)
+        self._data_dialog("Export state", "-state.npz", "NumPy arrays (*.npz)", self.export_state)
 
     def export_network_dialog(self) -> None:
-        self._data_dialog("Export network", ".json", "vgsim networks (*.json)",
-                          self.export_network)
+        self._data_dialog("Export network", ".json", "vgsim networks (*.json)", self.export_network)
 
     # --- plumbing -----------------------------------------------------------------------------
     def _start(self, work: Callable[[Callable[[float], bool]], str]) -> Job:

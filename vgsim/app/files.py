@@ -49,9 +49,13 @@ class FileController:
 
     def _ask(self, question: str) -> QMessageBox.StandardButton:
         return QMessageBox.question(
-            self.window, "Unsaved changes", question,
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel)
+            self.window,
+            "Unsaved changes",
+            question,
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+        )
 
     def maybe_discard(self) -> bool:
         """True if the current network may be replaced (saved, discarded, or unchanged)."""
@@ -68,8 +72,11 @@ class FileController:
         try:
             self.editor.open(path)
         except NetworkFileError as exc:
-            QMessageBox.warning(self.window, "Cannot open this file",
-                                f"{exc}\n\nThe network you had open is unchanged.")
+            QMessageBox.warning(
+                self.window,
+                "Cannot open this file",
+                f"{exc}\n\nThe network you had open is unchanged.",
+            )
             return False
         if Path(path).resolve().parent.parent != RESOURCES:
             self._remember(Path(path))
@@ -97,17 +104,21 @@ class FileController:
     def save_as(self) -> bool:
         folder = str(self.settings.value("last_folder", str(Path.home())))
         name = self.editor.model.network.name or "network"
-        path, _ = QFileDialog.getSaveFileName(self.window, "Save network as",
-                                              str(Path(folder) / f"{name}.json"), FILTER)
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, "Save network as", str(Path(folder) / f"{name}.json"), FILTER
+        )
         return bool(path) and self._save_to(Path(path))
 
     def _save_to(self, path: Path) -> bool:
         try:
             self.editor.save(path)
         except OSError as exc:
-            QMessageBox.warning(self.window, "Cannot save",
-                                f"Could not write {path}:\n{exc}\n\nNothing was lost: the "
-                                "network is still open; try another folder.")
+            QMessageBox.warning(
+                self.window,
+                "Cannot save",
+                f"Could not write {path}:\n{exc}\n\nNothing was lost: the "
+                "network is still open; try another folder.",
+            )
             return False
         self._remember(path)
         return True

@@ -53,20 +53,37 @@ def offscreen(widget_class: type[QWidget], size: tuple[int, int]) -> Iterator[QW
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
-def render_plots(data: PlotData, folder: str | Path, formats: tuple[str, ...] = FORMATS,
-                 options: ImageOptions | None = None,
-                 progress: Callable[[int, int], bool] | None = None) -> list[Path]:
+def render_plots(
+    data: PlotData,
+    folder: str | Path,
+    formats: tuple[str, ...] = FORMATS,
+    options: ImageOptions | None = None,
+    progress: Callable[[int, int], bool] | None = None,
+) -> list[Path]:
     """Draw `data` on a dashboard that is never shown and export every plot to `folder`."""
     with offscreen(Dashboard, FIGURE_SIZE) as dashboard:
         dashboard.show_data(data, everything=True)
         dashboard.fit_steps()
         QApplication.processEvents()
-        return export_all(dashboard.plot_items(), folder, file_stem(data.name, data.step),
-                          formats, options, progress)
+        return export_all(
+            dashboard.plot_items(),
+            folder,
+            file_stem(data.name, data.step),
+            formats,
+            options,
+            progress,
+        )
 
 
-def animate(trainer: Trainer, steps: int, path: str | Path, plot: str = "gradient-flow",
-            frames: int = 60, scale: float = 1.0, name: str = "") -> Path:
+def animate(
+    trainer: Trainer,
+    steps: int,
+    path: str | Path,
+    plot: str = "gradient-flow",
+    frames: int = 60,
+    scale: float = 1.0,
+    name: str = "",
+) -> Path:
     """Train `steps` steps, drawing `plot` `frames` times along the way (evenly spaced, the
     first before any step), and save the frames as a looping GIF."""
     with offscreen(Dashboard, FIGURE_SIZE) as dashboard:

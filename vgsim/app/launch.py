@@ -43,13 +43,13 @@ def launch(args: argparse.Namespace | None = None) -> int:
     return code[0] or result
 
 
-def _stopped(window) -> bool:  # noqa: ANN001
+def _stopped(window) -> bool:
     """Training ended early (diverged): nothing more will come."""
     frame = window.training.frame
     return frame is not None and frame.record is not None and frame.record.divergence is not None
 
 
-def _schedule_screenshot(app, window, args: argparse.Namespace, code: list[int]) -> None:  # noqa: ANN001
+def _schedule_screenshot(app, window, args: argparse.Namespace, code: list[int]) -> None:
     """Train, wait for the view to catch up, save the window as an image, then quit."""
     from PySide6.QtCore import QTimer
 
@@ -85,7 +85,6 @@ def _schedule_screenshot(app, window, args: argparse.Namespace, code: list[int])
 
     timer = QTimer()
     timer.timeout.connect(finish)
-    QTimer.singleShot(300, lambda: window.training.run_until("steps", steps)
-                      if steps else None)
+    QTimer.singleShot(300, lambda: window.training.run_until("steps", steps) if steps else None)
     QTimer.singleShot(600, lambda: timer.start(50))
     QTimer.singleShot(TIMEOUT_MS, give_up)

@@ -60,8 +60,14 @@ class MainWindow(QMainWindow):
         self.actions: dict[str, QAction] = {}
         self._build_layout()
         self.side_by_side = SideBySide(self, lambda: self.editor.model.snapshot(), self.settings)
-        self.exports = ExportController(self, self.dashboard, self.splitter, self.training,
-                                        lambda: self.editor.model.snapshot(), self.settings)
+        self.exports = ExportController(
+            self,
+            self.dashboard,
+            self.splitter,
+            self.training,
+            lambda: self.editor.model.snapshot(),
+            self.settings,
+        )
         build_menus(self)
         self._wire()
         self._restore_state()
@@ -82,8 +88,10 @@ class MainWindow(QMainWindow):
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.canvas_box)
         # Over the plots when the canvas no longer matches them (the network has problems).
-        self.stale_banner = QLabel("⚠ These plots are from the last network that could train: "
-                                   "fix the problems listed on the left to train this one.")
+        self.stale_banner = QLabel(
+            "⚠ These plots are from the last network that could train: "
+            "fix the problems listed on the left to train this one."
+        )
         self.stale_banner.setStyleSheet("background: #fef7e0; color: #7a4f01; padding: 4px;")
         self.stale_banner.hide()
         plots_box = QWidget()
@@ -96,14 +104,18 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([330, 620])
         self.setCentralWidget(self.splitter)
         self.palette_dock = self._dock("Blocks", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.inspector_dock = self._dock("Inspector", self.inspector,
-                                         Qt.DockWidgetArea.RightDockWidgetArea)
-        self.problems_dock = self._dock("Problems", self.problems,
-                                        Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.diagnosis_dock = self._dock("Diagnosis", self.diagnosis,
-                                         Qt.DockWidgetArea.RightDockWidgetArea)
-        self.lessons_dock = self._dock("Lessons", self.lessons,
-                                       Qt.DockWidgetArea.RightDockWidgetArea)
+        self.inspector_dock = self._dock(
+            "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.problems_dock = self._dock(
+            "Problems", self.problems, Qt.DockWidgetArea.LeftDockWidgetArea
+        )
+        self.diagnosis_dock = self._dock(
+            "Diagnosis", self.diagnosis, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.lessons_dock = self._dock(
+            "Lessons", self.lessons, Qt.DockWidgetArea.RightDockWidgetArea
+        )
         self.tabifyDockWidget(self.inspector_dock, self.diagnosis_dock)
         self.tabifyDockWidget(self.diagnosis_dock, self.lessons_dock)
         self.inspector_dock.raise_()
@@ -113,8 +125,10 @@ class MainWindow(QMainWindow):
         self.preparing = QProgressBar()  # busy while a trainer is built (first run: compiling)
         self.preparing.setRange(0, 0)
         self.preparing.setMaximumWidth(160)
-        self.preparing.setToolTip("Preparing the training kernels: compiled once on the first "
-                                  "run (about 15 s), then loaded from the cache")
+        self.preparing.setToolTip(
+            "Preparing the training kernels: compiled once on the first "
+            "run (about 15 s), then loaded from the cache"
+        )
         self.preparing.hide()
         self.statusBar().addPermanentWidget(self.preparing)
         self.progress_label = QLabel("step 0")
@@ -203,14 +217,20 @@ class MainWindow(QMainWindow):
         for key in ("play", "step", "micro", "reset"):
             self.actions[key].setEnabled(not problems)
         self.run_until.setEnabled(not problems)
-        self.stale_banner.setVisible(bool(problems) and self.training.frame is not None
-                                     and bool(self.training.frame.nodes[0]))
+        self.stale_banner.setVisible(
+            bool(problems)
+            and self.training.frame is not None
+            and bool(self.training.frame.nodes[0])
+        )
         if problems:
-            reason = (f"Cannot train: {len(problems)} problem{'s' * (len(problems) > 1)} — "
-                      f"{problems[0].message}")
+            reason = (
+                f"Cannot train: {len(problems)} problem{'s' * (len(problems) > 1)} — "
+                f"{problems[0].message}"
+            )
             play.setToolTip(reason)
-            self.play_reason.setText(f"⚠ {len(problems)} problem"
-                                     f"{'s' * (len(problems) > 1)}: see the Problems list")
+            self.play_reason.setText(
+                f"⚠ {len(problems)} problem{'s' * (len(problems) > 1)}: see the Problems list"
+            )
             self.play_reason.setStyleSheet("color: #b3261e")
         else:
             play.setToolTip("Train continuously (Space)")
@@ -268,9 +288,12 @@ class MainWindow(QMainWindow):
         ids = list(frame.nodes[0])
         micro = frame.phase is not None
         stats = frame.live_stats if micro else (frame.record.node_stats if frame.record else None)
-        self.dashboard.show_data(self.training.plot_data(frame), stats=stats,
-                                 hist=frame.live_hist if micro else None,
-                                 everything=not frame.playing)
+        self.dashboard.show_data(
+            self.training.plot_data(frame),
+            stats=stats,
+            hist=frame.live_hist if micro else None,
+            everything=not frame.playing,
+        )
         now = time.perf_counter()
         if not frame.playing or now - self._tinted_at >= TINT_SECONDS:
             # Repainting every block is a third of a frame: while playing, 10 times a second.
@@ -286,8 +309,9 @@ class MainWindow(QMainWindow):
         record = frame.record
         loss = f"{record.loss:.4g}" if record is not None else "–"
         rate = f" · {frame.steps_per_second:,.0f} steps/s" if frame.playing else ""
-        self.progress_label.setText(f"step {frame.step_count} · epoch {frame.epoch} · "
-                                    f"loss {loss}{rate}")
+        self.progress_label.setText(
+            f"step {frame.step_count} · epoch {frame.epoch} · loss {loss}{rate}"
+        )
         if record is not None and record.divergence is not None:
             self.phase_label.setText(f"✖ {record.divergence.message()} Reset (R) to start again.")
             self.phase_label.setStyleSheet("color: #b3261e")
@@ -304,10 +328,12 @@ class MainWindow(QMainWindow):
         phase, node = frame.phase, frame.node
         done = frame.next_phase is None
         # Short: the status bar has room for one line beside the step counter.
-        words = {"forward": f"Forward: {node} computed",
-                 "loss": "Loss computed: the gradient starts at the output",
-                 "backward": f"Backward: gradient through {node}",
-                 "update": "Update: weights changed, step complete"}
+        words = {
+            "forward": f"Forward: {node} computed",
+            "loss": "Loss computed: the gradient starts at the output",
+            "backward": f"Backward: gradient through {node}",
+            "update": "Update: weights changed, step complete",
+        }
         text = words.get(str(phase), str(phase))
         if frame.next_phase is not None and not done:
             nxt_phase, nxt_node = frame.next_phase
@@ -324,8 +350,9 @@ class MainWindow(QMainWindow):
             self.preparing.show()
             self.play_reason.setText("Preparing: training can start in a moment")
             self.play_reason.setStyleSheet("color: #b06000")
-            self.statusBar().showMessage("Preparing the training kernels (compiled on the first "
-                                         "run only, about 15 s)…")
+            self.statusBar().showMessage(
+                "Preparing the training kernels (compiled on the first run only, about 15 s)…"
+            )
 
     # --- lessons and comparisons --------------------------------------------------------------
     def open_lesson(self, lesson: Lesson) -> bool:
@@ -335,8 +362,11 @@ class MainWindow(QMainWindow):
         self.lessons_dock.show()
         self.lessons_dock.raise_()
         self._diagnosis_seen = True  # the lesson's text stays in front; Diagnosis is a tab away
-        self.statusBar().showMessage(f"Lesson {lesson.order}: {lesson.title}. Look at the framed "
-                                     "plots; Run trains the recommended steps.", 10000)
+        self.statusBar().showMessage(
+            f"Lesson {lesson.order}: {lesson.title}. Look at the framed "
+            "plots; Run trains the recommended steps.",
+            10000,
+        )
         if lesson.compare:
             self.side_by_side.compare_lesson(lesson)
         return True
@@ -352,9 +382,13 @@ class MainWindow(QMainWindow):
         if self.files.maybe_discard():
             from ..engine.spec import Network, NodeSpec
 
-            net = Network(name="untitled", nodes=[
-                NodeSpec("in", "input", pos=(0.0, 0.0)),
-                NodeSpec("out", "output", {"loss": "softmax_cross_entropy"}, pos=(450.0, 0.0))])
+            net = Network(
+                name="untitled",
+                nodes=[
+                    NodeSpec("in", "input", pos=(0.0, 0.0)),
+                    NodeSpec("out", "output", {"loss": "softmax_cross_entropy"}, pos=(450.0, 0.0)),
+                ],
+            )
             self.editor.load(net, None)
 
     def _fill_recent(self) -> None:
@@ -406,8 +440,9 @@ class MainWindow(QMainWindow):
         dialog = AddLayersDialog(self)
         if dialog.exec():
             v = dialog.values()
-            self.editor.insert_layers(self._anchor(), v["count"], v["units"], v["function"],
-                                      v["init"], v["batchnorm"])
+            self.editor.insert_layers(
+                self._anchor(), v["count"], v["units"], v["function"], v["init"], v["batchnorm"]
+            )
             self.view.fit()
 
     def wrap_residual(self) -> None:
@@ -422,10 +457,13 @@ class MainWindow(QMainWindow):
             return
         outgoing = self.editor.model.outgoing(anchor)
         x, y = self.editor.model.node(anchor).pos or (0.0, 0.0)
-        self.editor.add_block(name, (x + 75.0, y + 80.0),
-                              (anchor, outgoing[0]) if outgoing else None)
+        self.editor.add_block(
+            name, (x + 75.0, y + 80.0), (anchor, outgoing[0]) if outgoing else None
+        )
 
     def _explain_skip_tool(self) -> None:
         self.statusBar().showMessage(
             "Skip connection: drag from a block's output port (right dot) onto a later block. "
-            "Or select a chain of blocks and use Build ▸ Wrap in residual block.", 10000)
+            "Or select a chain of blocks and use Build ▸ Wrap in residual block.",
+            10000,
+        )

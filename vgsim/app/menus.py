@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from .main_window import MainWindow
 
 
-def make_action(window: MainWindow, key: str, text: str, slot, shortcut=None,  # noqa: ANN001
-                tip: str = "") -> QAction:
+def make_action(
+    window: MainWindow, key: str, text: str, slot, shortcut=None, tip: str = ""
+) -> QAction:
     action = QAction(text, window)
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))
@@ -48,21 +49,57 @@ def build_menus(window: MainWindow) -> None:
     file_menu.addSeparator()
     x = window.exports
     export = file_menu.addMenu("&Export")
-    export.addAction(a("export_all", "All &plots…", x.export_all_dialog, "Ctrl+E",
-                       "Every plot as PNG and SVG into a folder"))
-    export.addAction(a("export_dashboard", "&Dashboard image…", x.export_dashboard_dialog,
-                       "Ctrl+Shift+E", "One image of the canvas and all the plots"))
-    record = a("record", "&Record gradient flow (GIF)", x.record_toggled,
-               tip="Capture the gradient-flow plot as it changes; uncheck to save a GIF")
+    export.addAction(
+        a(
+            "export_all",
+            "All &plots…",
+            x.export_all_dialog,
+            "Ctrl+E",
+            "Every plot as PNG and SVG into a folder",
+        )
+    )
+    export.addAction(
+        a(
+            "export_dashboard",
+            "&Dashboard image…",
+            x.export_dashboard_dialog,
+            "Ctrl+Shift+E",
+            "One image of the canvas and all the plots",
+        )
+    )
+    record = a(
+        "record",
+        "&Record gradient flow (GIF)",
+        x.record_toggled,
+        tip="Capture the gradient-flow plot as it changes; uncheck to save a GIF",
+    )
     record.setCheckable(True)
     export.addAction(record)
     export.addSeparator()
-    export.addAction(a("export_metrics", "&Metrics (CSV)…", x.export_metrics_dialog,
-                       tip="The run's per-step figures, the columns of `vgsim run`"))
-    export.addAction(a("export_state", "&State (.npz)…", x.export_state_dialog,
-                       tip="Activations, gradients and weights now: the --dump-state keys"))
-    export.addAction(a("export_network", "&Network (JSON)…", x.export_network_dialog,
-                       tip="The network on the canvas as a network file"))
+    export.addAction(
+        a(
+            "export_metrics",
+            "&Metrics (CSV)…",
+            x.export_metrics_dialog,
+            tip="The run's per-step figures, the columns of `vgsim run`",
+        )
+    )
+    export.addAction(
+        a(
+            "export_state",
+            "&State (.npz)…",
+            x.export_state_dialog,
+            tip="Activations, gradients and weights now: the --dump-state keys",
+        )
+    )
+    export.addAction(
+        a(
+            "export_network",
+            "&Network (JSON)…",
+            x.export_network_dialog,
+            tip="The network on the canvas as a network file",
+        )
+    )
     file_menu.addSeparator()
     file_menu.addAction(a("quit", "&Quit", window.close, K.Quit))
     edit = window.menuBar().addMenu("&Edit")
@@ -78,15 +115,43 @@ def build_menus(window: MainWindow) -> None:
     edit.addAction(a("delete", "&Delete", window.delete_selection, Qt.Key.Key_Delete))
     edit.addAction(a("select_all", "Select &All", window._select_all, K.SelectAll))
     build = window.menuBar().addMenu("&Build")
-    build.addAction(a("add_pair", "Add dense + activation", window.add_pair, "Ctrl+L",
-                      "Append a dense layer and an activation after the selected block"))
-    build.addAction(a("add_layers", "Add &N layers…", window.add_layers, "Ctrl+Shift+L",
-                      "Add many identical layers at once (20 or 56 layers in one go)"))
-    build.addAction(a("wrap_residual", "Wrap in &residual block", window.wrap_residual,
-                      "Ctrl+R", "Add a skip connection around the selected chain"))
+    build.addAction(
+        a(
+            "add_pair",
+            "Add dense + activation",
+            window.add_pair,
+            "Ctrl+L",
+            "Append a dense layer and an activation after the selected block",
+        )
+    )
+    build.addAction(
+        a(
+            "add_layers",
+            "Add &N layers…",
+            window.add_layers,
+            "Ctrl+Shift+L",
+            "Add many identical layers at once (20 or 56 layers in one go)",
+        )
+    )
+    build.addAction(
+        a(
+            "wrap_residual",
+            "Wrap in &residual block",
+            window.wrap_residual,
+            "Ctrl+R",
+            "Add a skip connection around the selected chain",
+        )
+    )
     build.addSeparator()
-    build.addAction(a("tidy", "&Tidy layout", window.editor.tidy, "Ctrl+T",
-                      "Main path in a line, skip connections arching over it"))
+    build.addAction(
+        a(
+            "tidy",
+            "&Tidy layout",
+            window.editor.tidy,
+            "Ctrl+T",
+            "Main path in a line, skip connections arching over it",
+        )
+    )
     view = window.menuBar().addMenu("&View")
     view.addAction(a("fit", "&Fit network", window.view.fit, "Ctrl+0"))
     view.addAction(a("zoom_in", "Zoom &in", lambda: window.view.zoom_by(1.25), K.ZoomIn))
@@ -94,12 +159,25 @@ def build_menus(window: MainWindow) -> None:
     view.addSeparator()
     dash = window.dashboard
     for key, text, slot, tip in (
-            ("faded_steps", "Gradient flow: last &steps, faded", dash.show_faded_steps,
-             "The gradient profiles of the last few steps, fading with age"),
-            ("theory", "Gradient flow: &theory at step 0", dash.show_theory,
-             "The mean-field prediction at initialisation, for plain chains"),
-            ("log_loss", "&Loss on a log scale", dash.log_loss,
-             "Loss axis logarithmic (small losses stay visible) or linear")):
+        (
+            "faded_steps",
+            "Gradient flow: last &steps, faded",
+            dash.show_faded_steps,
+            "The gradient profiles of the last few steps, fading with age",
+        ),
+        (
+            "theory",
+            "Gradient flow: &theory at step 0",
+            dash.show_theory,
+            "The mean-field prediction at initialisation, for plain chains",
+        ),
+        (
+            "log_loss",
+            "&Loss on a log scale",
+            dash.log_loss,
+            "Loss axis logarithmic (small losses stay visible) or linear",
+        ),
+    ):
         action = a(key, text, slot, tip=tip)
         action.setCheckable(True)
         action.setChecked(True)
@@ -110,32 +188,65 @@ def build_menus(window: MainWindow) -> None:
     theory = dash.plots["gradient-flow"].theory
     theory.visibleChanged.connect(lambda: window.actions["theory"].setChecked(theory.isVisible()))
     view.addSeparator()
-    for dock in (window.palette_dock, window.inspector_dock, window.problems_dock,
-                 window.diagnosis_dock):
+    for dock in (
+        window.palette_dock,
+        window.inspector_dock,
+        window.problems_dock,
+        window.diagnosis_dock,
+    ):
         view.addAction(dock.toggleViewAction())
     lessons = window.menuBar().addMenu("&Lessons")
     for lesson in window.lessons.lessons:
-        lessons.addAction(f"&{lesson.order}. {lesson.title}" if lesson.order < 10
-                          else f"{lesson.order}. {lesson.title}",
-                          lambda chosen=lesson: window.open_lesson(chosen))
+        lessons.addAction(
+            f"&{lesson.order}. {lesson.title}"
+            if lesson.order < 10
+            else f"{lesson.order}. {lesson.title}",
+            lambda chosen=lesson: window.open_lesson(chosen),
+        )
     lessons.addSeparator()
     lessons.addAction(window.lessons_dock.toggleViewAction())
     window.train_menu = window.menuBar().addMenu("&Train")
-    window.train_menu.addAction(a("play", "&Play", window.play, "Space",
-                                "Train continuously; again to pause (Space)"))
-    step = a("step", "Step", window.training.step, "N",
-             "One mini-batch: forward, loss, backward, update (N or →)")
+    window.train_menu.addAction(
+        a("play", "&Play", window.play, "Space", "Train continuously; again to pause (Space)")
+    )
+    step = a(
+        "step",
+        "Step",
+        window.training.step,
+        "N",
+        "One mini-batch: forward, loss, backward, update (N or →)",
+    )
     step.setShortcuts([QKeySequence("N"), QKeySequence(Qt.Key.Key_Right)])
     window.train_menu.addAction(step)
-    window.train_menu.addAction(a("micro", "Micro-step", window.training.micro_step, "M",
-                                "The next block of the forward or backward pass (M)"))
-    window.train_menu.addAction(a("reset", "Reset", window.reset_training, "R",
-                                "Re-initialise the weights from the seed; applies edits (R)"))
+    window.train_menu.addAction(
+        a(
+            "micro",
+            "Micro-step",
+            window.training.micro_step,
+            "M",
+            "The next block of the forward or backward pass (M)",
+        )
+    )
+    window.train_menu.addAction(
+        a(
+            "reset",
+            "Reset",
+            window.reset_training,
+            "R",
+            "Re-initialise the weights from the seed; applies edits (R)",
+        )
+    )
     window.train_menu.addSeparator()
     compare = window.side_by_side.compare_with_files
-    window.train_menu.addAction(a("compare", "&Compare with…", compare, "Ctrl+K",
-                                "Train this network and others side by side, in lockstep "
-                                "on the same data and batches"))
+    window.train_menu.addAction(
+        a(
+            "compare",
+            "&Compare with…",
+            compare,
+            "Ctrl+K",
+            "Train this network and others side by side, in lockstep on the same data and batches",
+        )
+    )
     bar = QToolBar("Training")
     bar.setObjectName("training_toolbar")
     bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)

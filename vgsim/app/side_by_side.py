@@ -21,8 +21,9 @@ class SideBySide(QObject):
         self.window, self.current, self.settings = window, current, settings
         self.windows: list[QWidget] = []  # open comparison windows
         # Tests replace this: a modal box would wait for a click.
-        self.warn: Callable[[str], object] = \
-            lambda text: QMessageBox.warning(self.window, "Cannot compare", text)
+        self.warn: Callable[[str], object] = lambda text: QMessageBox.warning(
+            self.window, "Cannot compare", text
+        )
 
     def compare_lesson(self, lesson: Lesson) -> QWidget | None:
         """The lesson's network and its fixes, side by side."""
@@ -36,8 +37,11 @@ class SideBySide(QObject):
     def compare_with_files(self) -> QWidget | None:
         folder = str(self.settings.value("last_folder", str(RESOURCES / "examples")))
         paths, _ = QFileDialog.getOpenFileNames(
-            self.window, "Compare with (choose one or more networks)", folder,
-            "vgsim networks (*.json)")
+            self.window,
+            "Compare with (choose one or more networks)",
+            folder,
+            "vgsim networks (*.json)",
+        )
         if not paths:
             return None
         try:
@@ -66,4 +70,3 @@ class SideBySide(QObject):
     def _forget_comparison(self, window: QWidget) -> None:
         if window in self.windows:
             self.windows.remove(window)
-

@@ -42,10 +42,11 @@ class FrameThread(ABC):
                     self._handle(command, args)
                 elif self._playing and time.perf_counter() >= self._resume_at:
                     self._work()
-            except Exception as exc:  # noqa: BLE001 - shown in the window; the thread goes on
+            except Exception as exc:
                 self._playing = False
-                message = str(exc) if isinstance(exc, VgsimError) else \
-                    f"{type(exc).__name__}: {exc}"
+                message = (
+                    str(exc) if isinstance(exc, VgsimError) else f"{type(exc).__name__}: {exc}"
+                )
                 self._publish(error=message)
 
     def _begin(self) -> None:  # noqa: B027 - an optional hook: most threads need nothing here
@@ -71,7 +72,7 @@ class FrameThread(ABC):
     def send(self, command: str, *args: object) -> None:
         self._commands.put((command, args))
 
-    def latest(self):  # noqa: ANN201 - each subclass's own frame type
+    def latest(self):
         with self._lock:
             return self._frame
 

@@ -32,8 +32,12 @@ class MainThreadCollector(QObject):
     destroyed on the wrong thread: that deadlocked the window. pyqtgraph's GarbageCollector
     does the same."""
 
-    def __init__(self, parent: QObject | None = None, interval_ms: int = 1000,
-                 hold: Callable[[], bool] | None = None):
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        interval_ms: int = 1000,
+        hold: Callable[[], bool] | None = None,
+    ):
         super().__init__(parent)
         self._was_enabled = gc.isenabled()
         self._frozen = False
@@ -125,8 +129,11 @@ class TrainingController(QObject):
         """Learning rate, L2 and clipping apply at once, mid-run."""
         if self.network is None:
             return
-        changes = {k: net.training[k] for k in LIVE_SETTINGS
-                   if net.training.get(k) != self.network.training.get(k) and k in net.training}
+        changes = {
+            k: net.training[k]
+            for k in LIVE_SETTINGS
+            if net.training.get(k) != self.network.training.get(k) and k in net.training
+        }
         if changes:
             self.network.training.update(changes)
             self._send("live", changes)
@@ -176,14 +183,23 @@ class TrainingController(QObject):
         record = frame.record
         tail_steps, tail_scalars, tail_figures = frame.history.get("tail", (None, None, None))
         long_steps, long_scalars = frame.history.get("long", (None, None))
-        data = PlotData(list(ids), list(types), list(functions),
-                        node_stats=record.node_stats if record else None,
-                        histograms=record.histograms if record else None,
-                        hist_ranges=frame.hist_ranges, boundary=frame.boundary,
-                        step=frame.step_count, theory=frame.theory)
+        data = PlotData(
+            list(ids),
+            list(types),
+            list(functions),
+            node_stats=record.node_stats if record else None,
+            histograms=record.histograms if record else None,
+            hist_ranges=frame.hist_ranges,
+            boundary=frame.boundary,
+            step=frame.step_count,
+            theory=frame.theory,
+        )
         if tail_steps is not None:
             data.tail_steps, data.tail_scalars, data.tail_figures = (
-                tail_steps, tail_scalars, tail_figures)
+                tail_steps,
+                tail_scalars,
+                tail_figures,
+            )
         if long_steps is not None:
             data.long_steps, data.long_scalars = long_steps, long_scalars
         return data

@@ -203,7 +203,7 @@ class TrainingWorker(FrameThread):
             return
         try:
             future.set_result(fn(self.trainer))
-        except Exception as exc:  # noqa: BLE001 - handed to the window, which reports it
+        except Exception as exc:
             future.set_exception(exc)
 
     def _play_block(self) -> None:
@@ -281,8 +281,14 @@ class TrainingWorker(FrameThread):
             self._until = None
         return reached
 
-    def _publish(self, phase: str | None = None, node: str | None = None, micro: bool = False,
-                 error: str | None = None, building: bool = False) -> None:
+    def _publish(
+        self,
+        phase: str | None = None,
+        node: str | None = None,
+        micro: bool = False,
+        error: str | None = None,
+        building: bool = False,
+    ) -> None:
         t = self.trainer
         self._serial += 1
         if t is None:
@@ -293,19 +299,28 @@ class TrainingWorker(FrameThread):
             self._refresh_boundary()
             self._refresh_diagnosis()
             frame = Frame(
-                serial=self._serial, record=history.latest, step_count=t.step_count,
-                epoch=t.epoch, playing=self._playing,
+                serial=self._serial,
+                record=history.latest,
+                step_count=t.step_count,
+                epoch=t.epoch,
+                playing=self._playing,
                 steps_per_second=self._wall_rate or self._rate,
-                phase=phase, node=node,
+                phase=phase,
+                node=node,
                 next_phase=t.next_micro if micro else None,
                 live_stats=t.stats.copy() if micro else None,
                 live_hist=t.hist.copy() if micro else None,
                 error=error,
-                history={"tail": history.tail(TAIL_STEPS, TAIL_FIGURES),
-                         "long": (long_steps.copy(), long_scalars.copy())},
+                history={
+                    "tail": history.tail(TAIL_STEPS, TAIL_FIGURES),
+                    "long": (long_steps.copy(), long_scalars.copy()),
+                },
                 nodes=(tuple(t.node_ids), tuple(t.plan.types), tuple(t.plan.functions)),
-                hist_ranges=t.hist_ranges, boundary=self._boundary, network=self._network,
-                findings=self._findings, diagnosed_at=max(0, self._diagnosed_at[1]),
+                hist_ranges=t.hist_ranges,
+                boundary=self._boundary,
+                network=self._network,
+                findings=self._findings,
+                diagnosed_at=max(0, self._diagnosed_at[1]),
                 theory=anchored_theory(t, self._theory),
             )
         self._published = time.perf_counter()
@@ -326,7 +341,8 @@ class TrainingWorker(FrameThread):
         assert t is not None
         now = time.perf_counter()
         if t.step_count == self._boundary_at[1] or (
-                self._playing and now - self._boundary_at[0] < BOUNDARY_SECONDS):
+            self._playing and now - self._boundary_at[0] < BOUNDARY_SECONDS
+        ):
             return  # paused, it always shows the weights as they are
         self._boundary_at = (now, t.step_count)
         self._boundary = boundary_of(t, self._serial)

@@ -8,7 +8,22 @@ from .train import MicroStep, Trainer
 from .validate import validate
 
 __all__ = [
-    "DataError", "Dataset", "Divergence", "History", "MicroStep", "Network", "NetworkError",
-    "NetworkFileError", "NodeSpec", "Problem", "StepRecord", "Trainer", "VgsimError",
-    "load_dataset", "load_network", "read_network", "save_network", "validate",
+    "DataError",
+    "Dataset",
+    "Divergence",
+    "History",
+    "MicroStep",
+    "Network",
+    "NetworkError",
+    "NetworkFileError",
+    "NodeSpec",
+    "Problem",
+    "StepRecord",
+    "Trainer",
+    "VgsimError",
+    "load_dataset",
+    "load_network",
+    "read_network",
+    "save_network",
+    "validate",
 ]

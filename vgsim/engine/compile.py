@@ -19,11 +19,20 @@ from .schema import RELU_FAMILY, node_defaults
 from .spec import Network
 from .topology import adjacency, infer_widths, topological_order
 
-KIND_CODES = {"input": k.INPUT, "dense": k.DENSE, "activation": k.ACT,
-              "batchnorm": k.BATCHNORM, "output": k.OUTPUT}
+KIND_CODES = {
+    "input": k.INPUT,
+    "dense": k.DENSE,
+    "activation": k.ACT,
+    "batchnorm": k.BATCHNORM,
+    "output": k.OUTPUT,
+}
 # Histogram range by activation function; everything else uses (-4, 4).
-HIST_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, 4.0),
-               "softplus": (0.0, 4.0)}
+HIST_RANGES = {
+    "sigmoid": (0.0, 1.0),
+    "tanh": (-1.0, 1.0),
+    "relu": (0.0, 4.0),
+    "softplus": (0.0, 4.0),
+}
 
 
 @dataclass(frozen=True)
@@ -173,8 +182,13 @@ def _layout(plan: Plan, rows: int) -> tuple[np.ndarray, int, int, int]:
         own = [s for s in plan.params if s.node_id == node_id]
         ops[i, k.K_PSTART] = own[0].offset if own else 0
         ops[i, k.K_PEND] = own[-1].offset + own[-1].size if own else 0
-        for name, col in (("W", k.K_PW), ("b", k.K_PB), ("gamma", k.K_PA), ("alpha", k.K_PA),
-                          ("beta", k.K_PBETA)):
+        for name, col in (
+            ("W", k.K_PW),
+            ("b", k.K_PB),
+            ("gamma", k.K_PA),
+            ("alpha", k.K_PA),
+            ("beta", k.K_PBETA),
+        ):
             if (node_id, name) in slots:
                 ops[i, col] = slots[(node_id, name)].offset
     ops[:, k.K_ZERO] = 0
@@ -183,4 +197,3 @@ def _layout(plan: Plan, rows: int) -> tuple[np.ndarray, int, int, int]:
             for p in pred_lists[i]:
                 ops[p, k.K_ZERO] = 1
     return ops, acts, grads, max(aux, 1)
-

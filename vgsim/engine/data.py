@@ -23,25 +23,52 @@ DIGITS_PATH = Path(__file__).resolve().parents[2] / "resources" / "data" / "digi
 
 COMMON_PARAMS: dict[str, Any] = {"seed": 0, "test_fraction": 0.2}
 DATASETS: dict[str, dict] = {
-    "spiral": {"task": "classification", "params": {"classes": 3, "samples": 600, "noise": 0.2},
-               "doc": "Interleaved spiral arms, one per class; noise jitters the angle."},
-    "moons": {"task": "classification", "params": {"samples": 600, "noise": 0.1},
-              "doc": "Two interlocking half-circles."},
-    "circles": {"task": "classification",
-                "params": {"samples": 600, "noise": 0.05, "factor": 0.5},
-                "doc": "A small circle (radius factor) inside a unit circle."},
-    "xor": {"task": "classification", "params": {"samples": 600, "noise": 0.1},
-            "doc": "Four quadrants; class 1 where x and y have the same sign."},
-    "blobs": {"task": "classification", "params": {"classes": 3, "samples": 600, "noise": 1.0},
-              "doc": "Gaussian blobs (std noise) centred on a circle of radius 4, scaled by 1/4."},
-    "sine": {"task": "regression", "params": {"samples": 400, "noise": 0.05, "periods": 1.0},
-             "doc": "Regression of y = sin(x) + noise with x spanning the given periods."},
-    "digits": {"task": "classification", "params": {"samples": 1797},
-               "doc": "Real 8x8 handwritten digits (UCI), 64 pixels scaled to [0, 1]."},
-    "csv": {"task": "classification",
-            "params": {"path": None, "target": None, "task": "classification",
-                       "standardize": True, "header": True},
-            "doc": "Your own CSV file: one row per sample, numeric features, one target column."},
+    "spiral": {
+        "task": "classification",
+        "params": {"classes": 3, "samples": 600, "noise": 0.2},
+        "doc": "Interleaved spiral arms, one per class; noise jitters the angle.",
+    },
+    "moons": {
+        "task": "classification",
+        "params": {"samples": 600, "noise": 0.1},
+        "doc": "Two interlocking half-circles.",
+    },
+    "circles": {
+        "task": "classification",
+        "params": {"samples": 600, "noise": 0.05, "factor": 0.5},
+        "doc": "A small circle (radius factor) inside a unit circle.",
+    },
+    "xor": {
+        "task": "classification",
+        "params": {"samples": 600, "noise": 0.1},
+        "doc": "Four quadrants; class 1 where x and y have the same sign.",
+    },
+    "blobs": {
+        "task": "classification",
+        "params": {"classes": 3, "samples": 600, "noise": 1.0},
+        "doc": "Gaussian blobs (std noise) centred on a circle of radius 4, scaled by 1/4.",
+    },
+    "sine": {
+        "task": "regression",
+        "params": {"samples": 400, "noise": 0.05, "periods": 1.0},
+        "doc": "Regression of y = sin(x) + noise with x spanning the given periods.",
+    },
+    "digits": {
+        "task": "classification",
+        "params": {"samples": 1797},
+        "doc": "Real 8x8 handwritten digits (UCI), 64 pixels scaled to [0, 1].",
+    },
+    "csv": {
+        "task": "classification",
+        "params": {
+            "path": None,
+            "target": None,
+            "task": "classification",
+            "standardize": True,
+            "header": True,
+        },
+        "doc": "Your own CSV file: one row per sample, numeric features, one target column.",
+    },
 }
 MAX_SAMPLES = 200_000  # keeps the simulator responsive
 
@@ -78,8 +105,10 @@ _RULES: dict[str, tuple[Any, str]] = {
     "factor": (lambda v: _is_num(v) and 0 < v < 1, "a number between 0 and 1 (exclusive)"),
     "periods": (lambda v: _is_num(v) and v > 0, "a number > 0"),
     "path": (lambda v: isinstance(v, str) and v.strip() != "", "a file path (text)"),
-    "target": (lambda v: v is None or isinstance(v, str) or _is_int(v),
-               "a column name or a column index"),
+    "target": (
+        lambda v: v is None or isinstance(v, str) or _is_int(v),
+        "a column name or a column index",
+    ),
     "task": (lambda v: v in ("classification", "regression"), "'classification' or 'regression'"),
     "standardize": (lambda v: isinstance(v, bool), "true or false"),
     "header": (lambda v: isinstance(v, bool), "true or false"),
@@ -89,7 +118,7 @@ _RULES: dict[str, tuple[Any, str]] = {
 def check_data_spec(spec: dict) -> list[str]:
     """Every problem with a `data` section, as messages (the CSV file itself is checked in load)."""
     if not isinstance(spec, dict):
-        return [f"The data section must be an object like {{\"name\": \"spiral\"}}, got {spec!r}."]
+        return [f'The data section must be an object like {{"name": "spiral"}}, got {spec!r}.']
     problems: list[str] = []
     name = spec.get("name")
     if not isinstance(name, str):
@@ -100,8 +129,10 @@ def check_data_spec(spec: dict) -> list[str]:
         close = difflib.get_close_matches(str(name), DATASETS, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         if "name" in spec:
-            problems.append(f"Unknown data set {name!r} in data.name; choose one of: "
-                            f"{', '.join(DATASETS)}.{hint}")
+            problems.append(
+                f"Unknown data set {name!r} in data.name; choose one of: "
+                f"{', '.join(DATASETS)}.{hint}"
+            )
         allowed = set(COMMON_PARAMS).union(*(d["params"] for d in DATASETS.values()))
     else:
         allowed = set(COMMON_PARAMS) | set(DATASETS[name]["params"])
@@ -110,8 +141,9 @@ def check_data_spec(spec: dict) -> list[str]:
             continue
         if key not in allowed:
             where = f"data set '{name}'" if name in DATASETS else "any data set"
-            problems.append(f"Unknown parameter data.{key} for {where}; allowed: "
-                            f"{', '.join(sorted(allowed))}.")
+            problems.append(
+                f"Unknown parameter data.{key} for {where}; allowed: {', '.join(sorted(allowed))}."
+            )
         elif not _RULES[key][0](spec[key]):
             problems.append(f"data.{key} must be {_RULES[key][1]}, got {spec[key]!r}.")
     if name == "csv" and "path" not in spec:
@@ -122,8 +154,10 @@ def check_data_spec(spec: dict) -> list[str]:
         n_cls = p.get("classes", 10 if name == "digits" else 2)
         sure = "classes" not in spec or "classes" in ok  # no cross-check against a bad value
         if DATASETS[name]["task"] == "classification" and sure and p["samples"] < 2 * n_cls:
-            problems.append(f"data.samples must be at least 2 per class ({2 * n_cls} for "
-                            f"{n_cls} classes), got {p['samples']}.")
+            problems.append(
+                f"data.samples must be at least 2 per class ({2 * n_cls} for "
+                f"{n_cls} classes), got {p['samples']}."
+            )
         if name == "digits" and p["samples"] > 1797:
             problems.append(f"data.samples for digits can be at most 1797, got {p['samples']}.")
     return problems
@@ -151,8 +185,9 @@ def _spiral(p: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 def _moons(p: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     m = p["samples"] // 2
     t = np.linspace(0.0, np.pi, m)
-    X = np.concatenate([np.column_stack([np.cos(t), np.sin(t)]),
-                        np.column_stack([1 - np.cos(t), 0.5 - np.sin(t)])])
+    X = np.concatenate(
+        [np.column_stack([np.cos(t), np.sin(t)]), np.column_stack([1 - np.cos(t), 0.5 - np.sin(t)])]
+    )
     X = X + rng.normal(0, p["noise"], X.shape)
     return (X - [0.5, 0.25]) / 1.5, np.repeat([0, 1], m)  # centre; x spans about [-1, 1]
 
@@ -189,15 +224,23 @@ def _sine(p: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return u[:, None], y[:, None]
 
 
-_SYNTHETIC = {"spiral": _spiral, "moons": _moons, "circles": _circles, "xor": _xor,
-              "blobs": _blobs, "sine": _sine}
+_SYNTHETIC = {
+    "spiral": _spiral,
+    "moons": _moons,
+    "circles": _circles,
+    "xor": _xor,
+    "blobs": _blobs,
+    "sine": _sine,
+}
 
 
 @functools.lru_cache(maxsize=1)
 def _digits_raw(path: Path) -> np.ndarray:
     if not path.is_file():
-        raise DataError(f"The digits data file is missing: {path}. It ships with vgsim in "
-                        "resources/data/; restore it from the repository.")
+        raise DataError(
+            f"The digits data file is missing: {path}. It ships with vgsim in "
+            "resources/data/; restore it from the repository."
+        )
     try:
         with gzip.open(path, "rt") as f:
             raw = np.loadtxt(f, delimiter=",")
@@ -229,21 +272,26 @@ def _read_csv(p: dict, base_dir: Path | None) -> tuple[np.ndarray, np.ndarray, l
         with path.open(newline="", encoding="utf-8-sig") as f:  # -sig: tolerate Excel's BOM
             rows = [(i, [c.strip() for c in r]) for i, r in enumerate(csv.reader(f), 1) if r]
     except FileNotFoundError:
-        raise DataError(f"CSV file not found: {path} (data.path is relative to the network "
-                        "file's folder).") from None
+        raise DataError(
+            f"CSV file not found: {path} (data.path is relative to the network file's folder)."
+        ) from None
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DataError(f"Could not read CSV file {path}: {e}") from e
     if not rows or (p["header"] and len(rows) == 1):
         raise DataError(f"CSV file {path} has no data rows.")
     width = len(rows[0][1])
     if width < 2:
-        raise DataError(f"CSV file {path} needs at least 2 columns (features and a target); "
-                        f"line {rows[0][0]} has {width}. Are the cells separated by commas?")
+        raise DataError(
+            f"CSV file {path} needs at least 2 columns (features and a target); "
+            f"line {rows[0][0]} has {width}. Are the cells separated by commas?"
+        )
     names = rows.pop(0)[1] if p["header"] else [f"col{j}" for j in range(width)]
     for line, r in rows:
         if len(r) != width:
-            raise DataError(f"CSV file {path}, line {line} has {len(r)} cells but the first "
-                            f"row has {width}; every row needs the same number of columns.")
+            raise DataError(
+                f"CSV file {path}, line {line} has {len(r)} cells but the first "
+                f"row has {width}; every row needs the same number of columns."
+            )
     tgt = p["target"]
     if tgt is None:
         ti = width - 1
@@ -252,21 +300,43 @@ def _read_csv(p: dict, base_dir: Path | None) -> tuple[np.ndarray, np.ndarray, l
     elif _is_int(tgt) and -width <= tgt < width:
         ti = int(tgt) % width
     else:
-        raise DataError(f"Target column {tgt!r} not found in CSV file {path}; available columns: "
-                        f"{', '.join(names)} (or an index 0..{width - 1}).")
+        raise DataError(
+            f"Target column {tgt!r} not found in CSV file {path}; available columns: "
+            f"{', '.join(names)} (or an index 0..{width - 1})."
+        )
     cols = [j for j in range(width) if j != ti]
-    X = np.array([[_number(r[j], f"CSV file {path}, line {line}, column '{names[j]}'",
-                           "features") for j in cols] for line, r in rows], dtype=np.float64)
+    X = np.array(
+        [
+            [
+                _number(r[j], f"CSV file {path}, line {line}, column '{names[j]}'", "features")
+                for j in cols
+            ]
+            for line, r in rows
+        ],
+        dtype=np.float64,
+    )
     if p["task"] == "regression":
-        y = np.array([[_number(r[ti], f"CSV file {path}, line {line}, target column "
-                                      f"'{names[ti]}'", "regression targets")]
-                      for line, r in rows], dtype=np.float64)
+        y = np.array(
+            [
+                [
+                    _number(
+                        r[ti],
+                        f"CSV file {path}, line {line}, target column '{names[ti]}'",
+                        "regression targets",
+                    )
+                ]
+                for line, r in rows
+            ],
+            dtype=np.float64,
+        )
         return X, y, [names[j] for j in cols], 0
     cells = [(line, r[ti]) for line, r in rows]
     for line, c in cells:
         if c == "":
-            raise DataError(f"CSV file {path}, line {line}: the target column '{names[ti]}' "
-                            "is empty; every row needs a class.")
+            raise DataError(
+                f"CSV file {path}, line {line}: the target column '{names[ti]}' "
+                "is empty; every row needs a class."
+            )
     try:
         vals = [float(c) for _, c in cells]
         keys: list[Any] = [int(v) for v in vals]
@@ -274,13 +344,17 @@ def _read_csv(p: dict, base_dir: Path | None) -> tuple[np.ndarray, np.ndarray, l
         vals, keys = [], [c for _, c in cells]  # class names
     for (line, c), v in zip(cells, vals, strict=False):
         if v != int(v):
-            raise DataError(f"CSV file {path}, line {line}, target column '{names[ti]}': {c!r} "
-                            "is not a whole number or class name (for continuous targets set "
-                            "data.task to \"regression\").")
+            raise DataError(
+                f"CSV file {path}, line {line}, target column '{names[ti]}': {c!r} "
+                "is not a whole number or class name (for continuous targets set "
+                'data.task to "regression").'
+            )
     classes = sorted(set(keys))
     if len(classes) < 2:
-        raise DataError(f"CSV file {path}, target column '{names[ti]}' has only one class "
-                        f"({classes[0]!r}); classification needs at least 2.")
+        raise DataError(
+            f"CSV file {path}, target column '{names[ti]}' has only one class "
+            f"({classes[0]!r}); classification needs at least 2."
+        )
     index = {c: i for i, c in enumerate(classes)}  # sorted labels/names -> 0..k-1
     y = np.array([index[k] for k in keys], dtype=np.int64)
     return X, y, [names[j] for j in cols], len(classes)
@@ -320,18 +394,28 @@ def load_dataset(spec: dict, base_dir: Path | None = None) -> Dataset:
         feature_names = ["x"] if X.shape[1] == 1 else ["x1", "x2"]
     n = len(X)
     if n < 2:
-        raise DataError(f"Data set '{name}' has {n} sample(s); at least 2 are needed to split "
-                        "into training and test sets.")
+        raise DataError(
+            f"Data set '{name}' has {n} sample(s); at least 2 are needed to split "
+            "into training and test sets."
+        )
     order = rng.permutation(n)
     X = np.ascontiguousarray(X[order], dtype=np.float64)
     y = np.ascontiguousarray(y[order], dtype=np.int64 if n_classes else np.float64)
     n_test = min(max(round(p["test_fraction"] * n), 1), n - 1)
-    X_tr, X_te = X[: n - n_test].copy(), X[n - n_test:].copy()
+    X_tr, X_te = X[: n - n_test].copy(), X[n - n_test :].copy()
     if name == "csv" and p["standardize"]:
         mu, sd = X_tr.mean(axis=0), X_tr.std(axis=0)
         sd[sd == 0] = 1.0  # a constant column stays constant instead of becoming NaN
         X_tr, X_te = (X_tr - mu) / sd, (X_te - mu) / sd
-    return Dataset(name=name, task=task, X_train=X_tr, y_train=y[: n - n_test].copy(),
-                   X_test=X_te, y_test=y[n - n_test:].copy(), n_features=X.shape[1],
-                   n_classes=n_classes, n_targets=n_classes or y.shape[1],
-                   feature_names=list(feature_names))
+    return Dataset(
+        name=name,
+        task=task,
+        X_train=X_tr,
+        y_train=y[: n - n_test].copy(),
+        X_test=X_te,
+        y_test=y[n - n_test :].copy(),
+        n_features=X.shape[1],
+        n_classes=n_classes,
+        n_targets=n_classes or y.shape[1],
+        feature_names=list(feature_names),
+    )

@@ -70,8 +70,18 @@ SATURATED_FRACTION = 0.5
 # layer's units were indeed dead on the whole training set at initialisation.
 DEAD_FRACTION = 0.5
 
-REMEDY_KEYS = ("xavier_init", "he_init", "non_saturating", "batchnorm", "clip", "l2", "skip",
-               "fewer_layers", "lower_lr", "leaky_relu")
+REMEDY_KEYS = (
+    "xavier_init",
+    "he_init",
+    "non_saturating",
+    "batchnorm",
+    "clip",
+    "l2",
+    "skip",
+    "fewer_layers",
+    "lower_lr",
+    "leaky_relu",
+)
 KINDS = ("diverged", "exploding", "vanishing", "saturated", "dying_relu")
 
 _COL = {name: c for c, name in enumerate(STAT_NAMES)}
@@ -99,59 +109,79 @@ class Finding:
 
 
 _REMEDY_TEXT = {
-    "xavier_init": ("Switch to Xavier (Glorot) initialisation",
-                    "Xavier initialisation draws each weight from [-x, x] with "
-                    "x = sqrt(6 / (n_inputs + n_outputs)), so each layer's outputs keep the "
-                    "variance of its inputs and the gradients keep their variance flowing back."),
-    "he_init": ("Switch to He initialisation",
-                "He initialisation with a ReLU-family activation significantly reduces the "
-                "chances of vanishing or exploding gradients at the beginning of training."),
-    "non_saturating": ("Use ReLU or a variant (non-saturating)",
-                       "Sigmoid and tanh saturate for large inputs with a derivative close to "
-                       "zero; non-saturating functions like ReLU and its variants do not."),
-    "batchnorm": ("Add batch normalisation",
-                  "Batch normalisation zero-centres and normalises each layer's inputs over the "
-                  "mini-batch, then learns their best scale and mean."),
-    "clip": ("Clip the gradients",
-             "Gradient clipping caps the derivatives at a threshold and updates the weights "
-             "with the capped gradients."),
-    "l2": ("Add L2 regularisation",
-           "L2 regularisation adds lambda * sum(w^2) to the loss, penalising large weights, which "
-           "often results in smaller weight updates throughout the network."),
-    "skip": ("Add skip connections (residual blocks)",
-             "A skip connection adds a layer's input to a later layer's output, so the gradient "
-             "has a short path back to the lower layers."),
-    "fewer_layers": ("Use fewer layers",
-                     "With fewer layers the gradient is multiplied fewer times on its way back, "
-                     "at some cost to the network's ability to learn complex features."),
-    "lower_lr": ("Lower the learning rate",
-                 "Large gradients times a large learning rate make very large weight updates, "
-                 "which lead to an unstable network; a smaller rate makes smaller updates."),
-    "leaky_relu": ("Switch to Leaky ReLU (or PReLU, ELU, SELU)",
-                   "Leaky ReLU and the other ReLU variants keep a small gradient for negative "
-                   "inputs, so a unit cannot die and keep on throwing 0 as its output."),
+    "xavier_init": (
+        "Switch to Xavier (Glorot) initialisation",
+        "Xavier initialisation draws each weight from [-x, x] with "
+        "x = sqrt(6 / (n_inputs + n_outputs)), so each layer's outputs keep the "
+        "variance of its inputs and the gradients keep their variance flowing back.",
+    ),
+    "he_init": (
+        "Switch to He initialisation",
+        "He initialisation with a ReLU-family activation significantly reduces the "
+        "chances of vanishing or exploding gradients at the beginning of training.",
+    ),
+    "non_saturating": (
+        "Use ReLU or a variant (non-saturating)",
+        "Sigmoid and tanh saturate for large inputs with a derivative close to "
+        "zero; non-saturating functions like ReLU and its variants do not.",
+    ),
+    "batchnorm": (
+        "Add batch normalisation",
+        "Batch normalisation zero-centres and normalises each layer's inputs over the "
+        "mini-batch, then learns their best scale and mean.",
+    ),
+    "clip": (
+        "Clip the gradients",
+        "Gradient clipping caps the derivatives at a threshold and updates the weights "
+        "with the capped gradients.",
+    ),
+    "l2": (
+        "Add L2 regularisation",
+        "L2 regularisation adds lambda * sum(w^2) to the loss, penalising large weights, which "
+        "often results in smaller weight updates throughout the network.",
+    ),
+    "skip": (
+        "Add skip connections (residual blocks)",
+        "A skip connection adds a layer's input to a later layer's output, so the gradient "
+        "has a short path back to the lower layers.",
+    ),
+    "fewer_layers": (
+        "Use fewer layers",
+        "With fewer layers the gradient is multiplied fewer times on its way back, "
+        "at some cost to the network's ability to learn complex features.",
+    ),
+    "lower_lr": (
+        "Lower the learning rate",
+        "Large gradients times a large learning rate make very large weight updates, "
+        "which lead to an unstable network; a smaller rate makes smaller updates.",
+    ),
+    "leaky_relu": (
+        "Switch to Leaky ReLU (or PReLU, ELU, SELU)",
+        "Leaky ReLU and the other ReLU variants keep a small gradient for negative "
+        "inputs, so a unit cannot die and keep on throwing 0 as its output.",
+    ),
 }
 
 _EXPLAIN = {
     "vanishing": "As backpropagation moves from the output layer toward the input, the "
-                 "gradient gets smaller and smaller and approaches zero, leaving the weights of "
-                 "the lower layers nearly unchanged; gradient descent then never converges to the "
-                 "optimum.",
+    "gradient gets smaller and smaller and approaches zero, leaving the weights of "
+    "the lower layers nearly unchanged; gradient descent then never converges to the "
+    "optimum.",
     "vanishing_saturating": "As backpropagation moves from the output layer toward the input, "
-                            "the gradient is multiplied by the sigmoid/tanh derivative at every "
-                            "layer (at most 0.25 for sigmoid) and keeps diluting, leaving "
-                            "nothing for the lower layers, whose weights then barely change.",
+    "the gradient is multiplied by the sigmoid/tanh derivative at every "
+    "layer (at most 0.25 for sigmoid) and keeps diluting, leaving "
+    "nothing for the lower layers, whose weights then barely change.",
     "exploding": "The gradients keep getting larger as backpropagation progresses, which causes "
-                 "very large weight updates and makes gradient descent diverge; the weights can "
-                 "grow exponentially until they overflow to NaN.",
+    "very large weight updates and makes gradient descent diverge; the weights can "
+    "grow exponentially until they overflow to NaN.",
     "diverged": "Very large gradients made very large weight updates until the numbers "
-                "overflowed to NaN or infinity: the end point of exploding gradients.",
+    "overflowed to NaN or infinity: the end point of exploding gradients.",
     "saturated": "For large positive or negative inputs sigmoid and tanh saturate, with a "
-                 "derivative very close to zero, so almost no gradient passes back through these "
-                 "units to the layers below.",
+    "derivative very close to zero, so almost no gradient passes back through these "
+    "units to the layers below.",
     "dying_relu": "Dying ReLUs: a unit whose input is negative for every sample keeps on "
-                  "throwing 0 as output and passes back no gradient, so its weights stop changing "
-                  "and it stays dead.",
+    "throwing 0 as output and passes back no gradient, so its weights stop changing "
+    "and it stays dead.",
 }
 
 
@@ -230,11 +260,18 @@ def _shape(trainer) -> _Shape:
     fns = [plan.functions[i] for i in acts]
     relu_like = sum(fn in RELU_FAMILY for fn in fns)
     return _Shape(
-        ids=list(plan.order), hidden=[i for i in dense if i not in head], dense=dense,
-        acts=acts, functions=list(plan.functions), widths=list(plan.width_out), inits=inits,
-        has_batchnorm="batchnorm" in plan.types, has_skip=any(c > 1 for c in plan.pred_counts),
+        ids=list(plan.order),
+        hidden=[i for i in dense if i not in head],
+        dense=dense,
+        acts=acts,
+        functions=list(plan.functions),
+        widths=list(plan.width_out),
+        inits=inits,
+        has_batchnorm="batchnorm" in plan.types,
+        has_skip=any(c > 1 for c in plan.pred_counts),
         saturating=any(fn in SATURATING for fn in fns),
-        relu_family=relu_like > 0 and relu_like >= len(fns) - relu_like)
+        relu_family=relu_like > 0 and relu_like >= len(fns) - relu_like,
+    )
 
 
 def _remedies(trainer, shape: _Shape, keys: list[str]) -> tuple[Remedy, ...]:
@@ -291,8 +328,9 @@ def _names(ids: list[str]) -> str:
 def _per_unit_grads(win: _Window, shape: _Shape) -> dict[int, float]:
     """Median gradient reaching each hidden dense node's output, per unit (RMS over the
     layer's width), so layers of different widths compare fairly."""
-    return {i: win.median(i, "grad_norm") / math.sqrt(max(shape.widths[i], 1))
-            for i in shape.hidden}
+    return {
+        i: win.median(i, "grad_norm") / math.sqrt(max(shape.widths[i], 1)) for i in shape.hidden
+    }
 
 
 def _worst_pair(g: dict[int, float], order: list[int], lowest: bool) -> tuple[int, int, float]:
@@ -337,10 +375,16 @@ def _loss_change(trainer) -> tuple[float, float, int] | None:
     if len(steps) < 2 * MIN_STEPS:
         return None
     half = len(steps) // 2
-    early, late = (_finite_median(np.where(np.isfinite(scalars[sl, _SCAL["train_loss"]]),
-                                           scalars[sl, _SCAL["train_loss"]],
-                                           scalars[sl, _SCAL["loss"]]))
-                   for sl in (slice(0, half), slice(half, None)))
+    early, late = (
+        _finite_median(
+            np.where(
+                np.isfinite(scalars[sl, _SCAL["train_loss"]]),
+                scalars[sl, _SCAL["train_loss"]],
+                scalars[sl, _SCAL["loss"]],
+            )
+        )
+        for sl in (slice(0, half), slice(half, None))
+    )
     if not (math.isfinite(early) and math.isfinite(late)) or early == 0:
         return None
     return early, late, int(steps[-1] - steps[0] + 1)
@@ -362,9 +406,15 @@ def _diverged(trainer, shape: _Shape) -> Finding | None:
     if ok.any():
         last = np.flatnonzero(ok)[-1]
         evidence += f" The last finite loss was {loss[last]:.3g}, at step {int(steps[last])}."
-    return Finding("diverged", "Training diverged (NaN/infinity)", "error", evidence,
-                   _EXPLAIN["diverged"], (d.node,),
-                   _remedies(trainer, shape, ["clip", "lower_lr", "init", "l2"]))
+    return Finding(
+        "diverged",
+        "Training diverged (NaN/infinity)",
+        "error",
+        evidence,
+        _EXPLAIN["diverged"],
+        (d.node,),
+        _remedies(trainer, shape, ["clip", "lower_lr", "init", "l2"]),
+    )
 
 
 def _vanishing(trainer, win: _Window, shape: _Shape) -> Finding | None:
@@ -375,30 +425,50 @@ def _vanishing(trainer, win: _Window, shape: _Shape) -> Finding | None:
     if lo < 0 or not ratio < VANISH_RATIO:
         return None
     ids = shape.ids
-    starved = [i for i in shape.hidden if shape.hidden.index(i) < shape.hidden.index(hi)
-               and g[i] < VANISH_RATIO * g[hi]]
+    starved = [
+        i
+        for i in shape.hidden
+        if shape.hidden.index(i) < shape.hidden.index(hi) and g[i] < VANISH_RATIO * g[hi]
+    ]
     if ratio == 0:
-        parts = [f"No gradient at all reaches {ids[lo]}, while {ids[hi]} receives "
-                 f"{g[hi]:.2g} per unit ({_span(win)})."]
+        parts = [
+            f"No gradient at all reaches {ids[lo]}, while {ids[hi]} receives "
+            f"{g[hi]:.2g} per unit ({_span(win)})."
+        ]
     else:
-        parts = [f"The gradient reaching {ids[lo]} is {ratio:.2g} of that reaching {ids[hi]} "
-                 f"({_orders(ratio)}; {_span(win)})."]
+        parts = [
+            f"The gradient reaching {ids[lo]} is {ratio:.2g} of that reaching {ids[hi]} "
+            f"({_orders(ratio)}; {_span(win)})."
+        ]
     if len(starved) > 1:
         parts.append(f"Starved layers: {_names([ids[i] for i in starved])}.")
     u_lo, u_hi = win.median(lo, "update_ratio"), win.median(hi, "update_ratio")
-    if math.isfinite(u_lo) and math.isfinite(u_hi) and u_hi > 0 and (
-            u_lo < STILL_WEIGHTS_RATIO * u_hi):
-        parts.append(f"The lower weights barely change: each step moves {ids[lo]}'s weights by "
-                     f"{u_lo:.2g} of their size, {ids[hi]}'s by {u_hi:.2g}.")
+    if (
+        math.isfinite(u_lo)
+        and math.isfinite(u_hi)
+        and u_hi > 0
+        and (u_lo < STILL_WEIGHTS_RATIO * u_hi)
+    ):
+        parts.append(
+            f"The lower weights barely change: each step moves {ids[lo]}'s weights by "
+            f"{u_lo:.2g} of their size, {ids[hi]}'s by {u_hi:.2g}."
+        )
     change = _loss_change(trainer)
     if change is not None and _loss_fall(change) < STAGNANT_LOSS_CHANGE:
-        parts.append(f"The loss is not falling: {change[0]:.4g} then {change[1]:.4g} (medians "
-                     f"of the two halves of the last {change[2]} steps).")
+        parts.append(
+            f"The loss is not falling: {change[0]:.4g} then {change[1]:.4g} (medians "
+            f"of the two halves of the last {change[2]} steps)."
+        )
     explanation = _EXPLAIN["vanishing_saturating" if shape.saturating else "vanishing"]
-    return Finding("vanishing", "Vanishing gradients", "warning", " ".join(parts), explanation,
-                   tuple(ids[i] for i in starved),
-                   _remedies(trainer, shape, ["init", "non_saturating", "batchnorm", "skip",
-                                              "fewer_layers"]))
+    return Finding(
+        "vanishing",
+        "Vanishing gradients",
+        "warning",
+        " ".join(parts),
+        explanation,
+        tuple(ids[i] for i in starved),
+        _remedies(trainer, shape, ["init", "non_saturating", "batchnorm", "skip", "fewer_layers"]),
+    )
 
 
 def _exploding(trainer, win: _Window, shape: _Shape) -> Finding | None:
@@ -409,11 +479,16 @@ def _exploding(trainer, win: _Window, shape: _Shape) -> Finding | None:
         g = _per_unit_grads(win, shape)
         lo, hi, ratio = _worst_pair(g, shape.hidden, lowest=False)
         if lo >= 0 and ratio > EXPLODE_RATIO:
-            parts.append(f"The gradient reaching {ids[lo]} is {ratio:.2g} times that reaching "
-                         f"{ids[hi]} ({_orders(ratio)}; {_span(win)}): it grows as it flows back "
-                         "toward the input.")
-            nodes += [i for i in shape.hidden if shape.hidden.index(i) < shape.hidden.index(hi)
-                      and g[i] > EXPLODE_RATIO * g[hi]]
+            parts.append(
+                f"The gradient reaching {ids[lo]} is {ratio:.2g} times that reaching "
+                f"{ids[hi]} ({_orders(ratio)}; {_span(win)}): it grows as it flows back "
+                "toward the input."
+            )
+            nodes += [
+                i
+                for i in shape.hidden
+                if shape.hidden.index(i) < shape.hidden.index(hi) and g[i] > EXPLODE_RATIO * g[hi]
+            ]
     grown = []
     for i in shape.dense:
         w = win.stats[:, i, _COL["weight_norm"]]
@@ -422,16 +497,22 @@ def _exploding(trainer, win: _Window, shape: _Shape) -> Finding | None:
             grown.append((i, f))
     if grown:
         top = max(grown, key=lambda x: x[1])
-        parts.append(f"The weights are growing exponentially: {ids[top[0]]}'s weight norm "
-                     f"multiplied by {top[1]:.3g} over the last {len(win.steps)} steps"
-                     + (f" ({len(grown)} layers grew more than {WEIGHT_GROWTH:g}x)."
-                        if len(grown) > 1 else "."))
+        parts.append(
+            f"The weights are growing exponentially: {ids[top[0]]}'s weight norm "
+            f"multiplied by {top[1]:.3g} over the last {len(win.steps)} steps"
+            + (
+                f" ({len(grown)} layers grew more than {WEIGHT_GROWTH:g}x)."
+                if len(grown) > 1
+                else "."
+            )
+        )
         nodes += [i for i, _ in grown if i not in nodes]
     norm = win.scalar("grad_norm_before_clip")
     f = _growth(win.steps, norm)
     if f > GRAD_GROWTH:
-        parts.append(f"The gradient norm multiplied by {f:.3g} over the last "
-                     f"{len(win.steps)} steps.")
+        parts.append(
+            f"The gradient norm multiplied by {f:.3g} over the last {len(win.steps)} steps."
+        )
     big = _finite_median(norm)
     if big > HUGE_GRAD_NORM:
         parts.append(f"The gradient norm before clipping is huge: {big:.3g} ({_span(win)}).")
@@ -442,24 +523,37 @@ def _exploding(trainer, win: _Window, shape: _Shape) -> Finding | None:
         pg = {i: v for i, v in pg.items() if math.isfinite(v)}
         if pg:
             nodes.append(max(pg, key=pg.__getitem__))
-    return Finding("exploding", "Exploding gradients", "warning", " ".join(parts),
-                   _EXPLAIN["exploding"], tuple(ids[i] for i in nodes),
-                   _remedies(trainer, shape, ["clip", "init", "lower_lr", "l2", "batchnorm"]))
+    return Finding(
+        "exploding",
+        "Exploding gradients",
+        "warning",
+        " ".join(parts),
+        _EXPLAIN["exploding"],
+        tuple(ids[i] for i in nodes),
+        _remedies(trainer, shape, ["clip", "init", "lower_lr", "l2", "batchnorm"]),
+    )
 
 
 def _saturated(trainer, win: _Window, shape: _Shape) -> Finding | None:
-    hits = [(i, win.median(i, "saturated")) for i in shape.acts
-            if shape.functions[i] in SATURATING]
+    hits = [(i, win.median(i, "saturated")) for i in shape.acts if shape.functions[i] in SATURATING]
     hits = [(i, s) for i, s in hits if s > SATURATED_FRACTION]
     if not hits:
         return None
     ids = shape.ids
     listing = ", ".join(f"{ids[i]} {_pct(s)}" for i, s in hits)
-    evidence = (f"Share of outputs where the derivative is under a tenth of its peak "
-                f"({_span(win)}): {listing}.")
-    return Finding("saturated", "Saturated activations", "warning", evidence,
-                   _EXPLAIN["saturated"], tuple(ids[i] for i, _ in hits),
-                   _remedies(trainer, shape, ["xavier_init", "batchnorm", "non_saturating"]))
+    evidence = (
+        f"Share of outputs where the derivative is under a tenth of its peak "
+        f"({_span(win)}): {listing}."
+    )
+    return Finding(
+        "saturated",
+        "Saturated activations",
+        "warning",
+        evidence,
+        _EXPLAIN["saturated"],
+        tuple(ids[i] for i, _ in hits),
+        _remedies(trainer, shape, ["xavier_init", "batchnorm", "non_saturating"]),
+    )
 
 
 def _dying_relu(trainer, win: _Window, shape: _Shape) -> Finding | None:
@@ -469,11 +563,18 @@ def _dying_relu(trainer, win: _Window, shape: _Shape) -> Finding | None:
         return None
     ids = shape.ids
     listing = ", ".join(f"{ids[i]} {_pct(d)}" for i, d in hits)
-    evidence = (f"Share of units that output 0 for every sample of the batch "
-                f"({_span(win)}): {listing}.")
-    return Finding("dying_relu", "Dying ReLUs", "warning", evidence, _EXPLAIN["dying_relu"],
-                   tuple(ids[i] for i, _ in hits),
-                   _remedies(trainer, shape, ["leaky_relu", "lower_lr", "he_init"]))
+    evidence = (
+        f"Share of units that output 0 for every sample of the batch ({_span(win)}): {listing}."
+    )
+    return Finding(
+        "dying_relu",
+        "Dying ReLUs",
+        "warning",
+        evidence,
+        _EXPLAIN["dying_relu"],
+        tuple(ids[i] for i, _ in hits),
+        _remedies(trainer, shape, ["leaky_relu", "lower_lr", "he_init"]),
+    )
 
 
 def measure(trainer) -> dict[str, float]:
@@ -484,8 +585,19 @@ def measure(trainer) -> dict[str, float]:
     NaN where a figure does not apply."""
     shape = _shape(trainer)
     win = _window(trainer)
-    out = dict.fromkeys(("vanish_ratio", "explode_ratio", "weight_growth", "grad_growth",
-                         "grad_norm", "saturated", "dead", "loss_fall"), math.nan)
+    out = dict.fromkeys(
+        (
+            "vanish_ratio",
+            "explode_ratio",
+            "weight_growth",
+            "grad_growth",
+            "grad_norm",
+            "saturated",
+            "dead",
+            "loss_fall",
+        ),
+        math.nan,
+    )
     if win is None:
         return out
     with np.errstate(all="ignore"):
@@ -499,8 +611,7 @@ def measure(trainer) -> dict[str, float]:
         norm = win.scalar("grad_norm_before_clip")
         out["grad_growth"] = _growth(win.steps, norm)
         out["grad_norm"] = _finite_median(norm)
-        sat = [win.median(i, "saturated") for i in shape.acts
-               if shape.functions[i] in SATURATING]
+        sat = [win.median(i, "saturated") for i in shape.acts if shape.functions[i] in SATURATING]
         dead = [win.median(i, "dead") for i in shape.acts if shape.functions[i] == "relu"]
         out["saturated"] = max((s for s in sat if math.isfinite(s)), default=math.nan)
         out["dead"] = max((d for d in dead if math.isfinite(d)), default=math.nan)
@@ -517,6 +628,10 @@ def diagnose(trainer) -> list[Finding]:
     win = _window(trainer)
     if win is not None:
         with np.errstate(all="ignore"):
-            out += [_exploding(trainer, win, shape), _vanishing(trainer, win, shape),
-                    _saturated(trainer, win, shape), _dying_relu(trainer, win, shape)]
+            out += [
+                _exploding(trainer, win, shape),
+                _vanishing(trainer, win, shape),
+                _saturated(trainer, win, shape),
+                _dying_relu(trainer, win, shape),
+            ]
     return [f for f in out if f is not None]

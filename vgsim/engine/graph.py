@@ -129,8 +129,9 @@ class GraphModel:
             raise ConnectionRefused(f"'{a}' is the output: nothing may follow it.")
         _, succs = adjacency(self.network)
         if a in reachable([b], succs):
-            raise ConnectionRefused(f"Connecting '{a}' to '{b}' would make a cycle: "
-                                    f"'{b}' already leads to '{a}'.")
+            raise ConnectionRefused(
+                f"Connecting '{a}' to '{b}' would make a cycle: '{b}' already leads to '{a}'."
+            )
 
     def add_edge(self, a: str, b: str, index: int | None = None, checked: bool = True) -> None:
         """Add a → b. `checked=False` restores an edge exactly as it was (undo, loading)."""

@@ -81,8 +81,10 @@ def _lesson_of(net: Network, path: Path) -> Lesson:
 
     raw = net.lesson
     if raw is None:
-        raise NetworkFileError(f'{where}: has no "lesson" object (a JSON object at the top '
-                               'level, next to "nodes" and "training").')
+        raise NetworkFileError(
+            f'{where}: has no "lesson" object (a JSON object at the top '
+            'level, next to "nodes" and "training").'
+        )
     unknown = [k for k in raw if k not in LESSON_KEYS]
     if unknown:
         raise fail(unknown[0], f"is not a lesson key; allowed: {', '.join(LESSON_KEYS)}.")
@@ -103,8 +105,9 @@ def _lesson_of(net: Network, path: Path) -> Lesson:
         raise fail("look_at", f"must be a list of plot keys, not {look_at!r}.")
     for key in look_at:
         if key not in PLOT_TITLES:
-            raise fail("look_at", f"names an unknown plot {key!r}; known plots: "
-                       f"{', '.join(PLOT_KEYS)}.")
+            raise fail(
+                "look_at", f"names an unknown plot {key!r}; known plots: {', '.join(PLOT_KEYS)}."
+            )
 
     # Defaults follow the network's own training settings (when they are sound), so a fix
     # file needs no more than a title and a text.
@@ -112,10 +115,15 @@ def _lesson_of(net: Network, path: Path) -> Lesson:
     if not _is_int(steps) or steps < 1:
         raise fail("steps", f"must be a whole number from 1 up, not {steps!r}.")
     seeds = raw.get("seeds", [_setting(net.training, "seed", 0)])
-    if (not isinstance(seeds, list) or not seeds
-            or not all(_is_int(s) and 0 <= s <= _MAX_SEED for s in seeds)):
-        raise fail("seeds", f"must be a non-empty list of whole numbers from 0 to {_MAX_SEED}, "
-                   f"not {seeds!r}.")
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(_is_int(s) and 0 <= s <= _MAX_SEED for s in seeds)
+    ):
+        raise fail(
+            "seeds",
+            f"must be a non-empty list of whole numbers from 0 to {_MAX_SEED}, not {seeds!r}.",
+        )
 
     fixes_raw = raw.get("fixes", [])
     if not isinstance(fixes_raw, list) or not all(isinstance(f, str) for f in fixes_raw):
@@ -136,9 +144,18 @@ def _lesson_of(net: Network, path: Path) -> Lesson:
     if compare and not fixes:
         raise fail("compare", 'is true, but "fixes" lists no network to compare with.')
 
-    return Lesson(path=path, name=net.name, order=order, title=raw["title"].strip(),
-                  text=raw["text"].strip(), look_at=list(look_at), steps=steps,
-                  seeds=list(seeds), fixes=fixes, compare=compare)
+    return Lesson(
+        path=path,
+        name=net.name,
+        order=order,
+        title=raw["title"].strip(),
+        text=raw["text"].strip(),
+        look_at=list(look_at),
+        steps=steps,
+        seeds=list(seeds),
+        fixes=fixes,
+        compare=compare,
+    )
 
 
 def list_lessons(folder: str | Path) -> list[Lesson]:
@@ -158,6 +175,7 @@ def list_lessons(folder: str | Path) -> list[Lesson]:
     lessons.sort(key=lambda lesson: lesson.order or 0)
     for a, b in zip(lessons, lessons[1:], strict=False):
         if a.order == b.order:
-            raise NetworkFileError(f"{a.path.name} and {b.path.name} both have lesson order "
-                                   f"{a.order}.")
+            raise NetworkFileError(
+                f"{a.path.name} and {b.path.name} both have lesson order {a.order}."
+            )
     return lessons

@@ -72,8 +72,9 @@ def insert_batchnorm(net: Network) -> Network:
         bn_id = f"bn_{dense.id}{'' if k == 1 else k}"
         taken.add(bn_id)
         x, y = dense.pos or (0.0, 0.0)
-        out.nodes.insert(out.nodes.index(dense) + 1, NodeSpec(bn_id, "batchnorm", {},
-                                                                pos=(x + 60.0, y + 90.0)))
+        out.nodes.insert(
+            out.nodes.index(dense) + 1, NodeSpec(bn_id, "batchnorm", {}, pos=(x + 60.0, y + 90.0))
+        )
         i = out.edges.index((dense.id, act.id))
         out.edges[i : i + 1] = [(dense.id, bn_id), (bn_id, act.id)]
     return out
@@ -144,14 +145,20 @@ def fewer_layers(net: Network) -> Network:
 
 def apply_remedy(net: Network, key: str) -> Network:
     """The network with one remedy (a Remedy.key from diagnose.py) applied."""
-    relu_net = any(n.type == "activation" and n.params.get("function") in RELU_FAMILY
-                   for n in net.nodes)
+    relu_net = any(
+        n.type == "activation" and n.params.get("function") in RELU_FAMILY for n in net.nodes
+    )
     actions = {
         "xavier_init": lambda n: set_init(n, "xavier_uniform"),
         "he_init": lambda n: set_init(n, "he_normal" if relu_net else "xavier_uniform"),
-        "non_saturating": non_saturating, "leaky_relu": leaky_relu,
-        "batchnorm": insert_batchnorm, "clip": clip, "l2": l2, "lower_lr": lower_lr,
-        "skip": add_skips, "fewer_layers": fewer_layers,
+        "non_saturating": non_saturating,
+        "leaky_relu": leaky_relu,
+        "batchnorm": insert_batchnorm,
+        "clip": clip,
+        "l2": l2,
+        "lower_lr": lower_lr,
+        "skip": add_skips,
+        "fewer_layers": fewer_layers,
     }
     if key not in actions:
         raise KeyError(f"unknown remedy {key!r}")

@@ -16,13 +16,14 @@ from .errors import NetworkError, NetworkFileError
 from .schema import FORMAT, TOP_LEVEL
 
 
-def clone(value):  # noqa: ANN001, ANN201
+def clone(value):
     """A deep copy of JSON-like data (dicts, lists, scalars)."""
     if isinstance(value, dict):
         return {k: clone(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [clone(v) for v in value] if isinstance(value, list) else tuple(
-            clone(v) for v in value)
+        return (
+            [clone(v) for v in value] if isinstance(value, list) else tuple(clone(v) for v in value)
+        )
     return value
 
 
@@ -67,10 +68,16 @@ class Network:
     def copy(self) -> Network:
         # Field by field: copy.deepcopy is generic and took most of an editor action's time.
         return Network(
-            name=self.name, description=self.description, data=clone(self.data),
+            name=self.name,
+            description=self.description,
+            data=clone(self.data),
             nodes=[NodeSpec(n.id, n.type, clone(n.params), n.label, n.pos) for n in self.nodes],
-            edges=list(self.edges), training=clone(self.training), lesson=clone(self.lesson),
-            base_dir=self.base_dir, unknown_keys=list(self.unknown_keys))
+            edges=list(self.edges),
+            training=clone(self.training),
+            lesson=clone(self.lesson),
+            base_dir=self.base_dir,
+            unknown_keys=list(self.unknown_keys),
+        )
 
     def to_dict(self) -> dict:
         out: dict = {"format": FORMAT, "name": self.name}

@@ -15,9 +15,20 @@ from .kernels.stats import N_STATS, STAT_NAMES
 
 # Scalars recorded for every step, in this order.
 SCALARS = (
-    "step", "epoch", "loss", "data_loss", "l2_penalty", "accuracy", "train_loss",
-    "train_accuracy", "test_loss", "test_accuracy", "clip_fired", "grad_norm_before_clip",
-    "grad_norm_after_clip", "lr",
+    "step",
+    "epoch",
+    "loss",
+    "data_loss",
+    "l2_penalty",
+    "accuracy",
+    "train_loss",
+    "train_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "clip_fired",
+    "grad_norm_before_clip",
+    "grad_norm_after_clip",
+    "lr",
 )
 
 
@@ -30,8 +41,10 @@ class Divergence:
     quantity: str  # "activation", "loss", "gradient", "weight gradient" or "weight"
 
     def message(self) -> str:
-        return (f"Training diverged at step {self.step}: the {self.quantity} of '{self.node}' "
-                "became NaN or infinite (or too large to square).")
+        return (
+            f"Training diverged at step {self.step}: the {self.quantity} of '{self.node}' "
+            "became NaN or infinite (or too large to square)."
+        )
 
 
 @dataclass
@@ -109,8 +122,9 @@ class History:
         row = np.array([[record.scalars[k] for k in SCALARS]], dtype=np.float64)
         self.append_block(np.array([record.step]), row, record.node_stats[None], record)
 
-    def append_block(self, steps: np.ndarray, scalars: np.ndarray, stats: np.ndarray,
-                     latest: StepRecord) -> None:
+    def append_block(
+        self, steps: np.ndarray, scalars: np.ndarray, stats: np.ndarray, latest: StepRecord
+    ) -> None:
         """Consecutive steps at once: their scalars (step × SCALARS), figures (step × node ×
         STAT_NAMES) and the last one's full record."""
         self.latest = latest
@@ -156,7 +170,10 @@ class History:
             keep = slice(0, g.size, 2)
             n = len(range(*keep.indices(g.size)))
             g.steps[:n], g.scalars[:n], g.stats[:n] = (
-                g.steps[keep], g.scalars[keep], g.stats[keep])
+                g.steps[keep],
+                g.scalars[keep],
+                g.stats[keep],
+            )
             g.size = n
             self._stride *= 2
             if step % self._stride:
@@ -193,14 +210,17 @@ class History:
         old_steps, old_scalars, old_stats = self.long()
         first = steps[0] if len(steps) else np.iinfo(np.int64).max
         keep = old_steps < first
-        return (np.concatenate([old_steps[keep], steps]),
-                np.concatenate([old_scalars[keep], scalars]),
-                np.concatenate([old_stats[keep], stats]))
+        return (
+            np.concatenate([old_steps[keep], steps]),
+            np.concatenate([old_scalars[keep], scalars]),
+            np.concatenate([old_stats[keep], stats]),
+        )
 
     def scalar(self, name: str, long: bool = False) -> tuple[np.ndarray, np.ndarray]:
         steps, scalars, _ = self.long() if long else self.recent()
         return steps, scalars[:, SCALARS.index(name)]
 
     def nbytes(self) -> int:
-        return sum(a.nbytes for s in (self._recent, self._long)
-                   for a in (s.steps, s.scalars, s.stats))
+        return sum(
+            a.nbytes for s in (self._recent, self._long) for a in (s.steps, s.scalars, s.stats)
+        )

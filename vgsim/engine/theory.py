@@ -53,7 +53,8 @@ def predicted_gradient_flow(trainer: Trainer) -> np.ndarray | None:
     plan = trainer.plan
     n = len(plan.order)
     if any(c != 1 for c in plan.pred_counts[1:]) or any(
-            t not in ("input", "dense", "activation", "output") for t in plan.types):
+        t not in ("input", "dense", "activation", "output") for t in plan.types
+    ):
         return None
     preds = list(plan.preds)  # one predecessor each, in order, after the input
     prev = {i: preds[i - 1] for i in range(1, n)}
@@ -63,7 +64,7 @@ def predicted_gradient_flow(trainer: Trainer) -> np.ndarray | None:
         slot = slots.get((plan.order[i], name))
         if slot is None:
             return None
-        return trainer.params[slot.offset:slot.offset + slot.size].astype(np.float64)
+        return trainer.params[slot.offset : slot.offset + slot.size].astype(np.float64)
 
     x = trainer.data.X_train.astype(np.float64)
     second = {0: float(np.mean(x * x))}  # E[a^2] of each block's output

@@ -95,9 +95,7 @@ def infer_widths(
             width_in[node_id] = width_out[first]
             for other in incoming[1:]:
                 if width_out[other] != width_out[first]:
-                    mismatches.append(
-                        (node_id, first, width_out[first], other, width_out[other])
-                    )
+                    mismatches.append((node_id, first, width_out[first], other, width_out[other]))
         else:
             continue
         if node.type == "dense":

@@ -27,10 +27,14 @@ from .validate import validate
 EVAL_CHUNK = 256
 # Where each scalar of a record comes from (columns of SCALARS).
 _COL = {name: c for c, name in enumerate(SCALARS)}
-_FROM_GLOB_NAMES = (("loss", k.G_LOSS), ("data_loss", k.G_DATA_LOSS),
-                    ("l2_penalty", k.G_PENALTY), ("clip_fired", k.G_CLIP_FIRED),
-                    ("grad_norm_before_clip", k.G_NORM_BEFORE),
-                    ("grad_norm_after_clip", k.G_NORM_AFTER))
+_FROM_GLOB_NAMES = (
+    ("loss", k.G_LOSS),
+    ("data_loss", k.G_DATA_LOSS),
+    ("l2_penalty", k.G_PENALTY),
+    ("clip_fired", k.G_CLIP_FIRED),
+    ("grad_norm_before_clip", k.G_NORM_BEFORE),
+    ("grad_norm_after_clip", k.G_NORM_AFTER),
+)
 _FROM_GLOB_COLS = [_COL[name] for name, _ in _FROM_GLOB_NAMES]
 _FROM_GLOB = [g for _, g in _FROM_GLOB_NAMES]
 _EVAL_NAMES = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
@@ -51,9 +55,15 @@ class StepBlock:
     def records(self) -> list[StepRecord]:
         out = []
         for s in range(len(self.steps) - 1):
-            out.append(StepRecord(dict(zip(SCALARS, map(float, self.scalars[s]), strict=True)),
-                                  self.last.node_ids, self.node_stats[s], None,
-                                  self.last.hist_ranges))
+            out.append(
+                StepRecord(
+                    dict(zip(SCALARS, map(float, self.scalars[s]), strict=True)),
+                    self.last.node_ids,
+                    self.node_stats[s],
+                    None,
+                    self.last.hist_ranges,
+                )
+            )
         return out + [self.last]
 
 
@@ -78,8 +88,15 @@ class Trainer:
         batch = int(self.cfg["batch_size"])
         n_train = self.data.X_train.shape[0]
         if batch > n_train:
-            raise NetworkError([Problem("training", f"Training: the batch size {batch} is larger "
-                                        f"than the {n_train} training samples.")])
+            raise NetworkError(
+                [
+                    Problem(
+                        "training",
+                        f"Training: the batch size {batch} is larger "
+                        f"than the {n_train} training samples.",
+                    )
+                ]
+            )
         self.batch_size = batch
         self.dtype = np.dtype(self.cfg["dtype"])
         self.plan: Plan = compile_network(self.net, self.data.n_features)
@@ -96,9 +113,11 @@ class Trainer:
         self.ops_eval, acts_e, grads_e, aux_e = plan.layout(rows_eval)
         self.acts, self.grads, self.aux = (np.zeros(s, dt) for s in (acts, grads, aux))
         self.acts_eval, self.grads_eval, self.aux_eval = (
-            np.zeros(s, dt) for s in (acts_e, grads_e, aux_e))
+            np.zeros(s, dt) for s in (acts_e, grads_e, aux_e)
+        )
         self.params, self.pgrads, self.opt_m, self.opt_v, self.steps = (
-            np.zeros(plan.n_params, dt) for _ in range(5))
+            np.zeros(plan.n_params, dt) for _ in range(5)
+        )
         self.bn_run = np.zeros(plan.bn_size, dt)
         n = len(plan.order)
         self.stats = np.full((n, N_STATS), np.nan)
@@ -122,18 +141,35 @@ class Trainer:
         self.hyper = np.zeros(optim.N_HYPER)
         self.hyper[optim.H_TELEMETRY] = 1.0
         widest = max(max(plan.width_in), max(plan.width_out))
-        self._scratch = np.empty(scratch_size(int(self.cfg["bins"]), widest, self.batch_size),
-                                 np.uint64)
+        self._scratch = np.empty(
+            scratch_size(int(self.cfg["bins"]), widest, self.batch_size), np.uint64
+        )
         self.opt = optim.CODES[self.cfg["optimizer"]]
         # train_steps' arguments for one step around the batch, clip mode, hyper and t: looked
         # up once (the buffers are only ever written in place).
         self._no_out = np.empty((0, 0))  # train_steps' `out` when it predicts nothing
         self._one_args = (
             (self.X_train, self.lab_train, self.tgt_train),
-            (self.lab_buf, self.tgt_buf, self.classify, self.ops, plan.fpar, plan.preds,
-             plan.out_idx, self.acts, self.grads, self.aux, self.params, self.pgrads, self.bn_run,
-             self.opt_m, self.opt_v, self.opt),
-            (self._stats_one, self.hist, self._glob_one, self.steps))
+            (
+                self.lab_buf,
+                self.tgt_buf,
+                self.classify,
+                self.ops,
+                plan.fpar,
+                plan.preds,
+                plan.out_idx,
+                self.acts,
+                self.grads,
+                self.aux,
+                self.params,
+                self.pgrads,
+                self.bn_run,
+                self.opt_m,
+                self.opt_v,
+                self.opt,
+            ),
+            (self._stats_one, self.hist, self._glob_one, self.steps),
+        )
         self._no_evaluation = self._evaluation(0, 0)
         self.set_live(lr=self.cfg["lr"], l2=self.cfg["l2"], clip=self.cfg["clip"])
         for name in ("momentum", "beta1", "beta2", "eps", "alpha"):
@@ -144,8 +180,9 @@ class Trainer:
             return np.ascontiguousarray(y, np.int64), np.zeros((len(y), 0))
         return np.zeros(len(y), np.int64), np.ascontiguousarray(y, np.float64).reshape(len(y), -1)
 
-    def set_live(self, lr: float | None = None, l2: float | None = None,
-                 clip: dict | None = None) -> None:
+    def set_live(
+        self, lr: float | None = None, l2: float | None = None, clip: dict | None = None
+    ) -> None:
         """Settings that may change mid-run, like a real experiment; used from the next step."""
         if lr is not None:
             self.hyper[optim.H_LR] = float(lr)
@@ -195,8 +232,12 @@ class Trainer:
         self.history = History(self.node_ids, recent=int(self.cfg["history"]))
         self._micro: list[tuple[str, int]] = []
         self._batch = np.empty(0, np.int64)
-        self.last_eval = {"train_loss": np.nan, "train_accuracy": np.nan,
-                      "test_loss": np.nan, "test_accuracy": np.nan}
+        self.last_eval = {
+            "train_loss": np.nan,
+            "train_accuracy": np.nan,
+            "test_loss": np.nan,
+            "test_accuracy": np.nan,
+        }
 
     # --- stepping ---------------------------------------------------------------------------
     @property
@@ -223,8 +264,11 @@ class Trainer:
         left in this pass over the data, then whole passes, then the new epoch's first."""
         if epoch <= self.epoch:
             return 0
-        left = (self.steps_per_epoch if self._drawn == 0
-                else (self._perm.size - self._cursor) // self.batch_size)
+        left = (
+            self.steps_per_epoch
+            if self._drawn == 0
+            else (self._perm.size - self._cursor) // self.batch_size
+        )
         return left + 1 + (epoch - self.epoch - 1) * self.steps_per_epoch
 
     def _batches(self, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -269,27 +313,51 @@ class Trainer:
         self._batch = batch
         head, buffers, tail = self._one_args
         step = self.step_count
-        k.train_steps(*head, batch.reshape(1, -1), *buffers, self.clip_mode, self.hyper,
-                      self._t + 1, *tail, self._evaluation(int(self.cfg["eval_every"]), step),
-                      self._no_out)
+        k.train_steps(
+            *head,
+            batch.reshape(1, -1),
+            *buffers,
+            self.clip_mode,
+            self.hyper,
+            self._t + 1,
+            *tail,
+            self._evaluation(int(self.cfg["eval_every"]), step),
+            self._no_out,
+        )
         self._t += 1
         g = self.glob.tolist()
         if g[k.G_BAD_NODE] == g[k.G_BAD_NODE]:  # not NaN: this step went non-finite
-            self.divergence = Divergence(step, self.node_ids[int(g[k.G_BAD_NODE])],
-                                         k.QUANTITIES[int(g[k.G_BAD_QTY])])
+            self.divergence = Divergence(
+                step, self.node_ids[int(g[k.G_BAD_NODE])], k.QUANTITIES[int(g[k.G_BAD_QTY])]
+            )
         elif g[k.G_TRAIN_LOSS] == g[k.G_TRAIN_LOSS]:  # evaluated after this step
             self.last_eval = self._evaluated(self.glob)
         ev = self.last_eval
         # In SCALARS order (tests compare these records with the micro-step path's).
-        values = [float(step), float(self.epoch), g[k.G_LOSS], g[k.G_DATA_LOSS],
-                  g[k.G_PENALTY],
-                  g[k.G_CORRECT] / self.batch_size if self.classify else np.nan,
-                  float(ev["train_loss"]), float(ev["train_accuracy"]), float(ev["test_loss"]),
-                  float(ev["test_accuracy"]), g[k.G_CLIP_FIRED], g[k.G_NORM_BEFORE],
-                  g[k.G_NORM_AFTER], float(self.hyper[optim.H_LR])]
-        record = StepRecord(dict(zip(SCALARS, values, strict=True)), self.node_ids,
-                            self.stats.copy(), self.hist.copy(), self.hist_ranges,
-                            self.divergence)
+        values = [
+            float(step),
+            float(self.epoch),
+            g[k.G_LOSS],
+            g[k.G_DATA_LOSS],
+            g[k.G_PENALTY],
+            g[k.G_CORRECT] / self.batch_size if self.classify else np.nan,
+            float(ev["train_loss"]),
+            float(ev["train_accuracy"]),
+            float(ev["test_loss"]),
+            float(ev["test_accuracy"]),
+            g[k.G_CLIP_FIRED],
+            g[k.G_NORM_BEFORE],
+            g[k.G_NORM_AFTER],
+            float(self.hyper[optim.H_LR]),
+        ]
+        record = StepRecord(
+            dict(zip(SCALARS, values, strict=True)),
+            self.node_ids,
+            self.stats.copy(),
+            self.hist.copy(),
+            self.hist_ranges,
+            self.divergence,
+        )
         self.history.append_one(step, values, record.node_stats, record)
         self.step_count += 1
         return record
@@ -303,17 +371,45 @@ class Trainer:
             return None
         if self._micro:
             record = self.step()
-            return StepBlock(np.array([record.step]), self.history.recent()[1][-1:],
-                             record.node_stats[None].copy(), record)
+            return StepBlock(
+                np.array([record.step]),
+                self.history.recent()[1][-1:],
+                record.node_stats[None].copy(),
+                record,
+            )
         count = max(1, min(count, MAX_BLOCK))
         batches, epochs = self._batches(count)
         done = k.train_steps(
-            self.X_train, self.lab_train, self.tgt_train, batches, self.lab_buf, self.tgt_buf,
-            self.classify, self.ops, self.plan.fpar, self.plan.preds, self.plan.out_idx,
-            self.acts, self.grads, self.aux, self.params, self.pgrads, self.bn_run, self.opt_m,
-            self.opt_v, self.opt, self.clip_mode, self.hyper, self._t + 1, self.stats_block,
-            self.hist, self.glob_block, self.steps,
-            self._evaluation(int(self.cfg["eval_every"]), self.step_count), self._no_out)
+            self.X_train,
+            self.lab_train,
+            self.tgt_train,
+            batches,
+            self.lab_buf,
+            self.tgt_buf,
+            self.classify,
+            self.ops,
+            self.plan.fpar,
+            self.plan.preds,
+            self.plan.out_idx,
+            self.acts,
+            self.grads,
+            self.aux,
+            self.params,
+            self.pgrads,
+            self.bn_run,
+            self.opt_m,
+            self.opt_v,
+            self.opt,
+            self.clip_mode,
+            self.hyper,
+            self._t + 1,
+            self.stats_block,
+            self.hist,
+            self.glob_block,
+            self.steps,
+            self._evaluation(int(self.cfg["eval_every"]), self.step_count),
+            self._no_out,
+        )
         self._t += done
         self._batch = batches[done - 1].copy()  # what the state arrays describe
         self.stats[:] = self.stats_block[done - 1]
@@ -325,16 +421,19 @@ class Trainer:
         done = len(glob)
         last = glob[-1]
         if not np.isnan(last[k.G_BAD_NODE]):
-            self.divergence = Divergence(self.step_count + done - 1,
-                                         self.node_ids[int(last[k.G_BAD_NODE])],
-                                         k.QUANTITIES[int(last[k.G_BAD_QTY])])
+            self.divergence = Divergence(
+                self.step_count + done - 1,
+                self.node_ids[int(last[k.G_BAD_NODE])],
+                k.QUANTITIES[int(last[k.G_BAD_QTY])],
+            )
         steps = np.arange(self.step_count, self.step_count + done)
         scalars = np.empty((done, len(SCALARS)))
         scalars[:, _COL["step"]] = steps
         scalars[:, _COL["epoch"]] = epochs
         scalars[:, _FROM_GLOB_COLS] = glob[:, _FROM_GLOB]
-        scalars[:, _COL["accuracy"]] = (glob[:, k.G_CORRECT] / self.batch_size
-                                        if self.classify else np.nan)
+        scalars[:, _COL["accuracy"]] = (
+            glob[:, k.G_CORRECT] / self.batch_size if self.classify else np.nan
+        )
         scalars[:, _COL["lr"]] = self.hyper[optim.H_LR]
         # Each step carries the latest evaluation, made after it or before.
         for s in range(done):
@@ -346,9 +445,14 @@ class Trainer:
             evaluation = self.evaluate()  # a micro-stepped step: not evaluated in the kernel
             scalars[-1, _EVAL_COLS] = [evaluation[name] for name in _EVAL_NAMES]
         node_stats = stats.copy()
-        record = StepRecord(dict(zip(SCALARS, scalars[-1].tolist(), strict=True)),
-                            self.node_ids, node_stats[-1], self.hist.copy(),
-                            self.hist_ranges, self.divergence)
+        record = StepRecord(
+            dict(zip(SCALARS, scalars[-1].tolist(), strict=True)),
+            self.node_ids,
+            node_stats[-1],
+            self.hist.copy(),
+            self.hist_ranges,
+            self.divergence,
+        )
         self.history.append_block(steps, scalars, node_stats, record)
         self.step_count += done
         return StepBlock(steps, scalars, node_stats, record)
@@ -374,30 +478,73 @@ class Trainer:
 
     def _evaluation(self, every: int, first: int) -> tuple:
         """train_steps' `evaluation`: the test set, the evaluation buffers, and when."""
-        return (self.X_test, self.lab_test, self.tgt_test, self.ops_eval, self.acts_eval,
-                self.grads_eval, self.aux_eval, self.rows_eval, every, first)
+        return (
+            self.X_test,
+            self.lab_test,
+            self.tgt_test,
+            self.ops_eval,
+            self.acts_eval,
+            self.grads_eval,
+            self.aux_eval,
+            self.rows_eval,
+            every,
+            first,
+        )
 
-    def _evaluate_rows(self, X: np.ndarray, labels: np.ndarray, targets: np.ndarray,
-                       glob: np.ndarray, out: np.ndarray) -> None:
+    def _evaluate_rows(
+        self,
+        X: np.ndarray,
+        labels: np.ndarray,
+        targets: np.ndarray,
+        glob: np.ndarray,
+        out: np.ndarray,
+    ) -> None:
         """The step kernel without batches: evaluate X (and the test set, unless predicting
         into `out`), into glob[0]."""
         k.train_steps(
-            X, labels, targets, np.zeros((0, self.batch_size), np.int64), self.lab_buf,
-            self.tgt_buf, self.classify, self.ops, self.plan.fpar, self.plan.preds,
-            self.plan.out_idx, self.acts, self.grads, self.aux, self.params, self.pgrads,
-            self.bn_run, self.opt_m, self.opt_v, self.opt, self.clip_mode, self.hyper, 0,
-            np.zeros((1, *self.stats.shape)), np.zeros_like(self.hist), glob, self.steps,
-            self._no_evaluation, out)
+            X,
+            labels,
+            targets,
+            np.zeros((0, self.batch_size), np.int64),
+            self.lab_buf,
+            self.tgt_buf,
+            self.classify,
+            self.ops,
+            self.plan.fpar,
+            self.plan.preds,
+            self.plan.out_idx,
+            self.acts,
+            self.grads,
+            self.aux,
+            self.params,
+            self.pgrads,
+            self.bn_run,
+            self.opt_m,
+            self.opt_v,
+            self.opt,
+            self.clip_mode,
+            self.hyper,
+            0,
+            np.zeros((1, *self.stats.shape)),
+            np.zeros_like(self.hist),
+            glob,
+            self.steps,
+            self._no_evaluation,
+            out,
+        )
 
     def _evaluated(self, glob_row: np.ndarray) -> dict[str, float]:
         """last_eval's figures from a kernel's G_TRAIN_* and G_TEST_* columns."""
+
         def accuracy(correct: float, rows: int) -> float:
             return float(correct) / rows if self.classify and rows else np.nan
 
-        return {"train_loss": float(glob_row[k.G_TRAIN_LOSS]),
-                "train_accuracy": accuracy(glob_row[k.G_TRAIN_CORRECT], len(self.X_train)),
-                "test_loss": float(glob_row[k.G_TEST_LOSS]),
-                "test_accuracy": accuracy(glob_row[k.G_TEST_CORRECT], len(self.X_test))}
+        return {
+            "train_loss": float(glob_row[k.G_TRAIN_LOSS]),
+            "train_accuracy": accuracy(glob_row[k.G_TRAIN_CORRECT], len(self.X_train)),
+            "test_loss": float(glob_row[k.G_TEST_LOSS]),
+            "test_accuracy": accuracy(glob_row[k.G_TEST_CORRECT], len(self.X_test)),
+        }
 
     def run(self, steps: int):
         """Yield the records of up to `steps` steps; stops early if training diverges.
@@ -442,29 +589,52 @@ class Trainer:
         idx = np.ascontiguousarray(idx, dtype=np.int64)
         if idx.size != self.batch_size:
             raise ValueError(f"expected {self.batch_size} rows, got {idx.size}")
-        saved = (self.bn_run.copy(), self.stats.copy(), self.hist.copy(), self.glob.copy(),
-                 self._batch, self.ops[:, k.K_NEEDDX].copy())
+        saved = (
+            self.bn_run.copy(),
+            self.stats.copy(),
+            self.hist.copy(),
+            self.glob.copy(),
+            self._batch,
+            self.ops[:, k.K_NEEDDX].copy(),
+        )
         self._batch = idx
         self.ops[1:, k.K_NEEDDX] = 1
         try:
-            k.gather_batch(self.X_train, self.lab_train, self.tgt_train, idx, self.acts,
-                           self.ops[0, k.K_OUT], self.lab_buf, self.tgt_buf)
+            k.gather_batch(
+                self.X_train,
+                self.lab_train,
+                self.tgt_train,
+                idx,
+                self.acts,
+                self.ops[0, k.K_OUT],
+                self.lab_buf,
+                self.tgt_buf,
+            )
             phases = [p for p in self.micro_plan() if p[0] != "update"]
             ok = all(self._run_phase(phase, i) for phase, i in phases)
             state = self.state_arrays()
             state["finite"] = np.array(ok)
             return state
         finally:
-            (self.bn_run[:], self.stats[:], self.hist[:], self.glob[:], self._batch,
-             self.ops[:, k.K_NEEDDX]) = saved
+            (
+                self.bn_run[:],
+                self.stats[:],
+                self.hist[:],
+                self.glob[:],
+                self._batch,
+                self.ops[:, k.K_NEEDDX],
+            ) = saved
 
     def snapshot_state(self) -> dict[str, np.ndarray]:
         """The state as it is now, under the dump keys: forward and backward with the current
         weights on the last batch (before any step: the first rows), changing nothing."""
         if self._micro:
             raise RuntimeError("finish the current micro-stepped step first")
-        idx = self._batch if self._batch.size == self.batch_size else \
-            np.arange(self.batch_size, dtype=np.int64)
+        idx = (
+            self._batch
+            if self._batch.size == self.batch_size
+            else np.arange(self.batch_size, dtype=np.int64)
+        )
         return self.forward_backward(idx)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
@@ -488,8 +658,12 @@ class Trainer:
     def micro_plan(self) -> list[tuple[str, int]]:
         """The phases of one step: each node forward, the loss, each node backward, update."""
         n = len(self.node_ids)
-        return ([("forward", i) for i in range(n)] + [("loss", -1)]
-                + [("backward", i) for i in range(n - 1, 0, -1)] + [("update", -1)])
+        return (
+            [("forward", i) for i in range(n)]
+            + [("loss", -1)]
+            + [("backward", i) for i in range(n - 1, 0, -1)]
+            + [("update", -1)]
+        )
 
     @property
     def next_micro(self) -> tuple[str, str | None]:
@@ -508,8 +682,16 @@ class Trainer:
             self.hist.fill(0)  # a block's histogram appears as the block is computed
             rows, self._micro_epoch = self._batches(1)
             self._batch = rows[0]
-            k.gather_batch(self.X_train, self.lab_train, self.tgt_train, self._batch,
-                           self.acts, self.ops[0, k.K_OUT], self.lab_buf, self.tgt_buf)
+            k.gather_batch(
+                self.X_train,
+                self.lab_train,
+                self.tgt_train,
+                self._batch,
+                self.acts,
+                self.ops[0, k.K_OUT],
+                self.lab_buf,
+                self.tgt_buf,
+            )
         phase, i = self._micro.pop(0)
         ok = self._run_phase(phase, i)
         node = self.node_ids[i] if i >= 0 else None
@@ -523,16 +705,65 @@ class Trainer:
         n = self._batch.size
         if phase == "forward":
             detail = 2 if self.telemetry else 0
-            return k.forward_node(i, self.ops, self.plan.fpar, self.plan.preds, self.acts,
-                                  self.aux, self.params, self.bn_run, self.stats, self.hist, n,
-                                  True, self.glob, detail, self._scratch)
+            return k.forward_node(
+                i,
+                self.ops,
+                self.plan.fpar,
+                self.plan.preds,
+                self.acts,
+                self.aux,
+                self.params,
+                self.bn_run,
+                self.stats,
+                self.hist,
+                n,
+                True,
+                self.glob,
+                detail,
+                self._scratch,
+            )
         if phase == "loss":
-            return k.begin_backward(self.ops, self.plan.out_idx, self.acts, self.grads,
-                                    self.params, self.lab_buf, self.tgt_buf, self.classify, n,
-                                    self.hyper, self.glob)
+            return k.begin_backward(
+                self.ops,
+                self.plan.out_idx,
+                self.acts,
+                self.grads,
+                self.params,
+                self.lab_buf,
+                self.tgt_buf,
+                self.classify,
+                n,
+                self.hyper,
+                self.glob,
+            )
         if phase == "backward":
-            return k.backward_node(i, self.ops, self.plan.fpar, self.plan.preds, self.acts,
-                                   self.grads, self.aux, self.params, self.pgrads, self.stats,
-                                   n, self.hyper, self.glob, self.steps)
-        return k.update(self.ops, self.params, self.pgrads, self.opt_m, self.opt_v, self.opt,
-                        self.clip_mode, self.hyper, self._t, self.stats, self.glob, self.steps)
+            return k.backward_node(
+                i,
+                self.ops,
+                self.plan.fpar,
+                self.plan.preds,
+                self.acts,
+                self.grads,
+                self.aux,
+                self.params,
+                self.pgrads,
+                self.stats,
+                n,
+                self.hyper,
+                self.glob,
+                self.steps,
+            )
+        return k.update(
+            self.ops,
+            self.params,
+            self.pgrads,
+            self.opt_m,
+            self.opt_v,
+            self.opt,
+            self.clip_mode,
+            self.hyper,
+            self._t,
+            self.stats,
+            self.glob,
+            self.steps,
+        )

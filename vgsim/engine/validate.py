@@ -54,8 +54,11 @@ def _check_node(node) -> list[str]:
     allowed = set(fields)
     if node.type == "activation":
         allowed |= set(schema.ACTIVATIONS.get(_name(p.get("function")), {}))
-    out = [f"unknown field {k!r} (allowed: {', '.join(sorted(allowed)) or 'none'})."
-           for k in p if k not in allowed]
+    out = [
+        f"unknown field {k!r} (allowed: {', '.join(sorted(allowed)) or 'none'})."
+        for k in p
+        if k not in allowed
+    ]
     out += [f"the field {k!r} is required." for k, d in fields.items() if d is None and k not in p]
     if node.type == "dense":
         units = p.get("units")
@@ -97,10 +100,16 @@ def _check_init(init: object) -> list[str]:
     if name not in schema.INITIALISERS:
         return [f"unknown initialiser {name!r}; choose one of {', '.join(schema.INITIALISERS)}."]
     allowed = {"name", "gain", *schema.INITIALISERS[name]}
-    out = [f"initialiser {name} has no parameter {k!r} (allowed: {', '.join(sorted(allowed))})."
-           for k in init if k not in allowed]
-    out += [f"initialiser parameter {k} must be a number, not {v!r}."
-            for k, v in init.items() if k != "name" and k in allowed and not _is_number(v)]
+    out = [
+        f"initialiser {name} has no parameter {k!r} (allowed: {', '.join(sorted(allowed))})."
+        for k in init
+        if k not in allowed
+    ]
+    out += [
+        f"initialiser parameter {k} must be a number, not {v!r}."
+        for k, v in init.items()
+        if k != "name" and k in allowed and not _is_number(v)
+    ]
     for k in ("std", "limit"):
         if _is_number(init.get(k, 1.0)) and init.get(k, 1.0) < 0:
             out.append(f"initialiser parameter {k} must not be negative, not {init[k]!r}.")
@@ -113,8 +122,9 @@ def _check_training(t: dict) -> list[Problem]:
     out += [f"unknown setting {k!r}." for k in t if k not in allowed]
     cfg = schema.training_defaults(t)
     if _name(cfg["optimizer"]) not in schema.OPTIMIZERS:
-        out.append(f"unknown optimizer {cfg['optimizer']!r}; "
-                   f"choose one of {', '.join(schema.OPTIMIZERS)}.")
+        out.append(
+            f"unknown optimizer {cfg['optimizer']!r}; choose one of {', '.join(schema.OPTIMIZERS)}."
+        )
     positive = ("lr", "eps")
     for k in positive:
         if not (_is_number(cfg[k]) and cfg[k] > 0):
@@ -124,8 +134,14 @@ def _check_training(t: dict) -> list[Problem]:
             out.append(f"{k} must be at least 0 and below 1, not {cfg[k]!r}.")
     if not (_is_number(cfg["l2"]) and cfg["l2"] >= 0):
         out.append(f"l2 must be a number of at least 0, not {cfg['l2']!r}.")
-    ranges = {"batch_size": (1, 65536), "seed": (0, 2**32 - 1), "steps": (1, 10**9),
-              "bins": (2, 256), "eval_every": (1, 10**9), "history": (16, 10**6)}
+    ranges = {
+        "batch_size": (1, 65536),
+        "seed": (0, 2**32 - 1),
+        "steps": (1, 10**9),
+        "bins": (2, 256),
+        "eval_every": (1, 10**9),
+        "history": (16, 10**6),
+    }
     for k, (lo, hi) in ranges.items():
         if not (_is_int(cfg[k]) and lo <= cfg[k] <= hi):
             out.append(f"{k} must be a whole number from {lo} to {hi}, not {cfg[k]!r}.")
@@ -137,8 +153,10 @@ def _check_training(t: dict) -> list[Problem]:
     else:
         out += [f"clip has no field {k!r}." for k in clip if k not in ("mode", "threshold")]
         if _name(cfg["clip"]["mode"]) not in schema.CLIP_MODES:
-            out.append(f"clip mode must be one of {', '.join(schema.CLIP_MODES)}, "
-                       f"not {cfg['clip']['mode']!r}.")
+            out.append(
+                f"clip mode must be one of {', '.join(schema.CLIP_MODES)}, "
+                f"not {cfg['clip']['mode']!r}."
+            )
         thr = cfg["clip"]["threshold"]
         if not (_is_number(thr) and thr > 0):
             out.append(f"the clipping threshold must be a positive number, not {thr!r}.")
@@ -159,19 +177,31 @@ def _check_ids_and_edges(net: Network) -> list[Problem]:
     for a, b in net.edges:
         for end in (a, b):
             if end not in types:
-                out.append(Problem("edges", f"The edge {a} → {b} names '{end}', "
-                                            "which is not a block of this network."))
+                out.append(
+                    Problem(
+                        "edges",
+                        f"The edge {a} → {b} names '{end}', which is not a block of this network.",
+                    )
+                )
         if a == b:
             out.append(Problem(a, f"The edge {a} → {b} connects '{a}' to itself."))
         if (a, b) in pairs:
             out.append(Problem(b, f"The edge {a} → {b} appears twice."))
         pairs.add((a, b))
         if types.get(b) == "input":
-            out.append(Problem(b, f"The edge {a} → {b} goes into the input '{b}': "
-                                  "the input takes data, not edges."))
+            out.append(
+                Problem(
+                    b,
+                    f"The edge {a} → {b} goes into the input '{b}': "
+                    "the input takes data, not edges.",
+                )
+            )
         if types.get(a) == "output":
-            out.append(Problem(a, f"The edge {a} → {b} leaves the output '{a}': "
-                                  "nothing may follow the output."))
+            out.append(
+                Problem(
+                    a, f"The edge {a} → {b} leaves the output '{a}': nothing may follow the output."
+                )
+            )
     return out
 
 
@@ -194,19 +224,35 @@ def _check_structure(net: Network, shape: tuple[int, int, str] | None) -> list[P
     if not inputs:
         out.append(Problem("nodes", "The network has no input block: add one where data enters."))
     if len(inputs) > 1:
-        out.append(Problem(inputs[1], f"The network has {len(inputs)} input blocks "
-                                      f"({', '.join(inputs)}); it needs exactly one."))
+        out.append(
+            Problem(
+                inputs[1],
+                f"The network has {len(inputs)} input blocks "
+                f"({', '.join(inputs)}); it needs exactly one.",
+            )
+        )
     if not outputs:
         out.append(Problem("nodes", "The network has no output block: add one to choose the loss."))
     if len(outputs) > 1:
-        out.append(Problem(outputs[1], f"The network has {len(outputs)} output blocks "
-                                       f"({', '.join(outputs)}); it needs exactly one."))
+        out.append(
+            Problem(
+                outputs[1],
+                f"The network has {len(outputs)} output blocks "
+                f"({', '.join(outputs)}); it needs exactly one.",
+            )
+        )
     order, cyclic = topological_order(net)
     if cyclic:
         cycle = find_cycle(net, cyclic)
         where = cycle[0] if cycle else cyclic[0]
-        out.append(Problem(where, "The edges form a cycle: " + " → ".join(cycle or cyclic)
-                           + ". A network must flow one way, from input to output."))
+        out.append(
+            Problem(
+                where,
+                "The edges form a cycle: "
+                + " → ".join(cycle or cyclic)
+                + ". A network must flow one way, from input to output.",
+            )
+        )
     preds, succs = adjacency(net)
     from_input = reachable(inputs[:1], succs)
     to_output = reachable(outputs[:1], preds)
@@ -214,22 +260,33 @@ def _check_structure(net: Network, shape: tuple[int, int, str] | None) -> list[P
         if n.type in ("input", "") or n.id in cyclic:
             continue
         if not preds[n.id]:
-            out.append(_node_problem(n.id, n.type,
-                                     "has no incoming edge: connect a block into it."))
+            out.append(
+                _node_problem(n.id, n.type, "has no incoming edge: connect a block into it.")
+            )
         elif inputs and n.id not in from_input:
             out.append(_node_problem(n.id, n.type, "cannot be reached from the input."))
     for n in net.nodes:
         if n.type != "output" and n.id not in cyclic and outputs and n.id not in to_output:
-            out.append(_node_problem(n.id, n.type, "is dangling: its result never reaches "
-                                                   f"the output '{outputs[0]}'."))
+            out.append(
+                _node_problem(
+                    n.id,
+                    n.type,
+                    f"is dangling: its result never reaches the output '{outputs[0]}'.",
+                )
+            )
     if shape is None or cyclic:
         return out
     n_features, n_targets, task = shape
     _, width_out, mismatches = infer_widths(net, order, n_features)
     for node, a, wa, b, wb in mismatches:
-        out.append(Problem(node, f"'{node}' adds its inputs, but '{a}' gives {wa} values and "
-                                 f"'{b}' gives {wb}: the widths must match (put a dense "
-                                 "projection on the skip path)."))
+        out.append(
+            Problem(
+                node,
+                f"'{node}' adds its inputs, but '{a}' gives {wa} values and "
+                f"'{b}' gives {wb}: the widths must match (put a dense "
+                "projection on the skip path).",
+            )
+        )
     for oid in outputs[:1]:
         if oid in width_out:
             out += _check_output(net.node(oid), width_out[oid], n_targets, task, net.data)
@@ -240,14 +297,23 @@ def _check_output(node, width: int, n_targets: int, task: str, data: dict) -> li
     loss = node.params.get("loss", "softmax_cross_entropy")
     name = data.get("name", "the")
     if task == "regression" and loss != "mse":
-        return [_node_problem(node.id, "output", f"the {name} data set is a regression task: "
-                                                 "use the mse loss.")]
+        return [
+            _node_problem(
+                node.id, "output", f"the {name} data set is a regression task: use the mse loss."
+            )
+        ]
     expected = n_targets
     if loss == "binary_cross_entropy" and n_targets == 2:
         expected = 1
     if width != expected:
         what = f"{n_targets} classes" if task == "classification" else f"{n_targets} targets"
-        return [_node_problem(node.id, "output", f"receives {width} values but the {name} data "
-                                                 f"set has {what}: make the last dense layer "
-                                                 f"{expected} units wide.")]
+        return [
+            _node_problem(
+                node.id,
+                "output",
+                f"receives {width} values but the {name} data "
+                f"set has {what}: make the last dense layer "
+                f"{expected} units wide.",
+            )
+        ]
     return []

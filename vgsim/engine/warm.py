@@ -38,8 +38,7 @@ STEPS = "train_steps"  # whole steps, evaluation and prediction: all a trainer n
 
 # The plan kernels the trainer calls from Python (they pull in everything else). The others
 # are inlined into these and never compiled on their own.
-ENTRY_POINTS = ("begin_backward", "backward_node", "forward_node", "gather_batch", STEPS,
-                "update")
+ENTRY_POINTS = ("begin_backward", "backward_node", "forward_node", "gather_batch", STEPS, "update")
 
 
 def entry_points() -> list[str]:
@@ -57,8 +56,7 @@ def kernels_cached(names: list[str] | None = None, dtype: str | None = None) -> 
         index = list(folder.glob(f"{source.stem}.{name}-*.{tag}.nbi"))
         if not index or max(p.stat().st_mtime for p in index) < source.stat().st_mtime:
             return False
-        if dtype is not None and name == STEPS and not any(
-                dtype in _data_dtypes(p) for p in index):
+        if dtype is not None and name == STEPS and not any(dtype in _data_dtypes(p) for p in index):
             return False
     return True
 
@@ -71,7 +69,7 @@ def _data_dtypes(index: Path) -> set[str]:
             pickle.load(f)
             _stamp, overloads = pickle.loads(f.read())
         return {str(key[0][0].dtype) for key in overloads}
-    except Exception:  # noqa: BLE001 - another numba's format: treat as not cached
+    except Exception:
         return set()
 
 
@@ -87,8 +85,10 @@ def _trainers(dtype: str) -> list[Trainer]:
     """Tiny networks with every kind of block."""
     training = {"dtype": dtype, "batch_size": 8, "eval_every": 2}
     data = {"name": "spiral", "samples": 60}
-    return [Trainer(residual_mlp(2, 4, 3, training=training, data=data)),
-            Trainer(mlp(2, 4, 3, batchnorm=True, training=training, data=data))]
+    return [
+        Trainer(residual_mlp(2, 4, 3, training=training, data=data)),
+        Trainer(mlp(2, 4, 3, batchnorm=True, training=training, data=data)),
+    ]
 
 
 def warm_steps(dtype: str) -> None:
@@ -122,12 +122,19 @@ def launch(*args: str, stdout: int | None = subprocess.DEVNULL) -> subprocess.Po
     """`python -m vgsim.engine.warm ARGS` in another process, this copy of vgsim first on its
     path (None if it cannot start)."""
     package_root = str(Path(vgsim.__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+    }
     try:
-        return subprocess.Popen([sys.executable, "-m", "vgsim.engine.warm", *args], env=env,
-                                stdout=stdout, stderr=subprocess.DEVNULL, text=True,
-                                start_new_session=os.name == "posix")
+        return subprocess.Popen(
+            [sys.executable, "-m", "vgsim.engine.warm", *args],
+            env=env,
+            stdout=stdout,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=os.name == "posix",
+        )
     except OSError:
         return None
 

@@ -23,7 +23,10 @@ from ..blocks import BLOCKS
 NODE_W, NODE_H = 112.0, 58.0
 PORT_R = 6.0
 TYPE_COLOURS = {
-    "input": "#5b8def", "dense": "#7a869a", "activation": "#2fa37c", "batchnorm": "#c08a2b",
+    "input": "#5b8def",
+    "dense": "#7a869a",
+    "activation": "#2fa37c",
+    "batchnorm": "#c08a2b",
     "output": "#a05bd6",
 }
 SKIP_COLOUR = QColor("#e07a1f")
@@ -44,8 +47,11 @@ def describe(node: NodeSpec) -> str:
     if node.type == "batchnorm":
         return f"momentum {p['momentum']:g}"
     if node.type == "output":
-        return {"softmax_cross_entropy": "softmax CE", "mse": "mean sq. error",
-                "binary_cross_entropy": "binary CE"}.get(str(p["loss"]), str(p["loss"]))
+        return {
+            "softmax_cross_entropy": "softmax CE",
+            "mse": "mean sq. error",
+            "binary_cross_entropy": "binary CE",
+        }.get(str(p["loss"]), str(p["loss"]))
     return "data"
 
 
@@ -80,9 +86,11 @@ class NodeItem(QGraphicsObject):
     def __init__(self, node: NodeSpec):
         super().__init__()
         self.node_id = node.id
-        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
-                      | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
-                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setFlags(
+            QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+            | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+            | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
+        )
         self.setAcceptHoverEvents(True)
         self.setZValue(1)
         self.edges: list[EdgeItem] = []
@@ -99,9 +107,11 @@ class NodeItem(QGraphicsObject):
         self.symbol = glyph(node)
         width = int(NODE_W - 34)
         self._title_text = QFontMetrics(_Fonts.get().title).elidedText(
-            self.title, Qt.TextElideMode.ElideRight, width)
+            self.title, Qt.TextElideMode.ElideRight, width
+        )
         self._subtitle_text = QFontMetrics(_Fonts.get().subtitle).elidedText(
-            self.subtitle, Qt.TextElideMode.ElideRight, width)
+            self.subtitle, Qt.TextElideMode.ElideRight, width
+        )
         self.n_inputs = 0
         if node.pos is not None:
             self.setPos(QPointF(*node.pos))
@@ -153,7 +163,7 @@ class NodeItem(QGraphicsObject):
     def has_output_port(self) -> bool:
         return self.node_type != "output"
 
-    def paint(self, painter: QPainter, option, widget=None) -> None:  # noqa: ANN001
+    def paint(self, painter: QPainter, option, widget=None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         base = QColor(TYPE_COLOURS.get(self.node_type, "#888888"))
         fill = QColor(self.tint) if self.tint is not None else QColor("#ffffff")
@@ -171,8 +181,11 @@ class NodeItem(QGraphicsObject):
         painter.setPen(QColor("white"))
         painter.setFont(fonts.glyph)
         painter.drawText(QRectF(1.5, 0, 22, NODE_H), Qt.AlignmentFlag.AlignCenter, self.symbol)
-        text_colour = QColor("#111111") if self.tint is None or self.tint.lightness() > 110 \
+        text_colour = (
+            QColor("#111111")
+            if self.tint is None or self.tint.lightness() > 110
             else QColor("white")
+        )
         painter.setPen(text_colour)
         left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
         painter.setFont(fonts.title)
@@ -195,7 +208,7 @@ class NodeItem(QGraphicsObject):
             painter.setPen(SKIP_COLOUR)
             painter.drawText(QRectF(-11, -17, 18, 18), Qt.AlignmentFlag.AlignCenter, "+")
 
-    def itemChange(self, change, value):  # noqa: ANN001, ANN201
+    def itemChange(self, change, value):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
             for edge in self.edges:
                 edge.refresh()
@@ -244,16 +257,18 @@ class EdgeItem(QGraphicsPathItem):
         colour = SKIP_COLOUR if self.is_skip else EDGE_COLOUR
         style = Qt.PenStyle.DashLine if self.isSelected() else Qt.PenStyle.SolidLine
         self.setPen(QPen(colour, width, style, Qt.PenCapStyle.RoundCap))
-        self.setToolTip(("Skip connection " if self.is_skip else "Edge ")
-                        + f"{self.source.node_id} → {self.target.node_id}"
-                        + (": added to the target's other input" if self.is_skip else ""))
+        self.setToolTip(
+            ("Skip connection " if self.is_skip else "Edge ")
+            + f"{self.source.node_id} → {self.target.node_id}"
+            + (": added to the target's other input" if self.is_skip else "")
+        )
 
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()
         stroker.setWidth(14)
         return stroker.createStroke(self.path())
 
-    def itemChange(self, change, value):  # noqa: ANN001, ANN201
+    def itemChange(self, change, value):
         if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
             self.refresh()
         return super().itemChange(change, value)

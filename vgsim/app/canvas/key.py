@@ -31,7 +31,7 @@ class GradientKey(QWidget):
         area = self.parentWidget().viewport().geometry()
         self.move(area.left() + MARGIN, area.bottom() - self.height() - MARGIN)
 
-    def paintEvent(self, _event) -> None:  # noqa: N802, ANN001 - Qt's name
+    def paintEvent(self, _event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.setPen(QPen(QColor("#dadce0")))

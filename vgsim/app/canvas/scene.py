@@ -27,7 +27,7 @@ class CanvasScene(QGraphicsScene):
     moves_finished = Signal(object)  # {node id: ((old x, old y), (new x, new y))}
     block_dropped = Signal(str, QPointF, object)  # block name, scene pos, edge key or None
 
-    def __init__(self, model: GraphModel, parent=None):  # noqa: ANN001
+    def __init__(self, model: GraphModel, parent=None):
         super().__init__(parent)
         self.setBackgroundBrush(QColor("#f6f7f9"))
         self.model = model
@@ -120,8 +120,11 @@ class CanvasScene(QGraphicsScene):
 
     def pulse(self, node_id: str, backward: bool) -> None:
         """Animate the signal arriving at a block (forward) or leaving it backwards."""
-        edges = [e for key, e in self.edges.items()
-                 if (key[1] == node_id and not backward) or (key[0] == node_id and backward)]
+        edges = [
+            e
+            for key, e in self.edges.items()
+            if (key[1] == node_id and not backward) or (key[0] == node_id and backward)
+        ]
         for edge in edges:
             _pulse_along(self, edge, backward, BACKWARD_COLOUR if backward else FORWARD_COLOUR)
 
@@ -160,8 +163,11 @@ class CanvasScene(QGraphicsScene):
             event.accept()
             return
         super().mousePressEvent(event)
-        self._press_positions = {i.node_id: (i.pos().x(), i.pos().y())
-                                 for i in self.selectedItems() if isinstance(i, NodeItem)}
+        self._press_positions = {
+            i.node_id: (i.pos().x(), i.pos().y())
+            for i in self.selectedItems()
+            if isinstance(i, NodeItem)
+        }
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self.interaction is not None:
@@ -202,8 +208,7 @@ class CanvasScene(QGraphicsScene):
         event.acceptProposedAction()
 
 
-def _pulse_along(scene: QGraphicsScene, edge: EdgeItem, backward: bool,
-                 colour: QColor) -> None:
+def _pulse_along(scene: QGraphicsScene, edge: EdgeItem, backward: bool, colour: QColor) -> None:
     """A dot that travels along an edge: forward for activations, backward for gradients."""
     dot = QGraphicsEllipseItem(-6, -6, 12, 12)
     dot.setBrush(colour)

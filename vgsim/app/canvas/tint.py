@@ -12,9 +12,13 @@ from .scene import CanvasScene
 
 def figures_text(stats: np.ndarray) -> str:
     parts = []
-    for label, col in (("gradient reaching it", S_GRAD), ("weight gradient", S_PGRAD),
-                       ("weight norm", S_WNORM), ("activation mean", S_MEAN),
-                       ("activation std", S_STD)):
+    for label, col in (
+        ("gradient reaching it", S_GRAD),
+        ("weight gradient", S_PGRAD),
+        ("weight norm", S_WNORM),
+        ("activation mean", S_MEAN),
+        ("activation std", S_STD),
+    ):
         value = stats[col]
         if np.isfinite(value):
             parts.append(f"{label}: {value:.3g}")

@@ -12,10 +12,9 @@ MIN_ZOOM, MAX_ZOOM = 0.05, 4.0
 
 
 class CanvasView(QGraphicsView):
-    def __init__(self, scene, parent=None):  # noqa: ANN001
+    def __init__(self, scene, parent=None):
         super().__init__(scene, parent)
-        self.setRenderHints(QPainter.RenderHint.Antialiasing
-                            | QPainter.RenderHint.TextAntialiasing)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
@@ -23,7 +22,7 @@ class CanvasView(QGraphicsView):
         self._pan_from: QPointF | None = None
         self.gradient_key = GradientKey(self)  # over the view, not in the scene: never scrolls
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self.gradient_key.place()
 
@@ -53,7 +52,8 @@ class CanvasView(QGraphicsView):
     def mousePressEvent(self, event: QMouseEvent) -> None:
         pan = event.button() == Qt.MouseButton.MiddleButton or (
             event.button() == Qt.MouseButton.LeftButton
-            and event.modifiers() & Qt.KeyboardModifier.AltModifier)
+            and event.modifiers() & Qt.KeyboardModifier.AltModifier
+        )
         if pan:
             self._pan_from = event.position()
             self.setCursor(Qt.CursorShape.ClosedHandCursor)

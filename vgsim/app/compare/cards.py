@@ -35,8 +35,7 @@ class Thumbnail(QGraphicsView):
         self.canvas = CanvasScene(GraphModel(net), self)  # the scene goes with the view
         self.setScene(self.canvas)
         self.setInteractive(False)
-        self.setRenderHints(QPainter.RenderHint.Antialiasing
-                            | QPainter.RenderHint.TextAntialiasing)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFrameShape(QFrame.Shape.NoFrame)
@@ -52,8 +51,7 @@ class Thumbnail(QGraphicsView):
 class RunCard(QFrame):
     """One run: its colour, label and standing beside its thumbnail."""
 
-    def __init__(self, index: int, label: str, network: Network,
-                 parent: QWidget | None = None):
+    def __init__(self, index: int, label: str, network: Network, parent: QWidget | None = None):
         super().__init__(parent)
         colour = run_colour(index)
         self.setObjectName("runCard")
@@ -62,8 +60,7 @@ class RunCard(QFrame):
         self.title = QLabel()
         bold = QFont(self.title.font())
         bold.setBold(True)
-        shown = QFontMetrics(bold).elidedText(label, Qt.TextElideMode.ElideRight,
-                                              INFO_WIDTH - 30)
+        shown = QFontMetrics(bold).elidedText(label, Qt.TextElideMode.ElideRight, INFO_WIDTH - 30)
         self.title.setText(f"<b style='color:{colour}'>■</b> <b>{html.escape(shown)}</b>")
         self.title.setToolTip(label)
         self.status = QLabel("not trained yet")
@@ -82,8 +79,10 @@ class RunCard(QFrame):
 
     def show_run(self, run: RunSeries) -> None:
         if run.diverged:
-            text = (f"<span style='color:#d93025'><b>diverged at step {run.diverged_at}</b>"
-                    "</span>: stopped there")
+            text = (
+                f"<span style='color:#d93025'><b>diverged at step {run.diverged_at}</b>"
+                "</span>: stopped there"
+            )
             self.status.setToolTip(run.divergence or "")
         else:
             text = f"step {run.steps_done} · loss {run.loss:.3g}"

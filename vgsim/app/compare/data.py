@@ -78,16 +78,38 @@ def _layers(types: list[str]) -> list[int]:
     return [i for i, t in enumerate(types) if t != "input"]  # as Comparison's profiles
 
 
-def _series(label: str, index: int, status: str, steps_done: int, diverged: dict | None,
-            ids: list[str], types: list[str], steps: np.ndarray, scalars: np.ndarray,
-            first_grad: np.ndarray, latest: np.ndarray | None,
-            profile: GradientProfile) -> RunSeries:
-    return RunSeries(label, index, status, steps_done,
-                     None if diverged is None else int(diverged["step"]),
-                     None if diverged is None else str(diverged.get("message", "")),
-                     ids, types, latest, steps, scalars[:, _TRAIN_LOSS].copy(),
-                     scalars[:, _BATCH_LOSS].copy(), first_grad, profile,
-                     profile.depth, np.zeros_like(profile.depth))
+def _series(
+    label: str,
+    index: int,
+    status: str,
+    steps_done: int,
+    diverged: dict | None,
+    ids: list[str],
+    types: list[str],
+    steps: np.ndarray,
+    scalars: np.ndarray,
+    first_grad: np.ndarray,
+    latest: np.ndarray | None,
+    profile: GradientProfile,
+) -> RunSeries:
+    return RunSeries(
+        label,
+        index,
+        status,
+        steps_done,
+        None if diverged is None else int(diverged["step"]),
+        None if diverged is None else str(diverged.get("message", "")),
+        ids,
+        types,
+        latest,
+        steps,
+        scalars[:, _TRAIN_LOSS].copy(),
+        scalars[:, _BATCH_LOSS].copy(),
+        first_grad,
+        profile,
+        profile.depth,
+        np.zeros_like(profile.depth),
+    )
 
 
 def _with_differences(runs: list[RunSeries]) -> ComparisonData:
@@ -111,10 +133,22 @@ def from_comparison(comparison: Comparison) -> ComparisonData:
         latest = run.history.latest
         d = run.divergence
         diverged = None if d is None else {"step": d.step, "message": d.message()}
-        runs.append(_series(run.label, index, run.status, run.step_count, diverged,
-                            list(t.node_ids), types, steps.copy(), scalars.copy(),
-                            first.astype(float), None if latest is None
-                            else latest.node_stats.copy(), profiles[run.label]))
+        runs.append(
+            _series(
+                run.label,
+                index,
+                run.status,
+                run.step_count,
+                diverged,
+                list(t.node_ids),
+                types,
+                steps.copy(),
+                scalars.copy(),
+                first.astype(float),
+                None if latest is None else latest.node_stats.copy(),
+                profiles[run.label],
+            )
+        )
     return _with_differences(runs)
 
 
@@ -126,9 +160,10 @@ def from_compare_dir(out_dir: str | Path) -> ComparisonData:
         result = json.loads((out_dir / "comparison.json").read_text(encoding="utf-8"))
         runs = [_read_run(out_dir, index, run) for index, run in enumerate(result["runs"])]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise VgsimError(f"Cannot read the comparison in {out_dir}: {exc} (a folder written "
-                         "by `vgsim compare` has comparison.json and one folder per run).") \
-            from exc
+        raise VgsimError(
+            f"Cannot read the comparison in {out_dir}: {exc} (a folder written "
+            "by `vgsim compare` has comparison.json and one folder per run)."
+        ) from exc
     if len(runs) < 2:
         raise VgsimError(f"{out_dir / 'comparison.json'} lists fewer than two runs.")
     return _with_differences(runs)
@@ -150,16 +185,32 @@ def _read_run(out_dir: Path, index: int, run: dict) -> RunSeries:
     stats = rows[:, n_scalar:].reshape(len(rows), len(STAT_NAMES), n_nodes).transpose(0, 2, 1)
     layers = _layers(types)
     latest = stats[-1] if len(rows) else None
-    grads = (latest[layers, S_GRAD].astype(float) if latest is not None
-             else np.full(len(layers), np.nan))
-    profile = GradientProfile(run["label"], int(steps[-1]) if len(rows) else None,
-                              tuple(ids[i] for i in layers),
-                              np.linspace(0.0, 1.0, len(layers)), grads)
+    grads = (
+        latest[layers, S_GRAD].astype(float) if latest is not None else np.full(len(layers), np.nan)
+    )
+    profile = GradientProfile(
+        run["label"],
+        int(steps[-1]) if len(rows) else None,
+        tuple(ids[i] for i in layers),
+        np.linspace(0.0, 1.0, len(layers)),
+        grads,
+    )
     every = max(1, int(np.ceil(len(rows) / LONG_ROWS)))  # as many points as a live run keeps
     first = stats[::every, layers[0], S_GRAD] if layers else np.full(len(rows[::every]), np.nan)
-    return _series(run["label"], index, run["status"], int(run["steps"]), run.get("diverged"),
-                   ids, types, steps[::every], rows[::every, :n_scalar], first.astype(float),
-                   None if latest is None else latest.copy(), profile)
+    return _series(
+        run["label"],
+        index,
+        run["status"],
+        int(run["steps"]),
+        run.get("diverged"),
+        ids,
+        types,
+        steps[::every],
+        rows[::every, :n_scalar],
+        first.astype(float),
+        None if latest is None else latest.copy(),
+        profile,
+    )
 
 
 def _types(folder: Path, ids: list[str]) -> list[str]:

@@ -22,10 +22,13 @@ def comparison_stem(data: ComparisonData) -> str:
     return f"comparison-step{data.step}"
 
 
-def render_comparison_plots(data: ComparisonData, folder: str | Path,
-                            formats: tuple[str, ...] = FORMATS,
-                            options: ImageOptions | None = None,
-                            progress: Callable[[int, int], bool] | None = None) -> list[Path]:
+def render_comparison_plots(
+    data: ComparisonData,
+    folder: str | Path,
+    formats: tuple[str, ...] = FORMATS,
+    options: ImageOptions | None = None,
+    progress: Callable[[int, int], bool] | None = None,
+) -> list[Path]:
     """Draw `data` on a dashboard that is never shown and export every plot to `folder` as
     `comparison-step<N>-<plot key>.<format>`."""
     with offscreen(ComparisonDashboard, FIGURE_SIZE) as dashboard:
@@ -33,5 +36,6 @@ def render_comparison_plots(data: ComparisonData, folder: str | Path,
         for key in STEP_PLOTS:
             fit_x_to_data(dashboard.plot_items()[key])
         QApplication.processEvents()
-        return export_all(dashboard.plot_items(), folder, comparison_stem(data), formats,
-                          options, progress)
+        return export_all(
+            dashboard.plot_items(), folder, comparison_stem(data), formats, options, progress
+        )

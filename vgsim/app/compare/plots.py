@@ -23,6 +23,8 @@ from ..plots.style import (
 from .data import ComparisonData, RunSeries
 
 RANGE_EVERY = 10  # frames between range checks (auto-ranging every frame is slow)
+
+
 def run_colour(index: int) -> str:
     return CLASS_COLOURS[index % len(CLASS_COLOURS)]
 
@@ -40,8 +42,10 @@ def key_names(runs: list[RunSeries]) -> list[str]:
         lead = trail = 0
         while all(len(w) > lead + 1 for w in words) and len({w[lead] for w in words}) == 1:
             lead += 1
-        while (all(len(w) > lead + trail + 1 for w in words)
-               and len({w[-1 - trail] for w in words}) == 1):
+        while (
+            all(len(w) > lead + trail + 1 for w in words)
+            and len({w[-1 - trail] for w in words}) == 1
+        ):
             trail += 1
         short = [" ".join(w[lead : len(w) - trail]) for w in words]
         if len(set(short)) == len(short):
@@ -77,8 +81,17 @@ class _Overlay(ABC):
 
     def _curve(self, run: RunSeries) -> pg.PlotDataItem:
         colour = run_colour(run.index)
-        extra = {"symbol": "o", "symbolSize": 5, "symbolBrush": colour, "symbolPen": None,
-                 "antialias": True} if self.symbols else {}
+        extra = (
+            {
+                "symbol": "o",
+                "symbolSize": 5,
+                "symbolBrush": colour,
+                "symbolPen": None,
+                "antialias": True,
+            }
+            if self.symbols
+            else {}
+        )
         return self.plot.plot(pen=pg.mkPen(colour, width=self.width), **extra)
 
     def names(self, data: ComparisonData) -> list[str]:
@@ -201,7 +214,7 @@ LAYOUT = ((LossOverlay, FlowOverlay), (FirstGradientOverlay, DifferenceOverlay))
 
 
 class ComparisonDashboard(pg.GraphicsLayoutWidget):
-    def __init__(self, parent=None):  # noqa: ANN001
+    def __init__(self, parent=None):
         super().__init__(parent)
         self.ci.setContentsMargins(4, 4, 4, 4)
         self.ci.setSpacing(6)

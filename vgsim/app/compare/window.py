@@ -40,8 +40,7 @@ class ComparisonWindow(QMainWindow):
         # collector, if there is one, has already switched the automatic one off. No parent:
         # it must outlive the window if the thread does (see _retire).
         self.collector = MainThreadCollector() if gc.isenabled() else None
-        self.cards = [RunCard(i, run.label, run.network)
-                      for i, run in enumerate(comparison.runs)]
+        self.cards = [RunCard(i, run.label, run.network) for i, run in enumerate(comparison.runs)]
         self.dashboard = ComparisonDashboard()
         self._seed = comparison.seed
         self._build()
@@ -62,9 +61,11 @@ class ComparisonWindow(QMainWindow):
         bar.setMovable(False)
         self.actions: dict[str, QAction] = {}
         for key, text, shortcut, slot in (
-                ("play", "Play", "Space", self.toggle_play), ("step", "Step", "N", self.step),
-                ("reset", "Reset", "R", self.reset),
-                ("export", "Export plots…", "Ctrl+E", self.export_plots)):
+            ("play", "Play", "Space", self.toggle_play),
+            ("step", "Step", "N", self.step),
+            ("reset", "Reset", "R", self.reset),
+            ("export", "Export plots…", "Ctrl+E", self.export_plots),
+        ):
             action = QAction(text, self)
             action.setShortcut(QKeySequence(shortcut))
             action.triggered.connect(slot)
@@ -111,8 +112,9 @@ class ComparisonWindow(QMainWindow):
             return
         self.dashboard.refresh_all()
         try:
-            written = export_all(self.dashboard.plot_items(), folder,
-                                 comparison_stem(self.frame.data))
+            written = export_all(
+                self.dashboard.plot_items(), folder, comparison_stem(self.frame.data)
+            )
         except ExportError as exc:
             QMessageBox.warning(self, "Export plots", str(exc))
             return
@@ -156,8 +158,12 @@ def _retire(worker: ComparisonWorker, collector: MainThreadCollector | None) -> 
         collector.stop()
 
 
-def open_comparison(networks: Sequence[Network], labels: Sequence[str] | None = None,
-                    parent: QWidget | None = None, seed: int | None = None) -> ComparisonWindow:
+def open_comparison(
+    networks: Sequence[Network],
+    labels: Sequence[str] | None = None,
+    parent: QWidget | None = None,
+    seed: int | None = None,
+) -> ComparisonWindow:
     """Open a window comparing `networks` in lockstep with one seed (default: the first
     network's) so all of them start alike and see the same batches. Raises `ComparisonError`
     (different data, fewer than two) or `NetworkError` (an invalid network, named by label)."""

@@ -5,8 +5,14 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QWidget
 
-SPEEDS = (("1 step/s", 1.0), ("5 steps/s", 5.0), ("20 steps/s", 20.0), ("100 steps/s", 100.0),
-          ("1000 steps/s", 1000.0), ("as fast as possible", None))
+SPEEDS = (
+    ("1 step/s", 1.0),
+    ("5 steps/s", 5.0),
+    ("20 steps/s", 20.0),
+    ("100 steps/s", 100.0),
+    ("1000 steps/s", 1000.0),
+    ("as fast as possible", None),
+)
 
 
 class SpeedBox(QComboBox):
@@ -46,7 +52,8 @@ class RunUntil(QWidget):
         row.addWidget(self.button)
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self.button.clicked.connect(
-            lambda: self.requested.emit(self.kind.currentData(), self.value.value()))
+            lambda: self.requested.emit(self.kind.currentData(), self.value.value())
+        )
 
     def _kind_changed(self) -> None:
         kind = self.kind.currentData()

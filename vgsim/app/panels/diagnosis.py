@@ -30,11 +30,12 @@ class ElidingButton(QPushButton):
         self.full_text = text
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt's name
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         room = max(0, self.width() - self.PADDING)
-        self.setText(self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideRight,
-                                                   room))
+        self.setText(
+            self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideRight, room)
+        )
 
 
 class DiagnosisPanel(QScrollArea):
@@ -63,8 +64,11 @@ class DiagnosisPanel(QScrollArea):
                 item.widget().deleteLater()
         self.buttons.clear()
         if not findings:
-            text = ("✓ Healthy: gradients reach every layer at a similar size."
-                    if trained else "Train a few steps: the diagnosis watches the gradients.")
+            text = (
+                "✓ Healthy: gradients reach every layer at a similar size."
+                if trained
+                else "Train a few steps: the diagnosis watches the gradients."
+            )
             note = QLabel(text)
             note.setWordWrap(True)
             note.setStyleSheet("color: #188038" if trained else "color: #5f6368")
@@ -94,11 +98,11 @@ class DiagnosisPanel(QScrollArea):
             box.addWidget(label)
         for remedy in finding.remedies:
             button = ElidingButton(remedy.title)
-            button.setToolTip(f"{remedy.title}: {remedy.explanation} (one step: Ctrl+Z undoes "
-                              "it)")
+            button.setToolTip(f"{remedy.title}: {remedy.explanation} (one step: Ctrl+Z undoes it)")
             button.setStyleSheet("text-align: left; padding: 3px 8px")
-            button.clicked.connect(lambda _=False, r=remedy: self.remedy_chosen.emit(r.key,
-                                                                                     r.title))
+            button.clicked.connect(
+                lambda _=False, r=remedy: self.remedy_chosen.emit(r.key, r.title)
+            )
             box.addWidget(button)
             self.buttons.setdefault(remedy.key, button)
         return card

@@ -28,8 +28,18 @@ from ..blocks import BLOCKS
 from ..editor import Editor
 
 PREVIEW_POINTS = 2000  # enough to see the shape; keeps redraws instant for big data sets
-CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                 "#7f7f7f", "#bcbd22", "#17becf")
+CLASS_COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 PROBLEM_STYLE = "color: #c62828;"
 _PARTIAL_NUMBER = re.compile(r"[-+]?\d*\.?\d*(e[-+]?\d*)?", re.IGNORECASE)
 _INIT_KEYS = {"gain", *(k for d in schema.INITIALISERS.values() for k in d)}
@@ -91,7 +101,7 @@ TRAINING_ROWS = (
 class _NoWheel:
     """Scrolling the panel must not change the value under the mouse (only when focused)."""
 
-    def wheelEvent(self, event):  # noqa: ANN001
+    def wheelEvent(self, event):
         if self.hasFocus():
             super().wheelEvent(event)
         else:
@@ -185,7 +195,7 @@ def _set_value(w: qw.QWidget, v: object) -> None:
         w.setValue(int(v) if isinstance(w, qw.QSpinBox) else float(v))  # type: ignore
 
 
-def _edited_signal(w: qw.QWidget):  # noqa: ANN202
+def _edited_signal(w: qw.QWidget):
     if isinstance(w, qw.QCheckBox):
         return w.toggled
     if isinstance(w, qw.QComboBox):
@@ -216,8 +226,14 @@ class Inspector(qw.QWidget):
         self._add(qw.QFormLayout(self.name_form), "network.name", "Name", qw.QLineEdit())
         self.data_group = self._build_data()
         self.training_group = self._group("Training", "training", TRAINING_ROWS)[0]
-        for w in (self.title, self.problem_label, self.block_group, self.name_form,
-                  self.data_group, self.training_group):
+        for w in (
+            self.title,
+            self.problem_label,
+            self.block_group,
+            self.name_form,
+            self.data_group,
+            self.training_group,
+        ):
             col.addWidget(w)
         col.addStretch(1)
         scroll = qw.QScrollArea()
@@ -228,10 +244,13 @@ class Inspector(qw.QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
         self.setMinimumWidth(260)
-        links = [(self.model.node_changed, self._on_node), (self.model.node_removed, self._on_node),
-                 (self.model.settings_changed, self._on_settings_changed),
-                 (self.model.replaced, self._on_replaced),
-                 (self.model.changed, self._show_problems)]
+        links = [
+            (self.model.node_changed, self._on_node),
+            (self.model.node_removed, self._on_node),
+            (self.model.settings_changed, self._on_settings_changed),
+            (self.model.replaced, self._on_replaced),
+            (self.model.changed, self._show_problems),
+        ]
         for signal, slot in links:
             signal.connect(slot)
         # the model outlives this widget: stop it calling into a deleted one
@@ -255,8 +274,9 @@ class Inspector(qw.QWidget):
             self._add(form, f"{section}.{name}", label, _make(spec), tip)
         return box, form
 
-    def _add(self, form: qw.QFormLayout, key: str, label: str, w: qw.QWidget,
-             tip: str = "") -> None:
+    def _add(
+        self, form: qw.QFormLayout, key: str, label: str, w: qw.QWidget, tip: str = ""
+    ) -> None:
         row = w
         if key == "data.path":  # a line of text with a Browse… button
             row = qw.QWidget()
@@ -273,8 +293,10 @@ class Inspector(qw.QWidget):
 
     def _build_block(self) -> qw.QGroupBox:
         box, form = self._group("Block", "block", BLOCK_ROWS)
-        self.input_note = _label("The input has no settings: its width is the number of "
-                                 "features of the data set (choose it with nothing selected).")
+        self.input_note = _label(
+            "The input has no settings: its width is the number of "
+            "features of the data set (choose it with nothing selected)."
+        )
         self.help = _label()
         form.insertRow(0, self.input_note)
         form.addRow(self.help)
@@ -379,8 +401,17 @@ class Inspector(qw.QWidget):
         t = schema.training_defaults(net.training if isinstance(net.training, dict) else {})
         clip = t["clip"]
         values = {**t, "clip_mode": clip.get("mode"), "threshold": clip.get("threshold")}
-        visible = {"optimizer", "lr", "batch_size", "l2", "clip_mode", "seed", "dtype", "steps",
-                   *schema.OPTIMIZERS.get(str(t["optimizer"]), {})}
+        visible = {
+            "optimizer",
+            "lr",
+            "batch_size",
+            "l2",
+            "clip_mode",
+            "seed",
+            "dtype",
+            "steps",
+            *schema.OPTIMIZERS.get(str(t["optimizer"]), {}),
+        }
         if clip["mode"] != "none":
             visible.add("threshold")
         self._show_rows("training", values, visible)
@@ -424,9 +455,9 @@ class Inspector(qw.QWidget):
 
     def _browse(self) -> None:
         base = self.model.network.base_dir
-        path, _ = qw.QFileDialog.getOpenFileName(self, "Choose a CSV file",
-                                                 str(base or Path.cwd()),
-                                                 "CSV files (*.csv);;All files (*)")
+        path, _ = qw.QFileDialog.getOpenFileName(
+            self, "Choose a CSV file", str(base or Path.cwd()), "CSV files (*.csv);;All files (*)"
+        )
         if path:
             if base is not None and Path(path).is_relative_to(base):
                 path = str(Path(path).relative_to(base))

@@ -74,9 +74,12 @@ class LessonsPanel(QWidget):
         for button in (self.open_button, self.run_button, self.fix_button):
             button.setEnabled(lesson is not None)
         if lesson is None:
-            self.text.setHtml(html.escape(self.problem) if self.problem else
-                              "<p>Choose a lesson: each one loads a network that shows one part "
-                              "of the lecture, says what to look for, and offers the fix.</p>")
+            self.text.setHtml(
+                html.escape(self.problem)
+                if self.problem
+                else "<p>Choose a lesson: each one loads a network that shows one part "
+                "of the lecture, says what to look for, and offers the fix.</p>"
+            )
             return
         self.run_button.setText(f"Run {lesson.steps:,} steps")
         self.fix_button.setText("Compare side by side" if lesson.compare else "Try the fix")
@@ -106,11 +109,14 @@ def lesson_html(lesson: Lesson) -> str:
     for path in lesson.fixes:
         try:
             fix = read_lesson(path)
-            fixes.append(f"<li><b>{html.escape(fix.title)}</b>: "
-                         f"{html.escape(' '.join(fix.paragraphs))}</li>")
+            fixes.append(
+                f"<li><b>{html.escape(fix.title)}</b>: {html.escape(' '.join(fix.paragraphs))}</li>"
+            )
         except NetworkFileError as exc:
             fixes.append(f"<li>{html.escape(str(exc))}</li>")
     fix_html = f"<p><b>The fix</b></p><ul>{''.join(fixes)}</ul>" if fixes else ""
-    return (f"<h3>{lesson.order}. {html.escape(lesson.title)}</h3>"
-            f"<p><b>Look at:</b> {html.escape(plots)} (framed in the dashboard) · "
-            f"<b>train:</b> {lesson.steps:,} steps</p>{paragraphs}{fix_html}")
+    return (
+        f"<h3>{lesson.order}. {html.escape(lesson.title)}</h3>"
+        f"<p><b>Look at:</b> {html.escape(plots)} (framed in the dashboard) · "
+        f"<b>train:</b> {lesson.steps:,} steps</p>{paragraphs}{fix_html}"
+    )

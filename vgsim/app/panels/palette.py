@@ -33,7 +33,7 @@ class Palette(QListWidget):
     skip_tool_requested = Signal()
     block_activated = Signal(str)
 
-    def __init__(self, parent=None):  # noqa: ANN001
+    def __init__(self, parent=None):
         super().__init__(parent)
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
@@ -73,14 +73,14 @@ class Palette(QListWidget):
         elif name:
             self.block_activated.emit(name)
 
-    def mimeData(self, items: list[QListWidgetItem]) -> QMimeData:  # noqa: N802
+    def mimeData(self, items: list[QListWidgetItem]) -> QMimeData:
         mime = QMimeData()
         name = items[0].data(Qt.ItemDataRole.UserRole) if items else None
         if name and name != SKIP_ITEM:
             mime.setData(MIME_TYPE, name.encode("utf-8"))
         return mime
 
-    def startDrag(self, actions) -> None:  # noqa: ANN001, N802
+    def startDrag(self, actions) -> None:
         item = self.currentItem()
         if item is None or item.data(Qt.ItemDataRole.UserRole) in (None, SKIP_ITEM):
             if item is not None and item.data(Qt.ItemDataRole.UserRole) == SKIP_ITEM:

@@ -12,7 +12,7 @@ from ...engine.graph import GraphModel
 class ProblemsList(QListWidget):
     node_chosen = Signal(str)
 
-    def __init__(self, model: GraphModel, parent=None):  # noqa: ANN001
+    def __init__(self, model: GraphModel, parent=None):
         super().__init__(parent)
         self.model = model
         self.setWordWrap(True)

@@ -34,8 +34,7 @@ class ActivationRidgePlot:
         self.baseline = plot.plot(pen=pg.mkPen("#dadce0", width=1))
         # Each layer's mean, and a bar one standard deviation either side of it.
         self.spread = plot.plot(pen=pg.mkPen((217, 48, 37, 110), width=2), name="± 1 std")
-        self.means = plot.plot(pen=None, symbol="|", symbolSize=9, symbolPen="#d93025",
-                               name="mean")
+        self.means = plot.plot(pen=None, symbol="|", symbolSize=9, symbolPen="#d93025", name="mean")
 
     def set_layers(self, data: PlotData) -> None:
         self.layers = activation_layers(data)
@@ -43,8 +42,13 @@ class ActivationRidgePlot:
         self.plot.setYRange(-0.2, len(self.layers) + 0.2, padding=0)
         self._xrange = None
 
-    def update(self, data: PlotData, hist: np.ndarray | None, ranges: np.ndarray | None,
-               stats: np.ndarray | None) -> None:
+    def update(
+        self,
+        data: PlotData,
+        hist: np.ndarray | None,
+        ranges: np.ndarray | None,
+        stats: np.ndarray | None,
+    ) -> None:
         if hist is None or ranges is None or not self.layers:
             return
         bins = hist.shape[1]
@@ -55,8 +59,9 @@ class ActivationRidgePlot:
             h = hist[i]
             peak = h.max()
             xs.append(np.concatenate([centres, [np.nan]]))
-            ys.append(np.concatenate([row + RIDGE_HEIGHT * h / (peak if peak > 0 else 1.0),
-                                      [np.nan]]))
+            ys.append(
+                np.concatenate([row + RIDGE_HEIGHT * h / (peak if peak > 0 else 1.0), [np.nan]])
+            )
             base_x.append([lo, hi, np.nan])
             base_y.append([row, row, np.nan])
         self.curve.setData(np.concatenate(xs), np.concatenate(ys), connect="finite")
@@ -67,8 +72,11 @@ class ActivationRidgePlot:
             keep = np.isfinite(means)
             self.means.setData(means[keep], rows[keep])
             gaps = np.full(len(rows), np.nan)
-            self.spread.setData(np.column_stack([means - spreads, means + spreads, gaps]).ravel(),
-                                np.column_stack([rows, rows, gaps]).ravel(), connect="finite")
+            self.spread.setData(
+                np.column_stack([means - spreads, means + spreads, gaps]).ravel(),
+                np.column_stack([rows, rows, gaps]).ravel(),
+                connect="finite",
+            )
         span = (float(ranges[self.layers, 0].min()), float(ranges[self.layers, 1].max()))
         if span != self._xrange:
             self._xrange = span
@@ -86,8 +94,9 @@ class UnitHealthPlot:
         self.plot = plot
         style_plot(plot, self.title, "layer", "fraction of units")
         self.legend = KeyRow(plot)
-        self.saturated = pg.BarGraphItem(x=[], height=[], width=0.4, brush="#f9ab00",
-                                         name="saturated")
+        self.saturated = pg.BarGraphItem(
+            x=[], height=[], width=0.4, brush="#f9ab00", name="saturated"
+        )
         self.dead = pg.BarGraphItem(x=[], height=[], width=0.4, brush="#d93025", name="dead")
         plot.addItem(self.saturated)
         plot.addItem(self.dead)

@@ -44,8 +44,15 @@ class Animation:
         size = self.frames[0].size
         frames = [f if f.size == size else f.resize(size) for f in self.frames]
         out = io.BytesIO()
-        frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:],
-                       duration=int(seconds_per_frame * 1000), loop=0, optimize=False)
+        frames[0].save(
+            out,
+            format="GIF",
+            save_all=True,
+            append_images=frames[1:],
+            duration=int(seconds_per_frame * 1000),
+            loop=0,
+            optimize=False,
+        )
         return out.getvalue()
 
     def save(self, path: str | Path, seconds_per_frame: float = 0.1) -> Path:

@@ -23,8 +23,10 @@ def class_image(outputs: np.ndarray, classes: int) -> np.ndarray:
         probs = e / e.sum(axis=1, keepdims=True)
     winner = probs.argmax(axis=1)
     confidence = probs.max(axis=1)
-    palette = np.array([QColor(CLASS_COLOURS[c % len(CLASS_COLOURS)]).getRgb()
-                        for c in range(max(classes, 2))], dtype=np.float64)
+    palette = np.array(
+        [QColor(CLASS_COLOURS[c % len(CLASS_COLOURS)]).getRgb() for c in range(max(classes, 2))],
+        dtype=np.float64,
+    )
     rgba = palette[winner].copy()
     floor = 1.0 / max(classes, 2)
     rgba[:, 3] = 40 + 140 * (confidence - floor) / (1 - floor + 1e-9)
@@ -83,8 +85,9 @@ class DecisionBoundaryPlot:
                 self._axes("x₁", "x₂")
                 x0, x1, y0, y1 = b["extent"]
                 self.image.setRect(x0, y0, x1 - x0, y1 - y0)
-                brushes = [pg.mkBrush(CLASS_COLOURS[int(c) % len(CLASS_COLOURS)])
-                           for c in b["labels"]]
+                brushes = [
+                    pg.mkBrush(CLASS_COLOURS[int(c) % len(CLASS_COLOURS)]) for c in b["labels"]
+                ]
                 self.points.setData(b["points"][:, 0], b["points"][:, 1], brush=brushes)
                 self.curve.setData([], [])
                 self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
@@ -106,5 +109,6 @@ class DecisionBoundaryPlot:
             self.curve.setData(b["x"], b["prediction"])
             lo = float(min(np.min(b["targets"]), np.min(b["prediction"])))
             hi = float(max(np.max(b["targets"]), np.max(b["prediction"])))
-            self.plot.setRange(xRange=(float(b["x"][0]), float(b["x"][-1])),
-                               yRange=(lo, hi), padding=0.05)
+            self.plot.setRange(
+                xRange=(float(b["x"][0]), float(b["x"][-1])), yRange=(lo, hi), padding=0.05
+            )

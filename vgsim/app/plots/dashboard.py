@@ -33,14 +33,28 @@ def export_glyph(size: int = 32) -> QPixmap:
     pixmap.fill(Qt.GlobalColor.transparent)
     p = QPainter(pixmap)
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    p.setPen(QPen(QColor("#5f6368"), size / 10, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
-                  Qt.PenJoinStyle.RoundJoin))
+    p.setPen(
+        QPen(
+            QColor("#5f6368"),
+            size / 10,
+            Qt.PenStyle.SolidLine,
+            Qt.PenCapStyle.RoundCap,
+            Qt.PenJoinStyle.RoundJoin,
+        )
+    )
     s = size
     p.drawLine(QPointF(s / 2, s * 0.12), QPointF(s / 2, s * 0.62))
-    p.drawPolyline([QPointF(s * 0.3, s * 0.42), QPointF(s / 2, s * 0.62),
-                    QPointF(s * 0.7, s * 0.42)])
-    p.drawPolyline([QPointF(s * 0.15, s * 0.65), QPointF(s * 0.15, s * 0.85),
-                    QPointF(s * 0.85, s * 0.85), QPointF(s * 0.85, s * 0.65)])
+    p.drawPolyline(
+        [QPointF(s * 0.3, s * 0.42), QPointF(s / 2, s * 0.62), QPointF(s * 0.7, s * 0.42)]
+    )
+    p.drawPolyline(
+        [
+            QPointF(s * 0.15, s * 0.65),
+            QPointF(s * 0.15, s * 0.85),
+            QPointF(s * 0.85, s * 0.85),
+            QPointF(s * 0.85, s * 0.65),
+        ]
+    )
     p.end()
     return pixmap
 
@@ -49,7 +63,7 @@ class Dashboard(pg.GraphicsLayoutWidget):
     export_requested = Signal(str)  # a plot's key: "Export image…"
     copy_requested = Signal(str)  # a plot's key: "Copy image"
 
-    def __init__(self, parent=None):  # noqa: ANN001
+    def __init__(self, parent=None):
         super().__init__(parent)
         self.ci.setContentsMargins(4, 4, 4, 4)
         self.ci.setSpacing(6)
@@ -74,7 +88,8 @@ class Dashboard(pg.GraphicsLayoutWidget):
         button.setToolTip(f"Export “{title}” as an image (PNG or SVG)")
         button.clicked.connect(lambda _button: self.export_requested.emit(key))
         item.geometryChanged.connect(
-            lambda: button.setPos(item.size().width() - EXPORT_BUTTON - 4, 3))
+            lambda: button.setPos(item.size().width() - EXPORT_BUTTON - 4, 3)
+        )
         self.export_buttons[key] = button
 
     def plot_items(self) -> dict[str, pg.PlotItem]:
@@ -105,8 +120,7 @@ class Dashboard(pg.GraphicsLayoutWidget):
         if self._shown is not None:
             self.show_data(*self._shown, everything=True)
 
-    def show_data(self, data: PlotData, stats=None, hist=None,  # noqa: ANN001
-                  everything: bool = False) -> None:
+    def show_data(self, data: PlotData, stats=None, hist=None, everything: bool = False) -> None:
         """Draw a snapshot. `stats`/`hist` override the newest step's (a step in progress).
 
         The gradient plots redraw every frame; the other plots take turns, half of them each

@@ -45,9 +45,11 @@ def fit_x_to_data(item: pg.PlotItem) -> None:
     """End a step axis at the data: live plots keep room ahead for the steps to come, a figure
     should not."""
     spans = [d.dataBounds(0) for d in item.listDataItems()]
-    spans += [(i.mapRectToParent(i.boundingRect()).left(),
-               i.mapRectToParent(i.boundingRect()).right())
-              for i in item.items if isinstance(i, pg.ImageItem) and i.image is not None]
+    spans += [
+        (i.mapRectToParent(i.boundingRect()).left(), i.mapRectToParent(i.boundingRect()).right())
+        for i in item.items
+        if isinstance(i, pg.ImageItem) and i.image is not None
+    ]
     spans = [s for s in spans if s is not None and None not in s and np.all(np.isfinite(s))]
     if spans:
         lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
@@ -127,8 +129,7 @@ def write_file(path: str | Path, data: bytes) -> Path:
     return path
 
 
-def export_plot(item: pg.PlotItem, path: str | Path,
-                options: ImageOptions | None = None) -> Path:
+def export_plot(item: pg.PlotItem, path: str | Path, options: ImageOptions | None = None) -> Path:
     """One plot to a .png or .svg file (chosen by the suffix)."""
     path = Path(path)
     kind = path.suffix.lower().lstrip(".")
@@ -136,23 +137,30 @@ def export_plot(item: pg.PlotItem, path: str | Path,
         return write_file(path, png_bytes(plot_image(item, options)))
     if kind == "svg":
         return write_file(path, plot_svg(item, options))
-    raise ExportError(f"Cannot export a plot as '{path.suffix or path.name}': "
-                      "choose a .png or .svg file.")
+    raise ExportError(
+        f"Cannot export a plot as '{path.suffix or path.name}': choose a .png or .svg file."
+    )
 
 
 def copy_plot(item: pg.PlotItem, options: ImageOptions | None = None) -> None:
     QApplication.clipboard().setImage(plot_image(item, options))
 
 
-def export_all(plots: dict[str, pg.PlotItem], folder: str | Path, stem: str,
-               formats: tuple[str, ...] = FORMATS, options: ImageOptions | None = None,
-               progress: Callable[[int, int], bool] | None = None) -> list[Path]:
+def export_all(
+    plots: dict[str, pg.PlotItem],
+    folder: str | Path,
+    stem: str,
+    formats: tuple[str, ...] = FORMATS,
+    options: ImageOptions | None = None,
+    progress: Callable[[int, int], bool] | None = None,
+) -> list[Path]:
     """Every plot in every format, as `<stem>-<plot key>.<format>`. `progress(done, total)`
     is called before each file; returning False stops (the files already written stay)."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
-        raise ExportError(f"Unknown image format {', '.join(unknown)}: "
-                          f"choose from {', '.join(FORMATS)}.")
+        raise ExportError(
+            f"Unknown image format {', '.join(unknown)}: choose from {', '.join(FORMATS)}."
+        )
     jobs = [(key, fmt) for key in plots for fmt in formats]
     written: list[Path] = []
     for done, (key, fmt) in enumerate(jobs):
@@ -202,7 +210,7 @@ def _tolerate_closed_paths() -> None:
     if getattr(original, "tolerates_closed_paths", False):
         return
 
-    def correct(node, defs, item, options):  # noqa: ANN001, ANN202
+    def correct(node, defs, item, options):
         closed = []
         for path in node.getElementsByTagName("path"):
             tokens = path.getAttribute("d").split()

@@ -29,8 +29,7 @@ from .style import (
 FADED_STEPS = 5
 
 
-def depth_ticks(plot: pg.PlotItem, labels: list[str], axis: str = "bottom",
-                most: int = 6) -> None:
+def depth_ticks(plot: pg.PlotItem, labels: list[str], axis: str = "bottom", most: int = 6) -> None:
     every = max(1, int(np.ceil(len(labels) / most)))
     plot.getAxis(axis).setTicks([[(i, labels[i]) for i in range(0, len(labels), every)], []])
 
@@ -46,16 +45,23 @@ class GradientFlowPlot:
         self.plot = plot
         style_plot(plot, self.title, "depth (input → output)", "gradient norm", log_y=True)
         self.legend = KeyRow(plot)
-        self.faded = [plot.plot(pen=pg.mkPen((26, 115, 232, 40 + 25 * k), width=1))
-                      for k in range(FADED_STEPS)]
-        self.signal = plot.plot(pen=pg.mkPen(BACKPROP, width=2.5), symbol="o", symbolSize=5,
-                                symbolBrush=BACKPROP, name="back-propagated",
-                                antialias=True)
-        self.weights = plot.plot(pen=None, symbol="s", symbolSize=6, symbolBrush=WEIGHT_GRAD,
-                                 name="weight gradient")
+        self.faded = [
+            plot.plot(pen=pg.mkPen((26, 115, 232, 40 + 25 * k), width=1))
+            for k in range(FADED_STEPS)
+        ]
+        self.signal = plot.plot(
+            pen=pg.mkPen(BACKPROP, width=2.5),
+            symbol="o",
+            symbolSize=5,
+            symbolBrush=BACKPROP,
+            name="back-propagated",
+            antialias=True,
+        )
+        self.weights = plot.plot(
+            pen=None, symbol="s", symbolSize=6, symbolBrush=WEIGHT_GRAD, name="weight gradient"
+        )
         # Mean-field prediction at initialisation (plain chains only): in the legend when shown.
-        self.theory = pg.PlotDataItem(pen=pg.mkPen(THEORY, width=1.5,
-                                                   style=Qt.PenStyle.DashLine))
+        self.theory = pg.PlotDataItem(pen=pg.mkPen(THEORY, width=1.5, style=Qt.PenStyle.DashLine))
         plot.addItem(self.theory)
         self._theory_named = False
         self._previous: deque[np.ndarray] = deque(maxlen=FADED_STEPS)
@@ -120,8 +126,13 @@ class GradientHeatmap:
         style_plot(plot, self.title, "step", "layer (input at bottom)")
         self.image = pg.ImageItem(axisOrder="row-major")
         plot.addItem(self.image)
-        self.bar = pg.ColorBarItem(values=GRADIENT_LEVELS, colorMap=GRADIENT_MAP, width=12,
-                                   label="log10 gradient norm", interactive=False)
+        self.bar = pg.ColorBarItem(
+            values=GRADIENT_LEVELS,
+            colorMap=GRADIENT_MAP,
+            width=12,
+            label="log10 gradient norm",
+            interactive=False,
+        )
         self.bar.setImageItem(self.image, insert_in=plot)
 
     def set_layers(self, data: PlotData) -> None:

@@ -38,19 +38,37 @@ def boundary_of(trainer: Trainer, serial: int = 0) -> dict:
     d = trainer.data
     if d.task == "classification" and d.n_features == 2:
         grid, extent = boundary_grid(d.X_train)
-        return {"kind": "classes", "serial": serial, "extent": extent,
-                "outputs": trainer.predict(grid), "classes": d.n_classes,
-                "points": d.X_test, "labels": d.y_test}
+        return {
+            "kind": "classes",
+            "serial": serial,
+            "extent": extent,
+            "outputs": trainer.predict(grid),
+            "classes": d.n_classes,
+            "points": d.X_test,
+            "labels": d.y_test,
+        }
     if d.task == "regression" and d.n_features == 1:
         x = np.linspace(d.X_train.min(), d.X_train.max(), 200)[:, None]
-        return {"kind": "curve", "serial": serial, "x": x[:, 0],
-                "prediction": trainer.predict(x)[:, 0], "points": d.X_test[:, 0],
-                "targets": d.y_test[:, 0]}
+        return {
+            "kind": "curve",
+            "serial": serial,
+            "x": x[:, 0],
+            "prediction": trainer.predict(x)[:, 0],
+            "points": d.X_test[:, 0],
+            "targets": d.y_test[:, 0],
+        }
     if d.task == "regression":  # several inputs: each test sample's prediction by its target
-        return {"kind": "parity", "serial": serial, "targets": d.y_test[:, 0],
-                "prediction": trainer.predict(d.X_test)[:, 0]}
-    return {"kind": "none", "serial": serial,
-            "text": f"{d.n_features} input features:\nno 2-D picture"}
+        return {
+            "kind": "parity",
+            "serial": serial,
+            "targets": d.y_test[:, 0],
+            "prediction": trainer.predict(d.X_test)[:, 0],
+        }
+    return {
+        "kind": "none",
+        "serial": serial,
+        "text": f"{d.n_features} input features:\nno 2-D picture",
+    }
 
 
 def anchored_theory(trainer: Trainer, relative: np.ndarray | None) -> np.ndarray | None:
@@ -67,15 +85,19 @@ def from_trainer(trainer: Trainer, name: str = "") -> PlotData:
     """Everything the dashboard draws, for the trainer as it is now."""
     history = trainer.history
     record = history.latest
-    data = PlotData(list(trainer.node_ids), list(trainer.plan.types),
-                    list(trainer.plan.functions),
-                    node_stats=record.node_stats if record else None,
-                    histograms=record.histograms if record else None,
-                    hist_ranges=trainer.hist_ranges.copy(), boundary=boundary_of(trainer),
-                    step=trainer.step_count, name=name,
-                    theory=anchored_theory(trainer, predicted_gradient_flow(trainer)))
-    data.tail_steps, data.tail_scalars, data.tail_figures = history.tail(TAIL_STEPS,
-                                                                         TAIL_FIGURES)
+    data = PlotData(
+        list(trainer.node_ids),
+        list(trainer.plan.types),
+        list(trainer.plan.functions),
+        node_stats=record.node_stats if record else None,
+        histograms=record.histograms if record else None,
+        hist_ranges=trainer.hist_ranges.copy(),
+        boundary=boundary_of(trainer),
+        step=trainer.step_count,
+        name=name,
+        theory=anchored_theory(trainer, predicted_gradient_flow(trainer)),
+    )
+    data.tail_steps, data.tail_scalars, data.tail_figures = history.tail(TAIL_STEPS, TAIL_FIGURES)
     long_steps, long_scalars, _ = history.long()
     data.long_steps, data.long_scalars = long_steps.copy(), long_scalars.copy()
     return data
@@ -84,9 +106,12 @@ def from_trainer(trainer: Trainer, name: str = "") -> PlotData:
 def snapshot_arrays(data: PlotData) -> dict[str, np.ndarray]:
     """What a run folder keeps beside metrics.csv so its plots can be drawn again: the newest
     step's histograms and the decision boundary (metrics.csv has no room for either)."""
-    out: dict[str, np.ndarray] = {"step": np.array(data.step), "nodes/ids": np.array(data.node_ids),
-                                  "nodes/types": np.array(data.types),
-                                  "nodes/functions": np.array(data.functions)}
+    out: dict[str, np.ndarray] = {
+        "step": np.array(data.step),
+        "nodes/ids": np.array(data.node_ids),
+        "nodes/types": np.array(data.types),
+        "nodes/functions": np.array(data.functions),
+    }
     if data.histograms is not None:
         out["histograms"] = np.asarray(data.histograms)
     if data.hist_ranges is not None:
@@ -105,16 +130,21 @@ def from_run(run_dir: str | Path) -> PlotData:
     metrics, snapshot = run_dir / "metrics.csv", run_dir / SNAPSHOT_FILE
     for needed in (metrics, snapshot):
         if not needed.is_file():
-            raise VgsimError(f"{run_dir} is not a finished run: {needed.name} is missing "
-                             "(a folder written by `vgsim run` has it).")
+            raise VgsimError(
+                f"{run_dir} is not a finished run: {needed.name} is missing "
+                "(a folder written by `vgsim run` has it)."
+            )
     try:
         with np.load(snapshot, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         with metrics.open(encoding="utf-8") as f:
             header = f.readline().strip().split(",")
         rows = np.loadtxt(metrics, delimiter=",", skiprows=1, ndmin=2)
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8")) \
-            if (run_dir / "summary.json").is_file() else {}
+        summary = (
+            json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+            if (run_dir / "summary.json").is_file()
+            else {}
+        )
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
         raise VgsimError(f"Cannot read the run in {run_dir}: {exc}") from exc
     ids = [str(v) for v in arrays.get("nodes/ids", [])]
@@ -127,12 +157,18 @@ def from_run(run_dir: str | Path) -> PlotData:
     scalars = rows[:, :n_scalar]
     # Columns are figure-major: all nodes of one figure, then the next figure.
     stats = rows[:, n_scalar:].reshape(len(rows), len(STAT_NAMES), n_nodes).transpose(0, 2, 1)
-    data = PlotData(ids, [str(v) for v in arrays["nodes/types"]],
-                    [str(v) for v in arrays["nodes/functions"]], node_stats=stats[-1].copy(),
-                    histograms=arrays.get("histograms"), hist_ranges=arrays.get("hist_ranges"),
-                    boundary=_boundary(arrays), step=int(steps[-1]) + 1,
-                    theory=arrays.get("theory"),
-                    name=str(summary.get("network", run_dir.name)))
+    data = PlotData(
+        ids,
+        [str(v) for v in arrays["nodes/types"]],
+        [str(v) for v in arrays["nodes/functions"]],
+        node_stats=stats[-1].copy(),
+        histograms=arrays.get("histograms"),
+        hist_ranges=arrays.get("hist_ranges"),
+        boundary=_boundary(arrays),
+        step=int(steps[-1]) + 1,
+        theory=arrays.get("theory"),
+        name=str(summary.get("network", run_dir.name)),
+    )
     data.tail_steps = steps[-TAIL_STEPS:]
     data.tail_scalars = scalars[-TAIL_STEPS:]
     data.tail_figures = stats[-TAIL_STEPS:][:, :, TAIL_FIGURES]

@@ -10,8 +10,18 @@ from PySide6.QtWidgets import QSizePolicy
 
 BACKGROUND = "w"
 FOREGROUND = "#202124"
-CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                 "#7f7f7f", "#bcbd22", "#17becf"]
+CLASS_COLOURS = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+]
 BACKPROP = "#1a73e8"  # back-propagated signal
 WEIGHT_GRAD = "#e8710a"  # weight gradient
 THEORY = (32, 33, 36, 150)  # the mean-field prediction: dashed, faded grey
@@ -40,7 +50,7 @@ class SteadyAxis(pg.AxisItem):
         self.setStyle(autoReduceTextSpace=False)
         self.textWidth = TICK_TEXT_WIDTH  # most labels fit from the start
 
-    def setRange(self, mn: float, mx: float) -> None:  # noqa: N802 - Qt's name
+    def setRange(self, mn: float, mx: float) -> None:
         if self.picture is not None and list(self.range) == [mn, mx]:
             return
         super().setRange(mn, mx)
@@ -70,8 +80,9 @@ def set_title(plot: pg.PlotItem, title: str) -> None:
     plot.setTitle(title, size="10pt", bold=True)
 
 
-def style_plot(plot: pg.PlotItem, title: str, x_label: str, y_label: str,
-               log_y: bool = False) -> None:
+def style_plot(
+    plot: pg.PlotItem, title: str, x_label: str, y_label: str, log_y: bool = False
+) -> None:
     set_title(plot, title)
     font = QFont("DejaVu Sans", 8)
     for side, text in (("bottom", x_label), ("left", y_label)):
@@ -102,8 +113,9 @@ def finite_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return np.asarray(x)[keep], np.asarray(y)[keep]
 
 
-def log_range(values: np.ndarray, pad: float = 0.3,
-              floor: float = -12.0) -> tuple[float, float] | None:
+def log_range(
+    values: np.ndarray, pad: float = 0.3, floor: float = -12.0
+) -> tuple[float, float] | None:
     """A log10 range covering the finite positive values, or None if there are none."""
     v = positive(values)
     v = v[np.isfinite(v)]
@@ -190,15 +202,15 @@ class KeyRow(pg.LegendItem):
         plot.legend = self  # curves plotted with a name join it
         plot.geometryChanged.connect(self.fit_width)
 
-    def addItem(self, item: object, name: str) -> None:  # noqa: N802 - pyqtgraph's name
+    def addItem(self, item: object, name: str) -> None:
         super().addItem(item, name)
         self.fit_width()
 
-    def removeItem(self, item: object) -> None:  # noqa: N802 - pyqtgraph's name
+    def removeItem(self, item: object) -> None:
         super().removeItem(item)
         self.fit_width()
 
-    def updateSize(self) -> None:  # noqa: N802 - pyqtgraph's name
+    def updateSize(self) -> None:
         self.updateGeometry()  # the plot's layout sizes and places it: no geometry of its own
 
     def fit_width(self) -> None:

@@ -41,8 +41,9 @@ class _Curves:
     def _due(self, steps: np.ndarray) -> bool:
         """Ranges are checked every few frames, and at once when the data leaves the view."""
         self._frames += 1
-        if len(steps) and not (self.plot.viewRange()[0][0] <= steps[-1]
-                               <= self.plot.viewRange()[0][1]):
+        if len(steps) and not (
+            self.plot.viewRange()[0][0] <= steps[-1] <= self.plot.viewRange()[0][1]
+        ):
             return True
         return self._frames % RANGE_EVERY == 1
 
@@ -149,8 +150,9 @@ class _PerLayer(_Curves):
         picks = np.unique(np.linspace(0, len(dense) - 1, min(len(dense), MAX_CURVES)).round())
         self.layers = [dense[int(k)] for k in picks] if dense else []
         n = len(self.layers)
-        self.curves = [self.plot.plot(pen=depth_pen(k, n, width=THIN), antialias=False)
-                       for k in range(n)]
+        self.curves = [
+            self.plot.plot(pen=depth_pen(k, n, width=THIN), antialias=False) for k in range(n)
+        ]
         self.legend.clear()
         if n:
             self.legend.addItem(self.curves[0], data.node_ids[self.layers[0]] + " (first)")

@@ -14,9 +14,16 @@ from .arrays import copy_into
 
 IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, PRELU, ELU, SELU, SOFTPLUS, SWISH = range(10)
 CODES = {
-    "identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU,
-    "leaky_relu": LEAKY_RELU, "prelu": PRELU, "elu": ELU, "selu": SELU,
-    "softplus": SOFTPLUS, "swish": SWISH,
+    "identity": IDENTITY,
+    "sigmoid": SIGMOID,
+    "tanh": TANH,
+    "relu": RELU,
+    "leaky_relu": LEAKY_RELU,
+    "prelu": PRELU,
+    "elu": ELU,
+    "selu": SELU,
+    "softplus": SOFTPLUS,
+    "swish": SWISH,
 }
 # Klambauer et al. (2017), the fixed point at mean 0, variance 1.
 SELU_ALPHA = 1.6732632423543772
@@ -49,11 +56,16 @@ def sigmoid_df(z, y, dy, dz):
 # --- tanh: f' = 1 - y^2, at most 1 ------------------------------------------------------------
 # Rational approximation for float32 (error below 4e-7): unlike a libm call per element it
 # vectorises. Coefficients as in Eigen's fast tanh; beyond |z| = 7.9 tanh rounds to +-1.
-_TANH_P = (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,
-           5.12229709037114e-08, 1.48572235717979e-05, 6.37261928875436e-04,
-           4.89352455891786e-03)
-_TANH_Q = (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
-           4.89352518554385e-03)
+_TANH_P = (
+    -2.76076847742355e-16,
+    2.00018790482477e-13,
+    -8.60467152213735e-11,
+    5.12229709037114e-08,
+    1.48572235717979e-05,
+    6.37261928875436e-04,
+    4.89352455891786e-03,
+)
+_TANH_Q = (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03)
 
 
 @njit(**_opts, fastmath={"reassoc", "nsz", "contract"})

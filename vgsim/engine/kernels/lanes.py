@@ -25,13 +25,18 @@ _SUM, _SQ, _MIN, _MAX = range(4)
 
 
 def _float_array(a) -> bool:
-    return (isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C"
-            and a.dtype in (types.float32, types.float64))
+    return (
+        isinstance(a, types.Array)
+        and a.ndim == 1
+        and a.layout == "C"
+        and a.dtype in (types.float32, types.float64)
+    )
 
 
 def _splat(builder, vty, value):
-    v = builder.insert_element(ir.Constant(vty, ir.Undefined), value,
-                               ir.Constant(ir.IntType(32), 0))
+    v = builder.insert_element(
+        ir.Constant(vty, ir.Undefined), value, ir.Constant(ir.IntType(32), 0)
+    )
     mask = ir.Constant(ir.VectorType(ir.IntType(32), vty.count), [0] * vty.count)
     return builder.shuffle_vector(v, ir.Constant(vty, ir.Undefined), mask)
 
@@ -83,14 +88,17 @@ def _reduce_codegen(kinds_per_array, with_codes=False):
             args = args[:1]
         i64, dbl = ir.IntType(64), ir.DoubleType()
         vty = ir.VectorType(dbl, VL)
-        arys = [context.make_array(t)(context, builder, a)
-                for t, a in zip(signature.args, args, strict=True)]
+        arys = [
+            context.make_array(t)(context, builder, a)
+            for t, a in zip(signature.args, args, strict=True)
+        ]
         ftys = [context.get_value_type(t.dtype) for t in signature.args]
         n = arys[0].nitems
         nw = builder.mul(builder.udiv(n, ir.Constant(i64, WIDTH)), ir.Constant(i64, WIDTH))
         zero = ir.Constant(vty, [0.0] * VL)
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty] * 3),
-                                             f"llvm.fma.v{VL}f64")
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.v{VL}f64"
+        )
         inits = []
         for ary, fty, kinds in zip(arys, ftys, kinds_per_array, strict=True):
             row = []
@@ -101,15 +109,18 @@ def _reduce_codegen(kinds_per_array, with_codes=False):
                     row.append(_splat(builder, ir.VectorType(fty, VL), builder.load(ary.data)))
             inits.append(row)
         pre, loop, after, i = _open_loop(builder, nw, "lanes")
-        phis = [[[builder.phi(inits[a][c].type) for _ in range(NV)] for c in range(len(kinds))]
-                for a, kinds in enumerate(kinds_per_array)]
+        phis = [
+            [[builder.phi(inits[a][c].type) for _ in range(NV)] for c in range(len(kinds))]
+            for a, kinds in enumerate(kinds_per_array)
+        ]
         news = [[[None] * NV for _ in kinds] for kinds in kinds_per_array]
         for a, (ary, fty, kinds) in enumerate(zip(arys, ftys, kinds_per_array, strict=True)):
             fvty = ir.VectorType(fty, VL)
             for k in range(NV):
                 ptr = builder.gep(ary.data, [builder.add(i, ir.Constant(i64, k * VL))])
-                v = builder.load(builder.bitcast(ptr, fvty.as_pointer()),
-                                 align=4 if fty != dbl else 8)
+                v = builder.load(
+                    builder.bitcast(ptr, fvty.as_pointer()), align=4 if fty != dbl else 8
+                )
                 if codes_of is not None and a == 0:
                     codes_of(v, builder.add(i, ir.Constant(i64, k * VL)))
                 d = builder.fpext(v, vty) if fty != dbl else v
@@ -137,13 +148,18 @@ def _reduce_codegen(kinds_per_array, with_codes=False):
                 outs.append((kind, vecs))
         results = []
         for kind, vecs in outs:
-            lanes = [builder.extract_element(v, ir.Constant(ir.IntType(32), j))
-                     for v in vecs for j in range(VL)]
+            lanes = [
+                builder.extract_element(v, ir.Constant(ir.IntType(32), j))
+                for v in vecs
+                for j in range(VL)
+            ]
             if lanes[0].type != dbl:  # min/max lanes of a float32 array
                 lanes = [builder.fpext(x, dbl) for x in lanes]
             while len(lanes) > 1:  # lane j with j + 1, then pairs of pairs, ...
-                lanes = [_combine(builder, kind, x, y)
-                         for x, y in zip(lanes[0::2], lanes[1::2], strict=True)]
+                lanes = [
+                    _combine(builder, kind, x, y)
+                    for x, y in zip(lanes[0::2], lanes[1::2], strict=True)
+                ]
             results.append(lanes[0])
         return context.make_tuple(builder, signature.return_type, results)
 
@@ -173,12 +189,19 @@ def _codes_codegen(context, builder, signature, args):
 
 @intrinsic
 def _moments_codes_body(typingctx, y, codes, lo, scale, top):
-    if not (_float_array(y) and isinstance(codes, types.Array) and codes.dtype == types.uint8
-            and codes.layout == "C" and codes.ndim == 1
-            and all(t == y.dtype for t in (lo, scale, top))):
+    if not (
+        _float_array(y)
+        and isinstance(codes, types.Array)
+        and codes.dtype == types.uint8
+        and codes.layout == "C"
+        and codes.ndim == 1
+        and all(t == y.dtype for t in (lo, scale, top))
+    ):
         return None
-    return (types.UniTuple(types.float64, 4)(y, codes, lo, scale, top),
-            _reduce_codegen([(_SUM, _SQ, _MIN, _MAX)], with_codes=True))
+    return (
+        types.UniTuple(types.float64, 4)(y, codes, lo, scale, top),
+        _reduce_codegen([(_SUM, _SQ, _MIN, _MAX)], with_codes=True),
+    )
 
 
 @intrinsic
@@ -258,10 +281,6 @@ def sum_squares2(a, b):
     return sa, sb
 
 
-
-
-
-
 BYTE_BLOCK = 64  # bytes compared per vector in count_group
 
 
@@ -280,10 +299,17 @@ def count_group(typingctx, codes, nbytes, group, counts):
     mask of the codes equal to k, and a vector popcount adds them up. A few vector
     instructions per 64 codes for all 32 values, and no counter waits on another (as
     incrementing a counter per code does when neighbours share a bin, like ReLU's zeros)."""
-    if not (isinstance(codes, types.Array) and codes.ndim == 1 and codes.layout == "C"
-            and codes.dtype == types.uint8 and isinstance(nbytes, types.Integer)
-            and isinstance(group, types.Integer) and isinstance(counts, types.Array)
-            and counts.ndim == 1 and counts.dtype == types.uint64):
+    if not (
+        isinstance(codes, types.Array)
+        and codes.ndim == 1
+        and codes.layout == "C"
+        and codes.dtype == types.uint8
+        and isinstance(nbytes, types.Integer)
+        and isinstance(group, types.Integer)
+        and isinstance(counts, types.Array)
+        and counts.ndim == 1
+        and counts.dtype == types.uint64
+    ):
         return None
     sig = types.void(codes, nbytes, group, counts)
 
@@ -301,11 +327,16 @@ def count_group(typingctx, codes, nbytes, group, counts):
         zero_t = ir.Constant(tty, [0] * LEAVES)
         ones = (1 << 64) - 1
         # flips[v][j]: lane k of vector v is all ones where bit j of value v*LEAVES+k is 0.
-        flips = [[ir.Constant(tty, [0 if (v * LEAVES + k) >> j & 1 else ones
-                                    for k in range(LEAVES)]) for j in range(GROUP_BITS)]
-                 for v in range(GROUP // LEAVES)]
-        ctpop = cgutils.get_or_insert_function(builder.module, ir.FunctionType(tty, [tty]),
-                                               f"llvm.ctpop.v{LEAVES}i64")
+        flips = [
+            [
+                ir.Constant(tty, [0 if (v * LEAVES + k) >> j & 1 else ones for k in range(LEAVES)])
+                for j in range(GROUP_BITS)
+            ]
+            for v in range(GROUP // LEAVES)
+        ]
+        ctpop = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(tty, [tty]), f"llvm.ctpop.v{LEAVES}i64"
+        )
         pre, loop, after, i = _open_loop(builder, n, "group")
         tallies = [builder.phi(tty) for _ in flips]
         ptr = builder.bitcast(builder.gep(src.data, [i]), vty.as_pointer())
@@ -315,9 +346,14 @@ def count_group(typingctx, codes, nbytes, group, counts):
             return _splat(builder, tty, builder.bitcast(bits, i64))
 
         in_group = spread(builder.icmp_unsigned("==", builder.lshr(block, high), target))
-        planes = [spread(builder.icmp_unsigned(
-            "!=", builder.and_(block, _splat(builder, vty, ir.Constant(i8, 1 << j))), zero_v))
-            for j in range(GROUP_BITS)]
+        planes = [
+            spread(
+                builder.icmp_unsigned(
+                    "!=", builder.and_(block, _splat(builder, vty, ir.Constant(i8, 1 << j))), zero_v
+                )
+            )
+            for j in range(GROUP_BITS)
+        ]
         news = []
         for tally, flip in zip(tallies, flips, strict=True):
             match = in_group
@@ -334,8 +370,9 @@ def count_group(typingctx, codes, nbytes, group, counts):
             out.add_incoming(new, end)
             outs.append(out)
         for v, out in enumerate(outs):
-            slot = builder.bitcast(builder.gep(dst.data, [ir.Constant(i64, v * LEAVES)]),
-                                   tty.as_pointer())
+            slot = builder.bitcast(
+                builder.gep(dst.data, [ir.Constant(i64, v * LEAVES)]), tty.as_pointer()
+            )
             builder.store(builder.add(builder.load(slot, align=8), out), slot, align=8)
         return context.get_dummy_value()
 
@@ -348,8 +385,13 @@ def as_2d(typingctx, a, n, w):
     caller guarantees a.size >= n * w). Numba's reshape asks a C helper to check the layout
     every time, which costs as much as a small node's arithmetic; this only fills in the
     array header. Pass an array, never an Optional one (Numba then types it as a list)."""
-    if not (isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C"
-            and isinstance(n, types.Integer) and isinstance(w, types.Integer)):
+    if not (
+        isinstance(a, types.Array)
+        and a.ndim == 1
+        and a.layout == "C"
+        and isinstance(n, types.Integer)
+        and isinstance(w, types.Integer)
+    ):
         return None
     ret = a.copy(ndim=2, layout="C")
     sig = ret(a, n, w)
@@ -360,13 +402,18 @@ def as_2d(typingctx, a, n, w):
         rows = context.cast(builder, args[1], signature.args[1], types.intp)
         cols = context.cast(builder, args[2], signature.args[2], types.intp)
         itemsize = src.itemsize
-        populate_array(dst, data=src.data, shape=[rows, cols],
-                       strides=[builder.mul(cols, itemsize), itemsize], itemsize=itemsize,
-                       meminfo=src.meminfo, parent=src.parent)
+        populate_array(
+            dst,
+            data=src.data,
+            shape=[rows, cols],
+            strides=[builder.mul(cols, itemsize), itemsize],
+            itemsize=itemsize,
+            meminfo=src.meminfo,
+            parent=src.parent,
+        )
         return impl_ret_borrowed(context, builder, signature.return_type, dst._getvalue())
 
     return sig, codegen
-
 
 
 @intrinsic
@@ -397,12 +444,17 @@ def _transpose8(typingctx, src, dst, ld_src, ld_dst, r0, c0):
             for i in range(0, 8, 2):
                 mask = ir.Constant(ir.VectorType(i32, 2), [j, 8 + j])
                 pairs.append(builder.shuffle_vector(rows[i], rows[i + 1], mask))
-            quads = [builder.shuffle_vector(pairs[0], pairs[1],
-                                            ir.Constant(ir.VectorType(i32, 4), [0, 1, 2, 3])),
-                     builder.shuffle_vector(pairs[2], pairs[3],
-                                            ir.Constant(ir.VectorType(i32, 4), [0, 1, 2, 3]))]
-            col = builder.shuffle_vector(quads[0], quads[1],
-                                         ir.Constant(ir.VectorType(i32, 8), list(range(8))))
+            quads = [
+                builder.shuffle_vector(
+                    pairs[0], pairs[1], ir.Constant(ir.VectorType(i32, 4), [0, 1, 2, 3])
+                ),
+                builder.shuffle_vector(
+                    pairs[2], pairs[3], ir.Constant(ir.VectorType(i32, 4), [0, 1, 2, 3])
+                ),
+            ]
+            col = builder.shuffle_vector(
+                quads[0], quads[1], ir.Constant(ir.VectorType(i32, 8), list(range(8)))
+            )
             off = builder.add(builder.mul(builder.add(c0, ir.Constant(i64, j)), ld_d), r0)
             ptr = builder.bitcast(builder.gep(d.data, [off]), vty.as_pointer())
             builder.store(col, ptr, align=align)

@@ -33,20 +33,57 @@ from .stats import (
 
 # Node kinds and the columns of `ops`.
 INPUT, DENSE, ACT, BATCHNORM, OUTPUT = range(5)
-(K_KIND, K_WIN, K_WOUT, K_IN, K_OUT, K_DIN, K_DOUT, K_NPRED, K_PRED0, K_SUMIN, K_SCATTER,
- K_ZERO, K_FN, K_PW, K_PB, K_PA, K_PBETA, K_XHAT, K_INVSTD, K_RUN, K_NEEDDX, K_LOSS,
- K_PSTART, K_PEND, K_L2, K_DEADSTAT) = range(26)
+(
+    K_KIND,
+    K_WIN,
+    K_WOUT,
+    K_IN,
+    K_OUT,
+    K_DIN,
+    K_DOUT,
+    K_NPRED,
+    K_PRED0,
+    K_SUMIN,
+    K_SCATTER,
+    K_ZERO,
+    K_FN,
+    K_PW,
+    K_PB,
+    K_PA,
+    K_PBETA,
+    K_XHAT,
+    K_INVSTD,
+    K_RUN,
+    K_NEEDDX,
+    K_LOSS,
+    K_PSTART,
+    K_PEND,
+    K_L2,
+    K_DEADSTAT,
+) = range(26)
 N_COLS = 26
 # Columns of `fpar`: activation parameter, batch-norm momentum and eps, histogram range.
 F_A, F_MOMENTUM, F_EPS, F_LO, F_HI = range(5)
 # Entries of `glob`, the step's scalar results.
-(G_LOSS, G_DATA_LOSS, G_PENALTY, G_CORRECT, G_CLIP_FIRED, G_NORM_BEFORE, G_NORM_AFTER,
- G_BAD_NODE, G_BAD_QTY, G_TRAIN_LOSS, G_TRAIN_CORRECT, G_TEST_LOSS, G_TEST_CORRECT) = range(13)
+(
+    G_LOSS,
+    G_DATA_LOSS,
+    G_PENALTY,
+    G_CORRECT,
+    G_CLIP_FIRED,
+    G_NORM_BEFORE,
+    G_NORM_AFTER,
+    G_BAD_NODE,
+    G_BAD_QTY,
+    G_TRAIN_LOSS,
+    G_TRAIN_CORRECT,
+    G_TEST_LOSS,
+    G_TEST_CORRECT,
+) = range(13)
 N_GLOB = 13
 # train_steps' `evaluation` tuple: the test set, the evaluation buffers, rows per chunk, and
 # when to evaluate (every `every` steps, counted from step number `first` of the block).
-(E_X, E_LABELS, E_TARGETS, E_OPS, E_ACTS, E_GRADS, E_AUX, E_CHUNK, E_EVERY,
- E_FIRST) = range(10)
+(E_X, E_LABELS, E_TARGETS, E_OPS, E_ACTS, E_GRADS, E_AUX, E_CHUNK, E_EVERY, E_FIRST) = range(10)
 # What went non-finite first.
 Q_ACTIVATION, Q_LOSS, Q_GRADIENT, Q_PARAM_GRADIENT, Q_WEIGHT = range(5)
 QUANTITIES = ("activation", "loss", "gradient", "weight gradient", "weight")
@@ -81,9 +118,10 @@ def _bad(glob, node, qty):
     return False
 
 
-@njit(inline='always', **_opts)
-def forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n, training,
-                 glob, detail, scratch):
+@njit(inline="always", **_opts)
+def forward_node(
+    i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n, training, glob, detail, scratch
+):
     """Compute node i's output (batch norm in training or evaluation mode). `detail`: 0 records
     nothing, 1 its figures, 2 its figures and histogram. With figures, returns False if the
     output holds NaN or infinity. `scratch`: uint64 work space of stats.scratch_size entries.
@@ -118,11 +156,19 @@ def forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n,
     elif kind == BATCHNORM:
         gamma = params[ops[i, K_PA] : ops[i, K_PA] + wout]
         beta = params[ops[i, K_PBETA] : ops[i, K_PBETA] + wout]
-        batchnorm_forward(x, gamma, beta, y, _view(aux, ops[i, K_XHAT], n, wout),
-                          aux[ops[i, K_INVSTD] : ops[i, K_INVSTD] + wout],
-                          bn_run[ops[i, K_RUN] : ops[i, K_RUN] + wout],
-                          bn_run[ops[i, K_RUN] + wout : ops[i, K_RUN] + 2 * wout],
-                          fpar[i, F_MOMENTUM], fpar[i, F_EPS], training)
+        batchnorm_forward(
+            x,
+            gamma,
+            beta,
+            y,
+            _view(aux, ops[i, K_XHAT], n, wout),
+            aux[ops[i, K_INVSTD] : ops[i, K_INVSTD] + wout],
+            bn_run[ops[i, K_RUN] : ops[i, K_RUN] + wout],
+            bn_run[ops[i, K_RUN] + wout : ops[i, K_RUN] + 2 * wout],
+            fpar[i, F_MOMENTUM],
+            fpar[i, F_EPS],
+            training,
+        )
     if detail == 0:
         return True
     work = scratch
@@ -130,8 +176,9 @@ def forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n,
     if kind == ACT and ops[i, K_FN] == RELU and ops[i, K_DEADSTAT]:
         dead = relu_f_dead(x, y, work)  # ReLU and its dead units in one pass
     if detail == 2:
-        mean, std, lo, hi, finite = stats_and_histogram(yf, fpar[i, F_LO], fpar[i, F_HI],
-                                                        hist[i], work)
+        mean, std, lo, hi, finite = stats_and_histogram(
+            yf, fpar[i, F_LO], fpar[i, F_HI], hist[i], work
+        )
     else:
         mean, std, lo, hi, finite = value_stats(yf)
     stats[i, S_MEAN] = mean
@@ -149,7 +196,7 @@ def forward_node(i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n,
     return True
 
 
-@njit(inline='always', **_opts)
+@njit(inline="always", **_opts)
 def begin_backward(ops, out_idx, acts, grads, params, labels, targets, classify, n, hyper, glob):
     """The loss, its gradient at the output, and zeroed buffers that gradients add into."""
     for i in range(ops.shape[0]):
@@ -176,9 +223,10 @@ def begin_backward(ops, out_idx, acts, grads, params, labels, targets, classify,
     return True
 
 
-@njit(inline='always', **_opts)
-def backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, n, hyper, glob,
-                  work):
+@njit(inline="always", **_opts)
+def backward_node(
+    i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, n, hyper, glob, work
+):
     """Pass the gradient at node i's output back to its input and its parameters. `work`:
     scratch of params' size and dtype (the update's `steps` buffer, free until the update)."""
     kind = ops[i, K_KIND]
@@ -217,9 +265,15 @@ def backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, 
     elif kind == BATCHNORM:
         pg = ops[i, K_PA]
         pbeta = ops[i, K_PBETA]
-        batchnorm_backward(dy, params[pg : pg + wout], _view(aux, ops[i, K_XHAT], n, wout),
-                           aux[ops[i, K_INVSTD] : ops[i, K_INVSTD] + wout], dx,
-                           pgrads[pg : pg + wout], pgrads[pbeta : pbeta + wout])
+        batchnorm_backward(
+            dy,
+            params[pg : pg + wout],
+            _view(aux, ops[i, K_XHAT], n, wout),
+            aux[ops[i, K_INVSTD] : ops[i, K_INVSTD] + wout],
+            dx,
+            pgrads[pg : pg + wout],
+            pgrads[pbeta : pbeta + wout],
+        )
     elif kind == OUTPUT and need_dx and ops[i, K_DIN] != ops[i, K_DOUT]:
         copy_into(dxf, dyf)
     if need_dx and ops[i, K_SCATTER]:
@@ -231,7 +285,7 @@ def backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, 
     return True
 
 
-@njit(inline='always', **_opts)
+@njit(inline="always", **_opts)
 def update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, glob, steps):
     """Record each node's gradient norm, clip, then update every node's parameters and
     record their norms and update-to-weight ratios (without telemetry, only the norm that
@@ -259,8 +313,9 @@ def update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, g
         p1 = ops[i, K_PEND]
         if p1 <= p0:
             continue
-        dw2, w2, new2 = update_segment(opt, params, pgrads, opt_m, opt_v, hyper, t, p0, p1,
-                                       steps, old2[i], figures)
+        dw2, w2, new2 = update_segment(
+            opt, params, pgrads, opt_m, opt_v, hyper, t, p0, p1, steps, old2[i], figures
+        )
         if not figures:
             continue
         stats[i, S_WNORM] = np.sqrt(new2)
@@ -271,9 +326,37 @@ def update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, g
 
 
 @njit(**_opts)
-def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fpar, preds,
-                out_idx, acts, grads, aux, params, pgrads, bn_run, opt_m, opt_v, opt, clip_mode,
-                hyper, t0, stats_block, hist, glob_block, steps, evaluation, out):
+def train_steps(
+    X,
+    labels,
+    targets,
+    batches,
+    lab_buf,
+    tgt_buf,
+    classify,
+    ops,
+    fpar,
+    preds,
+    out_idx,
+    acts,
+    grads,
+    aux,
+    params,
+    pgrads,
+    bn_run,
+    opt_m,
+    opt_v,
+    opt,
+    clip_mode,
+    hyper,
+    t0,
+    stats_block,
+    hist,
+    glob_block,
+    steps,
+    evaluation,
+    out,
+):
     """Mini-batches of the training set X, one row of `batches` each: forward, loss, backward,
     clip, update. Every step's figures go to `stats_block[s]` and `glob_block[s]`; histograms
     for the last step only. After each step whose number is a multiple of the evaluation's
@@ -296,8 +379,12 @@ def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fp
         widest = max(widest, ops[i, K_WIN], ops[i, K_WOUT])
     scratch = np.empty(scratch_size(hist.shape[1], widest, batches.shape[1]), np.uint64)
     X_test, labels_test, targets_test = evaluation[E_X], evaluation[E_LABELS], evaluation[E_TARGETS]
-    ops_e, acts_e, grads_e, aux_e = (evaluation[E_OPS], evaluation[E_ACTS], evaluation[E_GRADS],
-                                     evaluation[E_AUX])
+    ops_e, acts_e, grads_e, aux_e = (
+        evaluation[E_OPS],
+        evaluation[E_ACTS],
+        evaluation[E_GRADS],
+        evaluation[E_AUX],
+    )
     chunk, every, first = evaluation[E_CHUNK], evaluation[E_EVERY], evaluation[E_FIRST]
     n_batches = batches.shape[0]
     predicting = out.shape[0] > 0
@@ -322,8 +409,7 @@ def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fp
             ops_r, acts_r, grads_r, aux_r = ops, acts, grads, aux
             detail = figures + (figures if s == n_batches - 1 else 0)
         else:
-            Xr, lr, tr = (X, labels, targets) if split == 0 else (X_test, labels_test,
-                                                                  targets_test)
+            Xr, lr, tr = (X, labels, targets) if split == 0 else (X_test, labels_test, targets_test)
             n = min(chunk, Xr.shape[0] - row)
             stats, glob = stats_block[0], glob_block[0]  # evaluation mode records nothing
             rows = np.arange(row, row + n)
@@ -333,8 +419,23 @@ def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fp
             gather_batch(Xr, lr, tr, rows, acts_r, ops_r[0, K_OUT], lab_buf, tgt_buf)
         ok = True
         for i in range(ops.shape[0] if n > 0 else 0):
-            if ok and not forward_node(i, ops_r, fpar, preds, acts_r, aux_r, params, bn_run,
-                                       stats, hist, n, training, glob, detail, scratch):
+            if ok and not forward_node(
+                i,
+                ops_r,
+                fpar,
+                preds,
+                acts_r,
+                aux_r,
+                params,
+                bn_run,
+                stats,
+                hist,
+                n,
+                training,
+                glob,
+                detail,
+                scratch,
+            ):
                 ok = False
         if not training:
             if n > 0:
@@ -343,8 +444,14 @@ def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fp
                     for r in range(n):
                         for j in range(w):
                             out[row + r, j] = z[r, j]
-                loss, right = compute_loss(ops_r[out_idx, K_LOSS], z, lab_buf, tgt_buf, classify,
-                                           _view(grads_r, ops_r[out_idx, K_DOUT], n, w))
+                loss, right = compute_loss(
+                    ops_r[out_idx, K_LOSS],
+                    z,
+                    lab_buf,
+                    tgt_buf,
+                    classify,
+                    _view(grads_r, ops_r[out_idx, K_DOUT], n, w),
+                )
                 loss_sum += loss * n
                 correct += right
                 row += n
@@ -359,14 +466,17 @@ def train_steps(X, labels, targets, batches, lab_buf, tgt_buf, classify, ops, fp
                 if split < 0 and n_batches == 0:
                     break
             continue
-        ok = ok and begin_backward(ops, out_idx, acts, grads, params, lab_buf, tgt_buf,
-                                   classify, n, hyper, glob)
+        ok = ok and begin_backward(
+            ops, out_idx, acts, grads, params, lab_buf, tgt_buf, classify, n, hyper, glob
+        )
         for i in range(ops.shape[0] - 1, 0, -1):
-            if ok and not backward_node(i, ops, fpar, preds, acts, grads, aux, params, pgrads,
-                                        stats, n, hyper, glob, steps):
+            if ok and not backward_node(
+                i, ops, fpar, preds, acts, grads, aux, params, pgrads, stats, n, hyper, glob, steps
+            ):
                 ok = False
-        ok = ok and update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t0 + s,
-                           stats, glob, steps)
+        ok = ok and update(
+            ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t0 + s, stats, glob, steps
+        )
         if not ok:
             return s + 1
         if every > 0 and (first + s) % every == 0:

@@ -12,8 +12,16 @@ from .lanes import BYTE_BLOCK, GROUP, count_group, moments, moments_codes
 S_MEAN, S_STD, S_MIN, S_MAX, S_SAT, S_DEAD, S_GRAD, S_PGRAD, S_WNORM, S_RATIO = range(10)
 N_STATS = 10
 STAT_NAMES = (
-    "act_mean", "act_std", "act_min", "act_max", "saturated", "dead",
-    "grad_norm", "param_grad_norm", "weight_norm", "update_ratio",
+    "act_mean",
+    "act_std",
+    "act_min",
+    "act_max",
+    "saturated",
+    "dead",
+    "grad_norm",
+    "param_grad_norm",
+    "weight_norm",
+    "update_ratio",
 )
 _opts = {"cache": True, "nogil": True}
 
