@@ -39,7 +39,7 @@ def _draw_run(
     """Draw a finished run's plots offscreen: the window's dashboard, exported."""
     from .app.headless import render_plots
     from .app.plots.export import ImageOptions
-    from .app.plots.sources import from_run
+    from .experiments.plot_sources import from_run
 
     written = render_plots(from_run(run_dir), folder, formats, ImageOptions(scale=scale))
     if not quiet:
@@ -47,7 +47,7 @@ def _draw_run(
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .runs import run_network
+    from .experiments.runs import run_network
 
     net = load_network(args.network)
     steps = args.steps if args.steps is not None else int(net.training.get("steps", 500))
@@ -97,9 +97,9 @@ def _draw_comparison(
     out_dir: Path, folder: Path, formats: tuple[str, ...], scale: float, quiet: bool
 ) -> None:
     """The overlay plots of a finished `vgsim compare`, drawn offscreen."""
-    from .app.compare.data import from_compare_dir
     from .app.compare.headless import render_comparison_plots
     from .app.plots.export import ImageOptions
+    from .experiments.comparison_data import from_compare_dir
 
     written = render_comparison_plots(
         from_compare_dir(out_dir), folder, formats, ImageOptions(scale=scale)
@@ -135,7 +135,7 @@ def _export_plots(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .comparisons import compare_networks
+    from .experiments.comparisons import compare_networks
 
     if len(args.networks) < 2:
         print(

@@ -6,10 +6,10 @@ import numpy as np
 import pyqtgraph as pg
 
 from vgsim.app.plots.boundary import DecisionBoundaryPlot
-from vgsim.app.plots.data import PlotData
-from vgsim.app.plots.sources import boundary_of
 from vgsim.engine.builders import mlp
 from vgsim.engine.train import Trainer
+from vgsim.experiments.plot_data import PlotData
+from vgsim.experiments.plot_sources import boundary_of
 
 
 def test_regression_on_several_inputs_plots_each_prediction_by_its_target(qtbot, tmp_path):

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QWidget
 
-from vgsim.app.compare.data import from_compare_dir
 from vgsim.app.compare.headless import render_comparison_plots
 from vgsim.app.compare.plots import key_names
 from vgsim.app.compare.window import ComparisonWindow, open_comparison
-from vgsim.comparisons import Comparison, ComparisonError, compare_networks
 from vgsim.engine import load_network
 from vgsim.engine.builders import mlp
+from vgsim.experiments.comparison_data import from_compare_dir
+from vgsim.experiments.comparisons import Comparison, ComparisonError, compare_networks
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "resources" / "examples"

@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 
 from vgsim.cli import main
-from vgsim.comparisons import (
+from vgsim.engine import Network, NetworkError, Trainer, VgsimError, load_network, save_network
+from vgsim.engine.builders import mlp
+from vgsim.experiments.comparisons import (
     Comparison,
     ComparisonError,
     GradientProfile,
     compare_networks,
     profile_difference,
 )
-from vgsim.engine import Network, NetworkError, Trainer, VgsimError, load_network, save_network
-from vgsim.engine.builders import mlp
-from vgsim.runs import run_network
+from vgsim.experiments.runs import run_network
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "resources" / "examples"

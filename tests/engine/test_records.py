@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vgsim.app.plots.sources import SNAPSHOT_FILE, from_run, from_trainer
 from vgsim.engine.builders import mlp
 from vgsim.engine.errors import VgsimError
 from vgsim.engine.train import Trainer
-from vgsim.records import Cancelled, write_metrics
-from vgsim.runs import run_network
+from vgsim.experiments.plot_sources import SNAPSHOT_FILE, from_run, from_trainer
+from vgsim.experiments.records import Cancelled, write_metrics
+from vgsim.experiments.runs import run_network
 
 TRAINING = {"optimizer": "sgd", "lr": 0.1, "batch_size": 16, "eval_every": 5, "seed": 3}
 

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from ..engine.errors import VgsimError
 from ..engine.spec import Network, save_network
 from ..engine.train import Trainer
-from ..records import Cancelled, write_arrays, write_metrics
+from ..experiments.records import Cancelled, write_arrays, write_metrics
 from .dialogs import ImageExportDialog
 from .plots.animation import Animation
 from .plots.dashboard import Dashboard

@@ -17,11 +17,11 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from ..engine.errors import VgsimError
 from ..engine.train import Trainer
+from ..experiments.plot_data import PlotData
+from ..experiments.plot_sources import from_trainer
 from .plots.animation import Animation
 from .plots.dashboard import Dashboard
-from .plots.data import PlotData
 from .plots.export import FORMATS, ImageOptions, export_all, file_stem
-from .plots.sources import from_trainer
 
 FIGURE_SIZE = (1500, 960)  # the dashboard's size: each plot about 490 × 310 before scaling
 

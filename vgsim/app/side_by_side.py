@@ -52,7 +52,7 @@ class SideBySide(QObject):
         return self.open_comparison([self.current(), *others])
 
     def open_comparison(self, networks: list[Network]) -> QWidget | None:
-        from .compare import open_comparison
+        from .compare.window import open_comparison
 
         problems = [f"{net.name}: {p.message}" for net in networks for p in validate(net)]
         if problems:

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..engine.spec import Network
 from ..engine.train import Trainer
-from .plots.data import PlotData
+from ..experiments.plot_data import PlotData
 from .threads import FramePacer
 from .worker import Frame, TrainingWorker
 

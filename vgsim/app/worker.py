@@ -23,8 +23,8 @@ from ..engine.telemetry import StepRecord
 from ..engine.theory import predicted_gradient_flow
 from ..engine.train import Trainer
 from ..engine.warm import init_compiler
-from .plots.data import TAIL_FIGURES
-from .plots.sources import TAIL_STEPS, anchored_theory, boundary_of
+from ..experiments.plot_data import TAIL_FIGURES
+from ..experiments.plot_sources import TAIL_STEPS, anchored_theory, boundary_of
 from .threads import FrameThread
 from .warming import KernelWarmer
 

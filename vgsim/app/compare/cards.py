@@ -12,10 +12,10 @@ from PySide6.QtWidgets import QFrame, QGraphicsView, QHBoxLayout, QLabel, QVBoxL
 
 from ...engine.graph import GraphModel
 from ...engine.spec import Network
+from ...experiments.comparison_data import RunSeries
 from ..canvas.layout import tidy_positions
 from ..canvas.scene import CanvasScene
 from ..canvas.tint import apply_figures
-from .data import RunSeries
 from .plots import run_colour
 
 CARD_HEIGHT = 96  # pixels per network thumbnail

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
+from ...experiments.comparison_data import ComparisonData
 from ..headless import offscreen
 from ..plots.export import FORMATS, ImageOptions, export_all, fit_x_to_data
-from .data import ComparisonData
 from .plots import ComparisonDashboard
 
 STEP_PLOTS = ("loss", "first-layer-gradient")  # against the step: end the axis at the data

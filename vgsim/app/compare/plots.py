@@ -9,6 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
+from ...experiments.comparison_data import ComparisonData, RunSeries
 from ..plots.style import (
     CLASS_COLOURS,
     THIN,
@@ -20,7 +21,6 @@ from ..plots.style import (
     settle_y,
     style_plot,
 )
-from .data import ComparisonData, RunSeries
 
 RANGE_EVERY = 10  # frames between range checks (auto-ranging every frame is slow)
 

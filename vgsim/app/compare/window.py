@@ -20,13 +20,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...comparisons import Comparison
 from ...engine.spec import Network
+from ...experiments.comparison_data import ComparisonData
+from ...experiments.comparisons import Comparison
 from ..plots.export import ExportError, export_all
 from ..threads import FramePacer
 from ..training import BUSY_SHARE, FRAME_MS, MainThreadCollector
 from .cards import CARD_HEIGHT, RunCard
-from .data import ComparisonData
 from .headless import comparison_stem
 from .plots import ComparisonDashboard
 from .worker import CompareFrame, ComparisonWorker

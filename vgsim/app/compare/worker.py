@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ...comparisons import Comparison
+from ...experiments.comparison_data import ComparisonData, from_comparison
+from ...experiments.comparisons import Comparison
 from ..threads import FrameThread
-from .data import ComparisonData, from_comparison
 
 BLOCK_SECONDS = 0.03  # how long one round of lockstep steps may take
 MAX_ROUND = 256  # steps per round at most

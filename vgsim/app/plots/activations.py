@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from ...engine.kernels.stats import S_DEAD, S_MEAN, S_SAT, S_STD
-from .data import PlotData
+from ...experiments.plot_data import PlotData
 from .gradients import depth_ticks
 from .style import THIN, KeyRow, finite_points, style_plot
 

@@ -6,8 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QColor
 
-from .data import PlotData
-from .sources import GRID
+from ...experiments.plot_data import PlotData
+from ...experiments.plot_sources import GRID
 from .style import CLASS_COLOURS, set_title, style_plot
 
 

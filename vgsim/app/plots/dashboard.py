@@ -6,9 +6,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 
+from ...experiments.plot_data import PlotData
 from .activations import ActivationRidgePlot, UnitHealthPlot
 from .boundary import DecisionBoundaryPlot
-from .data import PlotData
 from .export import CHROME, fit_x_to_data
 from .gradients import GradientFlowPlot, GradientHeatmap
 from .style import steady_axes

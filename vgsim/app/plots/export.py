@@ -21,7 +21,7 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QApplication, QGraphicsItem, QWidget
 
 from ...engine.errors import VgsimError
-from ...runs import atomic_write
+from ...experiments.runs import atomic_write
 
 FORMATS = ("png", "svg")
 DEFAULT_SCALE = 2.0  # sharp on slides and in reports

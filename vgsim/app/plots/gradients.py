@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from ...engine.kernels.stats import S_GRAD, S_PGRAD
-from .data import T_GRAD, PlotData
+from ...experiments.plot_data import T_GRAD, PlotData
 from .style import (
     BACKPROP,
     GRADIENT_LEVELS,

@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
-from .data import T_RATIO, T_WNORM, PlotData
+from ...experiments.plot_data import T_RATIO, T_WNORM, PlotData
 from .style import (
     TAIL_HEADROOM,
     TEST,

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ...comparisons import Comparison, GradientProfile, profile_difference
-from ...engine.errors import VgsimError
-from ...engine.kernels.stats import S_GRAD, STAT_NAMES
-from ...engine.telemetry import SCALARS, flat_columns
-from ..plots.sources import LONG_ROWS, SNAPSHOT_FILE
+from ..engine.errors import VgsimError
+from ..engine.kernels.stats import S_GRAD, STAT_NAMES
+from ..engine.telemetry import SCALARS, flat_columns
+from .comparisons import Comparison, GradientProfile, profile_difference
+from .plot_sources import LONG_ROWS, SNAPSHOT_FILE
 
 _STEP, _TRAIN_LOSS, _BATCH_LOSS = (SCALARS.index(k) for k in ("step", "train_loss", "data_loss"))
 

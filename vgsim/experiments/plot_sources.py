@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ...engine.errors import VgsimError
-from ...engine.kernels.stats import S_GRAD, STAT_NAMES
-from ...engine.telemetry import SCALARS, flat_columns
-from ...engine.theory import predicted_gradient_flow
-from ...engine.train import Trainer
-from .data import TAIL_FIGURES, PlotData
+from ..engine.errors import VgsimError
+from ..engine.kernels.stats import S_GRAD, STAT_NAMES
+from ..engine.telemetry import SCALARS, flat_columns
+from ..engine.theory import predicted_gradient_flow
+from ..engine.train import Trainer
+from .plot_data import TAIL_FIGURES, PlotData
 
 TAIL_STEPS = 600  # recent steps handed to the plots (heat map, weights)
 LONG_ROWS = 4096  # at most this many rows of a whole run for the loss and accuracy curves

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .engine.telemetry import flat_columns
+from ..engine.telemetry import flat_columns
 from .runs import atomic_write
 
 CHUNK_ROWS = 512

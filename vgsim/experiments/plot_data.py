@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...engine.kernels.stats import S_GRAD, S_PGRAD, S_RATIO, S_WNORM
-from ...engine.telemetry import SCALARS
+from ..engine.kernels.stats import S_GRAD, S_PGRAD, S_RATIO, S_WNORM
+from ..engine.telemetry import SCALARS
 
 # Figure columns of `tail` (the order the worker copies them in).
 TAIL_FIGURES = [S_GRAD, S_PGRAD, S_WNORM, S_RATIO]
