@@ -210,3 +210,45 @@ def test_trainer_uses_each_nodes_initialiser_and_bias_init():
     tr.params[:] = 0
     tr.reset()
     np.testing.assert_array_equal(tr.params, first)
+
+
+def _dense_net(bias_init: object, seed: int = 0) -> Network:
+    return Network.from_dict(
+        {
+            "format": "vgsim.network/1",
+            "data": {"name": "moons", "samples": 100},
+            "nodes": [
+                {"id": "in", "type": "input"},
+                {"id": "d1", "type": "dense", "units": 4000, "bias_init": bias_init},
+                {"id": "d2", "type": "dense", "units": 2},
+                {"id": "out", "type": "output"},
+            ],
+            "edges": [{"from": a, "to": b} for a, b in (("in", "d1"), ("d1", "d2"), ("d2", "out"))],
+            "training": {"dtype": "float64", "seed": seed},
+        }
+    )
+
+
+def test_a_bias_can_be_drawn_by_an_initialiser():
+    b = Trainer(_dense_net({"name": "normal", "std": 0.22})).state_arrays()["param/d1/b"]
+    assert b.shape == (4000,)
+    assert abs(b.mean()) < 0.02 and b.std() == pytest.approx(0.22, rel=0.05)
+    # Scaled by the layer's fans like its weights: he_uniform's limit is sqrt(6 / n_in), n_in 2.
+    b = Trainer(_dense_net("he_uniform")).state_arrays()["param/d1/b"]
+    assert b.max() <= np.sqrt(3.0) and b.max() > 0.95 * np.sqrt(3.0) and b.min() < -1.6
+    b = Trainer(_dense_net({"name": "constant", "value": 0.3})).state_arrays()["param/d1/b"]
+    assert np.all(b == 0.3)
+
+
+def test_drawn_biases_follow_the_seed_and_constant_ones_leave_the_weights_alone():
+    def params(bias_init, seed):
+        return Trainer(_dense_net(bias_init, seed)).state_arrays()
+
+    a, b = params({"name": "normal", "std": 0.1}, 3), params({"name": "normal", "std": 0.1}, 3)
+    assert np.array_equal(a["param/d1/b"], b["param/d1/b"])
+    other_seed = params({"name": "normal", "std": 0.1}, 4)
+    assert not np.array_equal(a["param/d1/b"], other_seed["param/d1/b"])
+    # A constant bias draws nothing: every weight is the one a zero bias gives.
+    zero, half = params(0.0, 3), params(0.5, 3)
+    for key in ("param/d1/W", "param/d2/W"):
+        assert np.array_equal(zero[key], half[key])

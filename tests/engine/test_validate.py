@@ -686,3 +686,27 @@ def test_loading_never_executes_code(tmp_path: Path) -> None:
     find(problems, "d1", "'__class__'")
     find(problems, "d1", "'__reduce__'")
     find(problems, "format", "__builtins__")
+
+
+@pytest.mark.parametrize(
+    ("bias_init", "message"),
+    [
+        ("orthogonal", "bias_init cannot be orthogonal"),
+        ({"name": "normal", "std": -1.0}, "bias_init: initialiser parameter std must not be"),
+        ({"name": "bogus"}, "bias_init: unknown initialiser 'bogus'"),
+        ({"std": 0.2}, "bias_init: init must be a name"),
+        ([0.1], "bias_init must be a number or an initialiser"),
+        (True, "bias_init must be a number or an initialiser"),
+    ],
+)
+def test_a_bias_initialiser_is_checked(bias_init: object, message: str) -> None:
+    d = base()
+    _set(d, ("d1", "bias_init"), bias_init)
+    assert any(message in p.message for p in problems_of(d) if p.where == "d1"), problems_of(d)
+
+
+@pytest.mark.parametrize("bias_init", [0.25, "he_normal", {"name": "normal", "std": 0.22}])
+def test_a_bias_initialiser_or_number_is_valid(bias_init: object) -> None:
+    d = base()
+    _set(d, ("d1", "bias_init"), bias_init)
+    assert not [p for p in problems_of(d) if p.where == "d1"]

@@ -1,6 +1,9 @@
 """Weight initialisers by name. W has shape (n_in, n_out); fan-in is n_in, fan-out n_out.
 
 Every initialiser takes an optional `gain` that multiplies its scale (its std or limit).
+A bias starts at one number for every entry, or is drawn by an initialiser (its scale computed
+from the layer's fan-in and fan-out, like its weights'): random biases of variance sigma_b^2
+are what the mean-field theory of deep networks assumes (theory.mean_field).
 """
 
 from __future__ import annotations
@@ -57,3 +60,22 @@ def initialise(init: str | dict, n_in: int, n_out: int, rng: np.random.Generator
     q *= np.sign(np.diag(r))
     w = q if n_in >= n_out else q.T
     return scale * w
+
+
+def initialise_bias(
+    bias_init: float | str | dict, n_in: int, n_out: int, rng: np.random.Generator
+) -> np.ndarray:
+    """A float64 (n_out,) bias: `bias_init` everywhere, or drawn by the initialiser it names.
+    Draws from `rng` only for a random initialiser, so constant biases leave the weights'
+    random stream as it was."""
+    if not isinstance(bias_init, str | dict):
+        return np.full(n_out, float(bias_init))
+    p = init_defaults(bias_init)
+    kind, scale = init_scale(p["name"], n_in, n_out, p)
+    if kind == "constant":
+        return np.full(n_out, scale)
+    if kind == "uniform":
+        return rng.uniform(-scale, scale, size=n_out)
+    if kind == "normal":
+        return float(p.get("mean", 0.0)) + rng.normal(0.0, scale, size=n_out)
+    raise ValueError(f"the initialiser {p['name']!r} cannot draw a bias")

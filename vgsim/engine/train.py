@@ -15,7 +15,7 @@ import numpy as np
 from .compile import Plan, compile_network
 from .data import Dataset, load_dataset
 from .errors import NetworkError, Problem
-from .init import initialise
+from .init import initialise, initialise_bias
 from .kernels import optim
 from .kernels import plan as k
 from .kernels.stats import N_STATS, scratch_size
@@ -202,13 +202,14 @@ class Trainer:
         init_rng = np.random.default_rng([seed, 1])
         self._batch_rng = np.random.default_rng([seed, 2])
         nodes = {n.id: n for n in self.net.nodes}
+        fans = {s.node_id: s.shape for s in self.plan.params if s.name == "W"}
         for slot in self.plan.params:
             p = node_defaults(nodes[slot.node_id].type, nodes[slot.node_id].params)
             view = self.params[slot.offset : slot.offset + slot.size]
             if slot.name == "W":
                 view[:] = initialise(p["init"], *slot.shape, init_rng).ravel()
             elif slot.name == "b":
-                view[:] = p["bias_init"]
+                view[:] = initialise_bias(p["bias_init"], *fans[slot.node_id], init_rng)
             elif slot.name in ("gamma", "alpha"):
                 view[:] = p["alpha"] if slot.name == "alpha" else 1.0
             else:

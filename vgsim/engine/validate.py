@@ -66,8 +66,7 @@ def _check_node(node) -> list[str]:
             out.append(f"units must be a whole number from 1 to 4096, not {units!r}.")
         if not isinstance(p.get("bias", True), bool):
             out.append("bias must be true or false.")
-        if not _is_number(p.get("bias_init", 0.0)):
-            out.append("bias_init must be a number.")
+        out += _check_bias_init(p.get("bias_init", 0.0))
         out += _check_init(p.get("init", "xavier_uniform"))
     elif node.type == "activation":
         fn = _name(p.get("function"))
@@ -114,6 +113,21 @@ def _check_init(init: object) -> list[str]:
         if _is_number(init.get(k, 1.0)) and init.get(k, 1.0) < 0:
             out.append(f"initialiser parameter {k} must not be negative, not {init[k]!r}.")
     return out
+
+
+def _check_bias_init(bias_init: object) -> list[str]:
+    """A number, or an initialiser that draws a vector (any but orthogonal)."""
+    if _is_number(bias_init):
+        return []
+    if not isinstance(bias_init, str | dict):
+        return [
+            "bias_init must be a number or an initialiser such as "
+            f'{{"name": "normal", "std": 0.22}}, not {bias_init!r}.'
+        ]
+    name = bias_init if isinstance(bias_init, str) else bias_init.get("name")
+    if name == "orthogonal":
+        return ["bias_init cannot be orthogonal: a bias is a vector, not a matrix."]
+    return [f"bias_init: {m}" for m in _check_init(bias_init)]
 
 
 def _check_training(t: dict) -> list[Problem]:

@@ -380,7 +380,9 @@ class Inspector(qw.QWidget):
             spec = schema.init_defaults(init) if isinstance(init, (str, dict)) else {"gain": 1.0}
             p = {**p, **spec, "init": spec.get("name")}
             init_keys = schema.INITIALISERS.get(str(p["init"]), {})
-            visible = {"units", "init", "gain", *init_keys, "bias", "bias_init"}
+            visible = {"units", "init", "gain", *init_keys, "bias"}
+            if not isinstance(p.get("bias_init"), str | dict):  # a drawn bias: the file's to set
+                visible.add("bias_init")
         elif node.type == "activation":
             visible = {"function", *schema.ACTIVATIONS.get(fn, {})}
             alpha = self.block_group.layout().labelForField(self.fields["block.alpha"])
