@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import NetworkError, NetworkFileError
+from .files import write_text
 from .schema import FORMAT, TOP_LEVEL
 
 
@@ -194,11 +195,4 @@ def load_network(path: str | Path) -> Network:
 
 def save_network(net: Network, path: str | Path) -> None:
     """Write atomically: a failed write never leaves a half-written file behind."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(net.to_json(), encoding="utf-8")
-        tmp.replace(path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_text(path, net.to_json())

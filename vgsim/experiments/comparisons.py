@@ -24,12 +24,13 @@ import numpy as np
 
 from ..engine.data import COMMON_PARAMS, DATASETS, Dataset, load_dataset
 from ..engine.errors import NetworkError, VgsimError
+from ..engine.files import write_json
 from ..engine.kernels.stats import S_GRAD
 from ..engine.spec import Network, load_network
 from ..engine.telemetry import Divergence, History
 from ..engine.train import StepBlock, Trainer
 from ..engine.validate import validate
-from .runs import MetricsWriter, final_summary, write_json, write_plot_snapshot
+from .runs import RunFolder, final_summary
 
 LOCKSTEP = 32  # steps per round of `run`: every run advances this much, then `progress` is called
 
@@ -355,27 +356,39 @@ def compare_networks(
     comparison = Comparison(nets, labels=labels, seed=seed)
     taken: set[str] = set()
     folders = [_slug(label, taken) for label in comparison.labels]
-    writers: list[MetricsWriter] = []
+    run_folders = [RunFolder(out_dir / folder) for folder in folders]
+    # comparison.json goes last: an earlier comparison's is removed first, so none is ever
+    # found beside the run folders of another one.
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "comparison.json").unlink(missing_ok=True)
     try:
-        for run, folder in zip(comparison.runs, folders, strict=True):
-            (out_dir / folder).mkdir(parents=True, exist_ok=True)
-            writers.append(MetricsWriter(out_dir / folder / "metrics.csv", run.trainer.node_ids))
+        for run, run_folder in zip(comparison.runs, run_folders, strict=True):
+            run_folder.start(run.trainer, run.network.name)
 
         def write_rows(blocks: dict[str, StepBlock | None]) -> None:
-            for writer, block in zip(writers, blocks.values(), strict=True):
+            for run_folder, block in zip(run_folders, blocks.values(), strict=True):
                 if block is not None:
-                    writer.add_block(block)
+                    run_folder.add(block)
 
         comparison._run(steps, progress, write_rows)
-    finally:
-        for writer in writers:
-            writer.close()
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        error = None if status == "interrupted" else f"{type(exc).__name__}: {exc}"[:500]
+        for run, run_folder in zip(comparison.runs, run_folders, strict=True):
+            partial = final_summary(
+                run.trainer, run.network.name, run.history.latest, run.wall_time_s, evaluate=False
+            )
+            try:
+                run_folder.stop(partial, status, error)
+            except OSError:
+                pass  # its "running" mark stays
+        raise
     runs = []
-    for run, folder, file in zip(comparison.runs, folders, files, strict=True):
+    for run, run_folder, folder, file in zip(
+        comparison.runs, run_folders, folders, files, strict=True
+    ):
         summary = final_summary(run.trainer, run.network.name, run.history.latest, run.wall_time_s)
-        # snapshot.npz, as `vgsim run` writes it: node kinds for the overlay plots
-        write_plot_snapshot(out_dir / folder, run.trainer, run.network.name)
-        write_json(out_dir / folder / "summary.json", summary)
+        run_folder.finish(run.trainer, run.network.name, summary)
         runs.append(
             {
                 "label": run.label,

@@ -1,66 +1,96 @@
 """Headless runs: train a network file and write its metrics, summary and state to a folder.
 
 The command line and any script use this; it drives the same Trainer the window uses.
+
+A run folder is always consistent. Its summary.json is written first, with status "running";
+the files of an earlier run there are removed before any new one is written; metrics.csv grows
+by whole rows only; and a run that ends early says so in summary.json ("interrupted" for Ctrl-C
+or SIGTERM, "failed" for an error such as a full disk), with the last step metrics.csv holds.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from ..engine.files import MetricsFile, save_npz, write_json
 from ..engine.spec import Network
-from ..engine.telemetry import StepRecord, flat_columns
+from ..engine.telemetry import StepRecord
 from ..engine.train import StepBlock, Trainer
 from ..engine.warm import start_backward_helper, stop_process
+from .plot_sources import SNAPSHOT_FILE, from_trainer, snapshot_arrays
 
-FLUSH_ROWS = 256
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename: never a half file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+METRICS_FILE, SUMMARY_FILE, PLOTS_FOLDER = "metrics.csv", "summary.json", "plots"
+# Re-exported: the names other modules imported from here.
+__all__ = ["RunFolder", "final_summary", "run_network", "save_npz", "write_json"]
 
 
-class MetricsWriter:
-    """metrics.csv: one row per step, the scalars then "<figure>/<node id>" columns."""
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGINT) while a run goes on; it ends the run as Ctrl-C does."""
 
-    def __init__(self, path: Path, node_ids: list[str]):
-        self.path = path
-        self.columns = flat_columns(node_ids)
-        self._file = open(path, "w", encoding="utf-8", newline="")
-        self._file.write(",".join(self.columns) + "\n")
-        self._rows: list[np.ndarray] = []
-        self._pending = 0
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
 
-    def add_block(self, block: StepBlock) -> None:
-        k = len(block.steps)
-        # Figure-major over nodes, matching flat_columns: all nodes of a figure together.
-        figures = block.node_stats.transpose(0, 2, 1).reshape(k, -1)
-        self._rows.append(np.hstack([block.scalars, figures]))
-        self._pending += k
-        if self._pending >= FLUSH_ROWS:
-            self.flush()
 
-    def flush(self) -> None:
-        if self._rows:
-            np.savetxt(self._file, np.vstack(self._rows), fmt="%.9g", delimiter=",")
-            self._rows.clear()
-            self._pending = 0
-            self._file.flush()
+class RunFolder:
+    """One run's folder while it is written: `start` clears an earlier run's files and marks the
+    folder "running"; `metrics` takes the rows; `finish` or `stop` write the final summary."""
 
-    def close(self) -> None:
-        self.flush()
-        self._file.close()
+    def __init__(self, out_dir: str | Path, extra_files: tuple[Path, ...] = ()):
+        self.dir = Path(out_dir)
+        self.extra_files = extra_files  # files of this run outside the folder (a state dump)
+        self.metrics: MetricsFile | None = None
+
+    def start(self, trainer: Trainer, name: str) -> MetricsFile:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        # First the mark, then the clean-up: until this run ends, nothing here is final.
+        write_json(self.dir / SUMMARY_FILE, {"network": name, "status": "running", "steps": 0})
+        for path in (self.dir / SNAPSHOT_FILE, *self.extra_files):
+            try:
+                path.unlink()
+            except (FileNotFoundError, NotADirectoryError):
+                pass
+        plots = self.dir / PLOTS_FOLDER
+        if plots.is_dir() and all(p.suffix in (".png", ".svg") for p in plots.iterdir()):
+            shutil.rmtree(plots)  # only drawings of an earlier run
+        self.metrics = MetricsFile(self.dir / METRICS_FILE, trainer.node_ids)
+        return self.metrics
+
+    def add(self, block: StepBlock) -> None:
+        assert self.metrics is not None
+        self.metrics.add(block.scalars, block.node_stats)
+
+    def finish(self, trainer: Trainer, name: str, summary: dict) -> dict:
+        """The run ended (ok or diverged): the last rows, the plot snapshot, then the summary."""
+        assert self.metrics is not None
+        self.metrics.close()
+        write_plot_snapshot(self.dir, trainer, name)
+        write_json(self.dir / SUMMARY_FILE, summary)
+        return summary
+
+    def stop(self, summary: dict, status: str, error: str | None = None) -> dict:
+        """The run ended early: keep the whole rows written, and say where it stopped."""
+        last = None
+        if self.metrics is not None:
+            try:
+                self.metrics.close()
+            except OSError:
+                pass  # the rows on disk end with a whole one all the same
+            last = self.metrics.last_step
+        summary = {
+            **summary,
+            "status": status,
+            "steps": 0 if last is None else last + 1,
+            "last_step": last,
+            "error": error,
+        }
+        write_json(self.dir / SUMMARY_FILE, summary)
+        return summary
 
 
 def run_network(
@@ -72,8 +102,9 @@ def run_network(
     dump_at: int | None = None,
     progress: Callable[[StepRecord], None] | None = None,
 ) -> dict:
-    """Train `steps` steps (fewer if training diverges); returns the summary it wrote."""
-    out_dir = Path(out_dir)
+    """Train `steps` steps (fewer if training diverges); returns the summary it wrote. An
+    error or an interruption (KeyboardInterrupt, `Interrupted`) still leaves a consistent
+    folder, with status "failed" or "interrupted", and then goes on."""
     dump_state = Path(dump_state) if dump_state is not None else None
     if dump_state is not None and dump_at is None:
         raise ValueError("dump_state needs dump_at, the step whose state to save")
@@ -81,17 +112,17 @@ def run_network(
         net = net.copy()
         net.training["seed"] = int(seed)
     trainer = Trainer(net)
+    folder = RunFolder(out_dir, (dump_state,) if dump_state is not None else ())
     helper = start_backward_helper(str(trainer.dtype))  # a cold cache compiles on two cores
-    out_dir.mkdir(parents=True, exist_ok=True)
-    writer = MetricsWriter(out_dir / "metrics.csv", trainer.node_ids)
     started = time.perf_counter()
     record: StepRecord | None = None
     dumped = False
     try:
+        folder.start(trainer, net.name)
         while trainer.step_count < steps and trainer.divergence is None:
             if dump_state is not None and trainer.step_count == dump_at:
                 record, state = trainer.step_with_state()
-                atomic_write(dump_state, lambda p, s=state: _save_npz(p, s))
+                save_npz(dump_state, state)
                 dumped = True
                 block = StepBlock(
                     np.array([record.step]),
@@ -105,17 +136,25 @@ def run_network(
                 block = trainer.run_block(min(end, steps) - trainer.step_count)
                 assert block is not None
                 record = block.last
-            writer.add_block(block)
+            folder.add(block)
             if progress is not None:
                 progress(record)
-    finally:
+    except BaseException as exc:
         stop_process(helper)
-        writer.close()
+        partial = final_summary(
+            trainer, net.name, record, time.perf_counter() - started, evaluate=False
+        )
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        error = None if status == "interrupted" else f"{type(exc).__name__}: {exc}"[:500]
+        try:
+            folder.stop(partial, status, error)
+        except OSError:
+            pass  # no room even for the summary: the "running" mark stays, as true as it gets
+        raise
+    stop_process(helper)
     wall = time.perf_counter() - started
     summary = final_summary(trainer, net.name, record, wall, str(dump_state) if dumped else None)
-    write_plot_snapshot(out_dir, trainer, net.name)
-    write_json(out_dir / "summary.json", summary)
-    return summary
+    return folder.finish(trainer, net.name, summary)
 
 
 def final_summary(
@@ -124,11 +163,12 @@ def final_summary(
     record: StepRecord | None,
     wall_time_s: float,
     dumped_state: str | None = None,
+    evaluate: bool = True,
 ) -> dict:
-    """The summary.json of a finished run. Evaluates the final weights on the whole training
-    and test sets first, unless training diverged (then the latest evaluation stands)."""
+    """The summary.json of a run. Evaluates the final weights first (as the run's evaluations
+    do), unless training diverged (then the latest evaluation stands) or `evaluate` is False."""
     done = trainer.step_count
-    if record is not None and record.divergence is None:
+    if evaluate and record is not None and record.divergence is None:
         trainer.evaluate()
     summary = {
         "network": name,
@@ -141,6 +181,8 @@ def final_summary(
         "wall_time_s": wall_time_s,
         "steps_per_second": done / wall_time_s if wall_time_s > 0 else None,
         "dumped_state": dumped_state,
+        "last_step": done - 1 if done else None,
+        "error": None,
     }
     if trainer.divergence is not None:
         d = trainer.divergence
@@ -156,16 +198,7 @@ def final_summary(
 def write_plot_snapshot(out_dir: Path, trainer: Trainer, name: str) -> None:
     """snapshot.npz: what the plots need beyond metrics.csv (the last step's histograms, the
     decision boundary, the node kinds), so `vgsim export-plots` can draw the run again."""
-    from .plot_sources import SNAPSHOT_FILE, from_trainer, snapshot_arrays
-
-    arrays = snapshot_arrays(from_trainer(trainer, name))
-    atomic_write(out_dir / SNAPSHOT_FILE, lambda p: _save_npz(p, arrays))
-
-
-def write_json(path: Path, content: dict) -> None:
-    """Indented JSON (numpy scalars as plain numbers), written atomically."""
-    text = json.dumps(content, indent=2, default=_json_number) + "\n"
-    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+    save_npz(out_dir / SNAPSHOT_FILE, snapshot_arrays(from_trainer(trainer, name)))
 
 
 def _final(record: StepRecord, trainer: Trainer) -> dict:
@@ -177,14 +210,3 @@ def _final(record: StepRecord, trainer: Trainer) -> dict:
     }
     # JSON has no NaN: a figure that does not apply (accuracy of a regression) is null.
     return {k: float(v) if np.isfinite(v) else None for k, v in figures.items()}
-
-
-def _json_number(v: object) -> object:
-    if isinstance(v, np.generic):
-        return v.item()
-    raise TypeError(type(v))
-
-
-def _save_npz(path: Path, state: dict[str, np.ndarray]) -> None:
-    with open(path, "wb") as f:
-        np.savez(f, **state)

@@ -21,7 +21,7 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QApplication, QGraphicsItem, QWidget
 
 from ...engine.errors import VgsimError
-from ...experiments.runs import atomic_write
+from ...engine.files import write_bytes
 
 FORMATS = ("png", "svg")
 DEFAULT_SCALE = 2.0  # sharp on slides and in reports
@@ -122,7 +122,7 @@ def write_file(path: str | Path, data: bytes) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda tmp: tmp.write_bytes(data))
+        write_bytes(path, data)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ExportError(f"Cannot write {path}: {reason}. Nothing was written there.") from exc
