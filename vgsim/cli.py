@@ -11,6 +11,8 @@ vgsim validate NETWORK.json                list every problem of a network file
 from __future__ import annotations
 
 import argparse
+import math
+import signal
 import sys
 from pathlib import Path
 
@@ -20,6 +22,86 @@ from .engine.validate import validate
 
 EXIT_OK, EXIT_INVALID = 0, 2
 PLOT_FORMATS = ("png", "svg")
+MAX_SCALE = 8.0  # PNG pixels per screen pixel: more makes images of hundreds of megabytes
+MAX_FRAMES = 2000
+
+
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= MAX_SCALE):
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r} is not a scale: use a number above 0 and at most {MAX_SCALE:g}"
+        )
+    return value
+
+
+def _frames(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_FRAMES:
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r} frames: use a whole number from 1 to {MAX_FRAMES}"
+        )
+    return value
+
+
+def _path(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path: name a file or folder")
+    return text
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) and SIGTERM raise `Interrupted` once, so a run writes its folder's
+    final state and the command ends with 128 + the signal's number; a second signal during
+    that clean-up is ignored."""
+    from .experiments.runs import Interrupted
+
+    def stop(signum: int, _frame: object) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+
+
+class _Progress:
+    """A progress bar with steps/s and time left on a terminal (tqdm); plain lines, about ten
+    per run, when the output is not a terminal; nothing when quiet."""
+
+    def __init__(self, total: int, quiet: bool):
+        self.total = total
+        self.quiet = quiet
+        self.every = max(1, total // 10)
+        self.shown = -self.every
+        self.bar = None
+        if not quiet and sys.stderr.isatty():
+            import shutil
+
+            from tqdm import tqdm
+
+            # A terminal that reports no size (some pseudo-terminals) gets 100 columns.
+            width = shutil.get_terminal_size((100, 24)).columns
+            self.bar = tqdm(total=total, unit="step", ncols=width, file=sys.stderr)
+
+    def __call__(self, done: int, text: str) -> None:
+        """`done` steps so far; `text` the latest figures."""
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=False)
+            self.bar.update(done - self.bar.n)
+        elif not self.quiet and done - 1 - self.shown >= self.every:
+            self.shown = done - 1
+            print(f"step {done - 1:>7}  {text}", flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -60,24 +142,22 @@ def _run(args: argparse.Namespace) -> int:
         )
         return EXIT_INVALID
     dump = Path(args.dump_state) if args.dump_state else None
-
-    every = max(1, steps // 10)
-    shown = [-every]
-
-    def progress(record) -> None:
-        if not args.quiet and record.step - shown[0] >= every:
-            shown[0] = record.step
-            print(f"step {record.step:>7}  loss {record.loss:.5g}", flush=True)
-
-    summary = run_network(
-        net,
-        steps,
-        Path(args.out),
-        seed=args.seed,
-        dump_state=dump,
-        dump_at=args.dump_at,
-        progress=progress,
-    )
+    bar = _Progress(steps, args.quiet)
+    try:
+        summary = run_network(
+            net,
+            steps,
+            Path(args.out),
+            seed=args.seed,
+            dump_state=dump,
+            dump_at=args.dump_at,
+            progress=lambda record: bar(record.step + 1, f"loss {record.loss:.5g}"),
+        )
+    except KeyboardInterrupt as exc:
+        bar.close()
+        return _interrupted(exc, Path(args.out))
+    finally:
+        bar.close()
     if summary["diverged"]:
         print(summary["diverged"]["message"], file=sys.stderr)
     if dump is not None and summary["dumped_state"] is None:
@@ -159,19 +239,21 @@ def _compare(args: argparse.Namespace) -> int:
     if broken:
         return EXIT_INVALID
 
-    every = max(1, args.steps // 10)
-    shown = [-every]
+    bar = _Progress(args.steps, args.quiet)
 
     def progress(comparison) -> None:
-        step = comparison.step_count - 1
-        if not args.quiet and step - shown[0] >= every:
-            shown[0] = step
-            losses = "  ".join(f"{s.label}: {s.loss:.5g}" for s in comparison.status().values())
-            print(f"step {step:>7}  loss  {losses}", flush=True)
+        losses = "  ".join(f"{s.label}: {s.loss:.5g}" for s in comparison.status().values())
+        bar(comparison.step_count, f"loss  {losses}")
 
-    result = compare_networks(
-        args.networks, args.steps, Path(args.out), seed=args.seed, progress=progress
-    )
+    try:
+        result = compare_networks(
+            args.networks, args.steps, Path(args.out), seed=args.seed, progress=progress
+        )
+    except KeyboardInterrupt as exc:
+        bar.close()
+        return _interrupted(exc, Path(args.out))
+    finally:
+        bar.close()
     for run in result["runs"]:
         if run["diverged"]:
             print(f"{run['label']}: {run['diverged']['message']}", file=sys.stderr)
@@ -183,6 +265,24 @@ def _compare(args: argparse.Namespace) -> int:
         print(_compare_table(result["runs"]))
         print(f"wrote {args.out}/comparison.json and one folder per run")
     return EXIT_OK
+
+
+def _interrupted(exc: KeyboardInterrupt, out: Path) -> int:
+    """One line for a run stopped by a signal; the exit code says which (130, 143)."""
+    import json
+
+    signum = getattr(exc, "signum", signal.SIGINT)
+    name = signal.Signals(signum).name
+    try:
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        summary = {}
+    if isinstance(summary, dict) and summary.get("status") == "interrupted":
+        where = f"{summary.get('steps', 0)} whole steps are in {out}/metrics.csv"
+    else:
+        where = f"before training began; {out} was left as it was"
+    print(f"{name}: stopped {where}.", file=sys.stderr)
+    return 128 + signum
 
 
 def _compare_table(runs: list[dict]) -> str:
@@ -230,8 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("network", help="network file (JSON)")
     run.add_argument("--steps", type=int, help="steps to train (default: the file's steps)")
     run.add_argument("--seed", type=int, help="training seed (overrides the file's)")
-    run.add_argument("--out", required=True, help="folder for metrics.csv and summary.json")
-    run.add_argument("--dump-state", metavar="FILE.npz", help="save one step's full state")
+    run.add_argument(
+        "--out", required=True, type=_path, help="folder for metrics.csv and summary.json"
+    )
+    run.add_argument(
+        "--dump-state", type=_path, metavar="FILE.npz", help="save one step's full state"
+    )
     run.add_argument("--dump-at", type=int, metavar="STEP", help="the step to save (from 0)")
     run.add_argument("--quiet", action="store_true", help="print nothing but problems")
     _plot_options(run, "also draw the plots into DIR/plots (e.g. png,svg)", None)
@@ -240,22 +344,26 @@ def build_parser() -> argparse.ArgumentParser:
     redraw.add_argument(
         "run_dir", metavar="RUN_DIR", help="a folder written by vgsim run (or vgsim compare)"
     )
-    redraw.add_argument("--out", metavar="FOLDER", help="where to write (default RUN_DIR/plots)")
+    redraw.add_argument(
+        "--out", type=_path, metavar="FOLDER", help="where to write (default RUN_DIR/plots)"
+    )
     redraw.add_argument("--quiet", action="store_true", help="print nothing but problems")
     _plot_options(redraw, "image formats (default png,svg)", PLOT_FORMATS)
     redraw.set_defaults(func=_export_plots)
     movie = sub.add_parser("animate", help="a plot over a training run, as an animated GIF")
     movie.add_argument("network", help="network file (JSON)")
     movie.add_argument("--steps", type=int, help="steps to train (default: the file's steps)")
-    movie.add_argument("--out", required=True, metavar="FILE.gif")
+    movie.add_argument("--out", required=True, type=_path, metavar="FILE.gif")
     movie.add_argument(
         "--plot",
         default="gradient-flow",
         help="which plot (default gradient-flow; any key of the dashboard)",
     )
-    movie.add_argument("--frames", type=int, default=60, help="frames over the run (default 60)")
+    movie.add_argument(
+        "--frames", type=_frames, default=60, help="frames over the run (default 60)"
+    )
     movie.add_argument("--seed", type=int, help="training seed (overrides the file's)")
-    movie.add_argument("--scale", type=float, default=1.0, help="pixels per screen pixel")
+    movie.add_argument("--scale", type=_scale, default=1.0, help="pixels per screen pixel")
     movie.add_argument("--quiet", action="store_true", help="print nothing but problems")
     movie.set_defaults(func=_animate)
     compare = sub.add_parser("compare", help="train networks side by side on the same data")
@@ -271,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--out",
         required=True,
+        type=_path,
         metavar="DIR",
         help="folder for comparison.json and one folder per run",
     )
@@ -298,7 +407,7 @@ def _plot_options(
     )
     parser.add_argument(
         "--scale",
-        type=float,
+        type=_scale,
         default=2.0,
         help="PNG pixels per screen pixel (default 2: sharp on slides)",
     )
@@ -313,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("run", "animate") and args.steps is not None and args.steps < 1:
         print("--steps must be at least 1.", file=sys.stderr)
         return EXIT_INVALID
+    _stop_on_signals()
     try:
         return args.func(args)
     except VgsimError as exc:
@@ -321,6 +431,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"Cannot write the results: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    except KeyboardInterrupt as exc:  # a command that writes no run folder
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"{signal.Signals(signum).name}: stopped.", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":

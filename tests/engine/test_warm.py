@@ -7,8 +7,10 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from numba.core.registry import CPUDispatcher
 
 import vgsim
@@ -65,3 +67,40 @@ def test_warming_a_fresh_copy_says_when_steps_are_ready_and_caches_that_dtype_on
     lines = run_in(copy, "-m", "vgsim.engine.warm", "float32").splitlines()
     assert lines == [f"{STEPS_READY} float32", f"{ALL_READY} float32"]
     assert run_in(copy, "-c", CACHED).split() == ["True", "True", "False"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended; only its exit status waits to be read
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_helper_never_outlives_its_parent(tmp_path):
+    """A parent killed outright (no clean-up of its own) still takes its helper with it: on a
+    cold cache the helper would compile for half a minute."""
+    copy = fresh_copy(tmp_path)
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; from vgsim.engine.warm import launch; "
+            "p = launch('--backward', 'float32'); print(p.pid, flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=copy,
+        env={**os.environ, "PYTHONPATH": str(copy)},
+    )
+    assert parent.stdout is not None
+    helper = int(parent.stdout.readline())
+    time.sleep(0.5)
+    parent.kill()
+    parent.wait()
+    parent.stdout.close()
+    deadline = time.monotonic() + 15
+    while _alive(helper) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(helper)

@@ -18,6 +18,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,10 @@ from .train import Trainer
 DTYPES = ("float32", "float64")
 STEPS_READY, ALL_READY = "steps ready:", "kernels ready:"
 
+
+# Set by `launch`: the helper's stdin is a pipe from its parent, and its end means the parent
+# is gone (however it ended, even killed), so the helper ends too.
+WATCH_PARENT = "VGSIM_WARM_WATCH_PARENT"
 
 STEPS = "train_steps"  # whole steps, evaluation and prediction: all a trainer needs to run
 
@@ -120,16 +125,19 @@ def warm_backward(dtype: str) -> None:
 
 def launch(*args: str, stdout: int | None = subprocess.DEVNULL) -> subprocess.Popen | None:
     """`python -m vgsim.engine.warm ARGS` in another process, this copy of vgsim first on its
-    path (None if it cannot start)."""
+    path (None if it cannot start). It never outlives this process: it ends when the pipe to
+    its stdin closes, which the system does when this process ends, however it ends."""
     package_root = str(Path(vgsim.__file__).resolve().parents[1])
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+        WATCH_PARENT: "1",
     }
     try:
         return subprocess.Popen(
             [sys.executable, "-m", "vgsim.engine.warm", *args],
             env=env,
+            stdin=subprocess.PIPE,
             stdout=stdout,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -147,7 +155,11 @@ def start_backward_helper(dtype: str) -> subprocess.Popen | None:
 
 def stop_process(process: subprocess.Popen | None) -> None:
     """Stop a process from `launch` and any helper it started (they share a process group)."""
-    if process is None or process.poll() is not None:
+    if process is None:
+        return
+    if process.stdin is not None:
+        process.stdin.close()  # the helper's cue to end, should it outlive the kill below
+    if process.poll() is not None:
         return
     try:
         os.killpg(process.pid, signal.SIGKILL)
@@ -156,8 +168,24 @@ def stop_process(process: subprocess.Popen | None) -> None:
     process.wait()
 
 
+def _exit_with_parent() -> None:
+    """End this process when its parent's end of the stdin pipe closes."""
+
+    def watch() -> None:
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Prints a line as each part is ready: a window waiting to train needs only the first."""
+    if os.environ.pop(WATCH_PARENT, None) == "1" and sys.stdin is not None:
+        _exit_with_parent()
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "--backward":
         for dtype in args[1:] or ["float32"]:
