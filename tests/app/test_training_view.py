@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 from windows import trainer, wait_frame
 
 from vgsim.app.panels.diagnosis import ElidingButton
-from vgsim.app.plots.style import gradient_colour
+from vgsim.app.theme import gradient_colour
 from vgsim.engine.builders import mlp
 from vgsim.engine.kernels.stats import S_GRAD, S_MEAN, S_STD
 from vgsim.engine.train import Trainer

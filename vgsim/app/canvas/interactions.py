@@ -1,21 +1,22 @@
-"""Mouse modes as small objects: the scene hands mouse events to the active one."""
+"""Mouse modes as small objects: the scene hands mouse events to the active one.
+
+An interaction knows the QGraphicsScene it draws on and a callback for what it produces; it does
+not know the canvas scene's class, so the scene imports this module and not the other way."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsSceneMouseEvent
+from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsSceneMouseEvent
 
-from .items import SKIP_COLOUR, NodeItem
-
-if TYPE_CHECKING:
-    from .scene import CanvasScene
+from ..theme import SKIP_COLOUR
+from .items import NodeItem
 
 
 class Interaction:
-    def __init__(self, scene: CanvasScene):
+    def __init__(self, scene: QGraphicsScene):
         self.scene = scene
 
     def move(self, event: QGraphicsSceneMouseEvent) -> None: ...
@@ -26,11 +27,18 @@ class Interaction:
 
 
 class NewEdgeInteraction(Interaction):
-    """Drag from a block's output port; release over another block to connect them."""
+    """Drag from a block's output port; on release, `dropped(source, scene position)` decides
+    whether that makes an edge."""
 
-    def __init__(self, scene: CanvasScene, source: NodeItem):
+    def __init__(
+        self,
+        scene: QGraphicsScene,
+        source: NodeItem,
+        dropped: Callable[[NodeItem, QPointF], None],
+    ):
         super().__init__(scene)
         self.source = source
+        self.dropped = dropped
         self.line = QGraphicsPathItem()
         self.line.setPen(QPen(SKIP_COLOUR, 2, Qt.PenStyle.DashLine))
         self.line.setZValue(5)
@@ -45,9 +53,7 @@ class NewEdgeInteraction(Interaction):
 
     def release(self, event: QGraphicsSceneMouseEvent) -> None:
         self.cancel()
-        target = self.scene.node_at(event.scenePos())
-        if target is not None and target is not self.source:
-            self.scene.connect_requested.emit(self.source.node_id, target.node_id)
+        self.dropped(self.source, event.scenePos())
 
     def cancel(self) -> None:
         if self.line.scene() is not None:

@@ -19,17 +19,10 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem
 from ...engine.schema import node_defaults
 from ...engine.spec import NodeSpec
 from ..blocks import BLOCKS
+from ..theme import SKIP_COLOUR, TYPE_COLOURS
 
 NODE_W, NODE_H = 112.0, 58.0
 PORT_R = 6.0
-TYPE_COLOURS = {
-    "input": "#5b8def",
-    "dense": "#7a869a",
-    "activation": "#2fa37c",
-    "batchnorm": "#c08a2b",
-    "output": "#a05bd6",
-}
-SKIP_COLOUR = QColor("#e07a1f")
 EDGE_COLOUR = QColor("#6b7280")
 ERROR_COLOUR = QColor("#d93025")
 

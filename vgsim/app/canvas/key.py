@@ -6,7 +6,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QLinearGradient, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
-from ..plots.style import GRADIENT_LEVELS, GRADIENT_MAP
+from ..theme import GRADIENT_LEVELS, GRADIENT_MAP
 
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 BAR = QRectF(18, 22, 200, 10)  # where the colours go, in the key's own pixels

@@ -159,7 +159,7 @@ class CanvasScene(QGraphicsScene):
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         item = self.node_at(event.scenePos())
         if item is not None and item.has_output_port() and item.hit_out_port(event.scenePos()):
-            self.interaction = NewEdgeInteraction(self, item)
+            self.interaction = NewEdgeInteraction(self, item, self._edge_dropped)
             event.accept()
             return
         super().mousePressEvent(event)
@@ -191,6 +191,11 @@ class CanvasScene(QGraphicsScene):
         self._press_positions = {}
         if moves:
             self.moves_finished.emit(moves)
+
+    def _edge_dropped(self, source: NodeItem, pos: QPointF) -> None:
+        target = self.node_at(pos)
+        if target is not None and target is not source:
+            self.connect_requested.emit(source.node_id, target.node_id)
 
     def dragEnterEvent(self, event: QGraphicsSceneDragDropEvent) -> None:
         event.setAccepted(event.mimeData().hasFormat(MIME_TYPE))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...engine.kernels.stats import S_GRAD, S_MEAN, S_PGRAD, S_STD, S_WNORM
-from ..plots.style import gradient_colour
+from ..theme import gradient_colour
 from .scene import CanvasScene
 
 

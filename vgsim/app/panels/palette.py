@@ -7,7 +7,7 @@ from PySide6.QtGui import QColor, QDrag, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem
 
 from ..blocks import BLOCKS, MIME_TYPE, SKIP_TOOL_TIP
-from ..canvas.items import SKIP_COLOUR, TYPE_COLOURS
+from ..theme import SKIP_COLOUR, TYPE_COLOURS
 
 SKIP_ITEM = "skip"
 

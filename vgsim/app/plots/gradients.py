@@ -10,10 +10,9 @@ from PySide6.QtCore import Qt
 
 from ...engine.kernels.stats import S_GRAD, S_PGRAD
 from ...experiments.plot_data import T_GRAD, PlotData
+from ..theme import GRADIENT_LEVELS, GRADIENT_MAP
 from .style import (
     BACKPROP,
-    GRADIENT_LEVELS,
-    GRADIENT_MAP,
     TAIL_HEADROOM,
     THEORY,
     WEIGHT_GRAD,

@@ -1,11 +1,12 @@
-"""The look shared by every plot: colours, the gradient colour scale, axes, fixed ranges."""
+"""The look shared by every plot: colours, axes, fixed ranges (the gradient colour scale, shared
+with the canvas, is in app/theme.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QSizePolicy
 
 BACKGROUND = "w"
@@ -27,9 +28,6 @@ WEIGHT_GRAD = "#e8710a"  # weight gradient
 THEORY = (32, 33, 36, 150)  # the mean-field prediction: dashed, faded grey
 TRAIN = "#1a73e8"
 TEST = "#d93025"
-# log10 of a gradient norm: from vanished (dark blue) to exploding (yellow).
-GRADIENT_LEVELS = (-8.0, 2.0)
-GRADIENT_MAP = pg.colormap.get("viridis")
 
 # Antialiasing is opted into per item: on thousands of points it costs most of a frame.
 pg.setConfigOptions(antialias=False, background=BACKGROUND, foreground=FOREGROUND)
@@ -165,15 +163,6 @@ def settle_y(plot: pg.PlotItem, span: tuple[float, float] | None, slack: float =
     loose = (lo - y0) + (y1 - hi) > slack * (hi - lo) + 2 * slack
     if outside or loose:
         plot.setYRange(lo, hi, padding=0)
-
-
-def gradient_colour(norm: float) -> QColor | None:
-    """The canvas tint for a gradient norm, on the same scale as the heat map."""
-    if not np.isfinite(norm) or norm <= 0:
-        return None
-    lo, hi = GRADIENT_LEVELS
-    t = (np.log10(norm) - lo) / (hi - lo)
-    return GRADIENT_MAP.map(float(np.clip(t, 0.0, 1.0)), mode="qcolor")
 
 
 def depth_pen(i: int, n: int, width: float = 1.5) -> pg.mkPen:
