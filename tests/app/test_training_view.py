@@ -168,14 +168,14 @@ def test_play_pause_and_reset(window, qtbot):
 
 
 def test_run_until_steps_stops_there(window, qtbot):
-    window.run_until.kind.setCurrentIndex(0)
-    window.run_until.value.setValue(37)
-    window.run_until.button.click()
+    window.menus.run_until.kind.setCurrentIndex(0)
+    window.menus.run_until.value.setValue(37)
+    window.menus.run_until.button.click()
     wait_frame(qtbot, window, lambda f: not f.playing and f.step_count == 37)
 
 
 def test_run_until_an_epoch_stops_at_its_first_step(window, qtbot):
-    until = window.run_until
+    until = window.menus.run_until
     until.kind.setCurrentIndex(until.kind.findData("epochs"))
     until.value.setValue(2)
     until.button.click()
@@ -193,7 +193,7 @@ def test_run_until_the_loss_is_below_a_value_stops_at_the_first_step_below(windo
 
 
 def test_a_speed_limit_sets_the_pace_and_the_status_bar_shows_it(window, qtbot):
-    window.speed.setCurrentIndex(window.speed.findData(20.0))
+    window.menus.speed.setCurrentIndex(window.menus.speed.findData(20.0))
     window.actions["play"].trigger()
     first = wait_frame(qtbot, window, lambda f: f.playing and f.step_count > 0)
     qtbot.wait(2000)
@@ -205,7 +205,7 @@ def test_a_speed_limit_sets_the_pace_and_the_status_bar_shows_it(window, qtbot):
 
 
 def test_pause_is_not_held_up_by_a_slow_speed(window, qtbot):
-    window.speed.setCurrentIndex(window.speed.findData(1.0))
+    window.menus.speed.setCurrentIndex(window.menus.speed.findData(1.0))
     window.actions["play"].trigger()
     wait_frame(qtbot, window, lambda f: f.playing and f.step_count >= 1)
     window.actions["play"].trigger()  # pause, a moment after a step: the next is ~1 s away
@@ -213,7 +213,7 @@ def test_pause_is_not_held_up_by_a_slow_speed(window, qtbot):
 
 
 def test_run_until_counts_whole_steps_and_takes_a_fractional_loss(window):
-    until = window.run_until
+    until = window.menus.run_until
     assert until.value.text() == "500"
     until.kind.setCurrentIndex(until.kind.findData("loss"))
     until.value.setValue(0.05)
@@ -363,8 +363,8 @@ def test_diagnosis_names_vanishing_and_a_remedy_is_one_undoable_click(window, qt
     )
     window.editor.load(net, None)
     wait_frame(qtbot, window, lambda f: f.record is None and len(f.nodes[0]) == len(net.nodes))
-    window.run_until.value.setValue(80)
-    window.run_until.button.click()
+    window.menus.run_until.value.setValue(80)
+    window.menus.run_until.button.click()
     wait_frame(
         qtbot,
         window,

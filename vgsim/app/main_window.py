@@ -68,7 +68,7 @@ class MainWindow(QMainWindow):
             lambda: self.editor.model.snapshot(),
             self.settings,
         )
-        build_menus(self)
+        self.menus = build_menus(self)
         self._wire()
         self._restore_state()
         if open_default and DEFAULT_NETWORK.exists():
@@ -158,8 +158,8 @@ class MainWindow(QMainWindow):
         self.editor.model.replaced.connect(self.view.fit)
         self.editor.model.replaced.connect(self._rebuild_trainer)
         self.training.frame_ready.connect(self._show_frame)
-        self.speed.speed_changed.connect(self.training.set_speed)
-        self.run_until.requested.connect(self._run_until)
+        self.menus.speed.speed_changed.connect(self.training.set_speed)
+        self.menus.run_until.requested.connect(self._run_until)
         self.diagnosis.remedy_chosen.connect(self.editor.apply_remedy)
         self.lessons.open_requested.connect(self.open_lesson)
         self.lessons.fix_requested.connect(self.side_by_side.compare_lesson)
@@ -216,7 +216,7 @@ class MainWindow(QMainWindow):
         play = self.actions["play"]
         for key in ("play", "step", "micro", "reset"):
             self.actions[key].setEnabled(not problems)
-        self.run_until.setEnabled(not problems)
+        self.menus.run_until.setEnabled(not problems)
         self.stale_banner.setVisible(
             bool(problems)
             and self.training.frame is not None
@@ -391,13 +391,6 @@ class MainWindow(QMainWindow):
             )
             self.editor.load(net, None)
 
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for path in self.files.recent():
-            self.recent_menu.addAction(path, lambda p=path: self.files.open_path(p))
-        if self.recent_menu.isEmpty():
-            self.recent_menu.addAction("(none yet)").setEnabled(False)
-
     def _selection_changed(self) -> None:
         ids = self.scene.selected_node_ids()
         self.inspector.show_node(ids[0] if len(ids) == 1 else None)
@@ -409,7 +402,7 @@ class MainWindow(QMainWindow):
             item.setSelected(True)
             self.view.centerOn(item)
 
-    def _select_all(self) -> None:
+    def select_all(self) -> None:
         for item in self.scene.nodes.values():
             item.setSelected(True)
 

@@ -1,25 +1,86 @@
-"""The window's menus and toolbars: what each action is called, its shortcut and its slot."""
+"""The window's menus and toolbars: what each action is called, its shortcut and its slot.
+
+`build_menus` reads the window through `MenuHost` (no import of the window's module) and returns
+the menus and controls the window keeps; every action goes into `window.actions` by key.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QToolBar
+from PySide6.QtWidgets import QDockWidget, QMenu, QMenuBar, QToolBar
 
 from .files import presets
 from .panels.controls import RunUntil, SpeedBox
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from collections.abc import Callable
+
+    from .canvas.view import CanvasView
+    from .editor import Editor
+    from .exporting import ExportController
+    from .files import FileController
+    from .panels.lessons import LessonsPanel
+    from .plots.dashboard import Dashboard
+    from .side_by_side import SideBySide
+    from .training import TrainingController
+
+
+class MenuHost(Protocol):
+    """What the menus reach in the window: its parts, its docks and its commands."""
+
+    actions: dict[str, QAction]
+    editor: Editor
+    files: FileController
+    exports: ExportController
+    view: CanvasView
+    dashboard: Dashboard
+    lessons: LessonsPanel
+    side_by_side: SideBySide
+    training: TrainingController
+    palette_dock: QDockWidget
+    inspector_dock: QDockWidget
+    problems_dock: QDockWidget
+    diagnosis_dock: QDockWidget
+    lessons_dock: QDockWidget
+    new_network: Callable[[], object]
+    open_lesson: Callable[..., object]
+    copy_selection: Callable[[], object]
+    paste: Callable[[], object]
+    delete_selection: Callable[[], object]
+    select_all: Callable[[], object]
+    add_pair: Callable[[], object]
+    add_layers: Callable[[], object]
+    wrap_residual: Callable[[], object]
+    play: Callable[[], object]
+    reset_training: Callable[[], object]
+
+    def menuBar(self) -> QMenuBar: ...
+
+    def addToolBar(self, toolbar: QToolBar) -> None: ...
+
+    def close(self) -> bool: ...
+
+
+@dataclass
+class Menus:
+    """The menus and controls the window updates after they are built."""
+
+    recent: QMenu
+    train: QMenu
+    toolbar: QToolBar
+    speed: SpeedBox
+    run_until: RunUntil
 
 
 def make_action(
-    window: MainWindow, key: str, text: str, slot, shortcut=None, tip: str = ""
+    window: MenuHost, key: str, text: str, slot, shortcut=None, tip: str = ""
 ) -> QAction:
-    action = QAction(text, window)
+    action = QAction(text, window)  # type: ignore[call-overload]
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))
     action.setToolTip(tip or text.replace("&", "").replace("…", ""))
@@ -29,14 +90,23 @@ def make_action(
     return action
 
 
-def build_menus(window: MainWindow) -> None:
+def fill_recent(menu: QMenu, files: FileController) -> None:
+    """The recent files, newest first, filled as the menu opens (files may have gone)."""
+    menu.clear()
+    for path in files.recent():
+        menu.addAction(path, lambda p=path: files.open_path(p))
+    if menu.isEmpty():
+        menu.addAction("(none yet)").setEnabled(False)
+
+
+def build_menus(window: MenuHost) -> Menus:
     """The menus and toolbars; every action is kept in `window.actions` by key."""
     a, K = partial(make_action, window), QKeySequence.StandardKey
     file_menu = window.menuBar().addMenu("&File")
     file_menu.addAction(a("new", "&New", window.new_network, K.New))
     file_menu.addAction(a("open", "&Open…", window.files.open_dialog, K.Open))
-    window.recent_menu = file_menu.addMenu("Open &Recent")
-    window.recent_menu.aboutToShow.connect(window._fill_recent)
+    recent = file_menu.addMenu("Open &Recent")
+    recent.aboutToShow.connect(lambda: fill_recent(recent, window.files))
     for title, items in presets():
         if not items or title == "Lessons":  # the lessons have a menu of their own
             continue
@@ -113,7 +183,7 @@ def build_menus(window: MainWindow) -> None:
     edit.addAction(a("copy", "&Copy", window.copy_selection, K.Copy))
     edit.addAction(a("paste", "&Paste", window.paste, K.Paste))
     edit.addAction(a("delete", "&Delete", window.delete_selection, Qt.Key.Key_Delete))
-    edit.addAction(a("select_all", "Select &All", window._select_all, K.SelectAll))
+    edit.addAction(a("select_all", "Select &All", window.select_all, K.SelectAll))
     build = window.menuBar().addMenu("&Build")
     build.addAction(
         a(
@@ -205,8 +275,8 @@ def build_menus(window: MainWindow) -> None:
         )
     lessons.addSeparator()
     lessons.addAction(window.lessons_dock.toggleViewAction())
-    window.train_menu = window.menuBar().addMenu("&Train")
-    window.train_menu.addAction(
+    train_menu = window.menuBar().addMenu("&Train")
+    train_menu.addAction(
         a("play", "&Play", window.play, "Space", "Train continuously; again to pause (Space)")
     )
     step = a(
@@ -217,8 +287,8 @@ def build_menus(window: MainWindow) -> None:
         "One mini-batch: forward, loss, backward, update (N or →)",
     )
     step.setShortcuts([QKeySequence("N"), QKeySequence(Qt.Key.Key_Right)])
-    window.train_menu.addAction(step)
-    window.train_menu.addAction(
+    train_menu.addAction(step)
+    train_menu.addAction(
         a(
             "micro",
             "Micro-step",
@@ -227,7 +297,7 @@ def build_menus(window: MainWindow) -> None:
             "The next block of the forward or backward pass (M)",
         )
     )
-    window.train_menu.addAction(
+    train_menu.addAction(
         a(
             "reset",
             "Reset",
@@ -236,9 +306,9 @@ def build_menus(window: MainWindow) -> None:
             "Re-initialise the weights from the seed; applies edits (R)",
         )
     )
-    window.train_menu.addSeparator()
+    train_menu.addSeparator()
     compare = window.side_by_side.compare_with_files
-    window.train_menu.addAction(
+    train_menu.addAction(
         a(
             "compare",
             "&Compare with…",
@@ -251,13 +321,11 @@ def build_menus(window: MainWindow) -> None:
     bar.setObjectName("training_toolbar")
     bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
     window.addToolBar(bar)
-    window.toolbar = bar
     for key in ("play", "step", "micro", "reset"):
         bar.addAction(window.actions[key])
-    window.speed = SpeedBox()
-    window.run_until = RunUntil()
-    bar.addWidget(window.speed)
-    bar.addWidget(window.run_until)
+    menus = Menus(recent, train_menu, bar, SpeedBox(), RunUntil())
+    bar.addWidget(menus.speed)
+    bar.addWidget(menus.run_until)
     bar = QToolBar("Edit")
     bar.setObjectName("edit_toolbar")
     bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -271,3 +339,4 @@ def build_menus(window: MainWindow) -> None:
         bar.addAction(button)
     for key in ("tidy", "fit", "add_layers", "wrap_residual"):
         bar.addAction(window.actions[key])
+    return menus
