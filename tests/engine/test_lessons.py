@@ -526,6 +526,8 @@ def test_lesson_11_residual_56_learns_faster_than_plain_20(seed: int) -> None:
     plain20 = run(fix(11, "11-plain-20.json"), seed)
     res56 = run(fix(11, "11-residual-56.json"), seed)
     steps = plain20.scalar("step")
-    for step in range(100, BY_ORDER[11].steps, 100):  # evaluation steps along the way
+    every = plain20.trainer.eval_every
+    assert res56.trainer.eval_every == every
+    for step in range(every, BY_ORDER[11].steps, every):  # evaluation steps along the way
         at = np.flatnonzero(steps == step)[0]
         assert res56.scalar("train_loss")[at] < plain20.scalar("train_loss")[at], step

@@ -135,22 +135,55 @@ def test_other_seed_gives_another_run(fixture: str) -> None:
 
 
 @pytest.mark.parametrize("fixture", FIXTURES)
-def test_a_block_runs_through_evaluations_as_single_steps_do(fixture: str) -> None:
+def test_blocks_end_at_evaluations_and_agree_with_single_steps(fixture: str) -> None:
     a, b = make(fixture), make(fixture)
     every = int(a.cfg["eval_every"])
-    block = a.run_block(3 * every + 5)  # one kernel call, evaluating inside it
-    assert len(block.steps) == 3 * every + 5
-    for ra, rb in zip(block.records(), [b.step() for _ in range(3 * every + 5)], strict=True):
+    total = 3 * every + 5
+    blocks = []
+    while sum(len(x.steps) for x in blocks) < total:
+        blocks.append(a.run_block(total - sum(len(x.steps) for x in blocks)))
+    # Each block ends at an evaluation step (0, every, 2 every, ...), the last at the total.
+    assert [int(x.steps[-1]) for x in blocks] == [0, every, 2 * every, 3 * every, total - 1]
+    records = [r for x in blocks for r in x.records()]
+    for ra, rb in zip(records, [b.step() for _ in range(total)], strict=True):
         va = np.array([ra.scalars[k] for k in SCALARS])
         vb = np.array([rb.scalars[k] for k in SCALARS])
         assert va.tobytes() == vb.tobytes(), ra.step
         assert ra.node_stats.tobytes() == rb.node_stats.tobytes()
     assert_same_state(a, b)
-    evaluated = block.scalars[:, SCALARS.index("train_loss")]
+    evaluated = np.array([r.scalars["train_loss"] for r in records])
     assert np.isfinite(evaluated).all()  # step 0 is an evaluation step
     changes = np.flatnonzero(np.diff(evaluated)) + 1
-    assert set(changes) <= set(range(every, 3 * every + 5, every))
+    assert set(changes) <= set(range(every, total, every))
     assert a.evaluate() == b.evaluate()
+
+
+def test_evaluation_covers_the_first_rows_of_each_set_at_an_interval_from_their_cost() -> None:
+    """The default ("auto") evaluates the first 512 rows of each set, every 8 steps per
+    evaluated row per batch row (in tens); "all" and a number are one setting away."""
+    from vgsim.engine.builders import mlp
+
+    data = {"name": "blobs", "samples": 3000}  # 2400 training rows, 600 test rows
+    t = Trainer(mlp(2, 8, 3, data=data, training={"batch_size": 64}))
+    assert t.evaluation == {
+        "every": 130,  # 8 * 1024 / 64 = 128, in tens
+        "rows": "first",
+        "train_rows": 512,
+        "train_total": 2400,
+        "test_rows": 512,
+        "test_total": 600,
+    }
+    ev = t.evaluate()
+    full = t.evaluate(full=True)
+    t.X_train, t.lab_train = t.X_train[:512], t.lab_train[:512]  # what "first 512" means
+    t.X_test, t.lab_test = t.X_test[:512], t.lab_test[:512]
+    t._no_evaluation_full = t._evaluation((t.X_test, t.lab_test, t.tgt_test[:512]))
+    t.tgt_train = t.tgt_train[:512]
+    assert t.evaluate(full=True) == ev != full
+    everything = Trainer(mlp(2, 8, 3, data=data, training={"batch_size": 64, "eval_rows": "all"}))
+    assert everything.eval_rows == (2400, 600) and everything.eval_every == 380
+    fixed = Trainer(mlp(2, 8, 3, data=data, training={"eval_rows": 100, "eval_every": 7}))
+    assert fixed.eval_rows == (100, 100) and fixed.eval_every == 7
 
 
 # ---- micro-steps ---------------------------------------------------------------------------

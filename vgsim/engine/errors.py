@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+QUOTE_LIMIT = 80
+
+
+def shown(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """repr(value) for a message, cut to about `limit` characters: a bad value may be a
+    megabyte of text, and the message should still fit on a screen."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
 
 @dataclass(frozen=True)
 class Problem:

@@ -79,9 +79,11 @@ TRAINING_DEFAULTS: dict[str, object] = {
     "beta2": 0.999,
     "eps": 1e-8,
     "alpha": 0.99,
-    # Telemetry: histogram bins, how often the whole train/test sets are evaluated, ring length.
+    # Telemetry: histogram bins; how often and on how many rows of each set the training and
+    # test figures are evaluated ("auto": see train.evaluation_plan); ring length.
     "bins": 32,
-    "eval_every": 10,
+    "eval_every": "auto",
+    "eval_rows": "auto",
     "history": 2048,
 }
 

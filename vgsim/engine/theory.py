@@ -26,12 +26,20 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
 
 from . import schema
 from .kernels import activations
 from .kernels.plan import F_A
 from .train import Trainer
+
+
+def brentq(*args, **kwargs) -> float:
+    """scipy's root finder, imported when first needed: importing scipy.optimize takes a
+    quarter of a second that every `vgsim run` would pay for plots that never ask."""
+    from scipy.optimize import brentq as find_root
+
+    return find_root(*args, **kwargs)
+
 
 QUADRATURE_POINTS = 121
 

@@ -8,6 +8,7 @@ step reports where it appeared and the trainer stops in a "diverged" state until
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,12 @@ from .telemetry import SCALARS, Divergence, History, StepRecord
 from .validate import validate
 
 EVAL_CHUNK = 256
+# Evaluation, by default ("auto"): the first EVAL_ROWS rows of the (shuffled) training set and
+# of the test set, after steps 0, n, 2n, ... where n keeps its forward passes near 6% of the
+# training's work: a training step costs about two evaluated rows per batch row, so n is
+# EVAL_COST steps per evaluated row per batch row, in tens.
+EVAL_ROWS = 512
+EVAL_COST = 8
 # Where each scalar of a record comes from (columns of SCALARS).
 _COL = {name: c for c, name in enumerate(SCALARS)}
 _FROM_GLOB_NAMES = (
@@ -40,6 +47,22 @@ _FROM_GLOB = [g for _, g in _FROM_GLOB_NAMES]
 _EVAL_NAMES = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 _EVAL_COLS = [_COL[name] for name in _EVAL_NAMES]
 MAX_BLOCK = 256  # steps per kernel call: amortises Python's cost, bounds the figures buffer
+
+
+def evaluation_plan(cfg: dict, n_train: int, n_test: int) -> tuple[int, int, int]:
+    """(training rows, test rows, every): what each evaluation covers and how often it runs,
+    from the `eval_rows` and `eval_every` settings ("auto", "all" or a number)."""
+    rows = cfg.get("eval_rows", "auto")
+    if rows == "all":
+        train_rows, test_rows = n_train, n_test
+    else:
+        cap = EVAL_ROWS if rows == "auto" else int(rows)
+        train_rows, test_rows = min(n_train, cap), min(n_test, cap)
+    every = cfg.get("eval_every", "auto")
+    if every == "auto":
+        steps = EVAL_COST * (train_rows + test_rows) / int(cfg["batch_size"])
+        every = max(10, 10 * math.ceil(steps / 10))
+    return train_rows, test_rows, int(every)
 
 
 @dataclass(frozen=True)
@@ -134,6 +157,16 @@ class Trainer:
         self.X_test = np.ascontiguousarray(d.X_test, dtype=dt)
         self.lab_train, self.tgt_train = self._targets(d.y_train)
         self.lab_test, self.tgt_test = self._targets(d.y_test)
+        rows_train, rows_test, self.eval_every = evaluation_plan(
+            self.cfg, len(self.X_train), len(self.X_test)
+        )
+        self.cfg["eval_every"] = self.eval_every  # "auto" resolved
+        self.eval_rows = (rows_train, rows_test)
+        # The evaluated rows: the first of each set (a fixed sample: load_dataset shuffled).
+        self._eval_train = tuple(
+            a[:rows_train] for a in (self.X_train, self.lab_train, self.tgt_train)
+        )
+        self._eval_test = tuple(a[:rows_test] for a in (self.X_test, self.lab_test, self.tgt_test))
         width = self.tgt_train.shape[1]
         rows = max(self.batch_size, rows_eval)
         self.lab_buf = np.zeros(rows, np.int64)
@@ -170,7 +203,9 @@ class Trainer:
             ),
             (self._stats_one, self.hist, self._glob_one, self.steps),
         )
-        self._no_evaluation = self._evaluation(0, 0)
+        # train_steps' `evaluation`, which it never runs: the Trainer evaluates between calls.
+        self._no_evaluation = self._evaluation(self._eval_test)
+        self._no_evaluation_full = self._evaluation((self.X_test, self.lab_test, self.tgt_test))
         self.set_live(lr=self.cfg["lr"], l2=self.cfg["l2"], clip=self.cfg["clip"])
         for name in ("momentum", "beta1", "beta2", "eps", "alpha"):
             self.hyper[getattr(optim, "H_" + name.upper())] = float(self.cfg[name])
@@ -322,7 +357,7 @@ class Trainer:
             self.hyper,
             self._t + 1,
             *tail,
-            self._evaluation(int(self.cfg["eval_every"]), step),
+            self._no_evaluation,
             self._no_out,
         )
         self._t += 1
@@ -331,8 +366,8 @@ class Trainer:
             self.divergence = Divergence(
                 step, self.node_ids[int(g[k.G_BAD_NODE])], k.QUANTITIES[int(g[k.G_BAD_QTY])]
             )
-        elif g[k.G_TRAIN_LOSS] == g[k.G_TRAIN_LOSS]:  # evaluated after this step
-            self.last_eval = self._evaluated(self.glob)
+        elif step % self.eval_every == 0:
+            self.evaluate()
         ev = self.last_eval
         # In SCALARS order (tests compare these records with the micro-step path's).
         values = [
@@ -378,7 +413,9 @@ class Trainer:
                 record.node_stats[None].copy(),
                 record,
             )
-        count = max(1, min(count, MAX_BLOCK))
+        # A block ends at the next evaluation step: the evaluation runs after it.
+        due_in = -self.step_count % self.eval_every
+        count = max(1, min(count, MAX_BLOCK, due_in + 1))
         batches, epochs = self._batches(count)
         done = k.train_steps(
             self.X_train,
@@ -408,7 +445,7 @@ class Trainer:
             self.hist,
             self.glob_block,
             self.steps,
-            self._evaluation(int(self.cfg["eval_every"]), self.step_count),
+            self._no_evaluation,
             self._no_out,
         )
         self._t += done
@@ -436,14 +473,10 @@ class Trainer:
             glob[:, k.G_CORRECT] / self.batch_size if self.classify else np.nan
         )
         scalars[:, _COL["lr"]] = self.hyper[optim.H_LR]
-        # Each step carries the latest evaluation, made after it or before.
-        for s in range(done):
-            if not np.isnan(glob[s, k.G_TRAIN_LOSS]):
-                self.last_eval = self._evaluated(glob[s])
-            scalars[s, _EVAL_COLS] = [self.last_eval[name] for name in _EVAL_NAMES]
-        due = steps[-1] % int(self.cfg["eval_every"]) == 0
-        if self.divergence is None and due and np.isnan(glob[-1, k.G_TRAIN_LOSS]):
-            evaluation = self.evaluate()  # a micro-stepped step: not evaluated in the kernel
+        # Each step carries the latest evaluation; only a block's last step can be due.
+        scalars[:, _EVAL_COLS] = [self.last_eval[name] for name in _EVAL_NAMES]
+        if self.divergence is None and steps[-1] % self.eval_every == 0:
+            evaluation = self.evaluate()
             scalars[-1, _EVAL_COLS] = [evaluation[name] for name in _EVAL_NAMES]
         node_stats = stats.copy()
         record = StepRecord(
@@ -458,12 +491,37 @@ class Trainer:
         self.step_count += done
         return StepBlock(steps, scalars, node_stats, record)
 
-    def evaluate(self) -> dict[str, float]:
-        """Loss and accuracy over the whole training and test sets, in evaluation mode."""
+    def evaluate(self, full: bool = False) -> dict[str, float]:
+        """Data loss and accuracy in evaluation mode over the evaluated rows (`eval_rows`: the
+        first rows of the training and the test set), which become `last_eval`, the figures
+        every later step carries. `full`: over the whole sets instead, changing nothing."""
         glob = np.full((1, k.N_GLOB), np.nan)
-        self._evaluate_rows(self.X_train, self.lab_train, self.tgt_train, glob, self._no_out)
-        self.last_eval = self._evaluated(glob[0])
+        if full:
+            self._evaluate_rows(
+                self.X_train,
+                self.lab_train,
+                self.tgt_train,
+                glob,
+                self._no_out,
+                self._no_evaluation_full,
+            )
+            return self._evaluated(glob[0], (len(self.X_train), len(self.X_test)))
+        self._evaluate_rows(*self._eval_train, glob, self._no_out)
+        self.last_eval = self._evaluated(glob[0], self.eval_rows)
         return dict(self.last_eval)
+
+    @property
+    def evaluation(self) -> dict:
+        """What each evaluation covers, for a run's summary: after which steps, and which rows
+        of which set (the first `train_rows` of the `train_total` training rows, ...)."""
+        return {
+            "every": self.eval_every,
+            "rows": "first",
+            "train_rows": self.eval_rows[0],
+            "train_total": len(self.X_train),
+            "test_rows": self.eval_rows[1],
+            "test_total": len(self.X_test),
+        }
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The network's outputs (logits, or values for regression) for rows of X, in
@@ -477,19 +535,18 @@ class Trainer:
         self._evaluate_rows(X, labels, targets, np.full((1, k.N_GLOB), np.nan), out)
         return out
 
-    def _evaluation(self, every: int, first: int) -> tuple:
-        """train_steps' `evaluation`: the test set, the evaluation buffers, and when."""
+    def _evaluation(self, test: tuple) -> tuple:
+        """train_steps' `evaluation`: the test rows and the evaluation buffers; `every` 0, as
+        the kernel never evaluates between steps for the Trainer."""
         return (
-            self.X_test,
-            self.lab_test,
-            self.tgt_test,
+            *test,
             self.ops_eval,
             self.acts_eval,
             self.grads_eval,
             self.aux_eval,
             self.rows_eval,
-            every,
-            first,
+            0,
+            0,
         )
 
     def _evaluate_rows(
@@ -499,9 +556,10 @@ class Trainer:
         targets: np.ndarray,
         glob: np.ndarray,
         out: np.ndarray,
+        evaluation: tuple | None = None,
     ) -> None:
-        """The step kernel without batches: evaluate X (and the test set, unless predicting
-        into `out`), into glob[0]."""
+        """The step kernel without batches: evaluate X (and the evaluated test rows, or those
+        of `evaluation`, unless predicting into `out`), into glob[0]."""
         k.train_steps(
             X,
             labels,
@@ -530,21 +588,22 @@ class Trainer:
             np.zeros_like(self.hist),
             glob,
             self.steps,
-            self._no_evaluation,
+            self._no_evaluation if evaluation is None else evaluation,
             out,
         )
 
-    def _evaluated(self, glob_row: np.ndarray) -> dict[str, float]:
-        """last_eval's figures from a kernel's G_TRAIN_* and G_TEST_* columns."""
+    def _evaluated(self, glob_row: np.ndarray, rows: tuple[int, int]) -> dict[str, float]:
+        """last_eval's figures from a kernel's G_TRAIN_* and G_TEST_* columns, over `rows`
+        (training, test) rows."""
 
-        def accuracy(correct: float, rows: int) -> float:
-            return float(correct) / rows if self.classify and rows else np.nan
+        def accuracy(correct: float, n: int) -> float:
+            return float(correct) / n if self.classify and n else np.nan
 
         return {
             "train_loss": float(glob_row[k.G_TRAIN_LOSS]),
-            "train_accuracy": accuracy(glob_row[k.G_TRAIN_CORRECT], len(self.X_train)),
+            "train_accuracy": accuracy(glob_row[k.G_TRAIN_CORRECT], rows[0]),
             "test_loss": float(glob_row[k.G_TEST_LOSS]),
-            "test_accuracy": accuracy(glob_row[k.G_TEST_CORRECT], len(self.X_test)),
+            "test_accuracy": accuracy(glob_row[k.G_TEST_CORRECT], rows[1]),
         }
 
     def run(self, steps: int):

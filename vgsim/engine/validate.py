@@ -9,7 +9,7 @@ import math
 import numbers
 
 from . import schema
-from .errors import DataError, Problem
+from .errors import DataError, Problem, shown
 from .spec import Network
 from .topology import adjacency, find_cycle, infer_widths, reachable, topological_order
 
@@ -48,22 +48,24 @@ def _is_int(v: object) -> bool:
 def _check_node(node) -> list[str]:
     if node.type not in schema.NODE_FIELDS:
         known = ", ".join(schema.NODE_FIELDS)
-        return [f"unknown block type {node.type!r}; known types are {known}."]
+        return [f"unknown block type {shown(node.type)}; known types are {known}."]
     fields = schema.NODE_FIELDS[node.type]
     p = node.params
     allowed = set(fields)
     if node.type == "activation":
         allowed |= set(schema.ACTIVATIONS.get(_name(p.get("function")), {}))
     out = [
-        f"unknown field {k!r} (allowed: {', '.join(sorted(allowed)) or 'none'})."
+        f"unknown field {shown(k)} (allowed: {', '.join(sorted(allowed)) or 'none'})."
         for k in p
         if k not in allowed
     ]
-    out += [f"the field {k!r} is required." for k, d in fields.items() if d is None and k not in p]
+    out += [
+        f"the field {shown(k)} is required." for k, d in fields.items() if d is None and k not in p
+    ]
     if node.type == "dense":
         units = p.get("units")
         if "units" in p and not (_is_int(units) and 1 <= units <= 4096):
-            out.append(f"units must be a whole number from 1 to 4096, not {units!r}.")
+            out.append(f"units must be a whole number from 1 to 4096, not {shown(units)}.")
         if not isinstance(p.get("bias", True), bool):
             out.append("bias must be true or false.")
         out += _check_bias_init(p.get("bias_init", 0.0))
@@ -71,22 +73,24 @@ def _check_node(node) -> list[str]:
     elif node.type == "activation":
         fn = _name(p.get("function"))
         if "function" in p and fn not in schema.ACTIVATIONS:
-            out.append(f"unknown function {fn!r}; choose one of {', '.join(schema.ACTIVATIONS)}.")
+            out.append(
+                f"unknown function {shown(fn)}; choose one of {', '.join(schema.ACTIVATIONS)}."
+            )
         for k in schema.ACTIVATIONS.get(fn, {}):
             if k in p and not _is_number(p[k]):
-                out.append(f"{k} must be a number, not {p[k]!r}.")
+                out.append(f"{k} must be a number, not {shown(p[k])}.")
         if fn == "elu" and _is_number(p.get("alpha", 1.0)) and p.get("alpha", 1.0) <= 0:
-            out.append(f"ELU's alpha must be positive, not {p['alpha']!r}.")
+            out.append(f"ELU's alpha must be positive, not {shown(p['alpha'])}.")
     elif node.type == "batchnorm":
         mom, eps = p.get("momentum", 0.1), p.get("eps", 1e-5)
         if not (_is_number(mom) and 0 <= mom <= 1):
-            out.append(f"momentum must be between 0 and 1, not {mom!r}.")
+            out.append(f"momentum must be between 0 and 1, not {shown(mom)}.")
         if not (_is_number(eps) and eps > 0):
-            out.append(f"eps must be a positive number, not {eps!r}.")
+            out.append(f"eps must be a positive number, not {shown(eps)}.")
     elif node.type == "output":
         loss = _name(p.get("loss", "softmax_cross_entropy"))
         if loss not in schema.LOSSES:
-            out.append(f"unknown loss {loss!r}; choose one of {', '.join(schema.LOSSES)}.")
+            out.append(f"unknown loss {shown(loss)}; choose one of {', '.join(schema.LOSSES)}.")
     return out
 
 
@@ -97,21 +101,23 @@ def _check_init(init: object) -> list[str]:
         return ['init must be a name such as "he_normal" or {"name": ..., parameters}.']
     name = _name(init["name"])
     if name not in schema.INITIALISERS:
-        return [f"unknown initialiser {name!r}; choose one of {', '.join(schema.INITIALISERS)}."]
+        return [
+            f"unknown initialiser {shown(name)}; choose one of {', '.join(schema.INITIALISERS)}."
+        ]
     allowed = {"name", "gain", *schema.INITIALISERS[name]}
     out = [
-        f"initialiser {name} has no parameter {k!r} (allowed: {', '.join(sorted(allowed))})."
+        f"initialiser {name} has no parameter {shown(k)} (allowed: {', '.join(sorted(allowed))})."
         for k in init
         if k not in allowed
     ]
     out += [
-        f"initialiser parameter {k} must be a number, not {v!r}."
+        f"initialiser parameter {k} must be a number, not {shown(v)}."
         for k, v in init.items()
         if k != "name" and k in allowed and not _is_number(v)
     ]
     for k in ("std", "limit"):
         if _is_number(init.get(k, 1.0)) and init.get(k, 1.0) < 0:
-            out.append(f"initialiser parameter {k} must not be negative, not {init[k]!r}.")
+            out.append(f"initialiser parameter {k} must not be negative, not {shown(init[k])}.")
     return out
 
 
@@ -122,7 +128,7 @@ def _check_bias_init(bias_init: object) -> list[str]:
     if not isinstance(bias_init, str | dict):
         return [
             "bias_init must be a number or an initialiser such as "
-            f'{{"name": "normal", "std": 0.22}}, not {bias_init!r}.'
+            f'{{"name": "normal", "std": 0.22}}, not {shown(bias_init)}.'
         ]
     name = bias_init if isinstance(bias_init, str) else bias_init.get("name")
     if name == "orthogonal":
@@ -133,47 +139,53 @@ def _check_bias_init(bias_init: object) -> list[str]:
 def _check_training(t: dict) -> list[Problem]:
     out: list[str] = []
     allowed = set(schema.TRAINING_DEFAULTS)
-    out += [f"unknown setting {k!r}." for k in t if k not in allowed]
+    out += [f"unknown setting {shown(k)}." for k in t if k not in allowed]
     cfg = schema.training_defaults(t)
     if _name(cfg["optimizer"]) not in schema.OPTIMIZERS:
         out.append(
-            f"unknown optimizer {cfg['optimizer']!r}; choose one of {', '.join(schema.OPTIMIZERS)}."
+            f"unknown optimizer {shown(cfg['optimizer'])}; "
+            f"choose one of {', '.join(schema.OPTIMIZERS)}."
         )
     positive = ("lr", "eps")
     for k in positive:
         if not (_is_number(cfg[k]) and cfg[k] > 0):
-            out.append(f"{k} must be a positive number, not {cfg[k]!r}.")
+            out.append(f"{k} must be a positive number, not {shown(cfg[k])}.")
     for k in ("momentum", "beta1", "beta2", "alpha"):
         if not (_is_number(cfg[k]) and 0 <= cfg[k] < 1):
-            out.append(f"{k} must be at least 0 and below 1, not {cfg[k]!r}.")
+            out.append(f"{k} must be at least 0 and below 1, not {shown(cfg[k])}.")
     if not (_is_number(cfg["l2"]) and cfg["l2"] >= 0):
-        out.append(f"l2 must be a number of at least 0, not {cfg['l2']!r}.")
+        out.append(f"l2 must be a number of at least 0, not {shown(cfg['l2'])}.")
     ranges = {
         "batch_size": (1, 65536),
         "seed": (0, 2**32 - 1),
         "steps": (1, 10**9),
         "bins": (2, 256),
         "eval_every": (1, 10**9),
+        "eval_rows": (1, 10**9),
         "history": (16, 10**6),
     }
+    words = {"eval_every": ("auto",), "eval_rows": ("auto", "all")}
     for k, (lo, hi) in ranges.items():
+        if cfg[k] in words.get(k, ()):
+            continue
         if not (_is_int(cfg[k]) and lo <= cfg[k] <= hi):
-            out.append(f"{k} must be a whole number from {lo} to {hi}, not {cfg[k]!r}.")
+            also = "".join(f" or {shown(w)}" for w in words.get(k, ()))
+            out.append(f"{k} must be a whole number from {lo} to {hi}{also}, not {shown(cfg[k])}.")
     if _name(cfg["dtype"]) not in schema.DTYPES:
-        out.append(f"dtype must be one of {', '.join(schema.DTYPES)}, not {cfg['dtype']!r}.")
+        out.append(f"dtype must be one of {', '.join(schema.DTYPES)}, not {shown(cfg['dtype'])}.")
     clip = t.get("clip", {})
     if not isinstance(clip, dict):
         out.append('clip must be {"mode": "none" | "value" | "norm", "threshold": number}.')
     else:
-        out += [f"clip has no field {k!r}." for k in clip if k not in ("mode", "threshold")]
+        out += [f"clip has no field {shown(k)}." for k in clip if k not in ("mode", "threshold")]
         if _name(cfg["clip"]["mode"]) not in schema.CLIP_MODES:
             out.append(
                 f"clip mode must be one of {', '.join(schema.CLIP_MODES)}, "
-                f"not {cfg['clip']['mode']!r}."
+                f"not {shown(cfg['clip']['mode'])}."
             )
         thr = cfg["clip"]["threshold"]
         if not (_is_number(thr) and thr > 0):
-            out.append(f"the clipping threshold must be a positive number, not {thr!r}.")
+            out.append(f"the clipping threshold must be a positive number, not {shown(thr)}.")
     return [Problem("training", f"Training: {m}") for m in out]
 
 

@@ -181,6 +181,7 @@ def final_summary(
         "wall_time_s": wall_time_s,
         "steps_per_second": done / wall_time_s if wall_time_s > 0 else None,
         "dumped_state": dumped_state,
+        "evaluation": trainer.evaluation,  # which rows the train_*/test_* figures cover
         "last_step": done - 1 if done else None,
         "error": None,
     }
