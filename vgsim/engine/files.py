@@ -1,4 +1,9 @@
-"""Every file vgsim writes goes through here: whole or not at all, and rows never cut.
+"""Every file vgsim writes goes through here: whole or not at all, and rows never cut; and
+the files it reads are regular files of a bounded size.
+
+- `read_regular` and `open_regular` read a regular file of at most `limit` bytes: a FIFO, a
+  device (/dev/zero) or a huge file is refused with a message instead of hanging or
+  exhausting memory.
 
 - `atomic_write` and its forms (`write_text`, `write_json`, `save_npz`) write to a temporary file
   with a unique name in the target's folder, then rename it over the target, so a reader sees
@@ -16,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +38,44 @@ _WIDEST = 17  # "-1.23456789e-308" and its comma
 
 class Cancelled(Exception):
     """The user stopped a write; nothing was left behind."""
+
+
+class NotReadable(OSError):
+    """Not a regular file, or larger than the limit for its kind; the message says which."""
+
+
+def open_regular(path: str | Path, limit: int, what: str, encoding: str = "utf-8-sig"):
+    """A regular file of at most `limit` bytes, opened for reading text (`newline=""`, as the
+    csv module wants). `what` names the kind of file for the message ("a CSV data file").
+    Opened without blocking, so a FIFO with no writer is refused rather than waited on."""
+    fd = _open_checked(path, limit, what)
+    return os.fdopen(fd, "r", encoding=encoding, newline="")
+
+
+def read_regular(path: str | Path, limit: int, what: str) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes (see open_regular)."""
+    with os.fdopen(_open_checked(path, limit, what), "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:  # it grew while being read
+        raise NotReadable(f"{path} is larger than {limit / 2**20:.0f} MB, the limit for {what}.")
+    return data
+
+
+def _open_checked(path: str | Path, limit: int, what: str) -> int:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotReadable(f"{path} is not a regular file, so it cannot be {what}.")
+        if info.st_size > limit:
+            raise NotReadable(
+                f"{path} is {info.st_size / 2**20:.1f} MB; {what} may be at most "
+                f"{limit / 2**20:.0f} MB."
+            )
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:

@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import NetworkError, NetworkFileError
-from .files import write_text
+from .errors import NetworkError, NetworkFileError, shown
+from .files import NotReadable, read_regular, write_text
 from .schema import FORMAT, TOP_LEVEL
 
 
@@ -106,7 +106,7 @@ class Network:
             )
         if fmt != FORMAT:
             raise NetworkFileError(
-                f"Unknown network format {fmt!r}: this version of vgsim reads {FORMAT!r} only."
+                f"Unknown network format {shown(fmt)}: this version of vgsim reads {FORMAT!r} only."
             )
         nodes_raw = d.get("nodes", [])
         edges_raw = d.get("edges", [])
@@ -155,7 +155,38 @@ class Network:
             raise NetworkFileError(
                 f"Not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}."
             ) from None
+        except RecursionError:
+            raise NetworkFileError(_TOO_DEEP) from None
+        except ValueError as exc:  # an integer of more digits than Python converts
+            raise NetworkFileError(
+                f"A value in the file cannot be read: {str(exc)[:80]}."
+            ) from None
+        if _depth(d) > MAX_DEPTH:
+            raise NetworkFileError(_TOO_DEEP)
         return cls.from_dict(d, base_dir)
+
+
+MAX_NETWORK_BYTES = 32 * 2**20  # the largest shipped lesson is under 100 kB
+MAX_DEPTH = 64  # levels of nested objects and lists; a network needs about 5
+_TOO_DEEP = (
+    f"The file nests objects or lists more than {MAX_DEPTH} levels deep; a network file needs "
+    "only a few."
+)
+
+
+def _depth(value: object) -> int:
+    """How deeply lists and objects nest in parsed JSON (0 for a plain value), without
+    recursion; stops counting past MAX_DEPTH."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        v, level = stack.pop()
+        if isinstance(v, dict | list):
+            deepest = max(deepest, level)
+            if level > MAX_DEPTH:
+                return level
+            stack.extend((x, level + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return deepest
 
 
 def _as_pos(pos: object) -> tuple[float, float] | None:
@@ -171,9 +202,11 @@ def read_network(path: str | Path) -> Network:
     """Read a network file without validating its content (an editor shows the problems)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, MAX_NETWORK_BYTES, "a network file").decode("utf-8")
     except FileNotFoundError:
         raise NetworkFileError(f"No such network file: {path}") from None
+    except NotReadable as exc:
+        raise NetworkFileError(str(exc)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise NetworkFileError(f"Cannot read {path}: {exc}") from None
     try:
