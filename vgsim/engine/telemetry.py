@@ -118,6 +118,12 @@ class History:
     def __len__(self) -> int:
         return self._recent.size
 
+    def clear(self) -> None:
+        """Empty, as new, keeping the buffers (a restored trainer starts its history again)."""
+        self._recent.size = self._long.size = self._head = 0
+        self._stride = 1
+        self.latest = None
+
     def append(self, record: StepRecord) -> None:
         row = np.array([[record.scalars[k] for k in SCALARS]], dtype=np.float64)
         self.append_block(np.array([record.step]), row, record.node_stats[None], record)

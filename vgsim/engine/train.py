@@ -22,6 +22,7 @@ from .kernels import plan as k
 from .kernels.stats import N_STATS, scratch_size
 from .schema import node_defaults, training_defaults
 from .spec import Network
+from .state import TrainerState, check_fits, layout_of
 from .telemetry import SCALARS, Divergence, History, StepRecord
 from .validate import validate
 
@@ -684,6 +685,67 @@ class Trainer:
                 self._batch,
                 self.ops[:, k.K_NEEDDX],
             ) = saved
+
+    def capture_state(self) -> TrainerState:
+        """Everything the next step depends on, copied (see engine/state.py): restoring it, in
+        this trainer or a fresh one of the same network, continues bit for bit."""
+        if self._micro:
+            raise RuntimeError("finish the current micro-stepped step first")
+        d = self.divergence
+        return TrainerState(
+            step_count=self.step_count,
+            epoch=self.epoch,
+            t=self._t,
+            cursor=self._cursor,
+            drawn=self._drawn,
+            rng=self._batch_rng.bit_generator.state,
+            params=self.params.copy(),
+            opt_m=self.opt_m.copy() if self.opt_m.any() else None,
+            opt_v=self.opt_v.copy() if self.opt_v.any() else None,
+            bn_run=self.bn_run.copy(),
+            hyper=self.hyper.copy(),
+            clip_mode=int(self.clip_mode),
+            live={"lr": self.cfg["lr"], "l2": self.cfg["l2"], "clip": dict(self.cfg["clip"])},
+            perm=self._perm.copy(),
+            batch=np.array(self._batch, np.int64),
+            last_eval=dict(self.last_eval),
+            divergence=None
+            if d is None
+            else {"step": d.step, "node": d.node, "quantity": d.quantity},
+            optimizer=str(self.cfg["optimizer"]),
+            dtype=str(self.dtype),
+            layout=layout_of(self.plan),
+        )
+
+    def restore_state(self, state: TrainerState, settings: bool = True) -> None:
+        """Continue from `state` (a StateError if it belongs to another network). `settings`:
+        also its live settings (lr, L2, clipping), else this trainer's stay (a branch). Under
+        another optimizer its moments start from zero, as a new optimizer would. The history
+        starts empty."""
+        check_fits(
+            state, layout_of(self.plan), str(self.dtype), self.bn_run.size, len(self.X_train)
+        )
+        self._micro = []
+        self.stats[:] = np.nan
+        self.hist.fill(0.0)
+        self.history.clear()
+        self.params[:] = state.params
+        self.bn_run[:] = state.bn_run
+        same_optimizer = state.optimizer == self.cfg["optimizer"]
+        for mine, saved in ((self.opt_m, state.opt_m), (self.opt_v, state.opt_v)):
+            mine[:] = saved if saved is not None and same_optimizer else 0
+        self._t = state.t if same_optimizer else 0
+        self.step_count, self.epoch = state.step_count, state.epoch
+        self._cursor, self._drawn = state.cursor, state.drawn
+        self._batch_rng.bit_generator.state = state.rng
+        self._perm = state.perm.copy()
+        self._batch = state.batch.copy()
+        self.last_eval = dict(state.last_eval)
+        self.divergence = None if state.divergence is None else Divergence(**state.divergence)
+        if settings:
+            self.hyper[:] = state.hyper
+            self.clip_mode = state.clip_mode
+            self.cfg.update(lr=state.live["lr"], l2=state.live["l2"], clip=dict(state.live["clip"]))
 
     def snapshot_state(self) -> dict[str, np.ndarray]:
         """The state as it is now, under the dump keys: forward and backward with the current
