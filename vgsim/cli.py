@@ -6,6 +6,7 @@ vgsim compare A.json B.json --steps N --out DIR   train side by side, in lockste
 vgsim export-plots RUN_DIR                 draw a finished run's plots again (PNG + SVG)
 vgsim animate NETWORK.json --steps N --out FILE.gif   a plot over the run, as a GIF
 vgsim validate NETWORK.json                list every problem of a network file
+vgsim sweep SPEC.json --out DIR            a grid of runs on all cores (or a Dask cluster)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .engine.spec import load_network, read_network
 from .engine.validate import validate
 
 EXIT_OK, EXIT_INVALID = 0, 2
+EXIT_INTERRUPTED = 130  # as a shell reports a Ctrl-C
 PLOT_FORMATS = ("png", "svg")
 MAX_SCALE = 8.0  # PNG pixels per screen pixel: more makes images of hundreds of megabytes
 MAX_FRAMES = 2000
@@ -307,6 +309,48 @@ def _compare_table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from .experiments.sweeps import Sweep, run_sweep
+    from .experiments.sweeps.progress import TerminalBar, summary
+
+    sweep = Sweep.from_file(args.spec)
+    if args.workers is not None and args.workers < 1:
+        print("--workers must be at least 1.", file=sys.stderr)
+        return EXIT_INVALID
+    bar = None if args.quiet else TerminalBar()
+    try:
+        state = run_sweep(
+            sweep, Path(args.out), workers=args.workers, scheduler=args.scheduler, progress=bar
+        )
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        print(
+            f"Interrupted: the finished runs are kept in {args.out}; "
+            "run the same command again to go on.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    if bar is not None:
+        bar.close()
+    if args.plots:
+        _draw_map(sweep, state.records, Path(args.out), args.plots, args.scale, args.quiet)
+    if not args.quiet:
+        print(summary(state))
+        print(f"wrote {args.out}/sweep.csv and sweep.json")
+    return EXIT_OK
+
+
+def _draw_map(sweep, records, folder: Path, formats, scale: float, quiet: bool) -> None:
+    from .app.plots.export import ImageOptions
+    from .app.sweep.headless import render_map
+    from .experiments.sweeps.grid import map_data
+
+    written = render_map(map_data(sweep, records), folder, formats, ImageOptions(scale=scale))
+    if not quiet:
+        print(f"wrote the map: {', '.join(p.name for p in written)}")
+
+
 def _validate(args: argparse.Namespace) -> int:
     problems = validate(read_network(args.network))
     for p in problems:
@@ -393,6 +437,22 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--quiet", action="store_true", help="print nothing but problems")
     _plot_options(compare, "also draw the overlay plots into DIR/plots (e.g. png,svg)", None)
     compare.set_defaults(func=_compare)
+    sweep = sub.add_parser(
+        "sweep", help="train a grid of settings x seeds on all cores, or on a Dask cluster"
+    )
+    sweep.add_argument("spec", metavar="SPEC.json", help="sweep file (docs/sweeps.md)")
+    sweep.add_argument(
+        "--out", required=True, metavar="DIR", help="folder for sweep.csv, sweep.json, the map"
+    )
+    sweep.add_argument("--workers", type=int, metavar="N", help="processes (default: all cores)")
+    sweep.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help='a running Dask scheduler, e.g. tcp://host:8786 (pip install "vgsim[cluster]")',
+    )
+    sweep.add_argument("--quiet", action="store_true", help="print nothing but problems")
+    _plot_options(sweep, "image formats of the map (default png,svg)", PLOT_FORMATS)
+    sweep.set_defaults(func=_sweep)
     check = sub.add_parser("validate", help="list every problem of a network file")
     check.add_argument("network")
     check.set_defaults(func=_validate)

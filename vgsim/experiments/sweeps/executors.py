@@ -1,0 +1,126 @@
+"""Where the runs go: a local process pool on all cores, or a Dask cluster.
+
+Both are used the same way (`submit`, `wait`, `close`): concurrent.futures locally, a Dask
+`Client` for a cluster, whose futures play the same part. The runner never cares which.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures.process import BrokenProcessPool
+
+from .edits import SweepError
+
+
+class LocalPool:
+    """A process pool of `workers` processes (all cores by default). Started with "spawn", so
+    a pool made from a window's process inherits none of its threads."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None):
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self._pool = self._start()
+
+    def _start(self) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+
+    @property
+    def slots(self) -> int:
+        """Runs to keep in flight: one per worker, so a crash is blamed on a running task."""
+        return self.workers
+
+    def submit(self, fn: Callable, arg) -> cf.Future:
+        try:
+            return self._pool.submit(fn, arg)
+        except BrokenProcessPool:
+            self.restart()
+            return self._pool.submit(fn, arg)
+
+    def wait(self, futures: Iterable, timeout: float) -> set:
+        done, _ = cf.wait(list(futures), timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        return done
+
+    def crashed(self, exc: BaseException) -> bool:
+        return isinstance(exc, BrokenProcessPool)
+
+    def restart(self) -> None:
+        """A worker died and took the pool with it: a new pool (the old one's other runs are
+        lost and will be submitted again)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._start()
+
+    def close(self, cancel: bool = False, futures: Iterable = ()) -> None:
+        if cancel:
+            # Stop the runs in flight too, not just the queued ones: a Cancel is at once.
+            processes = list(getattr(self._pool, "_processes", {}).values())
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.join(5)
+        else:
+            self._pool.shutdown(wait=True)
+
+
+class DaskCluster:
+    """A Dask distributed Client: to a running scheduler (`address`), or to a LocalCluster."""
+
+    name = "dask"
+
+    def __init__(self, address: str | None = None, client=None, workers: int | None = None):
+        try:
+            import distributed
+        except ImportError:
+            raise SweepError(
+                "Running a sweep on a Dask cluster needs Dask distributed: "
+                'pip install "vgsim[cluster]".'
+            ) from None
+        self._distributed = distributed
+        self._own = client is None
+        if client is None:
+            try:
+                client = distributed.Client(address, timeout="10s")
+            except (OSError, TimeoutError) as exc:
+                raise SweepError(f"Cannot reach the Dask scheduler at {address}: {exc}") from None
+        self.client = client
+        info = client.scheduler_info()
+        threads = sum(w.get("nthreads", 1) for w in info.get("workers", {}).values())
+        self.workers = workers or max(1, threads)
+
+    @property
+    def slots(self) -> int:
+        # Dask tells which task a dead worker was running; keep each worker's next run queued.
+        return 2 * self.workers
+
+    def submit(self, fn: Callable, arg):
+        return self.client.submit(fn, arg, pure=False)
+
+    def wait(self, futures: Iterable, timeout: float) -> set:
+        futures = list(futures)
+        try:
+            self._distributed.wait(futures, timeout=timeout, return_when="FIRST_COMPLETED")
+        except self._distributed.TimeoutError:
+            pass
+        return {f for f in futures if f.done()}
+
+    def crashed(self, exc: BaseException) -> bool:
+        return False  # a dead Dask worker fails its own tasks only (KilledWorker)
+
+    def restart(self) -> None:
+        pass
+
+    def close(self, cancel: bool = False, futures: Iterable = ()) -> None:
+        if cancel:
+            self.client.cancel(list(futures))
+        if self._own:
+            self.client.close()
+
+
+def make_executor(workers: int | None = None, scheduler: str | None = None, client=None):
+    if client is not None or scheduler:
+        return DaskCluster(scheduler, client, workers)
+    return LocalPool(workers)
