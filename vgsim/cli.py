@@ -22,7 +22,6 @@ from .engine.spec import load_network, read_network
 from .engine.validate import validate
 
 EXIT_OK, EXIT_INVALID = 0, 2
-EXIT_INTERRUPTED = 130  # as a shell reports a Ctrl-C
 PLOT_FORMATS = ("png", "svg")
 MAX_SCALE = 8.0  # PNG pixels per screen pixel: more makes images of hundreds of megabytes
 MAX_FRAMES = 2000
@@ -322,15 +321,16 @@ def _sweep(args: argparse.Namespace) -> int:
         state = run_sweep(
             sweep, Path(args.out), workers=args.workers, scheduler=args.scheduler, progress=bar
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the runs in flight are lost
         if bar is not None:
             bar.close()
+        signum = getattr(exc, "signum", signal.SIGINT)
         print(
-            f"Interrupted: the finished runs are kept in {args.out}; "
-            "run the same command again to go on.",
+            f"{signal.Signals(signum).name}: stopped; the finished runs are kept in {args.out}, "
+            "and the same command goes on from there.",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
+        return 128 + signum
     if bar is not None:
         bar.close()
     if args.plots:

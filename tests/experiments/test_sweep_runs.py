@@ -68,7 +68,7 @@ def test_a_sweep_writes_one_row_per_run_and_its_summary(finished):
     assert {(r["sigma_w2"], r["depth"], r["seed"]) for r in table} == {
         (w, d, s_) for w in ("1", "0.003") for d in ("1", "4") for s_ in ("0", "1")
     }
-    assert seen == list(range(1, 9))  # told after every run
+    assert seen == list(range(0, 9))  # told at the start and after every run
     summary = json.loads((out / JSON_FILE).read_text())
     assert summary["spec"]["axes"][1]["name"] == "depth"
     assert summary["runs"] == {
@@ -129,14 +129,19 @@ def test_running_again_skips_finished_runs_and_redoes_a_lost_one(finished, tmp_p
 
 
 def test_a_run_that_kills_its_worker_is_tried_twice_then_recorded(tmp_path):
-    s = sweep(seeds=(0, CRASH_SEED), steps=10)
+    axes = [
+        {"path": "dense.sigma_w2", "name": "sigma_w2", "values": [1.0]},
+        {"path": "blocks", "name": "depth", "values": [1, 2]},
+    ]
+    s = sweep(seeds=(0, CRASH_SEED), steps=10, axes=axes)
     state = run_sweep(s, tmp_path, workers=2, run=crash_on_seed_7)
     table = rows(tmp_path)
     crashed = [r for r in table if r["seed"] == str(CRASH_SEED)]
-    assert len(crashed) == 4 and all(r["status"] == "failed" for r in crashed)
+    assert len(crashed) == 2 and all(r["status"] == "failed" for r in crashed)
     assert all("died twice" in r["error"] for r in crashed)
-    assert all(r["status"] in ("ok", "diverged") for r in table if r["seed"] == "0")
-    assert state.failed == 4 and state.finished == 4
+    # In flight beside a crash, then run again on their own: not blamed.
+    assert all(r["status"] == "ok" for r in table if r["seed"] == "0")
+    assert state.failed == 2 and state.finished == 2
 
 
 def test_cancel_stops_at_once_and_the_rest_runs_later(tmp_path):
@@ -147,7 +152,7 @@ def test_cancel_stops_at_once_and_the_rest_runs_later(tmp_path):
     def progress(p):
         calls.append(p.done)
 
-    state = run_sweep(s, folder, workers=1, progress=progress, stop=lambda: len(calls) >= 2)
+    state = run_sweep(s, folder, workers=1, progress=progress, stop=lambda: calls[-1] >= 2)
     assert 2 <= state.done < 12
     summary = json.loads((folder / JSON_FILE).read_text())
     assert summary["outcome"] == "cancelled" and summary["runs"]["pending"] == 12 - state.done

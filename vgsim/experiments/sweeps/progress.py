@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
 from typing import TextIO
 
 from .runner import Progress
@@ -20,47 +19,48 @@ def duration(seconds: float | None) -> str:
 
 
 class TerminalBar:
-    """On a terminal, one line redrawn in place; elsewhere (a log file), a line every tenth."""
+    """On a terminal, a bar over the runs with the time left (tqdm, as `vgsim run` shows);
+    elsewhere (a log file), a plain line every tenth of the runs."""
 
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stderr
+        self.bar = None
         self.live = self.stream.isatty()
         self._shown = -1
-        self._last_draw = 0.0
 
     def __call__(self, state: Progress) -> None:
-        line = self.line(state)
-        if self.live:
-            now = time.monotonic()
-            if now - self._last_draw < 0.1 and state.done < state.total:
-                return
-            self._last_draw = now
-            self.stream.write("\r" + line.ljust(self._width())[: self._width()])
-            self.stream.flush()
+        if self.live and self.bar is None:
+            from tqdm import tqdm
+
+            width = shutil.get_terminal_size((100, 24)).columns
+            self.bar = tqdm(  # from the runs already done: the rate is this call's own
+                total=state.total, initial=state.done, unit="run", ncols=width, file=self.stream
+            )
+        if self.bar is not None:
+            self.bar.set_postfix_str(self.counts(state), refresh=False)
+            self.bar.update(state.done - self.bar.n)
             return
         tenth = state.done * 10 // max(state.total, 1)
         if tenth != self._shown:
             self._shown = tenth
-            print(line, file=self.stream, flush=True)
+            print(self.line(state), file=self.stream, flush=True)
 
-    def _width(self) -> int:
-        return max(40, shutil.get_terminal_size((100, 20)).columns - 1)
+    @staticmethod
+    def counts(state: Progress) -> str:
+        parts = [f"{state.diverged} diverged"] if state.diverged else []
+        parts += [f"{state.failed} failed"] if state.failed else []
+        return ", ".join(parts)
 
     def line(self, state: Progress) -> str:
-        width = 24
-        filled = width * state.done // max(state.total, 1)
-        bar = "#" * filled + "." * (width - filled)
-        extra = f", {state.diverged} diverged" if state.diverged else ""
-        extra += f", {state.failed} failed" if state.failed else ""
+        counts = self.counts(state)
         return (
-            f"[{bar}] {state.done}/{state.total} runs{extra}  "
+            f"{state.done}/{state.total} runs{', ' + counts if counts else ''}  "
             f"elapsed {duration(state.elapsed_s)}  left {duration(state.left_s)}"
         )
 
     def close(self) -> None:
-        if self.live:
-            self.stream.write("\n")
-            self.stream.flush()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def summary(state: Progress) -> str:

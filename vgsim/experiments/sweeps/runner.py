@@ -36,7 +36,8 @@ POLL_S = 0.2  # how often a waiting runner looks at `stop`
 
 @dataclass
 class Progress:
-    """Where a sweep stands, passed to `progress` after every finished run."""
+    """Where a sweep stands, passed to `progress` at the start and after every finished
+    run."""
 
     total: int
     skipped: int = 0  # finished before this call (resumed)
@@ -102,6 +103,8 @@ def run_sweep(
     executor = None
     engine = {"engine": "dask" if (scheduler or client) else "local", "workers": workers}
     outcome = "interrupted"
+    if progress is not None:
+        progress(state)  # what is done already, before the first run
     try:
         if todo:
             executor = make_executor(workers, scheduler, client)

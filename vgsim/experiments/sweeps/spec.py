@@ -83,6 +83,7 @@ class Sweep:
     figure: str = "test_accuracy"
     name: str = "sweep"
     source: dict = field(default_factory=dict)  # the spec as given, for sweep.json
+    _tasks: list[Task] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_file(cls, path: str | Path) -> Sweep:
@@ -149,7 +150,9 @@ class Sweep:
 
     def tasks(self) -> list[Task]:
         """Every run, each axis value combination with each seed; SweepError names the first
-        combination whose network is not valid."""
+        combination whose network is not valid. Built once."""
+        if self._tasks is not None:
+            return list(self._tasks)
         out = []
         base_dir = str(self.network.base_dir) if self.network.base_dir is not None else None
         for index in itertools.product(*(range(len(a.values)) for a in self.axes)):
@@ -180,7 +183,8 @@ class Sweep:
                         self.target_loss,
                     )
                 )
-        return out
+        self._tasks = out
+        return list(out)
 
 
 def _key(seed: int, steps: int, target: float | None, content: dict) -> str:
