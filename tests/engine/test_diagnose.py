@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vgsim.engine import Trainer, read_network
@@ -12,13 +13,20 @@ from vgsim.engine.builders import mlp, residual_mlp
 from vgsim.engine.diagnose import (
     EXPLODE_RATIO,
     KINDS,
+    LEARN_STEPS,
+    NEAR_CHANCE,
     REMEDY_KEYS,
+    RISE_RATIO,
     VANISH_RATIO,
     Finding,
+    chance_loss,
     diagnose,
+    facts_of,
     measure,
 )
+from vgsim.engine.remedies import apply_remedy
 
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 ALLOWED_REMEDIES = {
     "xavier_init",
     "he_init",
@@ -30,6 +38,7 @@ ALLOWED_REMEDIES = {
     "fewer_layers",
     "lower_lr",
     "leaky_relu",
+    "raise_lr",
 }
 
 
@@ -95,6 +104,21 @@ def saturated_tanh():
         activation="tanh",
         init={"name": "normal", "std": 1.0},
         training={"optimizer": "sgd", "lr": 0.05},
+    )
+
+
+def sigmoid_lr(lr: float):
+    """The deep-sigmoid example (eight sigmoid layers, "standard" init) at learning rate lr."""
+    net = read_network(RESOURCES / "examples" / "deep-sigmoid.json")
+    net.training["lr"] = lr
+    return net
+
+
+def stuck_residual_sigmoid():
+    """Issue 12, case 6: ten sigmoid dense layers with skips (a stem, four residual blocks of
+    two and the head); its loss stays at ln 3 while the gradients spread over three decades."""
+    return residual_mlp(
+        4, 32, 3, activation="sigmoid", init="standard", training={"optimizer": "sgd", "lr": 0.5}
     )
 
 
@@ -173,12 +197,96 @@ def test_remedy_keys_are_from_the_allowed_list():
         (big_init(clip=True), 20),
         (dead_relu(), 20),
         (saturated_tanh(), 20),
+        (sigmoid_lr(100.0), 30),
+        (mlp(3, 16, 3, training={"optimizer": "sgd", "lr": 1e-6}), LEARN_STEPS),
     ):
         t = train(net, steps)
         for f in diagnose(t):
             seen.add(f.kind)
             assert {r.key for r in f.remedies} <= ALLOWED_REMEDIES
     assert seen == set(KINDS)
+
+
+def test_a_network_stuck_at_chance_is_not_learning_never_healthy():
+    """Case 6: with skips the gradient ratio (2e-3) stays above the vanishing threshold, so the
+    gradients alone called this network healthy; its loss says otherwise."""
+    net = stuck_residual_sigmoid()
+    net.training["seed"] = 0
+    t = Trainer(net)
+    t.run_block(LEARN_STEPS - 100)
+    while t.step_count < LEARN_STEPS - 100:
+        t.run_block(LEARN_STEPS - 100 - t.step_count)
+    assert "not_learning" not in kinds(diagnose(t))  # too early to say
+    while t.step_count < LEARN_STEPS + 100:
+        t.run_block(LEARN_STEPS + 100 - t.step_count)
+    findings = diagnose(t)
+    check_well_formed(t, findings)
+    assert findings, "a network stuck at chance level was called healthy"
+    f = by_kind(findings, "not_learning")
+    assert f.severity == "error" and f.step == t.step_count - 1
+    assert "ln 3" in f.evidence and f"After {t.step_count} steps" in f.evidence
+    assert f.figures["loss_vs_chance"] > NEAR_CHANCE
+    assert f.nodes == ("b1_dense1",)  # the layer the gradient reaches least
+    assert "vanishing" not in kinds(findings)  # 2e-3: the gradients alone look fine
+    assert f.remedies[0].key == "xavier_init"
+    assert "skip" not in {r.key for r in f.remedies}  # it has skips already
+
+
+def test_a_learning_rate_raised_to_100_is_called_too_high_with_lower_lr_first():
+    """Case 7: the loss jumps about 50-fold without a NaN; the remedy is a lower rate."""
+    net = sigmoid_lr(0.5)
+    net.training["seed"] = 0
+    t = Trainer(net)
+    for _ in t.run(300):
+        pass
+    assert "lr_too_high" not in kinds(diagnose(t))
+    t.set_live(lr=100.0)
+    for _ in t.run(50):
+        pass
+    findings = diagnose(t)
+    check_well_formed(t, findings)
+    assert t.divergence is None
+    f = findings[0]
+    assert f.kind == "lr_too_high" and "not_learning" not in kinds(findings)
+    assert f.figures["loss_rise"] > RISE_RATIO and f.figures["loss_jump"] > RISE_RATIO
+    assert "learning rate is 100" in f.evidence
+    assert f.remedies[0].key == "lower_lr" and "to 10" in f.remedies[0].title
+    # the one-click remedy edits the document's rate, which the window applies live
+    document = sigmoid_lr(100.0)
+    assert apply_remedy(document, "lower_lr").training["lr"] == 10.0
+
+
+def test_a_rate_too_high_from_the_start_is_found_by_the_loss_far_above_chance():
+    t = train(sigmoid_lr(100.0), 60)
+    f = by_kind(diagnose(t), "lr_too_high")
+    assert f.figures["loss_rise"] > RISE_RATIO and "at initialisation" in f.evidence
+
+
+def test_a_learning_rate_too_small_is_not_learning_with_raise_lr_first():
+    net = mlp(3, 16, 3, training={"optimizer": "sgd", "lr": 1e-6})
+    t = train(net, LEARN_STEPS)
+    f = by_kind(diagnose(t), "not_learning")
+    assert f.remedies[0].key == "raise_lr" and "to 1e-05" in f.remedies[0].title
+    assert "barely move" in f.evidence
+
+
+def test_chance_level_is_the_loss_of_the_best_constant_prediction():
+    labels = np.array([0, 1, 2] * 10)
+    assert chance_loss("softmax_cross_entropy", labels, 3, 3) == pytest.approx(math.log(3))
+    skewed = np.array([0] * 30 + [1] * 10)
+    p = np.array([0.75, 0.25])
+    assert chance_loss("softmax_cross_entropy", skewed, 2, 2) == pytest.approx(
+        -(p * np.log(p)).sum()
+    )
+    assert chance_loss("binary_cross_entropy", skewed, 2, 1) == pytest.approx(
+        -(p * np.log(p)).sum()
+    )
+    assert chance_loss("mse", skewed, 2, 2) == pytest.approx(0.75 * 0.25)  # one-hot targets
+    y = np.random.default_rng(0).normal(size=(50, 2)) * [1.0, 3.0]
+    assert chance_loss("mse", y, 0, 2) == pytest.approx(np.var(y, axis=0).mean())
+    # a network's facts carry its data's chance level
+    t = Trainer(mlp(2, 8, 1, loss="mse", data={"name": "sine"}))
+    assert facts_of(t).chance_loss == pytest.approx(np.var(t.data.y_train))
 
 
 # --- healthy networks: no false alarms ----------------------------------------------------------
@@ -221,7 +329,6 @@ def test_healthy_networks_raise_no_false_alarms(name: str):
     assert worst_explode < EXPLODE_RATIO / 10
 
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 # What the app ships as healthy: the examples and the lessons' fixes. Not the clipped exploding
 # network: clipping treats it, and its gradients before clipping are rightly called huge for
 # its first ~200 steps.

@@ -104,6 +104,12 @@ def lower_lr(net: Network) -> Network:
     return out
 
 
+def raise_lr(net: Network) -> Network:
+    out = net.copy()
+    out.training["lr"] = float(out.training.get("lr", 0.1)) * 10
+    return out
+
+
 def add_skips(net: Network) -> Network:
     """Residual blocks over pairs of hidden layers: the activation before a pair is added to
     the pair's last activation input (only where the widths match)."""
@@ -157,6 +163,7 @@ def apply_remedy(net: Network, key: str) -> Network:
         "clip": clip,
         "l2": l2,
         "lower_lr": lower_lr,
+        "raise_lr": raise_lr,
         "skip": add_skips,
         "fewer_layers": fewer_layers,
     }
