@@ -44,11 +44,14 @@ class NotReadable(OSError):
     """Not a regular file, or larger than the limit for its kind; the message says which."""
 
 
-def open_regular(path: str | Path, limit: int, what: str, encoding: str = "utf-8-sig"):
+def open_regular(path: str | Path, limit: int, what: str, encoding: str | None = "utf-8-sig"):
     """A regular file of at most `limit` bytes, opened for reading text (`newline=""`, as the
-    csv module wants). `what` names the kind of file for the message ("a CSV data file").
-    Opened without blocking, so a FIFO with no writer is refused rather than waited on."""
+    csv module wants), or bytes with `encoding` None. `what` names the kind of file for the
+    message ("a CSV data file"). Opened without blocking, so a FIFO with no writer is refused
+    rather than waited on."""
     fd = _open_checked(path, limit, what)
+    if encoding is None:
+        return os.fdopen(fd, "rb")
     return os.fdopen(fd, "r", encoding=encoding, newline="")
 
 

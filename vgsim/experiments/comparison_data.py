@@ -4,7 +4,6 @@ builds these."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,9 +11,10 @@ import numpy as np
 
 from ..engine.errors import VgsimError
 from ..engine.kernels.stats import S_GRAD, STAT_NAMES
-from ..engine.telemetry import SCALARS, flat_columns
+from ..engine.telemetry import SCALARS
 from .comparisons import Comparison, GradientProfile, profile_difference
 from .plot_sources import LONG_ROWS, SNAPSHOT_FILE
+from .run_reading import RunFolderError, read_json, read_metrics, read_snapshot
 
 _STEP, _TRAIN_LOSS, _BATCH_LOSS = (SCALARS.index(k) for k in ("step", "train_loss", "data_loss"))
 
@@ -154,30 +154,33 @@ def from_comparison(comparison: Comparison) -> ComparisonData:
 
 def from_compare_dir(out_dir: str | Path) -> ComparisonData:
     """A finished `vgsim compare`, read back from its folder (comparison.json, and each run's
-    metrics.csv and snapshot.npz)."""
+    metrics.csv and snapshot.npz); a damaged or foreign file is a VgsimError naming it."""
     out_dir = Path(out_dir)
-    try:
-        result = json.loads((out_dir / "comparison.json").read_text(encoding="utf-8"))
-        runs = [_read_run(out_dir, index, run) for index, run in enumerate(result["runs"])]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise VgsimError(
-            f"Cannot read the comparison in {out_dir}: {exc} (a folder written "
-            "by `vgsim compare` has comparison.json and one folder per run)."
-        ) from exc
+    result = read_json(out_dir / "comparison.json")
+    listed = result.get("runs")
+    if not isinstance(listed, list) or not all(isinstance(r, dict) for r in listed):
+        raise RunFolderError(f"{out_dir / 'comparison.json'} has no list of runs.")
+    runs = [_read_run(out_dir, index, run) for index, run in enumerate(listed)]
     if len(runs) < 2:
         raise VgsimError(f"{out_dir / 'comparison.json'} lists fewer than two runs.")
     return _with_differences(runs)
 
 
 def _read_run(out_dir: Path, index: int, run: dict) -> RunSeries:
-    folder = out_dir / run["folder"]
+    name = out_dir / "comparison.json"
+    folder_name, label, status = run.get("folder"), run.get("label"), run.get("status")
+    if not (isinstance(folder_name, str) and folder_name and Path(folder_name).name == folder_name):
+        raise RunFolderError(f"{name}: run {index + 1} has no folder name.")
+    if not isinstance(label, str) or not isinstance(status, str):
+        raise RunFolderError(f"{name}: run {index + 1} has no label or status.")
+    steps_done, diverged = run.get("steps"), run.get("diverged")
+    if not isinstance(steps_done, int) or not (diverged is None or isinstance(diverged, dict)):
+        raise RunFolderError(f"{name}: run {index + 1} has no step count.")
+    folder = out_dir / folder_name
     metrics = folder / "metrics.csv"
-    with metrics.open(encoding="utf-8") as f:
-        header = f.readline().strip().split(",")
-    ids = [c.split("/", 1)[1] for c in header if c.startswith(STAT_NAMES[0] + "/")]
-    if header != flat_columns(ids):
-        raise ValueError(f"{metrics} does not have the columns `vgsim run` writes")
-    rows = np.loadtxt(metrics, delimiter=",", skiprows=1, ndmin=2)
+    if not metrics.is_file():
+        raise RunFolderError(f"{metrics} is missing (a folder written by `vgsim compare` has it).")
+    ids, rows = read_metrics(metrics)
     types = _types(folder, ids)
     n_scalar, n_nodes = len(SCALARS), len(ids)
     steps = rows[:, _STEP].astype(np.int64)
@@ -189,7 +192,7 @@ def _read_run(out_dir: Path, index: int, run: dict) -> RunSeries:
         latest[layers, S_GRAD].astype(float) if latest is not None else np.full(len(layers), np.nan)
     )
     profile = GradientProfile(
-        run["label"],
+        label,
         int(steps[-1]) if len(rows) else None,
         tuple(ids[i] for i in layers),
         np.linspace(0.0, 1.0, len(layers)),
@@ -198,11 +201,11 @@ def _read_run(out_dir: Path, index: int, run: dict) -> RunSeries:
     every = max(1, int(np.ceil(len(rows) / LONG_ROWS)))  # as many points as a live run keeps
     first = stats[::every, layers[0], S_GRAD] if layers else np.full(len(rows[::every]), np.nan)
     return _series(
-        run["label"],
+        label,
         index,
-        run["status"],
-        int(run["steps"]),
-        run.get("diverged"),
+        status,
+        steps_done,
+        diverged,
         ids,
         types,
         steps[::every],
@@ -218,7 +221,5 @@ def _types(folder: Path, ids: list[str]) -> list[str]:
     first in execution order)."""
     snapshot = folder / SNAPSHOT_FILE
     if snapshot.is_file():
-        with np.load(snapshot, allow_pickle=False) as z:
-            if [str(v) for v in z["nodes/ids"]] == ids:
-                return [str(v) for v in z["nodes/types"]]
+        return [str(v) for v in read_snapshot(snapshot, ids)["nodes/types"]]
     return ["input"] + ["layer"] * (len(ids) - 1)

@@ -5,17 +5,17 @@ No Qt here: the worker thread and the headless exports build `PlotData` with the
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..engine.errors import VgsimError
 from ..engine.kernels.stats import S_GRAD, STAT_NAMES
-from ..engine.telemetry import SCALARS, flat_columns
+from ..engine.telemetry import SCALARS
 from ..engine.theory import predicted_gradient_flow
 from ..engine.train import Trainer
 from .plot_data import TAIL_FIGURES, PlotData
+from .run_reading import read_json, read_metrics, read_snapshot
 
 TAIL_STEPS = 600  # recent steps handed to the plots (heat map, weights)
 LONG_ROWS = 4096  # at most this many rows of a whole run for the loss and accuracy curves
@@ -125,7 +125,8 @@ def snapshot_arrays(data: PlotData) -> dict[str, np.ndarray]:
 
 
 def from_run(run_dir: str | Path) -> PlotData:
-    """The newest state of a finished `vgsim run`, read back from its folder."""
+    """The newest state of a finished `vgsim run`, read back from its folder; a damaged or
+    foreign file is a VgsimError (RunFolderError) saying which and what."""
     run_dir = Path(run_dir)
     metrics, snapshot = run_dir / "metrics.csv", run_dir / SNAPSHOT_FILE
     for needed in (metrics, snapshot):
@@ -134,24 +135,10 @@ def from_run(run_dir: str | Path) -> PlotData:
                 f"{run_dir} is not a finished run: {needed.name} is missing "
                 "(a folder written by `vgsim run` has it)."
             )
-    try:
-        with np.load(snapshot, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        with metrics.open(encoding="utf-8") as f:
-            header = f.readline().strip().split(",")
-        rows = np.loadtxt(metrics, delimiter=",", skiprows=1, ndmin=2)
-        summary = (
-            json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-            if (run_dir / "summary.json").is_file()
-            else {}
-        )
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-        raise VgsimError(f"Cannot read the run in {run_dir}: {exc}") from exc
-    ids = [str(v) for v in arrays.get("nodes/ids", [])]
-    if not ids or header != flat_columns(ids):
-        raise VgsimError(f"{metrics} and {snapshot.name} do not belong to the same network.")
-    if len(rows) == 0:
-        raise VgsimError(f"{metrics} has no steps to draw.")
+    ids, rows = read_metrics(metrics)
+    arrays = read_snapshot(snapshot, ids)
+    summary_file = run_dir / "summary.json"
+    summary = read_json(summary_file) if summary_file.is_file() else {}
     n_scalar, n_nodes = len(SCALARS), len(ids)
     steps = rows[:, SCALARS.index("step")].astype(np.int64)
     scalars = rows[:, :n_scalar]
@@ -167,7 +154,7 @@ def from_run(run_dir: str | Path) -> PlotData:
         boundary=_boundary(arrays),
         step=int(steps[-1]) + 1,
         theory=arrays.get("theory"),
-        name=str(summary.get("network", run_dir.name)),
+        name=str(summary.get("network", run_dir.name))[:200],
     )
     data.tail_steps = steps[-TAIL_STEPS:]
     data.tail_scalars = scalars[-TAIL_STEPS:]
