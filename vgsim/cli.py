@@ -5,6 +5,7 @@ vgsim run NETWORK.json --steps N --out DIR train headless, write metrics.csv + s
 vgsim compare A.json B.json --steps N --out DIR   train side by side, in lockstep
 vgsim export-plots RUN_DIR                 draw a finished run's plots again (PNG + SVG)
 vgsim animate NETWORK.json --steps N --out FILE.gif   a plot over the run, as a GIF
+vgsim diagnose RUN_DIR                     the findings of a finished run, from its files
 vgsim validate NETWORK.json                list every problem of a network file
 vgsim sweep SPEC.json --out DIR            a grid of runs on all cores (or a Dask cluster)
 """
@@ -169,6 +170,9 @@ def _run(args: argparse.Namespace) -> int:
             f"{summary['status']}: {summary['steps']} steps in {summary['wall_time_s']:.2f} s"
             f" ({rate:.0f} steps/s); wrote {args.out}/metrics.csv and summary.json"
         )
+        from .engine.diagnose import findings_report
+
+        print("\n".join(findings_report(summary["findings"], summary["steps"])))
     if args.plots:
         _draw_run(Path(args.out), Path(args.out) / "plots", args.plots, args.scale, args.quiet)
     return EXIT_OK
@@ -263,8 +267,41 @@ def _compare(args: argparse.Namespace) -> int:
             Path(args.out), Path(args.out) / "plots", args.plots, args.scale, args.quiet
         )
     if not args.quiet:
+        from .engine.diagnose import findings_report
+
         print(_compare_table(result["runs"]))
+        for run in result["runs"]:
+            print(f"{run['label']}: " + "\n".join(findings_report(run["findings"], run["steps"])))
         print(f"wrote {args.out}/comparison.json and one folder per run")
+    return EXIT_OK
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    """The findings of a finished run folder (each run's, for a `vgsim compare` folder), from
+    its files: the same as the run wrote into its summary.json."""
+    import json
+
+    from .engine.diagnose import findings_report
+    from .experiments.findings import RunFolderError, diagnose_folder, findings_json, read_summary
+
+    run_dir = Path(args.run_dir)
+    folders: list[tuple[str | None, Path]] = [(None, run_dir)]
+    if (run_dir / "comparison.json").is_file():
+        try:
+            result = json.loads((run_dir / "comparison.json").read_text(encoding="utf-8"))
+            folders = [(str(run["label"]), run_dir / str(run["folder"])) for run in result["runs"]]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RunFolderError(f"Cannot read {run_dir / 'comparison.json'}: {exc}") from exc
+    out = {}
+    for label, folder in folders:
+        summary = read_summary(folder)
+        found = findings_json(diagnose_folder(folder, summary))
+        out[label or str(folder)] = found
+        if not args.json:
+            head = f"{label}: " if label else ""
+            print(head + "\n".join(findings_report(found, int(summary.get("steps") or 0))))
+    if args.json:
+        print(json.dumps(out if folders[0][0] else out[str(run_dir)], indent=2))
     return EXIT_OK
 
 
@@ -453,6 +490,14 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--quiet", action="store_true", help="print nothing but problems")
     _plot_options(sweep, "image formats of the map (default png,svg)", PLOT_FORMATS)
     sweep.set_defaults(func=_sweep)
+    again = sub.add_parser("diagnose", help="diagnose a finished run folder again")
+    again.add_argument(
+        "run_dir", metavar="RUN_DIR", help="a folder written by vgsim run (or vgsim compare)"
+    )
+    again.add_argument(
+        "--json", action="store_true", help="print the findings as summary.json keeps them"
+    )
+    again.set_defaults(func=_diagnose)
     check = sub.add_parser("validate", help="list every problem of a network file")
     check.add_argument("network")
     check.set_defaults(func=_validate)

@@ -112,7 +112,8 @@ def test_plain_progress_lines_when_not_a_terminal(net_file: Path, tmp_path: Path
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("step ") and "loss" in lines[0]
-    assert lines[-1].startswith("ok: 600 steps")
+    end = next(i for i, line in enumerate(lines) if line.startswith("ok: 600 steps"))
+    assert lines[end + 1].startswith("diagnosis: ")  # then the findings, if any
     assert "\r" not in done.stdout + done.stderr
 
 

@@ -56,7 +56,11 @@ def test_a_rerun_never_mixes_with_the_files_of_an_earlier_one(tmp_path: Path) ->
     with pytest.raises(KeyboardInterrupt):
         run_network(network(), 30, tmp_path, progress=interrupt)
     assert summary(tmp_path)["status"] == "interrupted"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.csv", "summary.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "metrics.csv",
+        "network.json",  # of the new run
+        "summary.json",
+    ]
 
 
 def test_a_failed_state_dump_leaves_a_failed_run(tmp_path: Path) -> None:

@@ -400,6 +400,7 @@ def compare_networks(
                 "steps": summary["steps"],
                 "final": summary["final"],
                 "diverged": summary["diverged"],
+                "findings": summary["findings"],
             }
         )
     result = {

@@ -22,6 +22,7 @@ from ..engine.spec import Network
 from ..engine.telemetry import StepRecord
 from ..engine.train import StepBlock, Trainer
 from ..engine.warm import start_backward_helper, stop_process
+from .findings import NETWORK_FILE, data_facts, diagnose_folder, findings_json, network_as_run
 from .plot_sources import SNAPSHOT_FILE, from_trainer, snapshot_arrays
 
 METRICS_FILE, SUMMARY_FILE, PLOTS_FOLDER = "metrics.csv", "summary.json", "plots"
@@ -49,7 +50,11 @@ class RunFolder:
     def start(self, trainer: Trainer, name: str) -> MetricsFile:
         self.dir.mkdir(parents=True, exist_ok=True)
         # First the mark, then the clean-up: until this run ends, nothing here is final.
-        write_json(self.dir / SUMMARY_FILE, {"network": name, "status": "running", "steps": 0})
+        write_json(
+            self.dir / SUMMARY_FILE,
+            {"network": name, "status": "running", "steps": 0, "data": data_facts(trainer)},
+        )
+        write_json(self.dir / NETWORK_FILE, network_as_run(trainer.net))
         for path in (self.dir / SNAPSHOT_FILE, *self.extra_files):
             try:
                 path.unlink()
@@ -70,6 +75,8 @@ class RunFolder:
         assert self.metrics is not None
         self.metrics.close()
         write_plot_snapshot(self.dir, trainer, name)
+        # Diagnosed from the files, so `vgsim diagnose` finds exactly the same.
+        summary["findings"] = findings_json(diagnose_folder(self.dir, summary))
         write_json(self.dir / SUMMARY_FILE, summary)
         return summary
 
@@ -89,6 +96,10 @@ class RunFolder:
             "last_step": last,
             "error": error,
         }
+        try:  # what the whole rows show; the summary must be written whatever happens here
+            summary["findings"] = findings_json(diagnose_folder(self.dir, summary))
+        except Exception:
+            summary["findings"] = None
         write_json(self.dir / SUMMARY_FILE, summary)
         return summary
 
@@ -182,6 +193,8 @@ def final_summary(
         "steps_per_second": done / wall_time_s if wall_time_s > 0 else None,
         "dumped_state": dumped_state,
         "evaluation": trainer.evaluation,  # which rows the train_*/test_* figures cover
+        "data": data_facts(trainer),  # what the diagnosis needs beyond network.json
+        "findings": [],  # the diagnosis, filled in from the folder's files
         "last_step": done - 1 if done else None,
         "error": None,
     }

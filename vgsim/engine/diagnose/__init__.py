@@ -14,7 +14,16 @@ import math
 import numpy as np
 
 from ..kernels.stats import STAT_NAMES
-from .advice import KINDS, REMEDY_KEYS, SEVERITIES, Finding, Remedy, finding_from_dict
+from .advice import (
+    KINDS,
+    REMEDY_KEYS,
+    SEVERITIES,
+    Finding,
+    Remedy,
+    finding_from_dict,
+    finding_line,
+    findings_report,
+)
 from .facts import (
     NetworkFacts,
     Telemetry,
@@ -96,6 +105,8 @@ __all__ = [
     "diagnose_telemetry",
     "facts_of",
     "finding_from_dict",
+    "finding_line",
+    "findings_report",
     "measure",
     "measure_telemetry",
     "network_facts",

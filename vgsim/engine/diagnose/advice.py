@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from ..schema import RELU_FAMILY, SATURATING
 from .facts import NetworkFacts
+from .thresholds import LEARN_STEPS, MIN_STEPS
 
 REMEDY_KEYS = (
     "xavier_init",
@@ -70,12 +71,33 @@ class Finding:
         }
 
     def line(self) -> str:
-        """One line: kind, where, evidence, remedies."""
-        where = ", ".join(self.nodes) if self.nodes else "the whole network"
-        if self.step is not None:
-            where += f" (step {self.step})"
-        remedies = "; ".join(r.title for r in self.remedies) or "none"
-        return f"{self.kind} at {where}: {self.evidence} Remedies: {remedies}."
+        return finding_line(self.to_dict())
+
+
+def finding_line(d: dict) -> str:
+    """One line of a finding (as `Finding.to_dict` gives it): severity, kind, where, evidence,
+    remedies."""
+    where = ", ".join(d["nodes"]) if d.get("nodes") else "the whole network"
+    if d.get("step") is not None:
+        where += f" (step {d['step']})"
+    remedies = "; ".join(r["title"] for r in d.get("remedies", ())) or "none"
+    return f"{d['severity']}: {d['kind']} at {where}: {d['evidence']} Remedies: {remedies}."
+
+
+def findings_report(findings: list[dict], steps: int) -> list[str]:
+    """What `vgsim run` prints about the findings (as summary.json keeps them) of `steps`
+    steps: a line each, or what no finding means so far."""
+    if not findings:
+        if steps < MIN_STEPS:
+            return [f"diagnosis: too few steps to judge ({steps}; it speaks from {MIN_STEPS})"]
+        if steps < LEARN_STEPS:
+            return [
+                "diagnosis: no findings: gradients reach every layer at a similar size; whether "
+                f"the loss leaves chance level is judged from step {LEARN_STEPS}"
+            ]
+        return ["diagnosis: no findings (healthy)"]
+    count = f"{len(findings)} finding{'s' if len(findings) > 1 else ''}"
+    return [f"diagnosis: {count}"] + ["  " + finding_line(d) for d in findings]
 
 
 def finding_from_dict(d: dict) -> Finding:
