@@ -97,3 +97,33 @@ def test_a_full_disk_fails_the_run_with_whole_rows(
     assert s["status"] == "failed" and "No space left" in s["error"]
     assert steps == list(range(len(steps))) and s["last_step"] == steps[-1]
     assert (tmp_path / "metrics.csv").read_bytes().endswith(b"\n")
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A 256 kB tmpfs, where the system lets this process mount one."""
+    import subprocess
+
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)],
+        capture_output=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (test_a_full_disk_... injects the error instead)")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_a_real_full_disk_fails_the_run_with_whole_rows(tiny_disk: Path) -> None:
+    with pytest.raises(OSError, match="No space left"):
+        run_network(network(), 100_000, tiny_disk / "run")
+    s = summary(tiny_disk / "run")
+    steps = metrics_steps(tiny_disk / "run")
+    assert s["status"] == "failed" and "No space left" in s["error"]
+    assert steps == list(range(len(steps))) and s["last_step"] == steps[-1] > 0
+    assert (tiny_disk / "run" / "metrics.csv").read_bytes().endswith(b"\n")
+    assert sorted(p.name for p in (tiny_disk / "run").iterdir()) == ["metrics.csv", "summary.json"]

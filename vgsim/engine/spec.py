@@ -157,9 +157,9 @@ class Network:
             ) from None
         except RecursionError:
             raise NetworkFileError(_TOO_DEEP) from None
-        except ValueError as exc:  # an integer of more digits than Python converts
+        except ValueError:  # an integer of more digits than Python converts (4,300)
             raise NetworkFileError(
-                f"A value in the file cannot be read: {str(exc)[:80]}."
+                "A number in the file has thousands of digits; no setting needs more than a few."
             ) from None
         if _depth(d) > MAX_DEPTH:
             raise NetworkFileError(_TOO_DEEP)

@@ -118,13 +118,24 @@ def _check_init(init: object) -> list[str]:
     for k in ("std", "limit"):
         if _is_number(init.get(k, 1.0)) and init.get(k, 1.0) < 0:
             out.append(f"initialiser parameter {k} must not be negative, not {shown(init[k])}.")
+    out += [
+        f"initialiser parameter {k} {_TOO_LARGE}, not {shown(v)}."
+        for k, v in init.items()
+        if k != "name" and _is_number(v) and abs(v) > MAX_INIT
+    ]
     return out
+
+
+# Weights and biases are drawn in float64 and kept in float32 (largest 3.4e38): a larger
+# setting would overflow there, and no network needs anything near it.
+MAX_INIT = 1e30
+_TOO_LARGE = f"must be at most {MAX_INIT:g} in size (weights are kept as float32)"
 
 
 def _check_bias_init(bias_init: object) -> list[str]:
     """A number, or an initialiser that draws a vector (any but orthogonal)."""
     if _is_number(bias_init):
-        return []
+        return [] if abs(bias_init) <= MAX_INIT else [f"bias_init {_TOO_LARGE}."]
     if not isinstance(bias_init, str | dict):
         return [
             "bias_init must be a number or an initialiser such as "
