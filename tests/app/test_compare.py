@@ -229,7 +229,7 @@ def test_render_comparison_plots_writes_each_plot_as_png_and_svg(qtbot, tmp_path
         "loss": "loss on the training set",
         "gradient-flow": "relative depth",
         "first-layer-gradient": "gradient norm",
-        "gradient-difference": "log10(gradient / first run's)",
+        "gradient-difference": "log10(gradient / reference's)",
     }
     for key in KEYS:
         width, height = png_size(tmp_path / "plots" / f"comparison-step30-{key}.png")

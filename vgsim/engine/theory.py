@@ -47,6 +47,8 @@ QUADRATURE_POINTS = 121
 def _moments(code: int, a: float, q: float, dtype: np.dtype) -> tuple[float, float]:
     """(E[f(z)^2], E[f'(z)^2]) for z ~ N(0, q). f and f' in the network's precision: the
     kernels its training uses, already compiled (a mean-field estimate needs no more)."""
+    if not math.isfinite(q):  # weights that diverged: nothing to predict
+        return math.nan, math.nan
     x, w = np.polynomial.hermite_e.hermegauss(QUADRATURE_POINTS)
     w = w / math.sqrt(2 * math.pi)
     spread = math.sqrt(max(q, 0.0))

@@ -12,7 +12,7 @@ import numpy as np
 from ..engine.errors import VgsimError
 from ..engine.kernels.stats import S_GRAD, STAT_NAMES
 from ..engine.telemetry import SCALARS
-from .comparisons import Comparison, GradientProfile, profile_difference
+from .comparisons import Comparison, GradientProfile, profile_difference, reference_index
 from .plot_sources import LONG_ROWS, SNAPSHOT_FILE
 from .run_reading import RunFolderError, read_json, read_metrics, read_snapshot
 
@@ -39,7 +39,8 @@ class RunSeries:
     first_grad: np.ndarray  # gradient reaching the first block after the input
     profile: GradientProfile
     depth: np.ndarray  # where `difference` is evaluated
-    difference: np.ndarray  # log10 of this run's gradient over the first run's (0 for it)
+    difference: np.ndarray  # log10 of this run's gradient over the reference's (0 for it)
+    is_reference: bool = False  # the run the others are compared with (see reference_index)
 
     @property
     def diverged(self) -> bool:
@@ -56,13 +57,14 @@ class RunSeries:
 
     @property
     def first_ratio(self) -> float:
-        """log10 of this run's gradient at the first block over the first run's."""
+        """log10 of this run's gradient at the first block over the reference's."""
         return float(self.difference[0]) if self.difference.size else float("nan")
 
 
 @dataclass(eq=False)
 class ComparisonData:
     runs: list[RunSeries]
+    reference: int = 0  # index of the run the differences are taken against
 
     @property
     def labels(self) -> list[str]:
@@ -113,10 +115,12 @@ def _series(
 
 
 def _with_differences(runs: list[RunSeries]) -> ComparisonData:
-    reference = runs[0].profile
-    for run in runs[1:]:
-        run.depth, run.difference = profile_difference(run.profile, reference)
-    return ComparisonData(runs)
+    ref = reference_index([run.diverged for run in runs])
+    for index, run in enumerate(runs):
+        run.is_reference = index == ref
+        if index != ref:
+            run.depth, run.difference = profile_difference(run.profile, runs[ref].profile)
+    return ComparisonData(runs, ref)
 
 
 def from_comparison(comparison: Comparison) -> ComparisonData:
@@ -188,12 +192,19 @@ def _read_run(out_dir: Path, index: int, run: dict) -> RunSeries:
     stats = rows[:, n_scalar:].reshape(len(rows), len(STAT_NAMES), n_nodes).transpose(0, 2, 1)
     layers = _layers(types)
     latest = stats[-1] if len(rows) else None
+    # A run that diverged: its profile up to the divergence (as a live Comparison's).
+    if diverged is not None and isinstance(diverged.get("step"), int):
+        before = np.flatnonzero(steps < diverged["step"])
+    else:
+        before = np.arange(len(steps))
     grads = (
-        latest[layers, S_GRAD].astype(float) if latest is not None else np.full(len(layers), np.nan)
+        stats[before[-1], layers, S_GRAD].astype(float)
+        if before.size
+        else np.full(len(layers), np.nan)
     )
     profile = GradientProfile(
         label,
-        int(steps[-1]) if len(rows) else None,
+        int(steps[before[-1]]) if before.size else None,
         tuple(ids[i] for i in layers),
         np.linspace(0.0, 1.0, len(layers)),
         grads,

@@ -79,7 +79,8 @@ class RunStatus:
 @dataclass(frozen=True, eq=False)  # eq=False: comparing numpy arrays is ambiguous
 class GradientProfile:
     """The newest back-propagated gradient norm of every block after the input, in execution
-    order, against relative depth: 0 the first block after the input, 1 the output."""
+    order, against relative depth: 0 the first block after the input, 1 the output. For a
+    run that diverged, the last profile before the step that blew up."""
 
     label: str
     step: int | None  # the step it was measured at; None before the first step (all NaN)
@@ -239,18 +240,37 @@ def _log_profile(p: GradientProfile, grid: np.ndarray) -> np.ndarray:
     return np.interp(grid, p.depth, logs)
 
 
+def reference_index(diverged: Sequence[bool]) -> int:
+    """The run the others' gradient profiles are compared with: the first that has not
+    diverged, so the differences show where each parts from a network that trains; if every
+    run has diverged, the first (its profile up to its divergence)."""
+    return next((i for i, gone in enumerate(diverged) if not gone), 0)
+
+
 def _profile(run: Run) -> GradientProfile:
+    """The newest profile; for a run that diverged, the last one before its blow-up (the step
+    that blew up stopped half-way, its figures are partial)."""
     trainer = run.trainer
     layers = [i for i, t in enumerate(trainer.plan.types) if t != "input"]  # as the window plots
     latest = run.history.latest
+    step = latest.step if latest is not None else None
     grads = (
         latest.node_stats[layers, S_GRAD].astype(float)
         if latest is not None
         else np.full(len(layers), np.nan)
     )
+    if run.divergence is not None:
+        steps, _, stats = run.history.recent()
+        before = np.flatnonzero(steps < run.divergence.step)
+        step = int(steps[before[-1]]) if before.size else None
+        grads = (
+            stats[before[-1], layers, S_GRAD].astype(float)
+            if before.size
+            else np.full(len(layers), np.nan)
+        )
     return GradientProfile(
         run.label,
-        latest.step if latest is not None else None,
+        step,
         tuple(trainer.node_ids[i] for i in layers),
         np.linspace(0.0, 1.0, len(layers)),
         grads,

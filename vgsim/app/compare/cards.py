@@ -84,10 +84,12 @@ class RunCard(QFrame):
                 "</span>: stopped there"
             )
             self.status.setToolTip(run.divergence or "")
-        else:
+        elif np.isfinite(run.loss):
             text = f"step {run.steps_done} · loss {run.loss:.3g}"
+        else:  # before the first step: no loss yet (never "nan")
+            text = f"step {run.steps_done} · not trained yet"
         ratio = run.first_ratio
-        if run.index == 0:
+        if run.is_reference:
             text += "<br>the reference for the differences"
         elif np.isfinite(ratio):
             text += f"<br>first layer gets 10<sup>{ratio:+.1f}</sup> × the reference's gradient"

@@ -179,29 +179,52 @@ class FlowOverlay(_Overlay):
 
 
 class DifferenceOverlay(FlowOverlay):
-    """log10 of each run's gradient over the first run's at the same relative depth: 0 where
-    they agree, −3 where a run gets a thousandth of the first run's gradient."""
+    """log10 of each run's gradient over the reference run's at the same relative depth: 0
+    where they agree, −3 where a run gets a thousandth of the reference's gradient. The
+    reference is the first run that has not diverged (see `reference_index`)."""
 
     key = "gradient-difference"
     title = "Where the gradients part"
-    y_label = "log10(gradient / first run's)"
+    y_label = "log10(gradient / reference's)"
     log_y = False
 
-    def _curve(self, run: RunSeries) -> pg.PlotDataItem:
-        if run.index != 0:
-            return super()._curve(run)
-        # The first run against itself is 0 everywhere: drawn as the dashed reference line.
-        pen = pg.mkPen(run_colour(0), width=1.5, style=Qt.PenStyle.DashLine)
-        return self.plot.plot(pen=pen)
+    def __init__(self, plot: pg.PlotItem):
+        super().__init__(plot)
+        self._reference: int | None = None
+
+    def set_runs(self, data: ComparisonData) -> None:
+        super().set_runs(data)
+        self._reference = None
+
+    def update(self, data: ComparisonData, everything: bool = False) -> None:
+        if data.reference != self._reference:  # a run diverged: another reference
+            self._reference = data.reference
+            for curve, run in zip(self.curves, data.runs, strict=True):
+                self._style(curve, run)
+            self._names = []  # relabel
+        super().update(data, everything)
+
+    def _style(self, curve: pg.PlotDataItem, run: RunSeries) -> None:
+        colour = run_colour(run.index)
+        if run.is_reference:
+            # The reference against itself is 0 everywhere: a dashed line, no points.
+            curve.setPen(pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine))
+            curve.setSymbol(None)
+        else:
+            curve.setPen(pg.mkPen(colour, width=self.width))
+            curve.setSymbol("o")
 
     def xy(self, run: RunSeries) -> tuple[np.ndarray, np.ndarray]:
-        if run.index == 0:
+        if run.is_reference:
             return np.array([0.0, 1.0]), np.zeros(2)
         return run.depth, np.asarray(run.difference, dtype=float)
 
     def names(self, data: ComparisonData) -> list[str]:
         names = super().names(data)
-        return [names[0] + " (reference)", *names[1:]]
+        return [
+            name + " (reference)" if run.is_reference else name
+            for name, run in zip(names, data.runs, strict=True)
+        ]
 
     def ranges(self, data: ComparisonData) -> None:
         d = self._y_values(data)
