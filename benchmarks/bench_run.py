@@ -13,7 +13,8 @@ Rows, interleaved round by round (medians over rounds):
 - `torch`: PyTorch CPU eager's bare step on the same MLP and batches of the same data
   (`zero_grad`, forward, `CrossEntropyLoss`, `backward`, `SGD.step`), per step.
 - evaluation share: in one process, the time inside `Trainer.evaluate` during `run_network`
-  over that run's wall time (default settings: see docs/api.md, "Evaluation").
+  over that run's wall time (default settings: see docs/api.md, "Evaluation"); that run's
+  time per step is the in-process column (everything but the process's start-up).
 - metrics share: on the 100-layer network, the time `MetricsFile.add` + `flush` take per row
   over the time `Trainer.run_block` takes per step, for the same blocks.
 
@@ -120,8 +121,9 @@ class TorchStep:
         return (time.perf_counter() - started) / steps
 
 
-def evaluation_share(net_file: Path, steps: int, out: Path) -> tuple[float, dict]:
-    """Time inside Trainer.evaluate over the run's wall time, and what was evaluated."""
+def evaluation_share(net_file: Path, steps: int, out: Path) -> tuple[float, dict, float]:
+    """Time inside Trainer.evaluate over the run's wall time, what was evaluated, and the
+    run's seconds per step in this process (everything but start-up)."""
     from vgsim.engine.spec import load_network
     from vgsim.engine.train import Trainer
     from vgsim.experiments.runs import run_network
@@ -143,7 +145,7 @@ def evaluation_share(net_file: Path, steps: int, out: Path) -> tuple[float, dict
         wall = time.perf_counter() - started
     finally:
         Trainer.evaluate = original
-    return spent[0] / wall, summary["evaluation"]
+    return spent[0] / wall, summary["evaluation"], wall / steps
 
 
 def metrics_share(net_file: Path, blocks: int, out: Path) -> float:
@@ -199,11 +201,13 @@ def main() -> int:
         for depth, width, batch, target in CONFIGS:
             key = (depth, width, batch)
             vg, tt = statistics.median(runs[key]), statistics.median(torch_times[key])
-            share, evaluated = evaluation_share(files[key], args.steps, folder / "eval")
+            share, evaluated, inside = evaluation_share(files[key], args.steps, folder / "eval")
             results["configs"][f"{depth}x{width}x{batch}"] = {
                 "vgsim_run_ms_per_step": vg * 1e3,
                 "torch_ms_per_step": tt * 1e3,
                 "ratio": vg / tt,
+                "in_process_ms_per_step": inside * 1e3,
+                "in_process_ratio": inside / tt,
                 "target": target,
                 "evaluation_share": share,
                 "evaluation": evaluated,
@@ -211,15 +215,16 @@ def main() -> int:
         results["metrics_share_100_layers"] = metrics_share(files[(100, 32, 32)], 6, folder)
     print(f"load average at end: {os.getloadavg()}")
     print(f"{'config':<10} {'run ms/step':>11} {'torch ms':>9} {'ratio':>6} {'target':>6}"
-          f" {'eval share':>10}")  # fmt: skip
+          f" {'eval share':>10}   {'in-process ms/step (ratio)':>27}")  # fmt: skip
     for name, c in results["configs"].items():
         ok = "PASS" if c["ratio"] <= c["target"] else "MISS"
         ev_ok = "PASS" if c["evaluation_share"] <= EVAL_TARGET else "MISS"
         print(
             f"{name:<10} {c['vgsim_run_ms_per_step']:>11.3f} {c['torch_ms_per_step']:>9.3f}"
             f" {c['ratio']:>6.2f} {c['target']:>6.2f} {ok}  {c['evaluation_share']:>7.1%} {ev_ok}"
-            f"  (every {c['evaluation']['every']} steps, {c['evaluation']['train_rows']}"
-            f" + {c['evaluation']['test_rows']} rows)"
+            f"  {c['in_process_ms_per_step']:>8.3f} ({c['in_process_ratio']:.2f})"
+            f"  (evaluated every {c['evaluation']['every']} steps,"
+            f" {c['evaluation']['train_rows']} + {c['evaluation']['test_rows']} rows)"
         )
     m = results["metrics_share_100_layers"]
     verdict = "PASS" if m <= METRICS_TARGET else "MISS"

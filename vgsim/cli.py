@@ -256,7 +256,7 @@ def _compare(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt as exc:
         bar.close()
-        return _interrupted(exc, Path(args.out))
+        return _interrupted(exc, Path(args.out), compare=True)
     finally:
         bar.close()
     for run in result["runs"]:
@@ -305,20 +305,27 @@ def _diagnose(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _interrupted(exc: KeyboardInterrupt, out: Path) -> int:
+def _interrupted(exc: KeyboardInterrupt, out: Path, compare: bool = False) -> int:
     """One line for a run stopped by a signal; the exit code says which (130, 143)."""
     import json
 
     signum = getattr(exc, "signum", signal.SIGINT)
     name = signal.Signals(signum).name
-    try:
-        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        summary = {}
-    if isinstance(summary, dict) and summary.get("status") == "interrupted":
-        where = f"{summary.get('steps', 0)} whole steps are in {out}/metrics.csv"
-    else:
+    folders = sorted(p.parent for p in out.glob("*/summary.json")) if compare else [out]
+    stopped = []
+    for folder in folders:
+        try:
+            summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(summary, dict) and summary.get("status") == "interrupted":
+            stopped.append(int(summary.get("steps") or 0))
+    if not stopped:
         where = f"before training began; {out} was left as it was"
+    elif compare:
+        where = f"after {min(stopped)} whole steps of each run; every run folder in {out} says so"
+    else:
+        where = f"{stopped[0]} whole steps are in {out}/metrics.csv"
     print(f"{name}: stopped {where}.", file=sys.stderr)
     return 128 + signum
 

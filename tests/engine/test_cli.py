@@ -173,3 +173,30 @@ def test_a_signal_ends_a_run_cleanly(net_file: Path, tmp_path: Path, sig, code):
     assert summary["status"] == "interrupted"
     assert summary["last_step"] == rows[-1, 0] and summary["steps"] == len(rows)
     assert f"{len(rows)} whole steps" in stderr
+
+
+def test_sigterm_ends_a_comparison_cleanly(net_file: Path, tmp_path: Path):
+    other = tmp_path / "other.json"
+    doc = json.loads(net_file.read_text())
+    doc["nodes"][1]["units"] = 4
+    doc["name"] = "narrow"
+    other.write_text(json.dumps(doc))
+    out = tmp_path / "cmp"
+    proc = subprocess.Popen(
+        _command("compare", str(net_file), str(other), "--steps", "1000000", "--out", str(out)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()  # the first progress line
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
+    assert "every run folder" in stderr and not (out / "comparison.json").exists()
+    for summary in out.glob("*/summary.json"):
+        content = json.loads(summary.read_text())
+        rows = np.loadtxt(summary.parent / "metrics.csv", delimiter=",", skiprows=1, ndmin=2)
+        assert content["status"] == "interrupted" and content["steps"] == len(rows)
