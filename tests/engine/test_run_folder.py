@@ -126,4 +126,4 @@ def test_a_real_full_disk_fails_the_run_with_whole_rows(tiny_disk: Path) -> None
     assert s["status"] == "failed" and "No space left" in s["error"]
     assert steps == list(range(len(steps))) and s["last_step"] == steps[-1] > 0
     assert (tiny_disk / "run" / "metrics.csv").read_bytes().endswith(b"\n")
-    assert sorted(p.name for p in (tiny_disk / "run").iterdir()) == ["metrics.csv", "summary.json"]
+    assert not (tiny_disk / "run" / "snapshot.npz").exists()
