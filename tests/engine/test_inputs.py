@@ -164,3 +164,13 @@ def test_settings_too_large_for_float32_are_problems_not_warnings(node, field, v
     net.node(node).params[field] = value
     problems = validate(net)
     assert len(problems) == 1 and "at most 1e+30 in size" in problems[0].message
+
+
+def test_a_megabyte_block_id_or_type_is_cut_in_messages(tmp_path: Path) -> None:
+    doc = json.loads(json.dumps(GOOD))
+    long_id, long_type = "i" * 1_000_000, "t" * 1_000_000
+    doc["nodes"][1]["id"] = long_id
+    doc["nodes"][2]["type"] = long_type
+    problems = validate(read_network(write(tmp_path, json.dumps(doc))))
+    assert problems and all(len(p.message) < 400 for p in problems)
+    assert any(p.where == long_id for p in problems)  # the block is still found by its id

@@ -24,7 +24,25 @@ def validate(net: Network) -> list[Problem]:
     shape, data_problems = _data_shape(net)
     problems += data_problems
     problems += _check_structure(net, shape)
-    return problems
+    return _shortened(problems, net)
+
+
+def _shortened(problems: list[Problem], net: Network) -> list[Problem]:
+    """Messages name blocks by id and type: a megabyte-long id is cut to about 60 characters
+    there (the problem's `where` keeps it whole, to find the block by)."""
+    names = (
+        {n.id for n in net.nodes} | {n.type for n in net.nodes} | {x for e in net.edges for x in e}
+    )
+    long = sorted((x for x in names if len(x) > 60), key=len, reverse=True)
+    if not long:
+        return problems
+    out = []
+    for p in problems:
+        message = p.message
+        for x in long:
+            message = message.replace(x, x[:59] + "…")
+        out.append(Problem(p.where, message))
+    return out
 
 
 def _node_problem(node_id: str, node_type: str, message: str) -> Problem:
