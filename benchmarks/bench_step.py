@@ -199,9 +199,7 @@ class KernelImpl:
 
     name = "kernel"
     SPECIAL = {
-        "X": "X_train",
-        "labels": "lab_train",
-        "targets": "tgt_train",
+        "data": "_train_set",
         "evaluation": "_no_evaluation",
         "out": "_no_out",
     }
@@ -232,10 +230,14 @@ class KernelImpl:
                 break  # optional switches keep their defaults (full telemetry)
             else:
                 attr = self.SPECIAL.get(name, name)
-                for owner in (tr, tr.plan):
-                    if hasattr(owner, attr):
-                        self.args.append(getattr(owner, attr))
-                        break
+                found = [
+                    getattr(owner, a)
+                    for owner in (tr, tr.plan)
+                    for a in (attr, "_" + attr)  # the kernel's bundles are private to the trainer
+                    if hasattr(owner, a)
+                ]
+                if found:
+                    self.args.append(found[0])
                 else:
                     raise LookupError(f"train_steps parameter {name!r} has no Trainer attribute")
         if self.idx_pos < 0 or self.t_pos < 0:

@@ -179,34 +179,43 @@ class Trainer:
             scratch_size(int(self.cfg["bins"]), widest, self.batch_size), np.uint64
         )
         self.opt = optim.CODES[self.cfg["optimizer"]]
-        # train_steps' arguments for one step around the batch, clip mode, hyper and t: looked
-        # up once (the buffers are only ever written in place).
-        self._no_out = np.empty((0, 0))  # train_steps' `out` when it predicts nothing
-        self._one_args = (
-            (self.X_train, self.lab_train, self.tgt_train),
-            (
-                self.lab_buf,
-                self.tgt_buf,
-                self.classify,
-                self.ops,
-                plan.fpar,
-                plan.preds,
-                plan.out_idx,
-                self.acts,
-                self.grads,
-                self.aux,
-                self.params,
-                self.pgrads,
-                self.bn_run,
-                self.opt_m,
-                self.opt_v,
-                self.opt,
-            ),
-            (self._stats_one, self.hist, self._glob_one, self.steps),
+        # train_steps' bundles, by name, as the plain tuples it takes: built once (the buffers
+        # are only ever written in place).
+        self._train_set = tuple(
+            k.Samples(X=self.X_train, labels=self.lab_train, targets=self.tgt_train)
         )
+        self._test_set = tuple(
+            k.Samples(X=self.X_test, labels=self.lab_test, targets=self.tgt_test)
+        )
+        self._graph = tuple(
+            k.Graph(fpar=plan.fpar, preds=plan.preds, out_idx=plan.out_idx, classify=self.classify)
+        )
+        self._rows = tuple(k.Rows(ops=self.ops, acts=self.acts, grads=self.grads, aux=self.aux))
+        self._rows_eval = tuple(
+            k.Rows(ops=self.ops_eval, acts=self.acts_eval, grads=self.grads_eval, aux=self.aux_eval)
+        )
+        self._state = tuple(
+            k.State(
+                params=self.params,
+                pgrads=self.pgrads,
+                bn_run=self.bn_run,
+                opt_m=self.opt_m,
+                opt_v=self.opt_v,
+                steps=self.steps,
+                lab_buf=self.lab_buf,
+                tgt_buf=self.tgt_buf,
+            )
+        )
+        self._figures = tuple(
+            k.Figures(stats_block=self.stats_block, hist=self.hist, glob_block=self.glob_block)
+        )
+        self._figures_one = tuple(
+            k.Figures(stats_block=self._stats_one, hist=self.hist, glob_block=self._glob_one)
+        )
+        self._no_out = np.empty((0, 0))  # train_steps' `out` when it predicts nothing
         # train_steps' `evaluation`, which it never runs: the Trainer evaluates between calls.
         self._no_evaluation = self._evaluation(self._eval_test)
-        self._no_evaluation_full = self._evaluation((self.X_test, self.lab_test, self.tgt_test))
+        self._no_evaluation_full = self._evaluation(self._test_set)
         self.set_live(lr=self.cfg["lr"], l2=self.cfg["l2"], clip=self.cfg["clip"])
         for name in ("momentum", "beta1", "beta2", "eps", "alpha"):
             self.hyper[getattr(optim, "H_" + name.upper())] = float(self.cfg[name])
@@ -228,9 +237,18 @@ class Trainer:
             self.cfg["l2"] = float(l2)
         if clip is not None:
             full = {**self.cfg["clip"], **clip}
-            self.clip_mode = optim.CLIP_CODES[full["mode"]]
             self.hyper[optim.H_CLIP] = float(full["threshold"])
             self.cfg["clip"] = full
+            self._optimiser = tuple(
+                k.Optimiser(
+                    opt=self.opt, clip_mode=optim.CLIP_CODES[full["mode"]], hyper=self.hyper
+                )
+            )
+
+    @property
+    def clip_mode(self) -> int:
+        """The clip mode in use (optim.CLIP_CODES); set_live changes it."""
+        return k.Optimiser(*self._optimiser).clip_mode
 
     def reset(self) -> None:
         """Re-initialise the weights and the batch order from the seed: a fresh, identical run."""
@@ -348,16 +366,16 @@ class Trainer:
         self._drawn += 1
         # A view: _perm is replaced, never written, when the next epoch starts.
         self._batch = batch
-        head, buffers, tail = self._one_args
         step = self.step_count
         k.train_steps(
-            *head,
+            self._train_set,
             batch.reshape(1, -1),
-            *buffers,
-            self.clip_mode,
-            self.hyper,
+            self._graph,
+            self._rows,
+            self._state,
+            self._optimiser,
             self._t + 1,
-            *tail,
+            self._figures_one,
             self._no_evaluation,
             self._no_out,
         )
@@ -419,33 +437,14 @@ class Trainer:
         count = max(1, min(count, MAX_BLOCK, due_in + 1))
         batches, epochs = self._batches(count)
         done = k.train_steps(
-            self.X_train,
-            self.lab_train,
-            self.tgt_train,
+            self._train_set,
             batches,
-            self.lab_buf,
-            self.tgt_buf,
-            self.classify,
-            self.ops,
-            self.plan.fpar,
-            self.plan.preds,
-            self.plan.out_idx,
-            self.acts,
-            self.grads,
-            self.aux,
-            self.params,
-            self.pgrads,
-            self.bn_run,
-            self.opt_m,
-            self.opt_v,
-            self.opt,
-            self.clip_mode,
-            self.hyper,
+            self._graph,
+            self._rows,
+            self._state,
+            self._optimiser,
             self._t + 1,
-            self.stats_block,
-            self.hist,
-            self.glob_block,
-            self.steps,
+            self._figures,
             self._no_evaluation,
             self._no_out,
         )
@@ -539,15 +538,14 @@ class Trainer:
     def _evaluation(self, test: tuple) -> tuple:
         """train_steps' `evaluation`: the test rows and the evaluation buffers; `every` 0, as
         the kernel never evaluates between steps for the Trainer."""
-        return (
-            *test,
-            self.ops_eval,
-            self.acts_eval,
-            self.grads_eval,
-            self.aux_eval,
-            self.rows_eval,
-            0,
-            0,
+        return tuple(
+            k.Evaluation(
+                test=test,
+                rows_eval=self._rows_eval,
+                chunk=self.rows_eval,
+                every=0,
+                first=0,
+            )
         )
 
     def _evaluate_rows(
@@ -562,33 +560,20 @@ class Trainer:
         """The step kernel without batches: evaluate X (and the evaluated test rows, or those
         of `evaluation`, unless predicting into `out`), into glob[0]."""
         k.train_steps(
-            X,
-            labels,
-            targets,
+            tuple(k.Samples(X=X, labels=labels, targets=targets)),
             np.zeros((0, self.batch_size), np.int64),
-            self.lab_buf,
-            self.tgt_buf,
-            self.classify,
-            self.ops,
-            self.plan.fpar,
-            self.plan.preds,
-            self.plan.out_idx,
-            self.acts,
-            self.grads,
-            self.aux,
-            self.params,
-            self.pgrads,
-            self.bn_run,
-            self.opt_m,
-            self.opt_v,
-            self.opt,
-            self.clip_mode,
-            self.hyper,
+            self._graph,
+            self._rows,
+            self._state,
+            self._optimiser,
             0,
-            np.zeros((1, *self.stats.shape)),
-            np.zeros_like(self.hist),
-            glob,
-            self.steps,
+            tuple(
+                k.Figures(
+                    stats_block=np.zeros((1, *self.stats.shape)),
+                    hist=np.zeros_like(self.hist),
+                    glob_block=glob,
+                )
+            ),
             self._no_evaluation if evaluation is None else evaluation,
             out,
         )

@@ -67,13 +67,13 @@ def kernels_cached(names: list[str] | None = None, dtype: str | None = None) -> 
 
 
 def _data_dtypes(index: Path) -> set[str]:
-    """The dtypes of the data (first argument) of the versions in a cache index: Numba's own
-    file, a pickled version tag, then a pickled (stamp, {(argument types, ...): data file})."""
+    """The dtypes of the data (the first argument's X) of the versions in a cache index: Numba's
+    own file, a pickled version tag, then a pickled (stamp, {(argument types, ...): data file})."""
     try:
         with open(index, "rb") as f:
             pickle.load(f)
             _stamp, overloads = pickle.loads(f.read())
-        return {str(key[0][0].dtype) for key in overloads}
+        return {str(key[0][0][0].dtype) for key in overloads}
     except Exception:
         return set()
 

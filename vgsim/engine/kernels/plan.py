@@ -5,6 +5,8 @@ once; the window's micro-steps call the same node functions one at a time, so bo
 exactly the same arithmetic. All offsets are absolute element offsets into the flat buffers.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -81,9 +83,85 @@ F_A, F_MOMENTUM, F_EPS, F_LO, F_HI = range(5)
     G_TEST_CORRECT,
 ) = range(13)
 N_GLOB = 13
-# train_steps' `evaluation` tuple: the test set, the evaluation buffers, rows per chunk, and
-# when to evaluate (every `every` steps, counted from step number `first` of the block).
-(E_X, E_LABELS, E_TARGETS, E_OPS, E_ACTS, E_GRADS, E_AUX, E_CHUNK, E_EVERY, E_FIRST) = range(10)
+# What train_steps is given, in bundles built by name: a bundle cannot be passed for another (each
+# has its own arity and types), nor can two arrays of the same dtype be swapped at a call site.
+# They reach the kernel as plain tuples (`tuple(Rows(...))`), unpacked there in field order:
+# Numba types a NamedTuple argument about three times slower, on every call.
+
+
+class Samples(NamedTuple):
+    """Rows of a data set: inputs, class labels (classification) and targets (regression)."""
+
+    X: np.ndarray
+    labels: np.ndarray
+    targets: np.ndarray
+
+
+class Rows(NamedTuple):
+    """Buffers laid out for a number of rows (the plan's layout for a batch, or for an
+    evaluation chunk): `ops` for that layout, each node's input and output values, their
+    gradients, and batch norm's saved figures."""
+
+    ops: np.ndarray
+    acts: np.ndarray
+    grads: np.ndarray
+    aux: np.ndarray
+
+
+class Graph(NamedTuple):
+    """What the compiled plan fixes besides its layout: per-node float parameters (`fpar`), the
+    flattened predecessor lists, the output node, and whether the task is classification."""
+
+    fpar: np.ndarray
+    preds: np.ndarray
+    out_idx: int
+    classify: bool
+
+
+class State(NamedTuple):
+    """What training changes: the parameters, their gradients, batch norm's running
+    statistics, the optimiser's moments; `steps` (params' size) is the update's work space;
+    `lab_buf`/`tgt_buf` receive the rows' labels and targets."""
+
+    params: np.ndarray
+    pgrads: np.ndarray
+    bn_run: np.ndarray
+    opt_m: np.ndarray
+    opt_v: np.ndarray
+    steps: np.ndarray
+    lab_buf: np.ndarray
+    tgt_buf: np.ndarray
+
+
+class Optimiser(NamedTuple):
+    """The optimiser (optim.CODES), the clip mode (optim.CLIP_CODES) and the hyper-parameters
+    (optim.H_*), read afresh at every step."""
+
+    opt: int
+    clip_mode: int
+    hyper: np.ndarray
+
+
+class Figures(NamedTuple):
+    """Where steps record: per-step node figures (step × node × STAT_NAMES), the last step's
+    histograms (node × bins), per-step scalars (step × N_GLOB)."""
+
+    stats_block: np.ndarray
+    hist: np.ndarray
+    glob_block: np.ndarray
+
+
+class Evaluation(NamedTuple):
+    """The test set, the evaluation buffers and rows per chunk, and when to evaluate: every
+    `every` steps, counted from step number `first` of the block (0: never)."""
+
+    test: tuple  # Samples
+    rows_eval: tuple  # Rows
+    chunk: int
+    every: int
+    first: int
+
+
 # What went non-finite first.
 Q_ACTIVATION, Q_LOSS, Q_GRADIENT, Q_PARAM_GRADIENT, Q_WEIGHT = range(5)
 QUANTITIES = ("activation", "loss", "gradient", "weight gradient", "weight")
@@ -326,39 +404,10 @@ def update(ops, params, pgrads, opt_m, opt_v, opt, clip_mode, hyper, t, stats, g
 
 
 @njit(**_opts)
-def train_steps(
-    X,
-    labels,
-    targets,
-    batches,
-    lab_buf,
-    tgt_buf,
-    classify,
-    ops,
-    fpar,
-    preds,
-    out_idx,
-    acts,
-    grads,
-    aux,
-    params,
-    pgrads,
-    bn_run,
-    opt_m,
-    opt_v,
-    opt,
-    clip_mode,
-    hyper,
-    t0,
-    stats_block,
-    hist,
-    glob_block,
-    steps,
-    evaluation,
-    out,
-):
-    """Mini-batches of the training set X, one row of `batches` each: forward, loss, backward,
-    clip, update. Every step's figures go to `stats_block[s]` and `glob_block[s]`; histograms
+def train_steps(data, batches, graph, rows, state, optimiser, t0, figures, evaluation, out):
+    """Mini-batches of the training set `data`, one row of `batches` each: forward, loss,
+    backward, clip, update, on the buffers `rows` and `state`; the optimiser counts steps from
+    t0. Every step's figures go to `stats_block[s]` and `glob_block[s]` (`figures`); histograms
     for the last step only. After each step whose number is a multiple of the evaluation's
     `every`, the whole training set and the test set run forward in evaluation mode (on the
     evaluation buffers, `chunk` rows at a time): mean loss and correct count in that step's
@@ -366,7 +415,7 @@ def train_steps(
     that went non-finite (its glob row names the node and the quantity).
 
     Without batches it trains nothing and evaluates now, into glob_block[0]; if `out` has rows
-    it evaluates X only and leaves the network's last values there (predictions: labels and
+    it evaluates `data` only and leaves the network's last values there (predictions: labels and
     targets may then be zeros). `out` is always passed (an empty (0, 0) array when unused): an
     omitted argument is one more compiled version.
 
@@ -374,21 +423,23 @@ def train_steps(
     optimise the whole tree again, and forward_node, inlined, is called in one place only (a
     second call would be a second copy to compile). Evaluating here, not between calls, also
     lets a window's training thread run hundreds of steps between two waits for the GIL."""
+    # Each bundle in its NamedTuple's field order (test_kernel_bundles.py checks these lines).
+    X, labels, targets = data
+    fpar, preds, out_idx, classify = graph
+    ops, acts, grads, aux = rows
+    params, pgrads, bn_run, opt_m, opt_v, steps, lab_buf, tgt_buf = state
+    opt, clip_mode, hyper = optimiser
+    stats_block, hist, glob_block = figures
+    test, rows_eval, chunk, every, first = evaluation
+    X_test, labels_test, targets_test = test
+    ops_e, acts_e, grads_e, aux_e = rows_eval
     widest = 1
     for i in range(ops.shape[0]):
         widest = max(widest, ops[i, K_WIN], ops[i, K_WOUT])
     scratch = np.empty(scratch_size(hist.shape[1], widest, batches.shape[1]), np.uint64)
-    X_test, labels_test, targets_test = evaluation[E_X], evaluation[E_LABELS], evaluation[E_TARGETS]
-    ops_e, acts_e, grads_e, aux_e = (
-        evaluation[E_OPS],
-        evaluation[E_ACTS],
-        evaluation[E_GRADS],
-        evaluation[E_AUX],
-    )
-    chunk, every, first = evaluation[E_CHUNK], evaluation[E_EVERY], evaluation[E_FIRST]
     n_batches = batches.shape[0]
     predicting = out.shape[0] > 0
-    figures = 1 if hyper[H_TELEMETRY] != 0 else 0
+    telemetry = 1 if hyper[H_TELEMETRY] != 0 else 0
     w = ops[out_idx, K_WOUT]
     split = -1 if n_batches > 0 else 0  # -1: training; 0: the training set; 1: the test set
     s = 0  # steps done
@@ -407,7 +458,7 @@ def train_steps(
             fill(glob, np.nan)
             Xr, lr, tr, rows = X, labels, targets, batches[s]
             ops_r, acts_r, grads_r, aux_r = ops, acts, grads, aux
-            detail = figures + (figures if s == n_batches - 1 else 0)
+            detail = telemetry + (telemetry if s == n_batches - 1 else 0)
         else:
             Xr, lr, tr = (X, labels, targets) if split == 0 else (X_test, labels_test, targets_test)
             n = min(chunk, Xr.shape[0] - row)
