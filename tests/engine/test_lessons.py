@@ -122,11 +122,11 @@ def run(rel: str, seed: int) -> Run:
 
 
 # --- the files ---------------------------------------------------------------------------------
-def test_lessons_are_numbered_1_to_11_in_the_lectures_order() -> None:
-    assert [lesson.order for lesson in ALL] == list(range(1, 12))
+def test_lessons_are_numbered_1_to_12_in_the_lectures_order() -> None:
+    assert [lesson.order for lesson in ALL] == list(range(1, 13))
     titles = [lesson.title for lesson in ALL]
     assert titles[0] == "Vanishing gradients" and titles[1] == "Exploding gradients"
-    assert [lesson.path.name[:3] for lesson in ALL] == [f"{n:02d}-" for n in range(1, 12)]
+    assert [lesson.path.name[:3] for lesson in ALL] == [f"{n:02d}-" for n in range(1, 13)]
 
 
 @pytest.mark.parametrize("lesson", ALL, ids=lambda lesson: lesson.path.stem)
@@ -142,6 +142,7 @@ def test_every_lesson_file_validates_and_is_consistent(lesson) -> None:
     for key in lesson.look_at:  # the text tells the student where to look
         assert PLOT_TITLES[key] in lesson.text, (key, PLOT_TITLES[key])
     assert lesson.compare == (lesson.order == 11)
+    assert (lesson.sweep is not None) == (lesson.order == 12)  # the map of lesson 12
 
 
 @pytest.mark.parametrize("lesson", ALL, ids=lambda lesson: lesson.path.stem)

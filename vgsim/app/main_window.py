@@ -34,6 +34,7 @@ from .panels.palette import Palette
 from .panels.problems import ProblemsList
 from .plots.dashboard import Dashboard
 from .side_by_side import SideBySide
+from .sweep.launcher import TrainabilityMaps
 from .training import TrainingController
 from .worker import Frame
 
@@ -60,6 +61,9 @@ class MainWindow(QMainWindow):
         self.actions: dict[str, QAction] = {}
         self._build_layout()
         self.side_by_side = SideBySide(self, lambda: self.editor.model.snapshot(), self.settings)
+        self.maps = TrainabilityMaps(
+            self, lambda: self.editor.model.snapshot(), self.open_network_from_map
+        )
         self.exports = ExportController(
             self,
             self.dashboard,
@@ -369,7 +373,18 @@ class MainWindow(QMainWindow):
         )
         if lesson.compare:
             self.side_by_side.compare_lesson(lesson)
+        if lesson.sweep is not None:  # its map, run at once over the lesson's network
+            self.maps.open(lesson.sweep, run=True)
         return True
+
+    def open_trainability_map(self) -> None:
+        self.maps.open()
+
+    def open_network_from_map(self, net) -> None:
+        """A cell of a trainability map, opened as the document (asks to save edits first)."""
+        if self.files.maybe_discard():
+            self.editor.load(net, None)
+            self.activateWindow()
 
     def _frame_lesson_plots(self) -> None:
         lesson = self.editor.model.network.lesson or {}

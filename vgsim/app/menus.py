@@ -55,6 +55,7 @@ class MenuHost(Protocol):
     select_all: Callable[[], object]
     add_pair: Callable[[], object]
     add_layers: Callable[[], object]
+    open_trainability_map: Callable[[], object]
     wrap_residual: Callable[[], object]
     play: Callable[[], object]
     reset_training: Callable[[], object]
@@ -315,6 +316,17 @@ def build_menus(window: MenuHost) -> Menus:
             compare,
             "Ctrl+K",
             "Train this network and others side by side, in lockstep on the same data and batches",
+        )
+    )
+    experiments = window.menuBar().addMenu("E&xperiments")
+    experiments.addAction(
+        a(
+            "trainability_map",
+            "&Trainability map…",
+            window.open_trainability_map,
+            None,
+            "Sweep this network over two settings (e.g. weight scale x depth) and map where "
+            "it trains, with the edge-of-chaos theory on top",
         )
     )
     bar = QToolBar("Training")

@@ -31,7 +31,7 @@ PLOT_TITLES: dict[str, str] = {
     "unit-health": "Saturated and dead units",
 }
 PLOT_KEYS = tuple(PLOT_TITLES)
-LESSON_KEYS = ("order", "title", "text", "look_at", "steps", "seeds", "fixes", "compare")
+LESSON_KEYS = ("order", "title", "text", "look_at", "steps", "seeds", "fixes", "compare", "sweep")
 _MAX_SEED = 2**32 - 1  # the trainer's seed range (training.seed)
 
 
@@ -49,6 +49,7 @@ class Lesson:
     seeds: list[int]  # the default seed first, then others the claim was checked on
     fixes: list[Path]  # paired networks, absolute paths
     compare: bool  # open as a side-by-side comparison of itself and its fixes
+    sweep: Path | None = None  # a sweep file (vgsim.sweep/1) whose map opens with the lesson
 
     @property
     def paragraphs(self) -> list[str]:
@@ -144,6 +145,15 @@ def _lesson_of(net: Network, path: Path) -> Lesson:
     if compare and not fixes:
         raise fail("compare", 'is true, but "fixes" lists no network to compare with.')
 
+    sweep = raw.get("sweep")
+    if sweep is not None:
+        if not isinstance(sweep, str):
+            raise fail("sweep", f"must be the path of a sweep file, not {sweep!r}.")
+        sweep_path = (path.parent / sweep).resolve()
+        if not sweep_path.is_file():
+            raise fail("sweep", f"names {sweep!r}, but there is no such file ({sweep_path}).")
+        sweep = sweep_path
+
     return Lesson(
         path=path,
         name=net.name,
@@ -155,6 +165,7 @@ def _lesson_of(net: Network, path: Path) -> Lesson:
         seeds=list(seeds),
         fixes=fixes,
         compare=compare,
+        sweep=sweep,
     )
 
 

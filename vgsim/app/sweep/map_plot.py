@@ -92,8 +92,8 @@ class MapPlot:
 
     def show(self, data: MapData) -> None:
         first = self.data is None or (
-            (self.data.x_values, self.data.y_values, self.data.figure)
-            != (data.x_values, data.y_values, data.figure)
+            (self.data.x_values, self.data.y_values, self.data.figure, self.data.theory is None)
+            != (data.x_values, data.y_values, data.figure, data.theory is None)
         )
         self.data = data
         if first:

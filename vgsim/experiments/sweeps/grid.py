@@ -95,8 +95,11 @@ def map_data(
     records: dict[str, dict],
     figure: str | None = None,
     tasks: list[Task] | None = None,
+    theory: Theory | None | bool = True,
 ) -> MapData:
-    """The map of `figure` (default: the sweep's) from the records found so far."""
+    """The map of `figure` (default: the sweep's) from the records found so far. `theory`:
+    True computes the mean-field lines (theory_for, about a second); a Theory or None given
+    here (computed once for a map redrawn as runs finish) is used as it is."""
     figure = figure or sweep.figure
     tasks = tasks if tasks is not None else sweep.tasks()
     x_axis = sweep.axes[0]
@@ -133,7 +136,7 @@ def map_data(
         runs=runs,
         planned=planned,
         cells=cells,
-        theory=theory_for(sweep),
+        theory=theory_for(sweep) if theory is True else theory or None,
     )
 
 

@@ -101,6 +101,17 @@ class Sweep:
         return cls.from_dict(raw, path.resolve().parent)
 
     @classmethod
+    def check(cls, raw: object) -> None:
+        """The spec's own form (keys, axes, seeds, steps), without building its networks:
+        SweepError if it is wrong."""
+        if not isinstance(raw, dict):
+            raise SweepError("A sweep file must hold a JSON object.")
+        _axes(raw.get("axes"))
+        seeds = raw.get("seeds", [0])
+        if not isinstance(seeds, list) or not seeds or not all(_whole(s, 0) for s in seeds):
+            raise SweepError(f'"seeds" must be a list of whole numbers from 0, not {seeds!r}.')
+
+    @classmethod
     def from_dict(
         cls, raw: object, base_dir: Path | None = None, network: Network | None = None
     ) -> Sweep:

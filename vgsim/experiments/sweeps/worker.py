@@ -110,8 +110,9 @@ def _train(task: Task) -> dict:
             hits = np.flatnonzero(block.scalars[:, _TRAIN_LOSS] <= task.target_loss)
             if hits.size:
                 reached = int(block.steps[hits[0]])
+    final = dict(trainer.last_eval)  # after a divergence: the last evaluation before it
     if trainer.divergence is None:
-        trainer.evaluate()  # the final weights on the whole training and test sets
+        final = trainer.evaluate(full=True)  # the final weights on the whole sets
     wall = time.perf_counter() - started
     latest = trainer.history.latest
     last = latest.node_stats[:, S_GRAD] if latest is not None else None
@@ -124,7 +125,10 @@ def _train(task: Task) -> dict:
         "status": "diverged" if trainer.divergence is not None else "ok",
         "grad_ratio_start": _ratio(first, hidden),
         "grad_ratio_end": _ratio(last, hidden),
-        **{k: _number(v) for k, v in trainer.last_eval.items()},
+        **{
+            k: _number(final[k])
+            for k in ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+        },
         "diverged_step": trainer.divergence.step if trainer.divergence else None,
         "steps_to_target": reached,
         "steps": trainer.step_count,
