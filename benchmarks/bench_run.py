@@ -87,8 +87,8 @@ class TorchStep:
         import torch
         from torch import nn
 
-        from vgsim.engine.spec import load_network
         from vgsim.engine.train import Trainer
+        from vgsim.engine.validate import load_network
 
         if threads:
             torch.set_num_threads(threads)
@@ -124,8 +124,8 @@ class TorchStep:
 def evaluation_share(net_file: Path, steps: int, out: Path) -> tuple[float, dict, float]:
     """Time inside Trainer.evaluate over the run's wall time, what was evaluated, and the
     run's seconds per step in this process (everything but start-up)."""
-    from vgsim.engine.spec import load_network
     from vgsim.engine.train import Trainer
+    from vgsim.engine.validate import load_network
     from vgsim.experiments.runs import run_network
 
     spent = [0.0]
@@ -151,8 +151,8 @@ def evaluation_share(net_file: Path, steps: int, out: Path) -> tuple[float, dict
 def metrics_share(net_file: Path, blocks: int, out: Path) -> float:
     """metrics.csv's time per row over the step's time, on the same blocks."""
     from vgsim.engine.files import MetricsFile
-    from vgsim.engine.spec import load_network
     from vgsim.engine.train import Trainer
+    from vgsim.engine.validate import load_network
 
     trainer = Trainer(load_network(net_file))
     trainer.run_block(8)

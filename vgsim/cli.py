@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 from .engine.errors import NetworkError, VgsimError
-from .engine.spec import load_network, read_network
-from .engine.validate import validate
+from .engine.spec import read_network
+from .engine.validate import load_network, validate
 
 EXIT_OK, EXIT_INVALID = 0, 2
 PLOT_FORMATS = ("png", "svg")

@@ -15,7 +15,7 @@ from windows import wait_frame
 
 from vgsim.app.plots.export import CHROME, ExportError, ImageOptions, pixel_size
 from vgsim.cli import main as cli
-from vgsim.engine.spec import load_network, save_network
+from vgsim.engine import load_network, save_network
 
 STEPS = 40
 

@@ -16,9 +16,9 @@ from vgsim.cli import main
 from vgsim.engine import data
 from vgsim.engine.builders import mlp
 from vgsim.engine.errors import DataError, NetworkFileError
-from vgsim.engine.spec import load_network, read_network, save_network
+from vgsim.engine.spec import read_network, save_network
 from vgsim.engine.train import Trainer
-from vgsim.engine.validate import validate
+from vgsim.engine.validate import load_network, validate
 
 GOOD = mlp(2, 4, 2, data={"name": "moons", "samples": 100}).to_dict()
 

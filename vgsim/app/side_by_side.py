@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from ..engine.errors import VgsimError
 from ..engine.lessons import Lesson
-from ..engine.spec import Network, load_network
-from ..engine.validate import validate
+from ..engine.spec import Network
+from ..engine.validate import load_network, validate
 from .files import RESOURCES
 
 

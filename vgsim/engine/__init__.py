@@ -2,10 +2,10 @@
 
 from .data import Dataset, load_dataset
 from .errors import DataError, NetworkError, NetworkFileError, Problem, VgsimError
-from .spec import Network, NodeSpec, load_network, read_network, save_network
+from .spec import Network, NodeSpec, read_network, save_network
 from .telemetry import Divergence, History, StepRecord
 from .train import MicroStep, Trainer
-from .validate import validate
+from .validate import load_network, validate
 
 __all__ = [
     "DataError",

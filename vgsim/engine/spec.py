@@ -2,7 +2,8 @@
 
 Reading is lenient about content and strict about form: a file that is not a vgsim network is
 refused with NetworkFileError, while a network with mistakes in it still loads so that an editor
-can show every problem (see `validate.py`). Loading never executes code: it is plain `json`.
+can show every problem (see `validate.py`, whose `load_network` reads and validates). Loading
+never executes code: it is plain `json`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import NetworkError, NetworkFileError, shown
+from .errors import NetworkFileError, shown
 from .files import NotReadable, read_regular, write_text
 from .schema import FORMAT, TOP_LEVEL
 
@@ -213,17 +214,6 @@ def read_network(path: str | Path) -> Network:
         return Network.from_json(text, base_dir=path.resolve().parent)
     except NetworkFileError as exc:
         raise NetworkFileError(f"{path.name}: {exc}") from None
-
-
-def load_network(path: str | Path) -> Network:
-    """Read a network file and validate it; raises NetworkError listing every problem."""
-    from .validate import validate
-
-    net = read_network(path)
-    problems = validate(net)
-    if problems:
-        raise NetworkError(problems)
-    return net
 
 
 def save_network(net: Network, path: str | Path) -> None:

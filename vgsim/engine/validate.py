@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import math
 import numbers
+from pathlib import Path
 
 from . import schema
-from .errors import DataError, Problem, shown
-from .spec import Network
+from .errors import DataError, NetworkError, Problem, shown
+from .spec import Network, read_network
 from .topology import adjacency, find_cycle, infer_widths, reachable, topological_order
 
 
@@ -43,6 +44,15 @@ def _shortened(problems: list[Problem], net: Network) -> list[Problem]:
             message = message.replace(x, x[:59] + "…")
         out.append(Problem(p.where, message))
     return out
+
+
+def load_network(path: str | Path) -> Network:
+    """Read a network file and validate it; raises NetworkError listing every problem."""
+    net = read_network(path)
+    problems = validate(net)
+    if problems:
+        raise NetworkError(problems)
+    return net
 
 
 def _node_problem(node_id: str, node_type: str, message: str) -> Problem:

@@ -26,10 +26,10 @@ from ..engine.data import COMMON_PARAMS, DATASETS, Dataset, load_dataset
 from ..engine.errors import NetworkError, VgsimError
 from ..engine.files import write_json
 from ..engine.kernels.stats import S_GRAD
-from ..engine.spec import Network, load_network
+from ..engine.spec import Network
 from ..engine.telemetry import Divergence, History
 from ..engine.train import StepBlock, Trainer
-from ..engine.validate import validate
+from ..engine.validate import load_network, validate
 from .runs import RunFolder, final_summary
 
 LOCKSTEP = 32  # steps per round of `run`: every run advances this much, then `progress` is called
