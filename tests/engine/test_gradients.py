@@ -18,6 +18,9 @@ from vgsim.engine.kernels import layers, losses
 from vgsim.engine.spec import Network
 from vgsim.engine.train import Trainer
 
+# Also run as plain Python, with the JIT off, in .ci/run.
+pytestmark = pytest.mark.kernels
+
 H = 1e-6  # finite-difference step
 FD_TOL = 1e-6  # relative error allowed between analytic and finite-difference gradients
 # Below this magnitude the relative error's denominator stops shrinking: a central difference

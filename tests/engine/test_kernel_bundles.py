@@ -7,12 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numba import config
 from numba.core.errors import TypingError
 
 from vgsim.engine import Trainer, read_network
 from vgsim.engine.kernels import plan as k
 
 NETWORKS = Path(__file__).resolve().parent / "networks"
+pytestmark = pytest.mark.skipif(config.DISABLE_JIT, reason="typing and source of compiled kernels")
 
 
 def kernel_args(tr: Trainer) -> dict:

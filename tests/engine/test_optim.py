@@ -12,6 +12,9 @@ from vgsim.engine.kernels import plan as k
 from vgsim.engine.spec import Network
 from vgsim.engine.train import Trainer
 
+# Also run as plain Python, with the JIT off, in .ci/run.
+pytestmark = pytest.mark.kernels
+
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam", "rmsprop"]
 # Away from the defaults, so a kernel reading the wrong hyper-parameter fails.
 HYPER = {"lr": 0.05, "momentum": 0.8, "beta1": 0.85, "beta2": 0.97, "eps": 1e-3, "alpha": 0.9}

@@ -11,6 +11,9 @@ from vgsim.engine.builders import mlp
 from vgsim.engine.kernels.lanes import count_group
 from vgsim.engine.kernels.stats import S_PGRAD, scratch_size, stats_and_histogram, value_stats
 
+# Also run as plain Python, with the JIT off, in .ci/run.
+pytestmark = pytest.mark.kernels
+
 
 def reference_histogram(y: np.ndarray, lo: float, hi: float, bins: int) -> np.ndarray:
     """Fractions per bin, binned in y's precision as the kernel does; NaN in no bin."""

@@ -14,6 +14,9 @@ from vgsim.engine.kernels import plan as k  # noqa: E402
 from vgsim.engine.spec import Network  # noqa: E402
 from vgsim.engine.train import Trainer  # noqa: E402
 
+# Also run as plain Python, with the JIT off, in .ci/run.
+pytestmark = pytest.mark.kernels
+
 RTOL = 1e-10
 STEPS = 3
 HYPER = {"momentum": 0.8, "beta1": 0.85, "beta2": 0.97, "eps": 1e-6, "alpha": 0.9}

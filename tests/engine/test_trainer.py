@@ -189,6 +189,7 @@ def test_evaluation_covers_the_first_rows_of_each_set_at_an_interval_from_their_
 # ---- micro-steps ---------------------------------------------------------------------------
 
 
+@pytest.mark.kernels
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("fixture", FIXTURES)
 def test_micro_steps_end_where_step_ends(fixture: str, dtype: str) -> None:
@@ -258,6 +259,7 @@ def test_step_finishes_an_iteration_stopped_in_the_backward_pass() -> None:
     assert_same_state(a, b)
 
 
+@pytest.mark.kernels
 def test_step_with_state_matches_step_and_exposes_the_batch() -> None:
     a, b = make(dtype="float64"), make(dtype="float64")
     a.step()
@@ -329,6 +331,7 @@ def run_until_divergence(t: Trainer, steps: int = 100) -> StepRecord:
     return last
 
 
+@pytest.mark.kernels
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_huge_init_diverges_and_names_node_and_quantity(dtype: str) -> None:
     t = Trainer(exploding(dtype))
@@ -369,6 +372,7 @@ def test_after_divergence_stepping_changes_nothing_and_reset_recovers(dtype: str
     assert run_until_divergence(t, 50).divergence == rec.divergence
 
 
+@pytest.mark.kernels
 def test_micro_steps_diverge_exactly_like_step() -> None:
     a, b = Trainer(exploding("float32")), Trainer(exploding("float32"))
     ra = run_until_divergence(a)
@@ -531,6 +535,7 @@ def test_l2_penalty_is_lambda_times_sum_of_squared_dense_weights(fixture: str) -
         assert rec.scalars["data_loss"] > 0
 
 
+@pytest.mark.kernels
 def test_l2_adds_two_lambda_w_to_the_weight_gradient_only() -> None:
     plain = make(dtype="float64", l2=0.0)
     decayed = make(dtype="float64", l2=0.05)
@@ -557,6 +562,7 @@ def grad_norm(st: dict[str, np.ndarray]) -> float:
     )
 
 
+@pytest.mark.kernels
 def test_clip_by_norm_fires_and_reports_norms() -> None:
     t = make(optimizer="sgd", lr=0.1, dtype="float64", clip={"mode": "norm", "threshold": 0.05})
     for _ in range(3):
@@ -583,6 +589,7 @@ def test_clip_by_norm_does_not_fire_below_the_threshold() -> None:
     assert np.linalg.norm(t.params - before) / 0.1 == pytest.approx(grad_norm(st), rel=1e-9)
 
 
+@pytest.mark.kernels
 def test_clip_by_value() -> None:
     t = make(optimizer="sgd", lr=0.1, dtype="float64", clip={"mode": "value", "threshold": 0.01})
     before = t.params.copy()
@@ -602,6 +609,7 @@ def test_clip_by_value() -> None:
 # ---- per-node telemetry --------------------------------------------------------------------
 
 
+@pytest.mark.kernels
 def test_dead_fraction_is_one_for_relu_behind_huge_negative_bias() -> None:
     net = load()
     net.node("d1").params["bias_init"] = -100.0
@@ -612,6 +620,7 @@ def test_dead_fraction_is_one_for_relu_behind_huge_negative_bias() -> None:
     assert np.isnan(healthy.stat("dead")["d1"])  # not a ReLU: no figure
 
 
+@pytest.mark.kernels
 def test_saturated_fraction_near_one_for_sigmoid_with_huge_weights() -> None:
     net = load()
     net.node("a1").params["function"] = "sigmoid"
@@ -681,6 +690,7 @@ def _numpy_forward(t: Trainer, X: np.ndarray) -> np.ndarray:
     return h
 
 
+@pytest.mark.kernels
 def test_evaluate_matches_a_numpy_forward_pass() -> None:
     t = make(dtype="float64")
     for _ in range(40):

@@ -7,11 +7,21 @@ vectors, so additions overlap), lanes are combined in a fixed pairwise tree, and
 the last multiple of 16 is added in index order. Squares accumulate by fused multiply-add
 (llvm.fma: one rounding, exactly specified); minima and maxima are taken in the array's own dtype
 (exact). No fast-math flags: the same bits wherever a function is inlined.
+
+Every intrinsic has a plain NumPy twin (`_python_*`), used instead when the JIT is off
+(NUMBA_DISABLE_JIT=1, to debug the kernels in Python or measure their coverage): the same
+lanes in the same order, except that squares are rounded before they are added (NumPy has no
+fused multiply-add), so sums of squares may differ from the compiled ones in the last bits.
+
+`populate_array`, `impl_ret_borrowed` and `cgutils.get_or_insert_function` are Numba internals,
+not its public API: numba is capped in pyproject.toml at the newest version tested. Before
+raising the cap, check that they still exist with these signatures, then run
+tests/engine/test_lanes.py, test_stats.py and the JIT-off run in .ci/run.
 """
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import config, njit, types
 from numba.core import cgutils
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
@@ -22,6 +32,80 @@ NV = 2  # vectors per accumulator: independent chains hide the add latency
 WIDTH = VL * NV
 _opts = {"cache": True, "nogil": True}
 _SUM, _SQ, _MIN, _MAX = range(4)
+
+
+def _or_in_python(twin):
+    """The intrinsic, or with the JIT off its NumPy twin (an intrinsic cannot run in Python)."""
+
+    def choose(compiled):
+        return twin if config.DISABLE_JIT else compiled
+
+    return choose
+
+
+def _python_combine(kind, a, b):
+    """_combine in NumPy: the sum, or b where it is strictly beyond a (NaN never taken)."""
+    if kind in (_SUM, _SQ):
+        return a + b
+    return np.where(b < a if kind == _MIN else b > a, b, a)
+
+
+def _python_lanes(x, kind):
+    """What _reduce_codegen computes for one kind over x[:len(x) // WIDTH * WIDTH], in NumPy:
+    lane i % WIDTH accumulates in index order, then lanes combine pairwise (j with j + 1, then
+    pairs of pairs); min and max in x's dtype, from x[0]."""
+    whole = x[: x.size - x.size % WIDTH].reshape(-1, WIDTH)
+    if kind in (_SUM, _SQ):
+        whole = whole.astype(np.float64)
+        lanes = np.zeros(WIDTH)
+    else:
+        lanes = np.full(WIDTH, x[0], x.dtype)
+    with np.errstate(over="ignore", invalid="ignore"):  # as compiled: overflow gives inf
+        for row in whole:
+            lanes = _python_combine(kind, lanes, row * row if kind == _SQ else row)
+        lanes = lanes.astype(np.float64)
+        while lanes.size > 1:
+            lanes = _python_combine(kind, lanes[0::2], lanes[1::2])
+    return lanes[0]
+
+
+def _python_moments_body(y):
+    return tuple(_python_lanes(y, kind) for kind in (_SUM, _SQ, _MIN, _MAX))
+
+
+def _python_moments_codes_body(y, codes, lo, scale, top):
+    whole = y.size - y.size % WIDTH
+    with np.errstate(all="ignore"):  # as the vector code: infinities and NaN go to the clamp
+        t = (y[:whole] - lo) * scale
+    t = np.where(t < 0, 0, t)
+    t = np.where(t > top, top, t)
+    t = np.where(np.isnan(t), 0, t)
+    codes[:whole] = t.astype(np.int32).astype(np.uint8)
+    return _python_moments_body(y)
+
+
+def _python_sumsq_body(a):
+    return (_python_lanes(a, _SQ),)
+
+
+def _python_sumsq2_body(a, b):
+    return _python_lanes(a, _SQ), _python_lanes(b, _SQ)
+
+
+def _python_count_group(codes, nbytes, group, counts):
+    block = codes[:nbytes]
+    values = block[(block >> GROUP_BITS) == group] & (GROUP - 1)
+    counts[:GROUP] += np.bincount(values, minlength=GROUP).astype(np.uint64)
+
+
+def _python_as_2d(a, n, w):
+    return a[: n * w].reshape(n, w)
+
+
+def _python_transpose8(src, dst, ld_src, ld_dst, r0, c0):
+    k = np.arange(8)
+    block = src[(r0 + k[:, None]) * ld_src + c0 + k[None, :]]
+    dst[(c0 + k[:, None]) * ld_dst + r0 + k[None, :]] = block.T
 
 
 def _float_array(a) -> bool:
@@ -187,6 +271,7 @@ def _codes_codegen(context, builder, signature, args):
     return store
 
 
+@_or_in_python(_python_moments_codes_body)
 @intrinsic
 def _moments_codes_body(typingctx, y, codes, lo, scale, top):
     if not (
@@ -204,6 +289,7 @@ def _moments_codes_body(typingctx, y, codes, lo, scale, top):
     )
 
 
+@_or_in_python(_python_moments_body)
 @intrinsic
 def _moments_body(typingctx, y):
     if not _float_array(y):
@@ -211,6 +297,7 @@ def _moments_body(typingctx, y):
     return types.UniTuple(types.float64, 4)(y), _reduce_codegen([(_SUM, _SQ, _MIN, _MAX)])
 
 
+@_or_in_python(_python_sumsq_body)
 @intrinsic
 def _sumsq_body(typingctx, a):
     if not _float_array(a):
@@ -218,6 +305,7 @@ def _sumsq_body(typingctx, a):
     return types.UniTuple(types.float64, 1)(a), _reduce_codegen([(_SQ,)])
 
 
+@_or_in_python(_python_sumsq2_body)
 @intrinsic
 def _sumsq2_body(typingctx, a, b):
     if not (_float_array(a) and _float_array(b)):
@@ -289,6 +377,7 @@ GROUP = 1 << GROUP_BITS  # byte values counted per call of count_group
 LEAVES = 8  # values whose counts share one vector of 64-bit counters
 
 
+@_or_in_python(_python_count_group)
 @intrinsic
 def count_group(typingctx, codes, nbytes, group, counts):
     """Add to counts[k] how many of codes[:nbytes] equal group * GROUP + k, for k < GROUP:
@@ -379,6 +468,7 @@ def count_group(typingctx, codes, nbytes, group, counts):
     return sig, codegen
 
 
+@_or_in_python(_python_as_2d)
 @intrinsic
 def as_2d(typingctx, a, n, w):
     """The first n * w entries of a contiguous 1-D array as an (n, w) C-contiguous view (the
@@ -416,6 +506,7 @@ def as_2d(typingctx, a, n, w):
     return sig, codegen
 
 
+@_or_in_python(_python_transpose8)
 @intrinsic
 def _transpose8(typingctx, src, dst, ld_src, ld_dst, r0, c0):
     """dst[c0 + j, r0 + i] = src[r0 + i, c0 + j] for an 8 x 8 block of two flat C-ordered
