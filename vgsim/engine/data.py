@@ -333,8 +333,9 @@ def _parse_numeric(f, p: dict, path: Path) -> tuple | None:
             table = np.loadtxt(f, dtype=np.float64, skiprows=skip, **options)
             if table.shape[1] != width or len(table) == 0:
                 return None
-            X, target = table[:, cols], table[:, ti]
-            del table
+            # A view where the target is the first or last column (no copy of a large file).
+            X = table[:, :ti] if ti == width - 1 else table[:, 1:] if ti == 0 else table[:, cols]
+            target = table[:, ti]
         except ValueError:  # a cell that is not a number (class names?) or a ragged row
             try:
                 f.seek(0)
@@ -510,14 +511,17 @@ def load_dataset(spec: dict, base_dir: Path | None = None) -> Dataset:
             "into training and test sets."
         )
     order = rng.permutation(n)
+    # Shuffled into a new array (a cached CSV stays as read), standardised in place, split into
+    # two views of it: a large CSV is held twice at most, not five times.
     X = np.ascontiguousarray(X[order], dtype=np.float64)
     y = np.ascontiguousarray(y[order], dtype=np.int64 if n_classes else np.float64)
     n_test = min(max(round(p["test_fraction"] * n), 1), n - 1)
-    X_tr, X_te = X[: n - n_test].copy(), X[n - n_test :].copy()
     if name == "csv" and p["standardize"]:
-        mu, sd = X_tr.mean(axis=0), X_tr.std(axis=0)
+        mu, sd = X[: n - n_test].mean(axis=0), X[: n - n_test].std(axis=0)
         sd[sd == 0] = 1.0  # a constant column stays constant instead of becoming NaN
-        X_tr, X_te = (X_tr - mu) / sd, (X_te - mu) / sd
+        X -= mu
+        X /= sd
+    X_tr, X_te = X[: n - n_test], X[n - n_test :]
     return Dataset(
         name=name,
         task=task,

@@ -81,8 +81,8 @@ def predicted_gradient_flow(trainer: Trainer) -> np.ndarray | None:
             return None
         return trainer.params[slot.offset : slot.offset + slot.size].astype(np.float64)
 
-    x = trainer.data.X_train.astype(np.float64)
-    second = {0: float(np.mean(x * x))}  # E[a^2] of each block's output
+    x = np.asarray(trainer.data.X_train, dtype=np.float64)  # no copy of a large data set
+    second = {0: float(np.vdot(x, x)) / max(x.size, 1)}  # E[a^2] of each block's output
     back: dict[int, float] = {}  # how a block scales the gradient's squared norm on its way
     for i in range(1, n):
         p, kind = prev[i], plan.types[i]
