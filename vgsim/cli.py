@@ -8,6 +8,7 @@ vgsim animate NETWORK.json --steps N --out FILE.gif   a plot over the run, as a 
 vgsim diagnose RUN_DIR                     the findings of a finished run, from its files
 vgsim validate NETWORK.json                list every problem of a network file
 vgsim sweep SPEC.json --out DIR            a grid of runs on all cores (or a Dask cluster)
+vgsim replay RUN_DIR --at N --dump-state F.npz   recreate a step from a run's saved states
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import signal
 import sys
 from pathlib import Path
 
+from .cli_timeline import add_replay_command, add_run_options
 from .engine.errors import NetworkError, VgsimError
 from .engine.spec import read_network
 from .engine.validate import load_network, validate
@@ -131,10 +133,10 @@ def _draw_run(
 
 
 def _run(args: argparse.Namespace) -> int:
+    from .cli_timeline import run_inputs
     from .experiments.runs import run_network
 
-    net = load_network(args.network)
-    steps = args.steps if args.steps is not None else int(net.training.get("steps", 500))
+    net, steps, timeline = run_inputs(args)  # a network file, or a run to branch (--from)
     if args.dump_state is not None and args.dump_at is None:
         print("--dump-state needs --dump-at STEP (the step whose state to save).", file=sys.stderr)
         return EXIT_INVALID
@@ -154,6 +156,7 @@ def _run(args: argparse.Namespace) -> int:
             dump_state=dump,
             dump_at=args.dump_at,
             progress=lambda record: bar(record.step + 1, f"loss {record.loss:.5g}"),
+            **timeline,
         )
     except KeyboardInterrupt as exc:
         bar.close()
@@ -415,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="train a network headless and write its metrics")
-    run.add_argument("network", help="network file (JSON)")
+    run.add_argument("network", help="network file (JSON), or with --from a run folder")
     run.add_argument("--steps", type=int, help="steps to train (default: the file's steps)")
     run.add_argument("--seed", type=int, help="training seed (overrides the file's)")
     run.add_argument(
@@ -427,7 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dump-at", type=int, metavar="STEP", help="the step to save (from 0)")
     run.add_argument("--quiet", action="store_true", help="print nothing but problems")
     _plot_options(run, "also draw the plots into DIR/plots (e.g. png,svg)", None)
+    add_run_options(run)
     run.set_defaults(func=_run)
+    add_replay_command(sub)
     redraw = sub.add_parser("export-plots", help="draw a finished run's plots again")
     redraw.add_argument(
         "run_dir", metavar="RUN_DIR", help="a folder written by vgsim run (or vgsim compare)"

@@ -118,6 +118,14 @@ def from_arrays(arrays: dict[str, np.ndarray], where: str = "the state") -> Trai
         raise StateError(f"{where} is damaged: {type(exc).__name__}: {exc}") from exc
 
 
+def copy_into(a: np.ndarray, into: np.ndarray | None) -> np.ndarray:
+    """A copy of `a`, written into `into` where it has the same shape and dtype."""
+    if into is None or into.shape != a.shape or into.dtype != a.dtype:
+        return a.copy()
+    np.copyto(into, a)
+    return into
+
+
 def layout_of(plan) -> list:
     """What a state's parameter arrays mean: every slot's node, name and shape, in order."""
     return [[s.node_id, s.name, list(s.shape)] for s in plan.params]

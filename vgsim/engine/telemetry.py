@@ -124,6 +124,33 @@ class History:
         self._stride = 1
         self.latest = None
 
+    def refill(
+        self, scalars: np.ndarray, stats: np.ndarray, latest: StepRecord | None = None
+    ) -> None:
+        """What the history holds after the steps 0, 1, ... whose scalars and figures these are
+        (a recorded run's first rows): the same `recent()` and `long()`, and the same from then
+        on, as if they had been appended one by one, without going through them one by one."""
+        self.clear()
+        n, r, g = len(scalars), self._recent, self._long
+        keep = min(n, r.capacity)
+        with np.errstate(over="ignore"):
+            r.steps[:keep] = np.arange(n - keep, n)
+            r.scalars[:keep] = scalars[n - keep :]
+            r.stats[:keep] = stats[n - keep :]
+            # The long record keeps multiples of the stride, the smallest power of two that
+            # leaves at most `capacity` of them (the stride only doubles when it is full).
+            stride = 1
+            while n and (n - 1) // stride + 1 > g.capacity:
+                stride *= 2
+            rows = np.arange(0, n, stride)
+            g.steps[: len(rows)] = rows
+            g.scalars[: len(rows)] = scalars[rows]
+            g.stats[: len(rows)] = stats[rows]
+        r.size, g.size = keep, len(rows)
+        self._head = keep % r.capacity
+        self._stride = stride
+        self.latest = latest
+
     def append(self, record: StepRecord) -> None:
         row = np.array([[record.scalars[k] for k in SCALARS]], dtype=np.float64)
         self.append_block(np.array([record.step]), row, record.node_stats[None], record)

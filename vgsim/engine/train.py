@@ -22,7 +22,7 @@ from .kernels import plan as k
 from .kernels.stats import N_STATS, scratch_size
 from .schema import node_defaults, training_defaults
 from .spec import Network
-from .state import TrainerState, check_fits, layout_of
+from .state import TrainerState, check_fits, copy_into, layout_of
 from .telemetry import SCALARS, Divergence, History, StepRecord
 from .validate import validate
 
@@ -671,11 +671,13 @@ class Trainer:
                 self.ops[:, k.K_NEEDDX],
             ) = saved
 
-    def capture_state(self) -> TrainerState:
+    def capture_state(self, reuse: TrainerState | None = None) -> TrainerState:
         """Everything the next step depends on, copied (see engine/state.py): restoring it, in
-        this trainer or a fresh one of the same network, continues bit for bit."""
+        this trainer or a fresh one of the same network, continues bit for bit. `reuse`: a
+        state no longer needed, whose arrays are written over (no new memory to fault in)."""
         if self._micro:
             raise RuntimeError("finish the current micro-stepped step first")
+        old = reuse.arrays() if reuse is not None else {}
         d = self.divergence
         return TrainerState(
             step_count=self.step_count,
@@ -684,9 +686,9 @@ class Trainer:
             cursor=self._cursor,
             drawn=self._drawn,
             rng=self._batch_rng.bit_generator.state,
-            params=self.params.copy(),
-            opt_m=self.opt_m.copy() if self.opt_m.any() else None,
-            opt_v=self.opt_v.copy() if self.opt_v.any() else None,
+            params=copy_into(self.params, old.get("params")),
+            opt_m=copy_into(self.opt_m, old.get("opt_m")) if self.opt_m.any() else None,
+            opt_v=copy_into(self.opt_v, old.get("opt_v")) if self.opt_v.any() else None,
             bn_run=self.bn_run.copy(),
             hyper=self.hyper.copy(),
             clip_mode=int(self.clip_mode),
@@ -728,9 +730,9 @@ class Trainer:
         self.last_eval = dict(state.last_eval)
         self.divergence = None if state.divergence is None else Divergence(**state.divergence)
         if settings:
-            self.hyper[:] = state.hyper
-            self.clip_mode = state.clip_mode
-            self.cfg.update(lr=state.live["lr"], l2=state.live["l2"], clip=dict(state.live["clip"]))
+            live = state.live
+            self.set_live(lr=live["lr"], l2=live["l2"], clip=dict(live["clip"]))
+            self.hyper[:] = state.hyper  # the optimizer's constants and the telemetry switch too
 
     def snapshot_state(self) -> dict[str, np.ndarray]:
         """The state as it is now, under the dump keys: forward and backward with the current

@@ -75,14 +75,22 @@ def anchored_theory(trainer: Trainer, relative: np.ndarray | None) -> np.ndarray
     """The mean-field prediction (relative to the block feeding the output) scaled to what that
     block actually received at step 0: the curve the gradient-flow plot compares against."""
     steps, _, stats = trainer.history.long()
-    if relative is None or len(steps) == 0 or steps[0] != 0:
+    if len(steps) == 0 or steps[0] != 0:
         return None
-    anchor = int(trainer.plan.preds[trainer.plan.out_idx - 1])  # a chain: one input each
-    return relative * float(stats[0, anchor, S_GRAD])
+    return theory_from(trainer.plan, relative, stats[0])
 
 
-def from_trainer(trainer: Trainer, name: str = "") -> PlotData:
-    """Everything the dashboard draws, for the trainer as it is now."""
+def theory_from(plan, relative: np.ndarray | None, first: np.ndarray) -> np.ndarray | None:
+    """anchored_theory from step 0's figures (node × STAT_NAMES, as the history keeps them)."""
+    if relative is None:
+        return None
+    anchor = int(plan.preds[plan.out_idx - 1])  # a chain: one input each
+    return relative * float(first[anchor, S_GRAD])
+
+
+def from_trainer(trainer: Trainer, name: str = "", relative: np.ndarray | None = None) -> PlotData:
+    """Everything the dashboard draws, for the trainer as it is now. `relative`: the
+    mean-field prediction (predicted_gradient_flow) if the caller has it already."""
     history = trainer.history
     record = history.latest
     data = PlotData(
@@ -95,7 +103,9 @@ def from_trainer(trainer: Trainer, name: str = "") -> PlotData:
         boundary=boundary_of(trainer),
         step=trainer.step_count,
         name=name,
-        theory=anchored_theory(trainer, predicted_gradient_flow(trainer)),
+        theory=anchored_theory(
+            trainer, predicted_gradient_flow(trainer) if relative is None else relative
+        ),
     )
     data.tail_steps, data.tail_scalars, data.tail_figures = history.tail(TAIL_STEPS, TAIL_FIGURES)
     long_steps, long_scalars, _ = history.long()

@@ -22,8 +22,11 @@ from ..engine.spec import Network
 from ..engine.telemetry import StepRecord
 from ..engine.train import StepBlock, Trainer
 from ..engine.warm import start_backward_helper, stop_process
+from .checkpoints import DEFAULT_BUDGET
 from .findings import NETWORK_FILE, data_facts, diagnose_folder, findings_json, network_as_run
 from .plot_sources import SNAPSHOT_FILE, from_trainer, snapshot_arrays
+from .replay import Branch, Recorder
+from .timeline_files import clear_timeline
 
 METRICS_FILE, SUMMARY_FILE, PLOTS_FOLDER = "metrics.csv", "summary.json", "plots"
 # Re-exported: the names other modules imported from here.
@@ -60,6 +63,7 @@ class RunFolder:
                 path.unlink()
             except (FileNotFoundError, NotADirectoryError):
                 pass
+        clear_timeline(self.dir)
         plots = self.dir / PLOTS_FOLDER
         if plots.is_dir() and all(p.suffix in (".png", ".svg") for p in plots.iterdir()):
             shutil.rmtree(plots)  # only drawings of an earlier run
@@ -112,17 +116,24 @@ def run_network(
     dump_state: str | Path | None = None,
     dump_at: int | None = None,
     progress: Callable[[StepRecord], None] | None = None,
+    checkpoint_every: int | None = None,
+    checkpoint_budget: int = DEFAULT_BUDGET,
+    branch: Branch | None = None,
 ) -> dict:
     """Train `steps` steps (fewer if training diverges); returns the summary it wrote. An
     error or an interruption (KeyboardInterrupt, `Interrupted`) still leaves a consistent
-    folder, with status "failed" or "interrupted", and then goes on."""
+    folder, with status "failed" or "interrupted", and then goes on. `checkpoint_every`:
+    save the trainer's state every so many steps (within `checkpoint_budget` bytes) so that
+    any step can be recreated; `branch`: continue another run from a past step instead
+    (replay.open_branch), its states and figures up to there included."""
     dump_state = Path(dump_state) if dump_state is not None else None
     if dump_state is not None and dump_at is None:
         raise ValueError("dump_state needs dump_at, the step whose state to save")
     if seed is not None:
         net = net.copy()
         net.training["seed"] = int(seed)
-    trainer = Trainer(net)
+    trainer = branch.trainer if branch is not None else Trainer(net)
+    recorder: Recorder | None = None
     folder = RunFolder(out_dir, (dump_state,) if dump_state is not None else ())
     helper = start_backward_helper(str(trainer.dtype))  # a cold cache compiles on two cores
     started = time.perf_counter()
@@ -130,6 +141,10 @@ def run_network(
     dumped = False
     try:
         folder.start(trainer, net.name)
+        if checkpoint_every is not None or branch is not None:
+            recorder = Recorder(folder.dir, trainer, checkpoint_every, checkpoint_budget, branch)
+            if trainer.step_count:  # a branch: its run's steps before it come first
+                folder.metrics.add(*recorder.past())  # type: ignore[union-attr]
         while trainer.step_count < steps and trainer.divergence is None:
             if dump_state is not None and trainer.step_count == dump_at:
                 record, state = trainer.step_with_state()
@@ -144,10 +159,14 @@ def run_network(
             else:
                 # Stop a block at the dump step, so that step runs on its own.
                 end = dump_at if dump_state is not None and trainer.step_count < dump_at else steps
+                if recorder is not None:  # and where a state is due
+                    end = min(end, trainer.step_count + recorder.until_due(trainer.step_count))
                 block = trainer.run_block(min(end, steps) - trainer.step_count)
                 assert block is not None
                 record = block.last
             folder.add(block)
+            if recorder is not None:
+                recorder.add(trainer, block)
             if progress is not None:
                 progress(record)
     except BaseException as exc:
@@ -158,13 +177,22 @@ def run_network(
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         error = None if status == "interrupted" else f"{type(exc).__name__}: {exc}"[:500]
         try:
+            if recorder is not None:
+                recorder.close()  # the figures so far: every saved step stays recreatable
+        except OSError:
+            pass
+        try:
             folder.stop(partial, status, error)
         except OSError:
             pass  # no room even for the summary: the "running" mark stays, as true as it gets
         raise
     stop_process(helper)
+    if recorder is not None:
+        recorder.close()
     wall = time.perf_counter() - started
-    summary = final_summary(trainer, net.name, record, wall, str(dump_state) if dumped else None)
+    dump_path = str(dump_state) if dumped else None
+    first = branch.at if branch is not None else 0
+    summary = final_summary(trainer, net.name, record, wall, dump_path, first_step=first)
     return folder.finish(trainer, net.name, summary)
 
 
@@ -175,9 +203,11 @@ def final_summary(
     wall_time_s: float,
     dumped_state: str | None = None,
     evaluate: bool = True,
+    first_step: int = 0,
 ) -> dict:
     """The summary.json of a run. Evaluates the final weights first (as the run's evaluations
-    do), unless training diverged (then the latest evaluation stands) or `evaluate` is False."""
+    do), unless training diverged (then the latest evaluation stands) or `evaluate` is False.
+    `first_step`: where the timed training began (a branch's step)."""
     done = trainer.step_count
     if evaluate and record is not None and record.divergence is None:
         trainer.evaluate()
@@ -190,7 +220,7 @@ def final_summary(
         "final": _final(record, trainer) if record is not None else {},
         "diverged": None,
         "wall_time_s": wall_time_s,
-        "steps_per_second": done / wall_time_s if wall_time_s > 0 else None,
+        "steps_per_second": (done - first_step) / wall_time_s if wall_time_s > 0 else None,
         "dumped_state": dumped_state,
         "evaluation": trainer.evaluation,  # which rows the train_*/test_* figures cover
         "data": data_facts(trainer),  # what the diagnosis needs beyond network.json

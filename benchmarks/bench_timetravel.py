@@ -1,0 +1,266 @@
+#!/usr/bin/env python
+"""Time travel: what saving states costs, how much room they take, how fast a step comes back.
+
+    python benchmarks/bench_timetravel.py [--quick] [--steps 10000] [--config 50x64x64]
+                                          [--optimizer sgd|adam] [--budget-mb 256]
+                                          [--scrubs 200] [--branches 30] [--json PATH]
+
+The network is bench_step.py's DEPTHxWIDTHxBATCH MLP (ReLU, he_normal, spiral, float32) with
+the default evaluation. It trains --steps steps twice, interleaved in rounds of ROUND steps
+whose order alternates, as the window's worker trains (blocks of 1/30 s): once plain, once
+followed by a Timeline (every step's figures kept, a state saved every 16 steps or so within
+the budget). Then, on the recorded run:
+
+  saving      median round time with the timeline / without: its cost in training speed
+  states      bytes of saved states at the end (and of the figures, kept beside them)
+  scrub       Timeline.view(step) for random steps of the whole run, for steps among the last
+              few hundred, and for a drag forward: restore the nearest state, replay, run the
+              step with its histograms, and build everything the dashboard draws (plot data
+              with the decision boundary, the diagnosis)
+  branch      Timeline.branch(step, settings={clip by norm}) and the branch's first step, at
+              random steps; and with a changed network (another activation in one layer: a new
+              trainer is built)
+
+Targets (issue 16): scrub p95 <= 150 ms, <= 50 ms among the last RECENT steps; states <= the
+budget (256 MB); saving <= 5% of training speed; branch p95 <= 300 ms. The load average is
+printed at the start and the end: other processes on the machine slow every figure alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (ROOT, ROOT / "benchmarks"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import numpy as np  # noqa: E402
+from bench_step import network_dict  # noqa: E402
+
+from vgsim.engine import Network, Trainer  # noqa: E402
+from vgsim.experiments.checkpoints import MB, Checkpoints  # noqa: E402
+from vgsim.experiments.plot_sources import boundary_of  # noqa: E402
+from vgsim.experiments.timeline import Timeline  # noqa: E402
+
+ROUND = 96  # steps per timed round
+BLOCK_SECONDS = 1 / 30  # as app/worker.py: the training between two published frames
+PARTS = ("figures", "state", "boundary", "diagnosis", "replayed")
+SHOWN = ("figures", "state", "shown", "full")
+RECENT = 300  # "the last few hundred steps"
+TARGETS = {"scrub_p95_ms": 150.0, "recent_p95_ms": 50.0, "saving": 0.05, "branch_p95_ms": 300.0}
+FULL = {"scrub_full_p95_ms": 150.0, "recent_full_p95_ms": 50.0}  # with boundary and diagnosis
+
+
+def build(config: str, optimizer: str) -> Network:
+    depth, width, batch = (int(x) for x in config.split("x"))
+    d = network_dict(depth, width, batch, "relu", optimizer)
+    del d["training"]["eval_every"]  # the default evaluation, as the window trains
+    return Network.from_dict(d)
+
+
+class WindowLoop:
+    """Trains as the window's worker does (app/worker.py): each kernel call runs as many steps
+    as fit in BLOCK_SECONDS at the speed measured so far; with a timeline, each block is added
+    to it (a state is saved at the end of the first block 16 or more steps after the last)."""
+
+    def __init__(self, trainer: Trainer, timeline: Timeline | None = None):
+        self.trainer, self.timeline, self.rate = trainer, timeline, 0.0
+
+    def train(self, steps: int) -> None:
+        t, end = self.trainer, self.trainer.step_count + steps
+        while t.step_count < end:
+            fit = int(self.rate * BLOCK_SECONDS) if self.rate else 4
+            started = time.perf_counter()
+            block = t.run_block(max(1, min(end - t.step_count, fit)))
+            rate = len(block.steps) / max(time.perf_counter() - started, 1e-9)
+            self.rate = rate if self.rate == 0 else 0.8 * self.rate + 0.2 * rate
+            if self.timeline is not None:
+                self.timeline.add(t, block)
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1e3
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    ap.add_argument("--steps", type=int, default=10_000)
+    ap.add_argument("--config", default="50x64x64")
+    ap.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])
+    ap.add_argument("--budget-mb", type=float, default=256.0)
+    ap.add_argument("--scrubs", type=int, default=200)
+    ap.add_argument("--branches", type=int, default=30)
+    ap.add_argument("--quick", action="store_true", help="2,000 steps, 40 scrubs, 8 branches")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    if args.quick:
+        args.steps, args.scrubs, args.branches = 2000, 40, 8
+    rng = np.random.default_rng(0)
+    load_start = os.getloadavg()
+    print(f"vgsim time travel: {args.config} {args.optimizer}, {args.steps} steps")
+    print(f"python {platform.python_version()}, numpy {np.__version__}; load average {load_start}")
+
+    net = build(args.config, args.optimizer)
+    Trainer(net).run_block(8)  # compile or load the kernels before timing
+    recorded = Trainer(net)
+    tl = Timeline.follow(recorded, budget=int(args.budget_mb * MB))
+    plain, rec = WindowLoop(Trainer(net)), WindowLoop(recorded, tl)
+    rounds: list[tuple[float, float]] = []
+    while plain.trainer.step_count < args.steps:
+        n = min(ROUND, args.steps - plain.trainer.step_count)
+        a = b = 0.0
+        for loop in (plain, rec) if len(rounds) % 2 else (rec, plain):
+            ms = timed(lambda loop=loop, n=n: loop.train(n))
+            a, b = (ms, b) if loop is plain else (a, ms)
+        rounds.append((a, b))
+    times = np.array(rounds)
+    step_ms = float(np.median(times[:, 0])) / ROUND
+    # Paired rounds: the load moves both alike within a round, so the ratio is steadier.
+    saving = float(np.median(times[:, 1] / times[:, 0]) - 1)
+    cp: Checkpoints = tl.checkpoints
+    steps = np.array(cp.steps)
+    print(f"\ntraining: {step_ms:.2f} ms/step plain (median of {len(rounds)} rounds)")
+    print(
+        f"saving: {saving:+.1%} training time with the timeline (median ratio of paired "
+        f"rounds of {ROUND} steps; median rounds {np.median(times[:, 1]):.0f} / "
+        f"{np.median(times[:, 0]):.0f} ms)"
+    )
+    state_mb = cp.nbytes / MB
+    print(
+        f"states: {len(cp)} saved, {state_mb:.1f} MB of {cp.budget / MB:.0f} MB; one state "
+        f"{cp.entries[-1].nbytes / MB:.2f} MB; largest gap {int(np.diff(steps).max())} steps; "
+        f"figures beside them {tl.figures.nbytes / MB:.1f} MB"
+    )
+
+    # Scrubbing. The first view computes the mean-field curve once: reported apart.
+    first = timed(lambda: tl.view(args.steps // 2))
+    last = tl.steps - 1
+
+    def scrub(targets) -> dict[str, list[float]]:
+        """Each part of showing a step, timed apart: the recorded figures (every plot but two),
+        the state (restore and replay, then the step itself for its histograms), the decision
+        boundary of that state, the diagnosis."""
+        out: dict[str, list[float]] = {k: [] for k in PARTS}
+        for s in targets:
+            s = int(s)
+            t0 = time.perf_counter()
+            tl.plot_at(s)
+            t1 = time.perf_counter()
+            trainer = tl.trainer_at(s)
+            trainer.step()
+            t2 = time.perf_counter()
+            boundary_of(trainer)
+            t3 = time.perf_counter()
+            tl.diagnose_at(s)
+            t4 = time.perf_counter()
+            for key, a, b in (("figures", t0, t1), ("state", t1, t2), ("boundary", t2, t3)):
+                out[key].append((b - a) * 1e3)
+            out["diagnosis"].append((t4 - t3) * 1e3)
+            out["replayed"].append(s - cp.nearest(s).step)
+        out["shown"] = [a + b for a, b in zip(out["figures"], out["state"], strict=True)]
+        parts = zip(out["shown"], out["boundary"], out["diagnosis"], strict=True)
+        out["full"] = [a + b + c for a, b, c in parts]
+        return out
+
+    start = max(0, last - 2000)
+    runs = {
+        "any step": scrub(rng.integers(0, tl.steps, args.scrubs)),
+        f"last {RECENT}": scrub(rng.integers(tl.steps - RECENT, tl.steps, args.scrubs // 2)),
+        "drag forward": scrub(range(start, last, 3)[: args.scrubs // 2]),
+    }
+    print(f"\nscrub: first view {first:.0f} ms (computes the mean-field curve once)")
+    print(f"  {'':<13} " + "  ".join(f"{k:>17}" for k in ("figures", "state", "shown", "full")))
+    for name, r in runs.items():
+        cells = "  ".join(f"{pct(r[k], 50):7.1f} {pct(r[k], 95):7.1f}  " for k in SHOWN)
+        print(f"  {name:<13} {cells} ms (p50 p95); replayed max {max(r['replayed'])} steps")
+    print(
+        f"  in steps of plain training ({step_ms:.2f} ms): 'shown' p95 any step "
+        f"{pct(runs['any step']['shown'], 95) / step_ms:.0f}, last {RECENT} "
+        f"{pct(runs[f'last {RECENT}']['shown'], 95) / step_ms:.0f}"
+    )
+    r = runs["any step"]
+    print(
+        f"  parts of 'full', p50: boundary {pct(r['boundary'], 50):.1f} ms, diagnosis "
+        f"{pct(r['diagnosis'], 50):.1f} ms (the window refreshes both a few times a second)"
+    )
+    anywhere, recent = runs["any step"]["shown"], runs[f"last {RECENT}"]["shown"]
+
+    # Branching.
+    clip = {"clip": {"mode": "norm", "threshold": 1.0}}
+    settings_ms, network_ms = [], []
+    other = net.copy()
+    act = next(n for n in other.nodes if n.type == "activation")
+    act.params["function"] = "tanh"
+    for s in rng.integers(1, tl.steps, args.branches):
+        # The student looks at step s - 1 (the state after it), then branches from there.
+        tl.view(int(s) - 1, boundary=False, findings=False)
+
+        def settings(s=int(s)) -> None:
+            trainer, _ = tl.branch(s, settings=clip)
+            trainer.step()
+
+        def network(s=int(s)) -> None:
+            trainer, _ = tl.branch(s, network=other)
+            trainer.step()
+
+        settings_ms.append(timed(settings))
+        tl.view(int(s) - 1, boundary=False, findings=False)
+        network_ms.append(timed(network))
+    print(
+        f"\nbranch (settings): p50 {pct(settings_ms, 50):.0f}  p95 {pct(settings_ms, 95):.0f} ms"
+        f"\nbranch (network):  p50 {pct(network_ms, 50):.0f}  p95 {pct(network_ms, 95):.0f} ms"
+    )
+
+    load_end = os.getloadavg()
+    results = {
+        "scrub_p95_ms": pct(anywhere, 95),
+        "recent_p95_ms": pct(recent, 95),
+        "scrub_full_p95_ms": pct(runs["any step"]["full"], 95),
+        "recent_full_p95_ms": pct(runs[f"last {RECENT}"]["full"], 95),
+        "saving": saving,
+        "branch_p95_ms": pct(settings_ms, 95),
+    }
+    print("\ntarget                      measured   target")
+    for key, target in {**TARGETS, **FULL}.items():
+        value = results[key]
+        shown = f"{value:+.1%}" if key == "saving" else f"{value:.0f} ms"
+        limit = f"{target:.0%}" if key == "saving" else f"{target:.0f} ms"
+        print(f"{key:<26} {shown:>9}   <= {limit:<7} {'PASS' if value <= target else 'MISS'}")
+    ok = state_mb <= args.budget_mb
+    print(
+        f"{'states_mb':<26} {state_mb:>9.1f}   <= {args.budget_mb:<7.0f} {'PASS' if ok else 'MISS'}"
+    )
+    print(f"load average at end: {load_end}")
+    if args.json:
+        out = {
+            **results,
+            "states_mb": state_mb,
+            "states": len(cp),
+            "figures_mb": tl.figures.nbytes / MB,
+            "step_ms": step_ms,
+            "first_view_ms": first,
+            "branch_network_p95_ms": pct(network_ms, 95),
+            "config": args.config,
+            "optimizer": args.optimizer,
+            "steps": args.steps,
+            "load": [load_start, load_end],
+        }
+        args.json.write_text(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
