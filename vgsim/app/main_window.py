@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.diagnose import MIN_STEPS
 from ..engine.lessons import Lesson
 from ..engine.spec import read_network
 from .canvas.scene import CanvasScene
@@ -305,7 +304,7 @@ class MainWindow(QMainWindow):
             apply_figures(self.scene, ids, stats)
             self.view.gradient_key.setVisible(stats is not None)
         # Until the diagnosis has seen a few steps it says nothing, so no verdict either way.
-        self.diagnosis.show_findings(frame.findings, trained=frame.diagnosed_at >= MIN_STEPS)
+        self.diagnosis.show_findings(frame.findings, steps=frame.diagnosed_at)
         if frame.findings and not self._diagnosis_seen:
             self._diagnosis_seen = True
             self.diagnosis_dock.raise_()

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine.diagnose import Finding
+from ...engine.diagnose import LEARN_STEPS, MIN_STEPS, Finding
 
 COLOURS = {"error": "#b3261e", "warning": "#b06000"}
 
@@ -51,25 +51,26 @@ class DiagnosisPanel(QScrollArea):
         self.setWidget(self.body)
         self.findings: tuple[Finding, ...] | None = None
         self._trained = False
+        self._steps: int | None = None
         self.buttons: dict[str, QPushButton] = {}
         self.show_findings(())
 
-    def show_findings(self, findings: tuple[Finding, ...], trained: bool = False) -> None:
-        if (findings, trained) == (self.findings, self._trained):
+    def show_findings(
+        self, findings: tuple[Finding, ...], trained: bool = False, steps: int | None = None
+    ) -> None:
+        """The findings of `steps` steps (or, without `steps`, of a run that has `trained`)."""
+        if steps is not None:
+            trained = steps >= MIN_STEPS
+        if (findings, trained, steps) == (self.findings, self._trained, self._steps):
             return
-        self.findings, self._trained = findings, trained
+        self.findings, self._trained, self._steps = findings, trained, steps
         while self.column.count():
             item = self.column.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
         self.buttons.clear()
         if not findings:
-            text = (
-                "✓ Healthy: gradients reach every layer at a similar size."
-                if trained
-                else "Train a few steps: the diagnosis watches the gradients."
-            )
-            note = QLabel(text)
+            note = QLabel(_verdict(trained, steps))
             note.setWordWrap(True)
             note.setStyleSheet("color: #188038" if trained else "color: #5f6368")
             self.column.addWidget(note)
@@ -106,3 +107,20 @@ class DiagnosisPanel(QScrollArea):
             box.addWidget(button)
             self.buttons.setdefault(remedy.key, button)
         return card
+
+
+def _verdict(trained: bool, steps: int | None) -> str:
+    """What no finding means: too early, healthy gradients so far, or healthy."""
+    if not trained:
+        return "Train a few steps: the diagnosis watches the gradients."
+    if steps is not None and steps < LEARN_STEPS:
+        return (
+            "✓ Healthy so far: gradients reach every layer at a similar size. Whether the loss "
+            f"leaves chance level is judged from step {LEARN_STEPS:,}."
+        )
+    if steps is not None:
+        return (
+            "✓ Healthy: the loss is below chance level and gradients reach every layer at a "
+            "similar size."
+        )
+    return "✓ Healthy: gradients reach every layer at a similar size."
