@@ -101,7 +101,7 @@ def test_vgsim_diagnose_finds_what_the_run_found(tmp_path: Path, capsys):
     assert "diagnosis: 2 findings" in printed
     lines = [line.strip() for line in printed.splitlines() if line.startswith("  ")]
     assert lines[0].startswith("error: not_learning at dense1 (step 599): After 600 steps")
-    assert "Remedies: Switch to Xavier" in lines[0]
+    assert "Remedies: Add batch normalisation; Switch to Xavier" in lines[0]
     assert main(["diagnose", str(out)]) == 0
     assert capsys.readouterr().out.splitlines()[-2:] == [f"  {x}" for x in lines]
     assert main(["diagnose", str(out), "--json"]) == 0
