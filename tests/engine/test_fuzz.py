@@ -23,9 +23,11 @@ from vgsim.engine.train import Trainer
 from vgsim.engine.validate import validate
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = sorted((REPO / "resources" / "examples").glob("*.json")) + sorted(
-    (REPO / "resources" / "lessons").glob("**/*.json")
-)
+SOURCES = [  # the shipped networks (the lessons' folder also holds sweeps)
+    p
+    for p in sorted((REPO / "resources").glob("**/*.json"))
+    if json.loads(p.read_text(encoding="utf-8")).get("format") == "vgsim.network/1"
+]
 ORIGINALS = [json.loads(p.read_text(encoding="utf-8")) for p in SOURCES]
 FUZZ = settings(
     max_examples=80,
