@@ -4,13 +4,17 @@ Views (the canvas, the inspector) subscribe to its signals and mirror it; edits 
 methods (the window wraps each in an undo command). Connections that could never be valid
 (a cycle, a duplicate, an edge into the input) are refused at once with a typed error; everything
 else is allowed and reported by `problems()`, which runs the engine's validation.
+
+The signals are psygnal's, as napari's models use: a view's method is held by a weak reference,
+so a view that is gone is neither kept alive by the model nor called by it.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable
+
+from psygnal import Signal
 
 from .errors import Problem, VgsimError
 from .spec import Network, NodeSpec
@@ -18,38 +22,22 @@ from .topology import adjacency, reachable
 from .validate import validate
 
 
-class Signal:
-    """A minimal observer list: connect callables, emit arguments to each in order."""
-
-    def __init__(self) -> None:
-        self._slots: list[Callable] = []
-
-    def connect(self, slot: Callable) -> None:
-        self._slots.append(slot)
-
-    def disconnect(self, slot: Callable) -> None:
-        self._slots.remove(slot)
-
-    def emit(self, *args: object) -> None:
-        for slot in list(self._slots):
-            slot(*args)
-
-
 class ConnectionRefused(VgsimError):
     """An edge that can never be part of a valid network."""
 
 
 class GraphModel:
+    node_added = Signal(NodeSpec)
+    node_removed = Signal(str)  # node id
+    node_changed = Signal(str)  # node id: parameters or label
+    node_moved = Signal(str, tuple)  # node id, (x, y)
+    edge_added = Signal(str, str)  # from id, to id
+    edge_removed = Signal(str, str)  # from id, to id
+    settings_changed = Signal(str)  # "data" | "training" | "name"
+    replaced = Signal()  # the whole network was swapped
+    changed = Signal()  # after any edit
+
     def __init__(self, network: Network | None = None):
-        self.node_added = Signal()  # (NodeSpec)
-        self.node_removed = Signal()  # (node id)
-        self.node_changed = Signal()  # (node id): parameters or label
-        self.node_moved = Signal()  # (node id, (x, y))
-        self.edge_added = Signal()  # (from id, to id)
-        self.edge_removed = Signal()  # (from id, to id)
-        self.settings_changed = Signal()  # ("data" | "training" | "name")
-        self.replaced = Signal()  # () the whole network was swapped
-        self.changed = Signal()  # () after any edit
         self.network = network.copy() if network is not None else Network()
         self._problems: list[Problem] | None = None
 

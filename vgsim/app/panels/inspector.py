@@ -26,6 +26,7 @@ from ...engine.data import COMMON_PARAMS, DATASETS, load_dataset
 from ...engine.errors import VgsimError
 from ..blocks import BLOCKS
 from ..editor import Editor
+from ..follow import follow
 
 PREVIEW_POINTS = 2000  # enough to see the shape; keeps redraws instant for big data sets
 CLASS_COLOURS = (
@@ -244,17 +245,16 @@ class Inspector(qw.QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
         self.setMinimumWidth(260)
-        links = [
-            (self.model.node_changed, self._on_node),
-            (self.model.node_removed, self._on_node),
-            (self.model.settings_changed, self._on_settings_changed),
-            (self.model.replaced, self._on_replaced),
-            (self.model.changed, self._show_problems),
-        ]
-        for signal, slot in links:
-            signal.connect(slot)
-        # the model outlives this widget: stop it calling into a deleted one
-        self.destroyed.connect(lambda *_: [s.disconnect(f) for s, f in links])
+        follow(
+            self,
+            [
+                (self.model.node_changed, self._on_node),
+                (self.model.node_removed, self._on_node),
+                (self.model.settings_changed, self._on_settings_changed),
+                (self.model.replaced, self._on_replaced),
+                (self.model.changed, self._show_problems),
+            ],
+        )
         self._filling = False
         self.show_node(None)
 

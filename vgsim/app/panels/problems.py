@@ -7,6 +7,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QListWidget, QListWidgetItem
 
 from ...engine.graph import GraphModel
+from ..follow import follow
 
 
 class ProblemsList(QListWidget):
@@ -18,7 +19,7 @@ class ProblemsList(QListWidget):
         self.setWordWrap(True)
         self.setAlternatingRowColors(True)
         self.itemClicked.connect(self._clicked)
-        model.changed.connect(self.refresh)
+        follow(self, [(model.changed, self.refresh)])
         self.refresh()
 
     def refresh(self) -> None:
