@@ -282,23 +282,35 @@ class Editor(QObject):
                 Network.from_dict({"format": "vgsim.network/1", "nodes": [d]}).nodes[0]
                 for d in frag["nodes"]
             ]
+            edges = [(str(e.get("from")), str(e.get("to"))) for e in frag.get("edges", [])]
         except (ValueError, KeyError, TypeError, AttributeError, VgsimError):
             self.message.emit("The clipboard holds no vgsim blocks.")
             return []
         renamed: dict[str, str] = {}
+        refused: list[str] = []
         self.undo.beginMacro("Paste")
-        for node in nodes:
-            old = node.id
-            node.id = self.model.new_id(old.rstrip("0123456789") or node.type)
-            renamed[old] = node.id
-            x, y = node.pos or (0.0, 0.0)
-            node.pos = (x + offset, y + offset)
-            self.undo.push(cmd.AddNode(self.model, node))
-        for e in frag.get("edges", []):
-            a, b = renamed.get(e.get("from")), renamed.get(e.get("to"))
-            if a and b:
+        try:  # a macro left open would swallow every later edit into it
+            for node in nodes:
+                old = node.id
+                node.id = self.model.new_id(old.rstrip("0123456789") or node.type)
+                renamed[old] = node.id
+                x, y = node.pos or (0.0, 0.0)
+                node.pos = (x + offset, y + offset)
+                self.undo.push(cmd.AddNode(self.model, node))
+            for a, b in edges:
+                a, b = renamed.get(a), renamed.get(b)
+                if not (a and b):
+                    continue
+                try:  # as connect(): an edge that can never work is left out and said why
+                    self.model.check_connect(a, b)
+                except ConnectionRefused as exc:
+                    refused.append(str(exc))
+                    continue
                 self.undo.push(cmd.AddEdge(self.model, a, b))
-        self.undo.endMacro()
+        finally:
+            self.undo.endMacro()
+        if refused:
+            self.message.emit(f"Pasted without {len(refused)} connection(s): {refused[0]}")
         return list(renamed.values())
 
     def node_summary(self, node_id: str) -> dict:
