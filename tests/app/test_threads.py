@@ -61,9 +61,19 @@ class Fixed:
         return self.frame
 
 
+class Clock:
+    """Time that moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_the_pacer_draws_each_new_frame_once_and_waits_after_a_slow_draw():
-    source, drawn = Fixed(), []
-    pacer = FramePacer(busy_share=0.5)
+    source, drawn, clock = Fixed(), [], Clock()
+    pacer = FramePacer(busy_share=0.5, clock=clock)
     assert pacer.poll(source, drawn.append) is None  # nothing yet
     source.frame = Note(1)
     assert pacer.poll(source, drawn.append) is source.frame
@@ -71,12 +81,25 @@ def test_the_pacer_draws_each_new_frame_once_and_waits_after_a_slow_draw():
 
     def slow(frame: Note) -> None:
         drawn.append(frame)
-        time.sleep(0.05)
+        clock.now += 0.05
 
     source.frame = Note(2)
-    pacer.poll(source, slow)
+    started = clock.now
+    assert pacer.poll(source, slow) is source.frame
     source.frame = Note(3)
-    assert pacer.poll(source, drawn.append) is None  # 50 ms of drawing: wait about 50 ms more
-    time.sleep(0.06)
+    # 50 ms of drawing at half the time: the next draw waits until 100 ms after the slow one
+    # began (50 ms after it ended).
+    clock.now = started + 0.0999
+    assert pacer.poll(source, drawn.append) is None
+    clock.now = started + 0.1
     assert pacer.poll(source, drawn.append) is source.frame
+    assert [n.serial for n in drawn] == [1, 2, 3]
+
+
+def test_a_quick_draw_lets_the_next_frame_through_at_once():
+    source, drawn, clock = Fixed(), [], Clock()
+    pacer = FramePacer(busy_share=0.5, clock=clock)
+    for serial in range(1, 4):
+        source.frame = Note(serial)
+        assert pacer.poll(source, drawn.append) is source.frame  # no time passed drawing
     assert [n.serial for n in drawn] == [1, 2, 3]

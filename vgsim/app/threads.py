@@ -90,14 +90,15 @@ class FramePacer:
     next one wait, so drawing takes at most `busy_share` of the GUI thread's time and the rest
     stays for the user (and the GIL for training)."""
 
-    def __init__(self, busy_share: float) -> None:
+    def __init__(self, busy_share: float, clock: Callable[[], float] = time.perf_counter) -> None:
         self.busy_share = busy_share
+        self._clock = clock  # seconds; a test passes its own
         self._drawn = -1  # serial of the last frame drawn
         self._next_draw = 0.0
 
     def poll(self, thread: FrameThread, draw: Callable[[object], None]) -> object | None:
         """Draw the newest frame if it is new and it is time; returns it (None otherwise)."""
-        now = time.perf_counter()
+        now = self._clock()
         if now < self._next_draw:
             return None
         frame = thread.latest()
@@ -105,5 +106,5 @@ class FramePacer:
             return None
         self._drawn = frame.serial
         draw(frame)
-        self._next_draw = now + (time.perf_counter() - now) / self.busy_share
+        self._next_draw = now + (self._clock() - now) / self.busy_share
         return frame
