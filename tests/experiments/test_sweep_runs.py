@@ -183,3 +183,44 @@ def test_a_dask_local_cluster_gives_the_local_pools_figures(finished, tmp_path):
         for name in ("train_loss", "test_accuracy", "grad_ratio_start", "status", "steps"):
             a, b = record[name], local.records[key][name]
             assert a == b or (isinstance(a, float) and math.isclose(a, b, rel_tol=1e-12)), name
+
+
+def test_ctrl_c_keeps_the_finished_runs_and_the_same_command_goes_on(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    (tmp_path / "net.json").write_text(base().to_json())
+    spec = {**sweep(seeds=(0, 1, 2), steps=400).source, "network": "net.json"}
+    (tmp_path / "s.json").write_text(json.dumps(spec))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "vgsim.cli", "sweep", str(tmp_path / "s.json")]
+    command += ["--out", str(out), "--workers", "2", "--quiet", "--plots", "svg"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]),
+    }
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    # A session of its own: Ctrl-C on a terminal reaches the whole process group, workers too.
+    process = subprocess.Popen(
+        command, env=env, start_new_session=True, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 240
+    while not list((out / RUNS).glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "SIGINT: stopped" in err
+    summary = json.loads((out / JSON_FILE).read_text())
+    assert summary["outcome"] == "interrupted" and summary["runs"]["failed"] == 0
+    kept = summary["runs"]["finished"]
+    assert 1 <= kept < 12 and kept == len(list((out / RUNS).glob("*.json")))
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / JSON_FILE).read_text())
+    assert summary["runs"]["skipped"] == kept and summary["runs"]["pending"] == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable
 from concurrent.futures.process import BrokenProcessPool
 
@@ -26,7 +27,11 @@ class LocalPool:
         self._pool = self._start()
 
     def _start(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return cf.ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_leave_interrupts_to_the_runner,
+        )
 
     @property
     def slots(self) -> int:
@@ -64,6 +69,12 @@ class LocalPool:
                 process.join(5)
         else:
             self._pool.shutdown(wait=True)
+
+
+def _leave_interrupts_to_the_runner() -> None:
+    """A worker ignores Ctrl-C (a terminal sends it to the whole process group): the runner
+    alone stops, stores what it has and ends its workers, and no run is taken for a crash."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class DaskCluster:
