@@ -370,3 +370,21 @@ def test_reset_forgets_the_findings():
     assert diagnose(t)
     t.reset()
     assert diagnose(t) == []
+
+
+def test_medians_of_every_figure_at_once_equal_one_at_a_time():
+    from vgsim.engine.diagnose.rules import finite_median, finite_medians
+
+    rng = np.random.default_rng(3)
+    for rows in (0, 1, 2, 7, 50):
+        x = rng.normal(size=(rows, 6, 4))
+        x[rng.random(x.shape) < 0.3] = np.nan
+        x[rng.random(x.shape) < 0.1] = np.inf
+        if rows:
+            x[:, 0, 0] = np.nan  # a figure that does not apply
+        got = finite_medians(x)
+        assert got.shape == (6, 4)
+        for i in range(6):
+            for j in range(4):
+                want = finite_median(x[:, i, j])
+                assert got[i, j] == want or (np.isnan(want) and np.isnan(got[i, j]))

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..engine.diagnose import (
     KEEP_STEPS,
-    WINDOW,
+    STATS_STEPS,
     Finding,
     NetworkFacts,
     Telemetry,
@@ -117,9 +117,8 @@ def folder_facts(run_dir: Path, summary: dict) -> NetworkFacts:
 
 
 def folder_telemetry(run_dir: Path, facts: NetworkFacts, summary: dict) -> Telemetry:
-    """The newest KEEP_STEPS rows of metrics.csv, and step 0's loss. Per-node figures are read
-    for the newest WINDOW + 1 rows only: the rules read them over the last WINDOW steps before
-    a divergence, whose step is the file's last row."""
+    """The newest KEEP_STEPS rows of metrics.csv, and step 0's loss; the per-node figures of
+    the newest STATS_STEPS rows only (all the rules read)."""
     path = run_dir / "metrics.csv"
     if not path.is_file():
         raise RunFolderError(f"{run_dir} has no metrics.csv to diagnose.")
@@ -133,13 +132,15 @@ def folder_telemetry(run_dir: Path, facts: NetworkFacts, summary: dict) -> Telem
         scalars = np.array(
             [[float(v) for v in line.split(b",", n_scalars)[:n_scalars]] for line in lines]
         ).reshape(len(lines), n_scalars)
-        full = min(len(lines), WINDOW + 1)
-        stats = np.full((len(lines), len(ids), len(STAT_NAMES)), np.nan)
-        if full:
-            rows = np.array([[float(v) for v in line.split(b",")] for line in lines[-full:]])
-            stats[-full:] = (
-                rows[:, n_scalars:].reshape(full, len(STAT_NAMES), len(ids)).swapaxes(1, 2)
-            )
+        full = min(len(lines), STATS_STEPS)
+        rows = np.array(
+            [[float(v) for v in line.split(b",")] for line in lines[len(lines) - full :]]
+        )
+        stats = (
+            rows.reshape(full, -1)[:, n_scalars:]
+            .reshape(full, len(STAT_NAMES), len(ids))
+            .swapaxes(1, 2)
+        )
         start = float(first.split(b",", n_scalars)[SCALARS.index("data_loss")]) if first else None
         first_step = float(first.split(b",", 1)[0]) if first else math.nan
     except ValueError as exc:

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..compile import Plan, compile_network
+from ..kernels.stats import N_STATS
 from ..schema import init_defaults, node_defaults, training_defaults
 from ..spec import Network
 from ..telemetry import SCALARS, Divergence, History
-from .thresholds import KEEP_STEPS
+from .thresholds import KEEP_STEPS, STATS_STEPS
 
 _DATA_LOSS = SCALARS.index("data_loss")
 
@@ -144,8 +145,9 @@ def trainer_chance_loss(trainer) -> float:
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing numpy arrays is ambiguous
 class Telemetry:
-    """The newest recorded steps, oldest first: `steps` (T,), `scalars` (T × SCALARS),
-    `stats` (T × block × STAT_NAMES, float64), and where training diverged (or None)."""
+    """The newest recorded steps, oldest first: `steps` (T,), `scalars` (T × SCALARS), the
+    per-node figures of the newest of them (`stats`: at most STATS_STEPS × block × STAT_NAMES,
+    float64; the rules read no older ones), and where training diverged (or None)."""
 
     steps: np.ndarray
     scalars: np.ndarray
@@ -162,7 +164,8 @@ class Telemetry:
         divergence: Divergence | None = None,
         initial_loss: float | None = None,
     ) -> Telemetry:
-        """The last `KEEP_STEPS` of the given steps (all of them may be given). Without
+        """The last `KEEP_STEPS` of the given steps (all of them may be given) and the
+        figures of the last STATS_STEPS (`stats` may cover the newest steps only). Without
         `initial_loss`, step 0's is taken from the steps given, if they start there."""
         if initial_loss is None:
             initial_loss = (
@@ -172,7 +175,7 @@ class Telemetry:
         return cls(
             np.asarray(steps[keep], dtype=np.int64),
             np.asarray(scalars[keep], dtype=np.float64),
-            np.asarray(stats[keep], dtype=np.float64),
+            np.asarray(stats[-min(STATS_STEPS, len(steps)) :], dtype=np.float64),
             divergence,
             float(initial_loss),
         )
@@ -180,7 +183,8 @@ class Telemetry:
     @classmethod
     def of_history(cls, history: History, divergence: Divergence | None = None) -> Telemetry:
         """The newest steps of a live History; step 0's loss from its whole-run record."""
-        steps, scalars, stats = history.recent()
+        steps, scalars, _ = history.tail(KEEP_STEPS, [])
+        stats = history.tail(STATS_STEPS, list(range(N_STATS)))[2]
         first_steps, first_scalars, _ = history.long()
         initial = (
             float(first_scalars[0, _DATA_LOSS])

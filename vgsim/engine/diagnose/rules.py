@@ -52,10 +52,14 @@ class Window:
     steps: np.ndarray  # (T,)
     scalars: np.ndarray  # (T, SCALARS)
     stats: np.ndarray  # (T, node, STAT_NAMES), float64
+    _medians: np.ndarray | None = None
 
     def median(self, i: int, stat: str) -> float:
         """The median of a node's finite figures; NaN if it has none."""
-        return finite_median(self.stats[:, i, _COL[stat]])
+        if self._medians is None:  # every node's and figure's at once: a deep network has
+            # hundreds, and one call per figure took most of a diagnosis
+            self._medians = finite_medians(self.stats)
+        return float(self._medians[i, _COL[stat]])
 
     def scalar(self, name: str) -> np.ndarray:
         return self.scalars[:, _SCAL[name]]
@@ -65,6 +69,21 @@ class Window:
         return int(self.steps[-1])
 
 
+def finite_medians(x: np.ndarray) -> np.ndarray:
+    """`finite_median` of every column x[:, ...] at once (NaN where a column has no finite
+    value)."""
+    ok = np.isfinite(x)
+    count = ok.sum(axis=0)
+    ordered = np.sort(np.where(ok, x, np.inf), axis=0)  # the finite values first, in order
+    if len(x) == 0:
+        return np.full(x.shape[1:], np.nan)
+    lo = np.take_along_axis(ordered, np.maximum(count - 1, 0)[None] // 2, axis=0)[0]
+    hi = np.take_along_axis(ordered, (count // 2)[None].clip(max=len(x) - 1), axis=0)[0]
+    with np.errstate(invalid="ignore"):
+        middle = np.where(count % 2 == 1, lo, (lo + hi) / 2)
+    return np.where(count > 0, middle, np.nan)
+
+
 def finite_median(x: np.ndarray) -> float:
     x = x[np.isfinite(x)]
     return float(np.median(x)) if x.size else math.nan
@@ -72,11 +91,12 @@ def finite_median(x: np.ndarray) -> float:
 
 def before_divergence(tel: Telemetry) -> Window:
     """Every kept step, without the one that blew up: it stopped half-way, its figures are
-    partial."""
+    partial. Its `stats` cover only the newest of these steps (STATS_STEPS at most)."""
     keep = np.ones(len(tel.steps), bool)
     if tel.divergence is not None:
         keep &= tel.steps < tel.divergence.step
-    return Window(tel.steps[keep], tel.scalars[keep], tel.stats[keep])
+    # The figures cover the newest steps only (see Telemetry): the window's end lines up.
+    return Window(tel.steps[keep], tel.scalars[keep], tel.stats[keep[len(keep) - len(tel.stats) :]])
 
 
 def window(tel: Telemetry) -> Window | None:
@@ -139,17 +159,21 @@ def per_unit_grads(win: Window, shape: Shape) -> dict[int, float]:
 
 def worst_pair(g: dict[int, float], order: list[int], lowest: bool) -> tuple[int, int, float]:
     """The pair (lower layer, higher layer) where the gradient has changed most on its way back:
-    the smallest lower/higher ratio if `lowest`, else the largest. (-1, -1, nan) if none."""
-    best = (-1, -1, math.nan)
-    for a_pos, a in enumerate(order):
-        for b in order[a_pos + 1 :]:
-            ga, gb = g[a], g[b]
-            if not (math.isfinite(ga) and math.isfinite(gb)) or gb <= 0:
-                continue
-            r = ga / gb
-            if math.isnan(best[2]) or (r < best[2] if lowest else r > best[2]):
-                best = (a, b, r)
-    return best
+    the smallest lower/higher ratio if `lowest`, else the largest; of equal ones, the first
+    lower layer, then the first higher one. (-1, -1, nan) if none."""
+    v = np.array([g[i] for i in order], dtype=np.float64)
+    n = len(v)
+    if n < 2:
+        return -1, -1, math.nan
+    with np.errstate(all="ignore"):
+        ratio = v[:, None] / v[None, :]  # [a, b]: a's gradient over b's
+    usable = np.triu(np.ones((n, n), bool), 1) & np.isfinite(v)[:, None]
+    usable &= (np.isfinite(v) & (v > 0))[None, :]
+    if not usable.any():
+        return -1, -1, math.nan
+    ratio = np.where(usable, ratio, np.inf if lowest else -np.inf)
+    a, b = divmod(int(np.argmin(ratio) if lowest else np.argmax(ratio)), n)
+    return order[a], order[b], float(ratio[a, b])
 
 
 def growth(steps: np.ndarray, values: np.ndarray) -> float:

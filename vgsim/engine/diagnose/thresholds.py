@@ -79,5 +79,8 @@ RISE_RATIO = 10.0
 JUMP_RATIO = 10.0
 SWING_RATIO = 10.0
 
-# The most steps any rule looks back over: the rest of a run's history changes nothing.
+# The most steps any rule looks back over: the rest of a run's history changes nothing. The
+# per-node figures are read over fewer: the last WINDOW steps before a divergence, whose step
+# is the newest.
 KEEP_STEPS = max(WINDOW, LOSS_WINDOW, JUMP_SPAN)
+STATS_STEPS = WINDOW + 1
