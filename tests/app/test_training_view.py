@@ -427,7 +427,7 @@ def test_the_collector_waits_while_kernels_compile_then_freezes_what_they_left()
 
 def test_gradient_flow_shows_the_mean_field_prediction_for_plain_chains_only(window, qtbot):
     window.actions["step"].trigger()
-    wait_frame(qtbot, window, lambda f: f.step_count == 1 and f.theory is not None)
+    wait_frame(qtbot, window, lambda f: f.step_count == 1 and f.plot.theory is not None)
     flow = window.dashboard.plots["gradient-flow"]
     x, y = flow.theory.getData()
     assert len(x) == len(flow.layers) - 1  # every block but the output
@@ -444,7 +444,7 @@ def test_gradient_flow_shows_the_mean_field_prediction_for_plain_chains_only(win
     )
     window.actions["step"].trigger()
     frame = wait_frame(qtbot, window, lambda f: f.step_count == 1)
-    assert frame.theory is None
+    assert frame.plot.theory is None
     assert len(flow.theory.getData()[0] or []) == 0 and not flow._theory_named
 
 
@@ -512,7 +512,9 @@ def test_empty_log_plots_show_whole_decades_and_regression_axes_say_x_and_y(wind
     wait_frame(
         qtbot,
         window,
-        lambda f: f.step_count == 1 and f.boundary is not None and f.boundary["kind"] == "curve",
+        lambda f: (
+            f.step_count == 1 and f.plot.boundary is not None and f.plot.boundary["kind"] == "curve"
+        ),
     )
     qtbot.wait(100)
     axis = window.dashboard.plots["decision-boundary"].plot.getAxis("left")

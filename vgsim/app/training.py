@@ -179,27 +179,5 @@ class TrainingController(QObject):
 
     @staticmethod
     def plot_data(frame: Frame) -> PlotData:
-        ids, types, functions = frame.nodes
-        record = frame.record
-        tail_steps, tail_scalars, tail_figures = frame.history.get("tail", (None, None, None))
-        long_steps, long_scalars = frame.history.get("long", (None, None))
-        data = PlotData(
-            list(ids),
-            list(types),
-            list(functions),
-            node_stats=record.node_stats if record else None,
-            histograms=record.histograms if record else None,
-            hist_ranges=frame.hist_ranges,
-            boundary=frame.boundary,
-            step=frame.step_count,
-            theory=frame.theory,
-        )
-        if tail_steps is not None:
-            data.tail_steps, data.tail_scalars, data.tail_figures = (
-                tail_steps,
-                tail_scalars,
-                tail_figures,
-            )
-        if long_steps is not None:
-            data.long_steps, data.long_scalars = long_steps, long_scalars
-        return data
+        """What the dashboard draws for a frame (nothing while there is no trainer)."""
+        return frame.plot if frame.plot is not None else PlotData([], [], [])

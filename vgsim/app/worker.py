@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,8 +23,8 @@ from ..engine.telemetry import StepRecord
 from ..engine.theory import predicted_gradient_flow
 from ..engine.train import Trainer
 from ..engine.warm import init_compiler
-from ..experiments.plot_data import TAIL_FIGURES
-from ..experiments.plot_sources import TAIL_STEPS, anchored_theory, boundary_of
+from ..experiments.plot_data import PlotData
+from ..experiments.plot_sources import anchored_theory, boundary_of, plot_of
 from .threads import FrameThread
 from .warming import KernelWarmer
 
@@ -52,17 +52,12 @@ class Frame:
     live_stats: np.ndarray | None = None  # per-node figures of the step in progress
     live_hist: np.ndarray | None = None
     error: str | None = None
-    # Copies for the plots: "tail" = (steps, scalars, figures[step, node, TAIL_FIGURES]) of the
-    # last TAIL_STEPS steps; "long" = (steps, scalars) over the whole run, decimated.
-    history: dict = field(default_factory=dict)
+    plot: PlotData | None = None  # what the dashboard draws (plot_sources.plot_of)
     nodes: tuple = ((), (), ())  # node ids, types, activation functions (topological order)
-    hist_ranges: np.ndarray | None = None
-    boundary: dict | None = None  # see _boundary
     network: Network | None = None  # what the trainer was built from
     findings: tuple = ()  # diagnose.Finding, refreshed a few times a second
     diagnosed_at: int = 0  # the step count the findings describe
     building: bool = False  # a trainer is being built (the first time: kernels compiling)
-    theory: np.ndarray | None = None  # predicted gradient norm per node at step 0, if any
 
 
 @dataclass
@@ -294,13 +289,11 @@ class TrainingWorker(FrameThread):
         if t is None:
             frame = Frame(self._serial, None, 0, 0, False, 0.0, error=error, building=building)
         else:
-            history = t.history
-            long_steps, long_scalars, _ = history.long()
             self._refresh_boundary()
             self._refresh_diagnosis()
             frame = Frame(
                 serial=self._serial,
-                record=history.latest,
+                record=t.history.latest,
                 step_count=t.step_count,
                 epoch=t.epoch,
                 playing=self._playing,
@@ -311,17 +304,11 @@ class TrainingWorker(FrameThread):
                 live_stats=t.stats.copy() if micro else None,
                 live_hist=t.hist.copy() if micro else None,
                 error=error,
-                history={
-                    "tail": history.tail(TAIL_STEPS, TAIL_FIGURES),
-                    "long": (long_steps.copy(), long_scalars.copy()),
-                },
+                plot=plot_of(t, self._boundary, anchored_theory(t, self._theory)),
                 nodes=(tuple(t.node_ids), tuple(t.plan.types), tuple(t.plan.functions)),
-                hist_ranges=t.hist_ranges,
-                boundary=self._boundary,
                 network=self._network,
                 findings=self._findings,
                 diagnosed_at=max(0, self._diagnosed_at[1]),
-                theory=anchored_theory(t, self._theory),
             )
         self._published = time.perf_counter()
         self._hand_over(frame)

@@ -91,6 +91,17 @@ def theory_from(plan, relative: np.ndarray | None, first: np.ndarray) -> np.ndar
 def from_trainer(trainer: Trainer, name: str = "", relative: np.ndarray | None = None) -> PlotData:
     """Everything the dashboard draws, for the trainer as it is now. `relative`: the
     mean-field prediction (predicted_gradient_flow) if the caller has it already."""
+    if relative is None:
+        relative = predicted_gradient_flow(trainer)
+    return plot_of(trainer, boundary_of(trainer), anchored_theory(trainer, relative), name)
+
+
+def plot_of(
+    trainer: Trainer, boundary: dict | None, theory: np.ndarray | None, name: str = ""
+) -> PlotData:
+    """The one place a trainer's figures become what every view draws, given its decision
+    boundary and anchored prediction (the window refreshes the boundary a few times a second
+    and predicts once per network; from_trainer computes both now)."""
     history = trainer.history
     record = history.latest
     data = PlotData(
@@ -100,12 +111,10 @@ def from_trainer(trainer: Trainer, name: str = "", relative: np.ndarray | None =
         node_stats=record.node_stats if record else None,
         histograms=record.histograms if record else None,
         hist_ranges=trainer.hist_ranges.copy(),
-        boundary=boundary_of(trainer),
+        boundary=boundary,
         step=trainer.step_count,
         name=name,
-        theory=anchored_theory(
-            trainer, predicted_gradient_flow(trainer) if relative is None else relative
-        ),
+        theory=theory,
     )
     data.tail_steps, data.tail_scalars, data.tail_figures = history.tail(TAIL_STEPS, TAIL_FIGURES)
     long_steps, long_scalars, _ = history.long()
