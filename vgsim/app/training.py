@@ -32,6 +32,8 @@ class MainThreadCollector(QObject):
     destroyed on the wrong thread: that deadlocked the window. pyqtgraph's GarbageCollector
     does the same."""
 
+    _froze = False  # the process's long-lived heap is frozen (gc.freeze)
+
     def __init__(
         self,
         parent: QObject | None = None,
@@ -40,7 +42,6 @@ class MainThreadCollector(QObject):
     ):
         super().__init__(parent)
         self._was_enabled = gc.isenabled()
-        self._frozen = False
         # While `hold()` (kernels compiling in the worker), collecting would walk the
         # compiler's many short-lived objects for a quarter of a second on this thread.
         self._hold = hold or (lambda: False)
@@ -56,12 +57,14 @@ class MainThreadCollector(QObject):
         if self._hold():
             self._held = True
             return
-        if self._held or not self._frozen:
+        if self._held or not MainThreadCollector._froze:
             # What exists by now (modules, compiled kernels and what building them left)
-            # lives for the whole session: move it out of the collector's sight, without a
+            # lives for the whole process: move it out of the collector's sight, without a
             # full collection (a quarter of a second with the compiler's objects around).
+            # Once per process, not per window: a later window stays collectable.
             gc.freeze()
-            self._held, self._frozen = False, True
+            self._held = False
+            MainThreadCollector._froze = True
             return
         thresholds, counts = gc.get_threshold(), gc.get_count()
         for generation in (2, 1, 0):
@@ -70,8 +73,12 @@ class MainThreadCollector(QObject):
                 break
 
     def stop(self) -> None:
+        """A last collection here, on the GUI thread, then Python's own collector again. What
+        was frozen stays so (unfreezing would make this collection walk it all, about a
+        quarter of a second); stopping twice does nothing."""
+        if not self.timer.isActive():
+            return
         self.timer.stop()
-        gc.unfreeze()
         gc.collect()
         if self._was_enabled:
             gc.enable()
