@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication
 from windows import wait_frame
 
 from vgsim.app.plots.style import TICK_TEXT_WIDTH, SteadyAxis
@@ -37,23 +38,27 @@ def test_a_shown_frame_is_painted_once_even_when_its_axes_move(window, qtbot):
         ),
         timeout=20000,
     )
-    settled = PaintCounter(dash.viewport())
-    qtbot.wait(100)
-    qtbot.waitUntil(lambda: quiet_for(qtbot, settled, 150), timeout=5000)
+    settle(PaintCounter(dash.viewport()))
     before = dash.plots["loss"].plot.viewRange()
     counter = PaintCounter(dash.viewport())
     dash.show_data(window.training.plot_data(worker.latest()), everything=True)
     qtbot.waitUntil(lambda: counter.count >= 1, timeout=5000)
-    qtbot.wait(300)  # time for a second paint, had the first left anything behind
+    settle(counter)  # a second paint, had the first left anything behind, would come here
     assert dash.plots["loss"].plot.viewRange()[0] != before[0]  # the step axis moved
     assert counter.count == 1
 
 
-def quiet_for(qtbot, counter: PaintCounter, ms: int) -> bool:
-    """No paint for `ms` milliseconds."""
-    seen = counter.count
-    qtbot.wait(ms)
-    return counter.count == seen
+def settle(counter: PaintCounter, rounds: int = 10) -> None:
+    """Let Qt deliver everything queued (layout requests, updates and the paints they cause)
+    until `rounds` turns of the event loop in a row paint nothing: counted in turns, not
+    milliseconds, so a busy machine makes it slower but not different."""
+    app = QApplication.instance()
+    quiet = 0
+    while quiet < rounds:
+        seen = counter.count
+        app.sendPostedEvents()
+        app.processEvents()
+        quiet = quiet + 1 if counter.count == seen else 0
 
 
 def test_an_axis_keeps_its_room_when_its_labels_get_shorter(qtbot):
@@ -70,5 +75,5 @@ def test_an_axis_keeps_its_room_when_its_labels_get_shorter(qtbot):
     wide = axis.width()
     widget.getPlotItem().setYRange(0, 1, padding=0)  # short labels
     qtbot.waitUntil(lambda: axis.range == [0, 1], timeout=5000)
-    qtbot.wait(200)  # time for the labels to be measured and the axis resized, had it shrunk
+    settle(PaintCounter(widget.viewport()))  # the labels measured, the axis resized had it shrunk
     assert axis.width() >= wide  # (a label measured late may still widen it a little)

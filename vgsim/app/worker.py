@@ -235,9 +235,11 @@ class TrainingWorker(FrameThread):
             self._count_steps(done, started)
         if trainer.diverged:
             self._playing = False
-        if not self._playing or time.perf_counter() - self._published >= PUBLISH_SECONDS:
+        # Under a speed limit the thread now waits: show what it did before it does.
+        resting = self._rate_limit and self._playing
+        if not self._playing or resting or time.perf_counter() - self._published >= PUBLISH_SECONDS:
             self._publish()
-        if self._rate_limit and self._playing:
+        if resting:
             self._resume_at = started + done / self._rate_limit
 
     def _count_steps(self, done: int, started: float) -> None:
