@@ -7,6 +7,7 @@ import pytest
 
 from vgsim.engine.builders import mlp
 from vgsim.engine.errors import VgsimError
+from vgsim.engine.theory import predicted_gradient_flow
 from vgsim.engine.train import Trainer
 from vgsim.experiments.plot_sources import SNAPSHOT_FILE, from_run, from_trainer
 from vgsim.experiments.records import Cancelled, write_metrics
@@ -65,7 +66,8 @@ def test_a_run_folder_reads_back_as_the_trainer_it_came_from(tmp_path):
     t = Trainer(net)
     list(t.run(25))
     t.evaluate()
-    live, back = from_trainer(t, net.name), from_run(tmp_path)
+    relative = predicted_gradient_flow(Trainer(net))  # "theory (step 0)": the starting weights
+    live, back = from_trainer(t, net.name, relative), from_run(tmp_path)
     assert back.node_ids == live.node_ids and back.types == live.types
     assert back.functions == live.functions and back.step == live.step == 25
     assert np.allclose(back.node_stats, live.node_stats, rtol=1e-6, equal_nan=True)
@@ -74,6 +76,7 @@ def test_a_run_folder_reads_back_as_the_trainer_it_came_from(tmp_path):
     assert np.array_equal(back.histograms, live.histograms)
     assert back.boundary["kind"] == "classes" and back.boundary["classes"] == 2
     assert np.allclose(back.boundary["outputs"], live.boundary["outputs"])
+    assert back.theory is not None and np.allclose(back.theory, live.theory, equal_nan=True)
 
 
 def test_a_folder_without_a_run_is_refused_by_name(tmp_path):

@@ -16,6 +16,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 from ..engine.errors import VgsimError
+from ..engine.theory import predicted_gradient_flow
 from ..engine.train import Trainer
 from ..experiments.plot_data import PlotData
 from ..experiments.plot_sources import from_trainer
@@ -91,12 +92,13 @@ def animate(
         if plot not in items:
             raise VgsimError(f"No plot called {plot!r}: choose one of {', '.join(items)}.")
         movie = Animation(items[plot], scale)
+        relative = predicted_gradient_flow(trainer)  # from the starting weights, drawn throughout
         marks = np.unique(np.linspace(0, steps, max(2, frames)).round().astype(int))
         for mark in marks:
             while trainer.step_count < mark and not trainer.diverged:
                 trainer.run_block(mark - trainer.step_count)
             if trainer.step_count > 0:
-                dashboard.show_data(from_trainer(trainer, name), everything=True)
+                dashboard.show_data(from_trainer(trainer, name, relative), everything=True)
                 QApplication.processEvents()
                 movie.capture(force=True)
             if trainer.diverged:

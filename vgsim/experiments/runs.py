@@ -20,6 +20,7 @@ import numpy as np
 from ..engine.files import MetricsFile, save_npz, write_json
 from ..engine.spec import Network
 from ..engine.telemetry import StepRecord
+from ..engine.theory import predicted_gradient_flow
 from ..engine.train import StepBlock, Trainer
 from ..engine.warm import start_backward_helper, stop_process
 from .checkpoints import DEFAULT_BUDGET
@@ -49,9 +50,12 @@ class RunFolder:
         self.dir = Path(out_dir)
         self.extra_files = extra_files  # files of this run outside the folder (a state dump)
         self.metrics: MetricsFile | None = None
+        self.relative: np.ndarray | None = None  # the prediction from the starting weights
 
     def start(self, trainer: Trainer, name: str) -> MetricsFile:
         self.dir.mkdir(parents=True, exist_ok=True)
+        # The plots' "theory (step 0)" is predicted from the weights at step 0, not at the end.
+        self.relative = predicted_gradient_flow(trainer) if trainer.step_count == 0 else None
         # First the mark, then the clean-up: until this run ends, nothing here is final.
         write_json(
             self.dir / SUMMARY_FILE,
@@ -78,7 +82,7 @@ class RunFolder:
         """The run ended (ok or diverged): the last rows, the plot snapshot, then the summary."""
         assert self.metrics is not None
         self.metrics.close()
-        write_plot_snapshot(self.dir, trainer, name)
+        write_plot_snapshot(self.dir, trainer, name, self.relative)
         # Diagnosed from the files, so `vgsim diagnose` finds exactly the same.
         summary["findings"] = findings_json(diagnose_folder(self.dir, summary))
         write_json(self.dir / SUMMARY_FILE, summary)
@@ -239,10 +243,13 @@ def final_summary(
     return summary
 
 
-def write_plot_snapshot(out_dir: Path, trainer: Trainer, name: str) -> None:
+def write_plot_snapshot(
+    out_dir: Path, trainer: Trainer, name: str, relative: np.ndarray | None = None
+) -> None:
     """snapshot.npz: what the plots need beyond metrics.csv (the last step's histograms, the
-    decision boundary, the node kinds), so `vgsim export-plots` can draw the run again."""
-    save_npz(out_dir / SNAPSHOT_FILE, snapshot_arrays(from_trainer(trainer, name)))
+    decision boundary, the node kinds), so `vgsim export-plots` can draw the run again.
+    `relative`: the mean-field prediction from the run's starting weights, if known."""
+    save_npz(out_dir / SNAPSHOT_FILE, snapshot_arrays(from_trainer(trainer, name, relative)))
 
 
 def _final(record: StepRecord, trainer: Trainer) -> dict:
