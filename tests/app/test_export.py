@@ -13,9 +13,13 @@ import pytest
 from PySide6.QtGui import QGuiApplication, QImage
 from windows import wait_frame
 
+from vgsim.app.files import RESOURCES
 from vgsim.app.plots.export import CHROME, ExportError, ImageOptions, pixel_size
 from vgsim.cli import main as cli
 from vgsim.engine import load_network, save_network
+from vgsim.engine.lessons import list_lessons
+from vgsim.experiments.plot_sources import from_run
+from vgsim.experiments.records import write_metrics
 
 STEPS = 40
 
@@ -75,21 +79,30 @@ def test_plot_svg_is_xml_with_the_axis_labels_and_title(window, qtbot, tmp_path)
 
 def test_the_export_button_is_left_out_of_the_figure_and_comes_back(window, qtbot, tmp_path):
     trained(window, qtbot)
+    item = window.dashboard.plot_items()["loss"]
     button = window.dashboard.export_buttons["loss"]
     assert getattr(button, CHROME) and button.isVisible()
-    seen = []
-    original = button.hide
+    corner = button.mapRectToItem(item, button.boundingRect()).toAlignedRect()
 
-    def spy() -> None:
-        seen.append("hidden")
-        original()
+    def corner_pixels(path: Path) -> set[tuple[int, int, int]]:
+        image = QImage(str(path))
+        return {
+            image.pixelColor(x, y).getRgb()[:3]
+            for x in range(corner.left(), corner.right())
+            for y in range(corner.top(), corner.bottom())
+        }
 
-    button.hide = spy
-    window.exports.export_plot("loss", tmp_path / "loss.png")
-    assert seen == ["hidden"] and button.isVisible()
-    menu_texts = [
-        a.text() for a in window.dashboard.plot_items()["loss"].getViewBox().menu.actions()
-    ]
+    one = ImageOptions(scale=1.0)  # a pixel of the figure per unit of the plot
+    figure = corner_pixels(window.exports.export_plot("loss", tmp_path / "loss.png", one))
+    assert figure == {(255, 255, 255)}  # the plot's top-right corner, blank
+    assert button.isVisible()  # back on screen
+    setattr(button, CHROME, False)  # the same export, were the button part of the figure
+    try:
+        with_button = corner_pixels(window.exports.export_plot("loss", tmp_path / "b.png", one))
+    finally:
+        setattr(button, CHROME, True)
+    assert with_button != figure  # so the corner is where the button would have shown
+    menu_texts = [a.text() for a in item.getViewBox().menu.actions()]
     assert "Export image…" in menu_texts and "Copy image" in menu_texts
 
 
@@ -136,55 +149,63 @@ def test_export_all_writes_a_png_and_an_svg_of_every_plot_and_can_be_cancelled(
     assert len(stopped) == 3 and len(no_leftovers(tmp_path / "some")) == 3
 
 
-def test_headless_plots_are_the_same_files_as_export_all(window, qtbot, tmp_path):
-    trained(window, qtbot)
+def same_pixels(a: Path, b: Path) -> bool:
+    return QImage(str(a)) == QImage(str(b))
+
+
+def test_headless_plots_show_what_the_window_exports(window, qtbot, tmp_path):
+    frame = trained(window, qtbot)
     net_file = tmp_path / "net.json"
     save_network(window.editor.model.snapshot(), net_file)
     window.exports.export_all_plots(tmp_path / "window")
-    assert (
-        cli(
-            [
-                "run",
-                str(net_file),
-                "--steps",
-                str(STEPS),
-                "--out",
-                str(tmp_path / "run"),
-                "--plots",
-                "png,svg",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
-    headless = sorted(p.name for p in (tmp_path / "run" / "plots").iterdir())
-    assert headless == sorted(no_leftovers(tmp_path / "window"))
-    assert (
-        cli(["export-plots", str(tmp_path / "run"), "--out", str(tmp_path / "again"), "--quiet"])
-        == 0
-    )
+    run = tmp_path / "run"
+    args = ["run", str(net_file), "--steps", str(STEPS), "--out", str(run), "--quiet"]
+    assert cli([*args, "--plots", "png,svg"]) == 0
+    headless = sorted(p.name for p in (run / "plots").iterdir())
+    assert headless == sorted(no_leftovers(tmp_path / "window"))  # the same set of figures
+    # ... of the same figures: what the window draws is what the run folder holds.
+    live, back = window.training.plot_data(frame), from_run(run)
+    assert (back.node_ids, back.step) == (live.node_ids, live.step)
+    np.testing.assert_array_equal(back.tail_steps, live.tail_steps)
+    np.testing.assert_allclose(back.tail_scalars, live.tail_scalars, rtol=1e-6)
+    np.testing.assert_allclose(back.tail_figures, live.tail_figures, rtol=1e-6)
+    np.testing.assert_array_equal(back.histograms, live.histograms)
+    np.testing.assert_allclose(back.boundary["outputs"], live.boundary["outputs"], rtol=1e-6)
+    np.testing.assert_allclose(back.theory, live.theory, rtol=1e-6)
+    # export-plots draws a run folder's figures again, pixel for pixel.
+    assert cli(["export-plots", str(run), "--out", str(tmp_path / "again"), "--quiet"]) == 0
     assert sorted(no_leftovers(tmp_path / "again")) == headless
+    for name in headless:
+        if name.endswith(".png"):
+            assert same_pixels(tmp_path / "again" / name, run / "plots" / name), name
 
 
-def test_window_metrics_match_the_headless_run_column_for_column(window, qtbot, tmp_path):
+def test_export_plots_draws_a_comparison_again_pixel_for_pixel(tmp_path):
+    lesson = list_lessons(RESOURCES / "lessons")[0]
+    cmp = tmp_path / "cmp"
+    files = [str(lesson.path), str(lesson.fixes[0])]
+    assert cli(["compare", *files, "--steps", "20", "--out", str(cmp), "--plots", "png"]) == 0
+    drawn = sorted(p.name for p in (cmp / "plots").iterdir())
+    assert len(drawn) == 4  # which ones: tests/app/test_compare.py
+    again = tmp_path / "again"
+    assert cli(["export-plots", str(cmp), "--out", str(again), "--plots", "png", "--quiet"]) == 0
+    assert sorted(p.name for p in again.iterdir()) == drawn
+    for name in drawn:
+        assert same_pixels(again / name, cmp / "plots" / name), name
+
+
+def test_window_metrics_are_its_runs_history_byte_for_byte(window, qtbot, tmp_path):
+    # That a history written as metrics equals a headless run's: tests/engine/test_records.py.
     trained(window, qtbot)
-    net_file = tmp_path / "net.json"
-    save_network(window.editor.model.snapshot(), net_file)
     job = window.exports.export_metrics(tmp_path / "window.csv")
     qtbot.waitUntil(lambda: job.done and job not in window.exports.jobs, timeout=20000)
     assert job.error is None
-    assert (
-        cli(
-            ["run", str(net_file), "--steps", str(STEPS), "--out", str(tmp_path / "run"), "--quiet"]
-        )
-        == 0
-    )
-    ours = (tmp_path / "window.csv").read_text().splitlines()
-    theirs = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
-    assert ours[0] == theirs[0] and len(ours) == STEPS + 1
-    a = np.loadtxt(ours[1:], delimiter=",")
-    b = np.loadtxt(theirs[1:], delimiter=",")
-    assert np.allclose(a, b, rtol=1e-6, atol=1e-12, equal_nan=True)
+    ids, (_, scalars, stats) = window.training.call(
+        lambda t: (list(t.node_ids), t.history.rows())
+    ).result(20)
+    assert len(scalars) == STEPS
+    write_metrics(tmp_path / "history.csv", ids, scalars, stats)
+    assert (tmp_path / "window.csv").read_bytes() == (tmp_path / "history.csv").read_bytes()
 
 
 def test_state_and_network_exports_use_the_dump_keys_and_the_file_format(window, qtbot, tmp_path):
@@ -221,7 +242,8 @@ def test_state_and_network_exports_use_the_dump_keys_and_the_file_format(window,
             assert ours[key].shape == dump[key].shape, key
 
 
-def test_cancelling_a_metrics_export_leaves_no_file(window, qtbot, tmp_path):
+def test_a_cancelled_metrics_export_stops_and_says_so(window, qtbot, tmp_path):
+    # That a cancelled write leaves no file behind: tests/engine/test_records.py.
     trained(window, qtbot)
     hold = threading.Event()
     window.training.call(lambda _trainer: hold.wait(10))  # the worker is busy until released
@@ -230,8 +252,6 @@ def test_cancelling_a_metrics_export_leaves_no_file(window, qtbot, tmp_path):
     hold.set()
     qtbot.waitUntil(lambda: job.done and job not in window.exports.jobs, timeout=20000)
     assert job.error is not None and "Stopped" in job.error
-    assert "metrics.csv" not in no_leftovers(tmp_path)
-    assert not [n for n in no_leftovers(tmp_path) if n.endswith(".tmp")]
 
 
 def test_dashboard_image_and_clipboard(window, qtbot, tmp_path):
