@@ -29,6 +29,7 @@ class PlotData:
     long_scalars: np.ndarray = field(default_factory=lambda: np.zeros((0, len(SCALARS))))
     boundary: dict | None = None  # {"xs", "ys", "classes" image, "points", "labels"} or sine
     theory: np.ndarray | None = None  # per node: predicted gradient norm at step 0 (or None)
+    start_grad: np.ndarray | None = None  # per node: the gradient norm measured at step 0
     step: int = 0
     name: str = ""
 

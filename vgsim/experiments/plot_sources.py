@@ -80,6 +80,15 @@ def anchored_theory(trainer: Trainer, relative: np.ndarray | None) -> np.ndarray
     return theory_from(trainer.plan, relative, stats[0])
 
 
+def start_gradients(trainer: Trainer) -> np.ndarray | None:
+    """The gradient norm that reached each node at step 0 (the decimated history always keeps
+    step 0): the profile the theory line predicts, kept in view as training moves on."""
+    steps, _, stats = trainer.history.long()
+    if len(steps) == 0 or steps[0] != 0:
+        return None
+    return stats[0, :, S_GRAD].astype(np.float64)
+
+
 def theory_from(plan, relative: np.ndarray | None, first: np.ndarray) -> np.ndarray | None:
     """anchored_theory from step 0's figures (node × STAT_NAMES, as the history keeps them)."""
     if relative is None:
@@ -115,6 +124,7 @@ def plot_of(
         step=trainer.step_count,
         name=name,
         theory=theory,
+        start_grad=start_gradients(trainer),
     )
     data.tail_steps, data.tail_scalars, data.tail_figures = history.tail(TAIL_STEPS, TAIL_FIGURES)
     long_steps, long_scalars, _ = history.long()
@@ -173,6 +183,7 @@ def from_run(run_dir: str | Path) -> PlotData:
         boundary=_boundary(arrays),
         step=int(steps[-1]) + 1,
         theory=arrays.get("theory"),
+        start_grad=stats[0, :, S_GRAD].astype(np.float64) if steps[0] == 0 else None,
         name=str(summary.get("network", run_dir.name))[:200],
     )
     data.tail_steps = steps[-TAIL_STEPS:]

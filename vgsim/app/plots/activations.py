@@ -5,14 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPainterPath
+from PySide6.QtWidgets import QGraphicsPathItem
 
 from ...engine.kernels.stats import S_DEAD, S_MEAN, S_SAT, S_STD
 from ...experiments.plot_data import PlotData
 from .gradients import depth_ticks
-from .style import THIN, KeyRow, finite_points, style_plot
+from .style import KeyRow, Swatch, finite_points, style_plot
 
-RIDGE_HEIGHT = 0.9
+RIDGE_HEIGHT = 0.8  # of the distance between two layers' baselines: ridges never touch
 TOP = 1.08  # the unit-health plot's y range: fractions up to 1, a spread a little over
+BOUNDED = ("sigmoid", "tanh")  # whose end bins hold the saturated units
+SATURATED = "#f9ab00"  # as in the unit-health plot
+BODY = "#1a73e8"
 
 
 def activation_layers(data: PlotData) -> list[int]:
@@ -20,8 +25,32 @@ def activation_layers(data: PlotData) -> list[int]:
     return data.of_type("activation") or data.of_type("dense")
 
 
+class FilledPaths(QGraphicsPathItem):
+    """Many filled outlines in one item (one path, one paint), in the plot's coordinates, with
+    what pyqtgraph's legend needs to draw its sample."""
+
+    def __init__(self, colour: str, alpha: int):
+        super().__init__()
+        fill = pg.mkColor(colour)
+        fill.setAlpha(alpha)
+        self.opts = {"pen": pg.mkPen(colour, width=1), "fillLevel": 0, "fillBrush": fill}
+        self.setPen(self.opts["pen"])
+        self.setBrush(pg.mkBrush(fill))
+
+    def set_outlines(self, outlines: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        path = QPainterPath()
+        for x, y in outlines:
+            path.addPath(pg.arrayToQPath(x, y))  # each is closed by the fill
+        self.setPath(path)
+
+
 class ActivationRidgePlot:
-    """One histogram per layer, stacked from input (bottom) to output (top)."""
+    """One filled histogram per layer, stacked from input (bottom) to output (top), each
+    scaled to its own tallest bin. For sigmoid and tanh the end bins, where the saturated
+    units pile up, are drawn in the saturation colour: a saturated layer stands out as two
+    bars at the ends (as in Glorot & Bengio 2010, Figs. 3-4). For other functions the end
+    bins (ReLU's zeros) are cut at the ridge's height so the rest keeps its shape. Each
+    layer's mean and ±1 std sit on its baseline, under the ridge."""
 
     title = "Activations"
     key = "activations"
@@ -30,17 +59,25 @@ class ActivationRidgePlot:
         self.plot = plot
         style_plot(plot, self.title, "activation value", "layer")
         self.legend = KeyRow(plot)
-        self.curve = plot.plot(pen=pg.mkPen("#1a73e8", width=THIN))
         self.baseline = plot.plot(pen=pg.mkPen("#dadce0", width=1))
-        # Each layer's mean, and a bar one standard deviation either side of it.
-        self.spread = plot.plot(pen=pg.mkPen((217, 48, 37, 110), width=2), name="± 1 std")
-        self.means = plot.plot(pen=None, symbol="|", symbolSize=9, symbolPen="#d93025", name="mean")
+        self.spread = plot.plot(pen=pg.mkPen("#3c4043", width=2), name="mean ± std")
+        self.means = plot.plot(pen=None, symbol="|", symbolSize=7, symbolPen="#3c4043")
+        self.body = FilledPaths(BODY, 110)
+        self.ends = FilledPaths(SATURATED, 230)
+        for item in (self.body, self.ends):
+            item.setZValue(1)  # over the baselines and the spreads
+            plot.addItem(item)
+        self.legend.addItem(Swatch(self.body), "histogram")
+        self.legend.addItem(Swatch(self.ends), "saturated")
 
     def set_layers(self, data: PlotData) -> None:
         self.layers = activation_layers(data)
+        self.bounded = [data.functions[i] in BOUNDED for i in self.layers]
         depth_ticks(self.plot, [data.node_ids[i] for i in self.layers], axis="left", most=10)
-        self.plot.setYRange(-0.2, len(self.layers) + 0.2, padding=0)
+        self.plot.setYRange(-0.3, len(self.layers) - 1 + RIDGE_HEIGHT + 0.1, padding=0)
         self._xrange = None
+        for item in (self.body, self.ends):  # nothing of another network's ridges stays
+            item.set_outlines([])
 
     def update(
         self,
@@ -52,22 +89,28 @@ class ActivationRidgePlot:
         if hist is None or ranges is None or not self.layers:
             return
         bins = hist.shape[1]
-        xs, ys, base_x, base_y = [], [], [], []
+        bodies, ends, base_x, base_y = [], [], [], []
         for row, i in enumerate(self.layers):
             lo, hi = ranges[i]
-            centres = lo + (np.arange(bins) + 0.5) * (hi - lo) / bins
-            h = hist[i]
-            peak = h.max()
-            xs.append(np.concatenate([centres, [np.nan]]))
-            ys.append(
-                np.concatenate([row + RIDGE_HEIGHT * h / (peak if peak > 0 else 1.0), [np.nan]])
-            )
+            edges = lo + np.arange(bins + 1) * (hi - lo) / bins
+            h = np.nan_to_num(hist[i].astype(np.float64))
+            # Bounded functions: scaled to the tallest bin, so that saturation towers. Others:
+            # to the tallest inner bin, the end bins (ReLU's zeros, outliers) cut at the top.
+            peak = h.max() if self.bounded[row] or bins < 3 else h[1:-1].max()
+            heights = np.minimum(RIDGE_HEIGHT * h / (peak if peak > 0 else 1.0), RIDGE_HEIGHT)
+            if self.bounded[row]:
+                bodies.append(steps(edges[1:-1], heights[1:-1], row))
+                ends.append(steps(edges[:2], heights[:1], row))
+                ends.append(steps(edges[-2:], heights[-1:], row))
+            else:
+                bodies.append(steps(edges, heights, row))
             base_x.append([lo, hi, np.nan])
             base_y.append([row, row, np.nan])
-        self.curve.setData(np.concatenate(xs), np.concatenate(ys), connect="finite")
+        self.body.set_outlines(bodies)
+        self.ends.set_outlines(ends)
         self.baseline.setData(np.concatenate(base_x), np.concatenate(base_y), connect="finite")
         if stats is not None:
-            rows = np.arange(len(self.layers)) + 0.05
+            rows = np.arange(len(self.layers), dtype=float)
             means, spreads = stats[self.layers, S_MEAN], stats[self.layers, S_STD]
             keep = np.isfinite(means)
             self.means.setData(means[keep], rows[keep])
@@ -81,6 +124,14 @@ class ActivationRidgePlot:
         if span != self._xrange:
             self._xrange = span
             self.plot.setXRange(*span, padding=0.02)
+
+
+def steps(edges: np.ndarray, heights: np.ndarray, base: float) -> tuple[np.ndarray, np.ndarray]:
+    """The outline of a histogram standing on `base`: bins `edges[k]..edges[k+1]` of
+    `heights[k]`, as a closed staircase."""
+    x = np.repeat(edges, 2)
+    y = np.concatenate([[0.0], np.repeat(heights, 2), [0.0]]) + base
+    return x, y
 
 
 class UnitHealthPlot:
@@ -101,7 +152,7 @@ class UnitHealthPlot:
         plot.addItem(self.saturated)
         plot.addItem(self.dead)
         dashed = pg.mkPen("#5f6368", width=1.5, style=Qt.PenStyle.DashLine)
-        self.spread = plot.plot(pen=dashed, symbol="o", symbolSize=4, name="activation std")
+        self.spread = plot.plot(pen=dashed, symbol="o", symbolSize=4, name="std")
         plot.setYRange(0, TOP, padding=0)
         plot.getAxis("left").setTicks([[(v, f"{v:g}") for v in (0, 0.25, 0.5, 0.75, 1)]])
 

@@ -26,6 +26,8 @@ from .style import (
 )
 
 FADED_STEPS = 5
+LAYER_AXIS = "layer (input → output)"
+BLOCK_AXIS = "block (input → output)"
 
 
 def depth_ticks(plot: pg.PlotItem, labels: list[str], axis: str = "bottom", most: int = 6) -> None:
@@ -33,17 +35,28 @@ def depth_ticks(plot: pg.PlotItem, labels: list[str], axis: str = "bottom", most
     plot.getAxis(axis).setTicks([[(i, labels[i]) for i in range(0, len(labels), every)], []])
 
 
+def depth_nodes(data: PlotData, every_node: bool = False) -> list[int]:
+    """The nodes a depth profile shows: one per layer (its dense block, whose gradient sets its
+    weights' update) or, `every_node`, every block after the input. A dense block and its
+    activation differ by the activation's derivative, so plotting both makes a sawtooth."""
+    dense = data.of_type("dense")
+    return dense if dense and not every_node else data.layer_nodes()
+
+
 class GradientFlowPlot:
-    """Gradient norm reaching each block, input on the left, output on the right (log scale).
-    Falls to the left: vanishing. Rises to the left: exploding."""
+    """Gradient norm reaching each layer, input on the left, output on the right (log scale).
+    Falls to the left: vanishing. Rises to the left: exploding. With the theory it is set
+    against the profile measured at step 0, the one the theory predicts."""
 
     title = "Gradient flow"
     key = "gradient-flow"
 
     def __init__(self, plot: pg.PlotItem):
         self.plot = plot
-        style_plot(plot, self.title, "depth (input → output)", "gradient norm", log_y=True)
-        self.legend = KeyRow(plot)
+        style_plot(plot, self.title, LAYER_AXIS, "gradient norm", log_y=True)
+        self.legend = KeyRow(plot, columns=4)
+        self.legend.reserve(["theory", "step 0"])
+        self.every_node = False
         self.faded = [
             plot.plot(pen=pg.mkPen((26, 115, 232, 40 + 25 * k), width=1))
             for k in range(FADED_STEPS)
@@ -53,7 +66,7 @@ class GradientFlowPlot:
             symbol="o",
             symbolSize=5,
             symbolBrush=BACKPROP,
-            name="back-propagated",
+            name="backprop",
             antialias=True,
         )
         self.weights = plot.plot(
@@ -62,7 +75,18 @@ class GradientFlowPlot:
         # Mean-field prediction at initialisation (plain chains only): in the legend when shown.
         self.theory = pg.PlotDataItem(pen=pg.mkPen(THEORY, width=1.5, style=Qt.PenStyle.DashLine))
         plot.addItem(self.theory)
-        self._theory_named = False
+        grey = pg.mkColor(THEORY)
+        self.start = pg.PlotDataItem(
+            pen=pg.mkPen(grey, width=1),
+            symbol="o",
+            symbolSize=6,
+            symbolPen=pg.mkPen(grey, width=1.2),
+            symbolBrush=None,
+        )
+        plot.addItem(self.start)
+        # What each step-0 curve shows now (values, not arrays: every frame brings a new copy).
+        self._drawn: dict[str, np.ndarray | None] = {"theory": None, "start": None}
+        self._data: PlotData | None = None
         self._previous: deque[np.ndarray] = deque(maxlen=FADED_STEPS)
         self._last_step = -1
         self._frames = 0
@@ -77,19 +101,53 @@ class GradientFlowPlot:
             curve.setVisible(on)
 
     def show_theory(self, on: bool) -> None:
+        """The prediction and the step-0 profile it predicts, together."""
         self.theory.setVisible(on)  # its legend entry stays, marked hidden
+        self.start.setVisible(on)
+
+    def show_every_node(self, on: bool) -> None:
+        """Every block (dense and activation apart) instead of one point per layer."""
+        self.every_node = on
+        self.plot.getAxis("bottom").setLabel(
+            BLOCK_AXIS if on else LAYER_AXIS, **{"font-size": "8pt"}
+        )
+        if self._data is not None:
+            self.set_layers(self._data)
+            self.settle_next()
 
     def set_layers(self, data: PlotData) -> None:
-        self.layers = data.layer_nodes()
+        self._data = data
+        self.layers = depth_nodes(data, self.every_node)
         self.plot.setXRange(-0.5, len(self.layers) - 0.5, padding=0)
         depth_ticks(self.plot, [data.node_ids[i] for i in self.layers], most=4)
         self._previous.clear()
-        self.theory.setData([], [])
-        if self._theory_named:
-            self.legend.removeItem(self.theory)
-            self._theory_named = False
+        for name in self._drawn:
+            self._draw_start(name, None)
+
+    def _draw_start(self, name: str, values: np.ndarray | None) -> None:
+        """A step-0 curve (the theory, or the profile measured then), redrawn only when its
+        values change, with its legend entry only while it has any."""
+        old = self._drawn[name]
+        if values is None and old is None:
+            return
+        if values is not None and old is not None and np.array_equal(values, old, equal_nan=True):
+            return
+        item, label = {
+            "theory": (self.theory, "theory"),
+            "start": (self.start, "step 0"),
+        }[name]
+        if values is None:
+            item.setData([], [])
+            self.legend.removeItem(item)
+        else:
+            x = np.arange(len(self.layers), dtype=float)
+            item.setData(*finite_points(x, positive(values[self.layers])))
+            if old is None:
+                self.legend.addItem(item, label)
+        self._drawn[name] = None if values is None else np.array(values)
 
     def update(self, data: PlotData, stats: np.ndarray | None) -> None:
+        self._data = data
         if stats is None:
             return
         x = np.arange(len(self.layers), dtype=float)
@@ -97,10 +155,8 @@ class GradientFlowPlot:
         weight = positive(stats[self.layers, S_PGRAD])
         self.signal.setData(*finite_points(x, signal))
         self.weights.setData(*finite_points(x, weight))
-        if data.theory is not None and not self._theory_named:
-            self.theory.setData(*finite_points(x, positive(data.theory[self.layers])))
-            self.legend.addItem(self.theory, "theory (step 0)")
-            self._theory_named = True
+        self._draw_start("theory", data.theory)
+        self._draw_start("start", data.start_grad)
         if data.step != self._last_step:
             self._previous.append(signal)
             self._last_step = data.step
@@ -109,8 +165,10 @@ class GradientFlowPlot:
         self._frames += 1
         if self._frames % 10 == 1:
             shown = [signal, weight]
-            if data.theory is not None and self.theory.isVisible():  # it stays in view too
-                shown.append(positive(data.theory[self.layers]))
+            if self.theory.isVisible():  # the step-0 curves stay in view too
+                for start in (data.theory, data.start_grad):
+                    if start is not None:
+                        shown.append(positive(start[self.layers]))
             settle_y(self.plot, log_range(np.concatenate(shown)))
 
 
@@ -119,9 +177,12 @@ class GradientHeatmap:
 
     title = "Gradient history"
     key = "gradient-history"
+    extra_width = 82  # pixels: the colour bar and its axis, right of the data
 
     def __init__(self, plot: pg.PlotItem):
         self.plot = plot
+        self.every_node = False
+        self._data: PlotData | None = None
         style_plot(plot, self.title, "step", "layer (input at bottom)")
         self.image = pg.ImageItem(axisOrder="row-major")
         plot.addItem(self.image)
@@ -134,12 +195,23 @@ class GradientHeatmap:
         )
         self.bar.setImageItem(self.image, insert_in=plot)
 
+    def show_every_node(self, on: bool) -> None:
+        self.every_node = on
+        self.plot.getAxis("left").setLabel(
+            "block (input at bottom)" if on else "layer (input at bottom)", **{"font-size": "8pt"}
+        )
+        if self._data is not None:
+            self.set_layers(self._data)
+            self.update(self._data)
+
     def set_layers(self, data: PlotData) -> None:
-        self.layers = data.layer_nodes()
+        self._data = data
+        self.layers = depth_nodes(data, self.every_node)
         depth_ticks(self.plot, [data.node_ids[i] for i in self.layers], axis="left", most=8)
         self.plot.setYRange(-0.5, len(self.layers) - 0.5, padding=0)
 
     def update(self, data: PlotData) -> None:
+        self._data = data
         steps = data.tail_steps
         if len(steps) == 0:
             return

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QSizePolicy
 
 BACKGROUND = "w"
@@ -34,6 +34,7 @@ pg.setConfigOptions(antialias=False, background=BACKGROUND, foreground=FOREGROUN
 # Curves with many points use 1-pixel pens: wider ones cost several times more to draw.
 THIN = 1.0
 TICK_TEXT_WIDTH = 40  # pixels: "0.0001" and "1e+10" fit
+TITLE_HEIGHT = 20  # pixels: a plot's title row
 
 
 class SteadyAxis(pg.AxisItem):
@@ -45,13 +46,34 @@ class SteadyAxis(pg.AxisItem):
 
     def __init__(self, orientation: str) -> None:
         super().__init__(orientation)
-        self.setStyle(autoReduceTextSpace=False)
+        # Labels may run this far past the axis's ends (pyqtgraph drops the first label of a
+        # bottom axis otherwise: "dense1" under the first layer is wider than its share).
+        self.setStyle(autoReduceTextSpace=False, hideOverlappingLabels=24)
         self.textWidth = TICK_TEXT_WIDTH  # most labels fit from the start
 
     def setRange(self, mn: float, mx: float) -> None:
         if self.picture is not None and list(self.range) == [mn, mx]:
             return
         super().setRange(mn, mx)
+
+    def generateDrawSpecs(self, p):
+        """pyqtgraph always draws its first level of tick labels, crowded or not (in a short
+        plot "0.01" lands on "0.0001"): keep a label only if it clears the ones kept before."""
+        specs = super().generateDrawSpecs(p)
+        if specs is None:
+            return None
+        axis, ticks, texts = specs
+        return axis, ticks, apart(texts)
+
+
+def apart(texts: list, gap: float = 2.0) -> list:
+    """The tick labels (rect, flags, text) that do not overlap an earlier one, `gap` apart."""
+    kept: list = []
+    for spec in texts:
+        room = spec[0].adjusted(-gap / 2, -gap / 2, gap / 2, gap / 2)
+        if not any(room.intersects(other[0]) for other in kept):
+            kept.append(spec)
+    return kept
 
 
 def steady_axes() -> dict[str, SteadyAxis]:
@@ -75,7 +97,9 @@ def set_title(plot: pg.PlotItem, title: str) -> None:
 
         label.updateMin = update_min
         label.narrows = True
-    plot.setTitle(title, size="10pt", bold=True)
+    plot.setTitle(title, size="9pt", bold=True)
+    plot.layout.setRowFixedHeight(0, TITLE_HEIGHT)  # pyqtgraph keeps 30 pixels
+    label.setMaximumHeight(TITLE_HEIGHT)
 
 
 def style_plot(
@@ -171,6 +195,36 @@ def depth_pen(i: int, n: int, width: float = 1.5) -> pg.mkPen:
     return pg.mkPen(colour, width=width)
 
 
+SAMPLE_WIDTH, SAMPLE_HEIGHT = 20, 14  # pixels: a legend sample (pyqtgraph's are 20 tall)
+
+
+class CompactSample(pg.ItemSample):
+    """pyqtgraph's legend sample (a line, a symbol), in a row 14 pixels tall instead of 20."""
+
+    def __init__(self, item) -> None:
+        super().__init__(item)
+        self.setFixedHeight(SAMPLE_HEIGHT)
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(0, 0, SAMPLE_WIDTH, SAMPLE_HEIGHT)
+
+    def paint(self, p, *args) -> None:
+        p.translate(0, (SAMPLE_HEIGHT - 20) / 2)
+        super().paint(p, *args)
+
+
+class Swatch(CompactSample):
+    """A legend sample for a filled area: a square in its colours."""
+
+    def paint(self, p, *args) -> None:
+        if not self.item.isVisible():
+            super().paint(p, *args)  # pyqtgraph's "hidden" eye
+            return
+        p.setPen(pg.mkPen(self.item.opts["pen"]))
+        p.setBrush(pg.mkBrush(self.item.opts["fillBrush"]))
+        p.drawRect(QRectF(4, 1, 12, 12))
+
+
 class KeyRow(pg.LegendItem):
     """A plot's legend as a row under its x axis. Curves over the steps reach every corner of
     their plot as training goes on, so a legend inside it would always hide the newest part.
@@ -179,11 +233,13 @@ class KeyRow(pg.LegendItem):
     ROW = 4  # in the PlotItem's layout: title, top axis, view, bottom axis, then this
 
     def __init__(self, plot: pg.PlotItem, columns: int = 3):
-        super().__init__(labelTextSize="8pt", colCount=columns)
+        super().__init__(labelTextSize="8pt", colCount=columns, sampleType=CompactSample)
         self._plot = plot
         self._most_columns = columns
         self._fitted: tuple[float, int] | None = None  # (plot width, entries) last fitted to
         self.layout.setContentsMargins(0, 0, 0, 0)
+        self.layout.setVerticalSpacing(0)
+        self.layout.setHorizontalSpacing(3)  # pyqtgraph's 5 wrap a 300-pixel plot's key
         self.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self.setMinimumWidth(0)  # never widens the plot: it wraps instead (fit_width)
         plot.layout.addItem(self, self.ROW, 0, 1, 3)
@@ -193,6 +249,9 @@ class KeyRow(pg.LegendItem):
 
     def addItem(self, item: object, name: str) -> None:
         super().addItem(item, name)
+        label = self.items[-1][1]
+        label.item.document().setDocumentMargin(1)  # Qt's 4 make a row 21 pixels tall
+        label.updateMin()
         self.fit_width()
 
     def removeItem(self, item: object) -> None:
@@ -201,6 +260,31 @@ class KeyRow(pg.LegendItem):
 
     def updateSize(self) -> None:
         self.updateGeometry()  # the plot's layout sizes and places it: no geometry of its own
+
+    def reserve(self, names: list[str]) -> None:
+        """Entries that come and go (a prediction shown only for some networks): counted by
+        `rows_for` even while absent, so that a page's layout need not change when they come."""
+        self._reserved = list(names)
+
+    def rows_for(self, width: float) -> int:
+        """How many rows the key takes in a plot `width` pixels wide (as `fit_width` would
+        wrap it), counting the reserved entries."""
+        present = {label.text: label for _, label in self.items}
+        font = QFontMetricsF(QFont(QFont().family(), 8))
+        texts = [label.minimumWidth() for label in present.values()] + [
+            font.horizontalAdvance(name) + 2
+            for name in getattr(self, "_reserved", [])
+            if name not in present
+        ]
+        if not texts:
+            return 0
+        gap = self.layout.horizontalSpacing()
+        entries = [SAMPLE_WIDTH + gap + text for text in texts]
+        for columns in range(max(1, min(self._most_columns, len(entries))), 0, -1):
+            widest = [max(entries[j::columns]) for j in range(columns)]
+            if sum(widest) + gap * (columns - 1) <= width:
+                return -(-len(entries) // columns)
+        return len(entries)
 
     def fit_width(self) -> None:
         """As many entries to a row as the plot's width holds."""
