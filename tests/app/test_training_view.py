@@ -22,12 +22,12 @@ def test_step_action_trains_one_mini_batch_and_the_plots_follow(window, qtbot):
     window.actions["step"].trigger()
     frame = wait_frame(qtbot, window, lambda f: f.step_count == 1)
     assert frame.record is not None and frame.record.step == 0
-    n_layers = len(frame.nodes[0]) - 1  # every block after the input
+    dense = [i for i, kind in enumerate(frame.nodes[1]) if kind == "dense"]  # one per layer
     flow = window.dashboard.plots["gradient-flow"]
     x, y = flow.signal.getData()
-    assert len(x) == n_layers and np.isfinite(y).sum() >= n_layers - 1
+    assert flow.layers == dense and len(x) == len(dense) and np.isfinite(y).all()
     heat = window.dashboard.plots["gradient-history"]
-    assert heat.image.image.shape[0] == n_layers
+    assert heat.image.image.shape[0] == len(dense)
     ridge = window.dashboard.plots["activations"]
     assert len(ridge.layers) == 4  # the four tanh layers
     stats = frame.record.node_stats[ridge.layers]
@@ -50,7 +50,9 @@ def test_every_plot_shows_the_networks_layers_and_moves_with_training(window, qt
         return {
             "gradient-flow": plots["gradient-flow"].signal.getData()[1],
             "gradient-history": plots["gradient-history"].image.image,
-            "activations": plots["activations"].curve.getData()[1],
+            "activations": np.array(
+                [(p.x(), p.y()) for p in plots["activations"].body.path().toFillPolygon()]
+            ),
             "loss": plots["loss"].batch.getData()[1],
             "accuracy": plots["accuracy"].batch.getData()[1],
             "decision-boundary": plots["decision-boundary"].image.image,
@@ -92,8 +94,8 @@ def test_canvas_tint_follows_the_gradient_reaching_each_block(window, qtbot):
         if expected is not None:
             assert tint.name() == expected.name()
             assert "gradient reaching it" in window.scene.nodes[node_id].toolTip()
-    assert key.isVisible()  # the colour scale's key, inside the canvas
-    assert window.view.viewport().geometry().contains(key.geometry())
+    assert key.isVisible()  # the colour scale's key, under the canvas: over no block
+    assert not key.geometry().intersects(window.view.geometry())
 
 
 def test_edges_thicken_with_the_signal_they_carry(window, qtbot):
@@ -440,8 +442,8 @@ def test_gradient_flow_shows_the_mean_field_prediction_for_plain_chains_only(win
     wait_frame(qtbot, window, lambda f: f.step_count == 1 and f.plot.theory is not None)
     flow = window.dashboard.plots["gradient-flow"]
     x, y = flow.theory.getData()
-    assert len(x) == len(flow.layers) - 1  # every block but the output
-    assert flow._theory_named
+    assert len(x) == len(flow.layers)  # one point per layer
+    assert flow._drawn["theory"] is not None
     from vgsim.engine.builders import residual_mlp
 
     window.editor.load(residual_mlp(2, 8, 3, training={"batch_size": 16}), None)
@@ -455,7 +457,7 @@ def test_gradient_flow_shows_the_mean_field_prediction_for_plain_chains_only(win
     window.actions["step"].trigger()
     frame = wait_frame(qtbot, window, lambda f: f.step_count == 1)
     assert frame.plot.theory is None
-    assert len(flow.theory.getData()[0] or []) == 0 and not flow._theory_named
+    assert len(flow.theory.getData()[0] or []) == 0 and flow._drawn["theory"] is None
 
 
 def test_plots_of_an_earlier_network_are_marked_while_the_canvas_has_problems(window, qtbot):

@@ -154,11 +154,16 @@ class ExportController(QObject):
         options: ImageOptions | None = None,
         progress: Callable[[int, int], bool] | None = None,
     ) -> list[Path]:
-        self.dashboard.refresh_all()
-        self.dashboard.fit_steps()  # as `vgsim run --plots` draws them
-        return export_all(
-            self.dashboard.plot_items(), folder, self.stem(), options=options, progress=progress
-        )
+        # Every plot, those on other tabs too, laid out as `vgsim run --plots` lays them out.
+        with self.dashboard.every_plot():
+            self.dashboard.fit_steps()  # as `vgsim run --plots` draws them
+            return export_all(
+                self.dashboard.plot_items(),
+                folder,
+                self.stem(),
+                options=options,
+                progress=progress,
+            )
 
     def export_all_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(
@@ -185,6 +190,7 @@ class ExportController(QObject):
     # --- animation ----------------------------------------------------------------------------
     def start_recording(self, key: str = "gradient-flow") -> None:
         """Capture `key` each time the view redraws (at most 10 a second) until stopped."""
+        self.dashboard.reveal(key)  # on screen: a plot on another tab is not drawn
         self.recording = Animation(self.dashboard.plot_items()[key])
         self.recording.capture(force=True)
         self.training.frame_ready.connect(self._capture)

@@ -21,10 +21,8 @@ from ..engine.train import Trainer
 from ..experiments.plot_data import PlotData
 from ..experiments.plot_sources import from_trainer
 from .plots.animation import Animation
-from .plots.dashboard import Dashboard
+from .plots.dashboard import FIGURE_SIZE, Dashboard
 from .plots.export import FORMATS, ImageOptions, export_all, file_stem
-
-FIGURE_SIZE = (1500, 960)  # the dashboard's size: each plot about 490 × 310 before scaling
 
 
 def ensure_app() -> QApplication:

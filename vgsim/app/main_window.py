@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSettings, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QShowEvent
-from PySide6.QtWidgets import (
-    QDockWidget,
-    QLabel,
-    QMainWindow,
-    QProgressBar,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QMainWindow
 
 from ..engine.lessons import Lesson
 from ..engine.spec import read_network
@@ -35,6 +27,7 @@ from .plots.dashboard import Dashboard
 from .side_by_side import SideBySide
 from .sweep.launcher import TrainabilityMaps
 from .training import TrainingController
+from .window_layout import build_layout, wire_layout
 from .worker import Frame
 
 STATE_KEY = "window_state/3"  # bump when the docks change, so an old layout is not restored
@@ -72,6 +65,7 @@ class MainWindow(QMainWindow):
             self.settings,
         )
         self.menus = build_menus(self)
+        wire_layout(self)
         self._wire()
         self._restore_state()
         if open_default and DEFAULT_NETWORK.exists():
@@ -83,68 +77,7 @@ class MainWindow(QMainWindow):
 
     # --- layout -------------------------------------------------------------------------------
     def _build_layout(self) -> None:
-        self.resize(1500, 950)
-        self.canvas_box = QWidget()
-        box = QVBoxLayout(self.canvas_box)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(self.view)
-        self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.addWidget(self.canvas_box)
-        # Over the plots when the canvas no longer matches them (the network has problems).
-        self.stale_banner = QLabel(
-            "⚠ These plots are from the last network that could train: "
-            "fix the problems listed on the left to train this one."
-        )
-        self.stale_banner.setStyleSheet("background: #fef7e0; color: #7a4f01; padding: 4px;")
-        self.stale_banner.hide()
-        plots_box = QWidget()
-        plots = QVBoxLayout(plots_box)
-        plots.setContentsMargins(0, 0, 0, 0)
-        plots.setSpacing(0)
-        plots.addWidget(self.stale_banner)
-        plots.addWidget(self.dashboard)
-        self.splitter.addWidget(plots_box)
-        self.splitter.setSizes([330, 620])
-        self.setCentralWidget(self.splitter)
-        self.palette_dock = self._dock("Blocks", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.inspector_dock = self._dock(
-            "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea
-        )
-        self.problems_dock = self._dock(
-            "Problems", self.problems, Qt.DockWidgetArea.LeftDockWidgetArea
-        )
-        self.diagnosis_dock = self._dock(
-            "Diagnosis", self.diagnosis, Qt.DockWidgetArea.RightDockWidgetArea
-        )
-        self.lessons_dock = self._dock(
-            "Lessons", self.lessons, Qt.DockWidgetArea.RightDockWidgetArea
-        )
-        self.tabifyDockWidget(self.inspector_dock, self.diagnosis_dock)
-        self.tabifyDockWidget(self.diagnosis_dock, self.lessons_dock)
-        self.inspector_dock.raise_()
-        self.palette_dock.setMinimumWidth(190)
-        self.inspector_dock.setMinimumWidth(320)
-        self.phase_label = QLabel()
-        self.preparing = QProgressBar()  # busy while a trainer is built (first run: compiling)
-        self.preparing.setRange(0, 0)
-        self.preparing.setMaximumWidth(160)
-        self.preparing.setToolTip(
-            "Preparing the training kernels: compiled once on the first "
-            "run (about 15 s), then loaded from the cache"
-        )
-        self.preparing.hide()
-        self.statusBar().addPermanentWidget(self.preparing)
-        self.progress_label = QLabel("step 0")
-        self.play_reason = QLabel()
-        for label in (self.phase_label, self.progress_label, self.play_reason):
-            self.statusBar().addPermanentWidget(label)
-
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(title.replace(" ", "_").lower())
-        dock.setWidget(widget)
-        self.addDockWidget(area, dock)
-        return dock
+        build_layout(self)
 
     def _wire(self) -> None:
         self.scene.connect_requested.connect(self.editor.connect)

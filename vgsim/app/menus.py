@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .files import FileController
     from .panels.lessons import LessonsPanel
     from .plots.dashboard import Dashboard
+    from .plots.pages import PlotPages
     from .side_by_side import SideBySide
     from .training import TrainingController
 
@@ -39,6 +40,7 @@ class MenuHost(Protocol):
     exports: ExportController
     view: CanvasView
     dashboard: Dashboard
+    plot_pages: PlotPages
     lessons: LessonsPanel
     side_by_side: SideBySide
     training: TrainingController
@@ -256,8 +258,22 @@ def build_menus(window: MenuHost) -> Menus:
     # The loss plot's own menu switches its scale too, and a click on the prediction's legend
     # entry hides it: the menu follows both.
     dash.plots["loss"].plot.ctrl.logYCheck.toggled.connect(window.actions["log_loss"].setChecked)
-    theory = dash.plots["gradient-flow"].theory
-    theory.visibleChanged.connect(lambda: window.actions["theory"].setChecked(theory.isVisible()))
+    dash.theory_toggled.connect(window.actions["theory"].setChecked)
+    every = a(
+        "every_block",
+        "Gradient flow: &every block",
+        dash.show_every_node,
+        tip="A point for every block (dense and activation apart), not one per layer",
+    )
+    every.setCheckable(True)
+    view.addAction(every)
+    canvas = window.plot_pages.canvas_button  # the button over the plots, and this, agree
+    shown = a("canvas", "&Canvas above the plots", canvas.setChecked, "Ctrl+Shift+H")
+    shown.setToolTip("Hide the canvas to give the plots the whole height")
+    shown.setCheckable(True)
+    shown.setChecked(canvas.isChecked())
+    canvas.toggled.connect(shown.setChecked)
+    view.addAction(shown)
     view.addSeparator()
     for dock in (
         window.palette_dock,

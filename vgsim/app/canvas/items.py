@@ -23,6 +23,11 @@ from ..theme import SKIP_COLOUR, TYPE_COLOURS
 
 NODE_W, NODE_H = 112.0, 58.0
 PORT_R = 6.0
+# Level of detail. Below FULL_DETAIL (zoom) a block's two lines of 8-9 pt text would be
+# unreadable: it shows one label instead, in letters LABEL_PIXELS tall on screen, its name
+# (or, below SHORT_BELOW, a short name such as "d10") shortened to fit; below NO_TEXT, none.
+FULL_DETAIL, SHORT_BELOW, NO_TEXT = 0.75, 0.4, 0.18
+LABEL_PIXELS = 11.0
 EDGE_COLOUR = QColor("#6b7280")
 ERROR_COLOUR = QColor("#d93025")
 
@@ -46,6 +51,16 @@ def describe(node: NodeSpec) -> str:
             "binary_cross_entropy": "binary CE",
         }.get(str(p["loss"]), str(p["loss"]))
     return "data"
+
+
+def short_name(name: str) -> str:
+    """A name in a few letters: "dense10" → "d10", "act3" → "a3", "out" stays."""
+    if len(name) <= 3:
+        return name
+    digits = len(name) - len(name.rstrip("0123456789"))
+    if 0 < digits < len(name):
+        return name[0] + name[-digits:]
+    return name[:3] + "…"
 
 
 def glyph(node: NodeSpec) -> str:
@@ -91,6 +106,7 @@ class NodeItem(QGraphicsObject):
         self.tint: QColor | None = None
         self.highlight = False
         self.figures = ""  # live figures for the tooltip, set by the training view
+        self._labels: dict[int, tuple[QFont, str]] = {}  # by zoom step: the zoomed-out label
         self.update_from(node)
 
     def update_from(self, node: NodeSpec) -> None:
@@ -105,6 +121,7 @@ class NodeItem(QGraphicsObject):
         self._subtitle_text = QFontMetrics(_Fonts.get().subtitle).elidedText(
             self.subtitle, Qt.TextElideMode.ElideRight, width
         )
+        self._labels.clear()
         self.n_inputs = 0
         if node.pos is not None:
             self.setPos(QPointF(*node.pos))
@@ -156,8 +173,29 @@ class NodeItem(QGraphicsObject):
     def has_output_port(self) -> bool:
         return self.node_type != "output"
 
+    def zoomed_out_label(self, zoom: float) -> tuple[QFont, str] | None:
+        """The one label a block shows when zoomed out: a font LABEL_PIXELS tall on screen
+        (as far as the block's height allows) and the name, short or elided to fit."""
+        if zoom < NO_TEXT:
+            return None
+        step = int(zoom * 40)  # fonts and elisions are made once per step of 2.5 % zoom
+        if step not in self._labels:
+            font = QFont("DejaVu Sans")
+            font.setBold(True)
+            font.setPixelSize(
+                max(1, int(min(LABEL_PIXELS / max(step / 40, NO_TEXT), NODE_H * 0.75)))
+            )
+            metrics, room = QFontMetrics(font), int(NODE_W - 30)
+            name = self.title
+            if zoom < SHORT_BELOW and metrics.horizontalAdvance(name) > room:
+                name = short_name(name)
+            text = metrics.elidedText(name, Qt.TextElideMode.ElideRight, room)
+            self._labels[step] = (font, text)
+        return self._labels[step]
+
     def paint(self, painter: QPainter, option, widget=None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        zoom = option.levelOfDetailFromTransform(painter.worldTransform())
         base = QColor(TYPE_COLOURS.get(self.node_type, "#888888"))
         fill = QColor(self.tint) if self.tint is not None else QColor("#ffffff")
         if self.highlight:
@@ -171,20 +209,27 @@ class NodeItem(QGraphicsObject):
         painter.drawRoundedRect(self.body(), 9, 9)
         painter.fillRect(QRectF(1.5, 1.5, 22, NODE_H - 3), base)
         fonts = _Fonts.get()
-        painter.setPen(QColor("white"))
-        painter.setFont(fonts.glyph)
-        painter.drawText(QRectF(1.5, 0, 22, NODE_H), Qt.AlignmentFlag.AlignCenter, self.symbol)
         text_colour = (
             QColor("#111111")
             if self.tint is None or self.tint.lightness() > 110
             else QColor("white")
         )
-        painter.setPen(text_colour)
         left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-        painter.setFont(fonts.title)
-        painter.drawText(QRectF(28, 6, NODE_W - 32, 20), left, self._title_text)
-        painter.setFont(fonts.subtitle)
-        painter.drawText(QRectF(28, 28, NODE_W - 32, 22), left, self._subtitle_text)
+        if zoom >= FULL_DETAIL:
+            painter.setPen(QColor("white"))
+            painter.setFont(fonts.glyph)
+            painter.drawText(QRectF(1.5, 0, 22, NODE_H), Qt.AlignmentFlag.AlignCenter, self.symbol)
+            painter.setPen(text_colour)
+            painter.setFont(fonts.title)
+            painter.drawText(QRectF(28, 6, NODE_W - 32, 20), left, self._title_text)
+            painter.setFont(fonts.subtitle)
+            painter.drawText(QRectF(28, 28, NODE_W - 32, 22), left, self._subtitle_text)
+        else:
+            label = self.zoomed_out_label(zoom)
+            if label is not None:
+                painter.setPen(text_colour)
+                painter.setFont(label[0])
+                painter.drawText(QRectF(27, 0, NODE_W - 29, NODE_H), left, label[1])
         painter.setPen(QPen(base.darker(130), 1.5))
         painter.setBrush(QBrush(QColor("white")))
         if self.has_input_port():

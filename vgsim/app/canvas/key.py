@@ -1,16 +1,19 @@
-"""The key to the canvas tint: the gradient colour scale, log10, in the heat map's colours."""
+"""The key to the canvas tint: the gradient colour scale, log10, in the heat map's colours.
+
+A strip under the canvas, not over it: over the canvas it would hide the blocks behind it."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QLinearGradient, QPainter, QPen
-from PySide6.QtWidgets import QWidget
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QLinearGradient, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ..theme import GRADIENT_LEVELS, GRADIENT_MAP
 
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-BAR = QRectF(18, 22, 200, 10)  # where the colours go, in the key's own pixels
-MARGIN = 8  # from the canvas's corner
+TEXT = "Block colour: gradient reaching it (log scale)"
+BAR_WIDTH, BAR_HEIGHT = 180, 8
+HEIGHT = 26
 
 
 def decade(exponent: int) -> str:
@@ -18,39 +21,47 @@ def decade(exponent: int) -> str:
 
 
 class GradientKey(QWidget):
-    """A colour bar in the canvas's lower left corner: what a block's tint says about the
-    gradient reaching it (dark: vanished, yellow: exploding). Shown once blocks are tinted."""
+    """What a block's tint says about the gradient reaching it (dark: vanished, yellow:
+    exploding), on one line. Shown once blocks are tinted."""
 
-    def __init__(self, view: QWidget):
-        super().__init__(view)
-        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.setFixedSize(int(BAR.right() + 20), 52)
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setFixedHeight(HEIGHT)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.text_font = QFont("DejaVu Sans", 8)
+        self.tick_font = QFont("DejaVu Sans", 7)
         self.hide()
 
-    def place(self) -> None:
-        area = self.parentWidget().viewport().geometry()
-        self.move(area.left() + MARGIN, area.bottom() - self.height() - MARGIN)
+    def bar(self) -> QRectF:
+        left = 10 + QFontMetrics(self.text_font).horizontalAdvance(TEXT) + 12
+        return QRectF(left, 5, BAR_WIDTH, BAR_HEIGHT)
 
     def paintEvent(self, _event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), QColor("#f6f7f9"))
         p.setPen(QPen(QColor("#dadce0")))
-        p.setBrush(QColor(255, 255, 255, 225))
-        p.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
-        p.setFont(QFont("DejaVu Sans", 8))
+        p.drawLine(0, 0, self.width(), 0)
+        p.setFont(self.text_font)
         p.setPen(QColor("#202124"))
-        p.drawText(QPointF(BAR.left(), 15), "gradient reaching a block (log scale)")
-        colours = QLinearGradient(BAR.topLeft(), BAR.topRight())
+        p.drawText(
+            QRectF(10, 0, self.width(), HEIGHT),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            TEXT,
+        )
+        bar = self.bar()
+        colours = QLinearGradient(bar.topLeft(), bar.topRight())
         for k in range(11):
             colours.setColorAt(k / 10, GRADIENT_MAP.map(k / 10, mode="qcolor"))
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(colours)
-        p.drawRect(BAR)
+        p.drawRect(bar)
         p.setPen(QColor("#5f6368"))
+        p.setFont(self.tick_font)
         lo, hi = (int(v) for v in GRADIENT_LEVELS)
         for exponent in range(lo, hi + 1, 2):
-            x = BAR.left() + (exponent - lo) / (hi - lo) * BAR.width()
-            p.drawLine(QPointF(x, BAR.bottom()), QPointF(x, BAR.bottom() + 3))
-            label = QRectF(x - 20, BAR.bottom() + 3, 40, 14)
+            x = bar.left() + (exponent - lo) / (hi - lo) * bar.width()
+            p.drawLine(QPointF(x, bar.bottom()), QPointF(x, bar.bottom() + 2))
+            label = QRectF(x - 16, bar.bottom() + 1, 32, 12)
             p.drawText(label, Qt.AlignmentFlag.AlignCenter, decade(exponent))
         p.end()

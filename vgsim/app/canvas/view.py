@@ -1,14 +1,18 @@
-"""The canvas view: wheel zoom, middle-button (or Alt+drag) pan, rubber-band selection, fit."""
+"""The canvas view: wheel zoom, middle-button (or Alt+drag) pan, rubber-band selection, fit.
+
+Fitted, the view follows its size: it refits when resized until the user zooms or pans. It
+never fits by shrinking blocks below MIN_FIT_ZOOM: a deeper network scrolls instead."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QMouseEvent, QPainter, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QGraphicsView
 
-from .key import GradientKey
-
 MIN_ZOOM, MAX_ZOOM = 0.05, 4.0
+MIN_FIT_ZOOM = 0.2  # blocks 22 px wide, their short names still readable (items.SHORT_BELOW)
+FIT_ZOOM = 1.2  # a small network is not blown up past this
+MARGIN = 40.0  # scene units around the blocks when fitted
 
 
 class CanvasView(QGraphicsView):
@@ -20,16 +24,25 @@ class CanvasView(QGraphicsView):
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setAcceptDrops(True)
         self._pan_from: QPointF | None = None
-        self.gradient_key = GradientKey(self)  # over the view, not in the scene: never scrolls
+        self.follows = True  # fitted, and refitted on resize, until the user zooms or pans
+        self._refit = QTimer(self, singleShot=True, interval=0)
+        self._refit.timeout.connect(self.fit)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        self.gradient_key.place()
+        if self.follows:
+            self._refit.start()  # once the layout has settled, not at every step of it
+
+    def keep_in_view(self) -> None:
+        """After an edit: refit if the view follows the network (the user has not zoomed)."""
+        if self.follows:
+            self._refit.start()
 
     def zoom(self) -> float:
         return self.transform().m11()
 
     def zoom_by(self, factor: float) -> None:
+        self.follows = False
         target = min(max(self.zoom() * factor, MIN_ZOOM), MAX_ZOOM)
         factor = target / self.zoom()
         self.scale(factor, factor)
@@ -37,17 +50,30 @@ class CanvasView(QGraphicsView):
     def wheelEvent(self, event: QWheelEvent) -> None:
         self.zoom_by(1.15 ** (event.angleDelta().y() / 120))
 
+    def blocks_rect(self) -> QRectF:
+        return self.scene().itemsBoundingRect()
+
     def fit(self) -> None:
-        rect = self.scene().itemsBoundingRect()
+        """Show every block, as large as fits up to FIT_ZOOM; a network too deep to fit at
+        MIN_FIT_ZOOM is shown at that zoom from its input end, and scrolls."""
+        self.follows = True
+        rect = self.blocks_rect()
         if rect.isEmpty():
             return
-        rect = rect.adjusted(-40, -40, 40, 40)
+        rect = rect.adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
         self.setSceneRect(rect.adjusted(-2000, -2000, 2000, 2000))
-        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom() > 1.2:
-            self.resetTransform()
-            self.scale(1.2, 1.2)
-            self.centerOn(rect.center())
+        area = self.viewport().rect()
+        if area.width() < 2 or area.height() < 2:
+            return
+        zoom = min(area.width() / rect.width(), area.height() / rect.height(), FIT_ZOOM)
+        zoom = max(zoom, MIN_FIT_ZOOM)
+        self.resetTransform()
+        self.scale(zoom, zoom)
+        seen_width = area.width() / zoom
+        centre = rect.center()
+        if seen_width < rect.width():  # too deep to fit: start at the input
+            centre.setX(rect.left() + seen_width / 2)
+        self.centerOn(centre)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         pan = event.button() == Qt.MouseButton.MiddleButton or (
@@ -55,6 +81,7 @@ class CanvasView(QGraphicsView):
             and event.modifiers() & Qt.KeyboardModifier.AltModifier
         )
         if pan:
+            self.follows = False
             self._pan_from = event.position()
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()

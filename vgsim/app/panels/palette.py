@@ -37,8 +37,9 @@ class Palette(QListWidget):
         super().__init__(parent)
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
-        self.setIconSize(QSize(24, 24))
-        self.setSpacing(1)
+        self.setIconSize(QSize(20, 20))
+        self.setSpacing(0)
+        self.setUniformItemSizes(False)
         group = None
         for block in BLOCKS.values():
             if block.group != group:
@@ -55,6 +56,11 @@ class Palette(QListWidget):
         skip.setToolTip(SKIP_TOOL_TIP)
         self.addItem(skip)
         self.itemDoubleClicked.connect(self._activated)
+
+    def sizeHint(self) -> QSize:
+        """Tall enough for every entry: the window gives the palette dock this height."""
+        rows = sum(self.sizeHintForRow(r) for r in range(self.count()))
+        return QSize(super().sizeHint().width(), rows + 2 * self.frameWidth() + 4)
 
     def _header(self, text: str) -> None:
         item = QListWidgetItem(text.upper())

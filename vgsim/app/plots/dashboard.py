@@ -1,9 +1,17 @@
-"""All the live plots in one GraphicsLayoutWidget, created once and fed with setData."""
+"""All the live plots in one GraphicsLayoutWidget, created once and fed with setData.
+
+Every plot exists once; `arrange` chooses which of them are laid out (a page of the window's
+plot tabs) and where. Plots that are not laid out are hidden and only redrawn when a whole
+frame is asked for (paused, a step, an export), so a live frame costs only what is shown."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 
 from ...experiments.plot_data import PlotData
@@ -11,7 +19,7 @@ from .activations import ActivationRidgePlot, UnitHealthPlot
 from .boundary import DecisionBoundaryPlot
 from .export import CHROME, fit_x_to_data
 from .gradients import GradientFlowPlot, GradientHeatmap
-from .style import steady_axes
+from .style import TITLE_HEIGHT, steady_axes
 from .training import AccuracyPlot, LossPlot, UpdateRatioPlot, WeightNormPlot
 
 LAYOUT = (
@@ -21,10 +29,41 @@ LAYOUT = (
 )
 
 
+# Around a plot's data area (measured): its x axis with tick labels and name, a row of its key,
+# its y axis with tick labels and name.
+AXIS_HEIGHT, KEY_ROW_HEIGHT, AXIS_WIDTH = 40, 15, 64
+CELL_GAP = 8
+FIGURE_SIZE = (1500, 960)  # exported figures: the nine plots laid out 3 × 3 at this size
 EXPORT_BUTTON = 16  # pixels
 EMPHASIS = pg.mkPen("#f29900", width=2.5)  # the frame around the plots a lesson points at
 # Plots against the step: live they keep room ahead for new steps; a figure ends at the data.
 STEP_PLOTS = ("gradient-history", "loss", "accuracy", "weight-norms", "update-ratio")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Where a plot goes in the dashboard's grid."""
+
+    key: str
+    row: int
+    col: int
+    rows: int = 1
+    cols: int = 1
+
+
+def grid_cells(layout: tuple[tuple[type, ...], ...] = LAYOUT) -> list[Cell]:
+    return [Cell(cls.key, r, c) for r, row in enumerate(layout) for c, cls in enumerate(row)]
+
+
+def resize_axes(item: pg.PlotItem) -> None:
+    """Give a plot's axes their room again: pyqtgraph sizes an axis to nothing when its label
+    or ticks change while it is hidden (a plot on another tab), and leaves it so."""
+    stack = list(item.childItems())
+    while stack:
+        child = stack.pop()
+        if isinstance(child, pg.AxisItem):
+            child.setStyle(showValues=child.style["showValues"])  # sizes it again
+        stack.extend(child.childItems())
 
 
 def export_glyph(size: int = 32) -> QPixmap:
@@ -62,6 +101,9 @@ def export_glyph(size: int = 32) -> QPixmap:
 class Dashboard(pg.GraphicsLayoutWidget):
     export_requested = Signal(str)  # a plot's key: "Export image…"
     copy_requested = Signal(str)  # a plot's key: "Copy image"
+    reveal_requested = Signal(str)  # a plot's key: it should be on screen
+    emphasised = Signal(list)  # the keys a lesson frames (may be empty)
+    theory_toggled = Signal(bool)  # the gradient-flow prediction shown or hidden (its key too)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -69,14 +111,96 @@ class Dashboard(pg.GraphicsLayoutWidget):
         self.ci.setSpacing(6)
         self.plots: dict[str, object] = {}
         self.export_buttons: dict[str, pg.ButtonItem] = {}
-        for r, row in enumerate(LAYOUT):
-            for c, cls in enumerate(row):
-                plot = self.addPlot(row=r, col=c, axisItems=steady_axes())
+        for row in LAYOUT:
+            for cls in row:
+                plot = pg.PlotItem(axisItems=steady_axes())
+                # Rows and columns share the room as `arrange` says, whatever a plot would like.
+                plot.setPreferredSize(1, 1)
                 self.plots[cls.key] = cls(plot)
                 self._add_export_controls(cls.key, cls.title, plot)
         self._layers_of: tuple | None = None
         self._shown: tuple | None = None
         self._frame = 0
+        self.plots["gradient-flow"].theory.visibleChanged.connect(self._theory_visibility)
+        self.cells: list[Cell] = []
+        self._stretched = (0, 0)  # rows and columns given a stretch factor by `arrange`
+        self.arrange(grid_cells())
+
+    def arrange(self, cells: list[Cell]) -> None:
+        """Lay out these plots (and hide the others) in equal rows and columns; a plot that
+        appears is redrawn at once."""
+        grid = self.ci.layout
+        items = self.plot_items()
+        before = {c.key for c in self.cells}
+        while grid.count():
+            grid.removeAt(0)
+        rows, cols = self._stretched
+        for r in range(rows):
+            grid.setRowStretchFactor(r, 0)
+        for c in range(cols):
+            grid.setColumnStretchFactor(c, 0)
+        shown = {c.key for c in cells}
+        for key, item in items.items():
+            item.setVisible(key in shown)
+            if key in shown and key not in before:
+                resize_axes(item)
+        for cell in cells:
+            item = items[cell.key]
+            if item.parentItem() is not self.ci:
+                item.setParentItem(self.ci)
+            grid.addItem(item, cell.row, cell.col, cell.rows, cell.cols)
+        rows = max((c.row + c.rows for c in cells), default=0)
+        cols = max((c.col + c.cols for c in cells), default=0)
+        for r in range(rows):  # equal rows and columns, whatever each plot would like
+            grid.setRowStretchFactor(r, 1)
+        for c in range(cols):
+            grid.setColumnStretchFactor(c, 1)
+        self._stretched = (rows, cols)
+        self.cells = list(cells)
+        if self._shown is not None and shown - before:
+            self.show_data(*self._shown, everything=True)
+
+    def _theory_visibility(self) -> None:
+        # Its own flag, not whether its plot is on the tab shown.
+        theory = self.plots["gradient-flow"].theory
+        self.theory_toggled.emit(theory.isVisibleTo(theory.parentItem()))
+
+    def chrome(self, key: str, width: float) -> tuple[float, float]:
+        """What a plot `width` pixels wide spends around its data area: its title, x axis and
+        key rows (height), its y axis and any colour bar (width)."""
+        plot = self.plots[key]
+        beside = AXIS_WIDTH + getattr(plot, "extra_width", 0)
+        legend = getattr(plot, "legend", None)
+        # The plot is a little narrower than its cell: the layout's margins and spacing.
+        rows = legend.rows_for(width - CELL_GAP) if legend is not None else 0
+        return TITLE_HEIGHT + AXIS_HEIGHT + rows * KEY_ROW_HEIGHT, beside
+
+    def shown_keys(self) -> list[str]:
+        return [c.key for c in self.cells]
+
+    @contextmanager
+    def every_plot(self, size: tuple[int, int] = FIGURE_SIZE) -> Iterator[None]:
+        """All nine plots laid out 3 × 3 at `size` and drawn from the newest data, for as
+        long as an export needs them (the scene is drawn offscreen; the screen keeps its page)."""
+        cells, geometry = self.cells, self.ci.geometry()
+        self.setUpdatesEnabled(False)
+        try:
+            self.arrange(grid_cells())
+            self._lay_out(QRectF(0, 0, *size))
+            self.refresh_all()
+            yield
+        finally:
+            self.arrange(cells)
+            self._lay_out(geometry)
+            self.setUpdatesEnabled(True)
+
+    def _lay_out(self, rect: QRectF) -> None:
+        """Place every plot and what is inside it now (a plot never shown before has its axes
+        sized only when its own layout requests are handled)."""
+        self.ci.setGeometry(rect)
+        for _ in range(3):
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+            self.ci.layout.activate()
 
     def _add_export_controls(self, key: str, title: str, item: pg.PlotItem) -> None:
         menu = item.getViewBox().menu
@@ -100,6 +224,12 @@ class Dashboard(pg.GraphicsLayoutWidget):
         """Frame the plots a lesson points at (none: clear the frames)."""
         for key, item in self.plot_items().items():
             item.getViewBox().setBorder(EMPHASIS if key in keys else None)
+        self.emphasised.emit(list(keys))
+
+    def reveal(self, key: str) -> None:
+        """Ask for `key` to be laid out (the window's plot tabs decide where)."""
+        if key not in self.shown_keys():
+            self.reveal_requested.emit(key)
 
     def fit_steps(self) -> None:
         """Step axes end at the last step (no room kept for the steps to come): for figures."""
@@ -111,6 +241,12 @@ class Dashboard(pg.GraphicsLayoutWidget):
 
     def show_theory(self, on: bool) -> None:
         self.plots["gradient-flow"].show_theory(on)
+
+    def show_every_node(self, on: bool) -> None:
+        """Gradient flow and history: every block, or one row per layer (the default)."""
+        for key in ("gradient-flow", "gradient-history"):
+            self.plots[key].show_every_node(on)
+        self.refresh_all()
 
     def log_loss(self, on: bool) -> None:
         self.plots["loss"].plot.setLogMode(y=on)  # the plot redraws itself for the new scale
@@ -143,17 +279,22 @@ class Dashboard(pg.GraphicsLayoutWidget):
                     plot.settle_next()
         self._frame += 1
         turn = self._frame % 2
-        p["gradient-flow"].update(data, stats)
-        p["gradient-history"].update(data)
-        # The halves cost about the same: the per-layer curve plots are the dearest.
+        shown = set(p) if everything else set(self.shown_keys())
+        draw = {
+            "gradient-flow": lambda plot: plot.update(data, stats),
+            "activations": lambda plot: plot.update(data, hist, data.hist_ranges, stats),
+            "unit-health": lambda plot: plot.update(data, stats),
+        }
+        # The gradient plots every frame, the others in two halves that cost about the same
+        # (the per-layer curve plots are the dearest).
+        due = ["gradient-flow", "gradient-history"]
         if everything or turn == 0:
-            p["activations"].update(data, hist, data.hist_ranges, stats)
-            p["unit-health"].update(data, stats)
-            for key in ("loss", "accuracy", "decision-boundary"):
-                p[key].update(data)
+            due += ["activations", "unit-health", "loss", "accuracy", "decision-boundary"]
         if everything or turn == 1:
-            for key in ("weight-norms", "update-ratio"):
-                p[key].update(data)
+            due += ["weight-norms", "update-ratio"]
+        for key in due:
+            if key in shown:
+                draw.get(key, lambda plot: plot.update(data))(p[key])
         # Move the views now, not at the start of the paint: pyqtgraph moves them there, and
         # the items they move are painted a second time, in a paint of their own.
         self.scene().prepareForPaint()
