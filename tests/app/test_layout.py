@@ -213,9 +213,10 @@ def test_hiding_the_canvas_gives_the_plots_the_height(window, qtbot):
     QApplication.processEvents()
     assert not window.canvas_box.isVisible()
     assert window.dashboard.height() > before + 100
-    window.plot_pages.canvas_button.click()
+    assert not window.actions["canvas"].isChecked()  # the View menu says so too
+    window.actions["canvas"].trigger()
     QApplication.processEvents()
-    assert window.canvas_box.isVisible()
+    assert window.canvas_box.isVisible() and window.plot_pages.canvas_button.isChecked()
 
 
 def test_exporting_every_plot_draws_the_hidden_ones_too(window, qtbot, tmp_path):

@@ -30,11 +30,11 @@ def test_gradient_flow_has_one_point_per_layer_and_every_block_on_request(window
     np.testing.assert_allclose(10**y, grads, rtol=1e-5)  # the axis is log10
     ticks = [label for level in flow.plot.getAxis("bottom")._tickLevels for _, label in level]
     assert set(ticks) <= {ids[i] for i in dense} and ids[dense[0]] in ticks
-    window.dashboard.show_every_node(True)
+    window.actions["every_block"].trigger()  # View ▸ Gradient flow: every block
     x, y = flow.signal.getData()
     assert len(x) == len(ids) - 1  # every block after the input
     assert window.dashboard.plots["gradient-history"].image.image.shape[0] == len(ids) - 1
-    window.dashboard.show_every_node(False)
+    window.actions["every_block"].trigger()
     assert len(flow.signal.getData()[0]) == len(dense)
 
 
