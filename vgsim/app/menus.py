@@ -268,7 +268,7 @@ def build_menus(window: MenuHost) -> Menus:
     every.setCheckable(True)
     view.addAction(every)
     canvas = window.plot_pages.canvas_button  # the button over the plots, and this, agree
-    shown = a("canvas", "&Canvas above the plots", canvas.setChecked, "Ctrl+Shift+H")
+    shown = a("canvas", "&Canvas above the plots", canvas.toggle, "Ctrl+Shift+H")
     shown.setToolTip("Hide the canvas to give the plots the whole height")
     shown.setCheckable(True)
     shown.setChecked(canvas.isChecked())
