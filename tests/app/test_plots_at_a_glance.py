@@ -41,7 +41,7 @@ def test_gradient_flow_has_one_point_per_layer_and_every_block_on_request(window
 def test_the_theory_is_set_against_the_profile_measured_at_step_0(window, qtbot):
     window.training.run_until("steps", 40)
     frame = wait_frame(qtbot, window, lambda f: f.step_count >= 40 and not f.playing)
-    assert frame.theory is not None
+    assert frame.plot.theory is not None and frame.plot.start_grad is not None
     flow = window.dashboard.plots["gradient-flow"]
     dense = flow.layers
     _, _, stats = trainer(window).history.long()
@@ -76,7 +76,7 @@ def test_a_saturated_layer_shows_its_mass_at_the_ends(window, qtbot):
     hist = frame.record.histograms[ridge.layers]
     at_ends = hist[:, 0] + hist[:, -1]
     ends, body = ridges(ridge.ends), ridges(ridge.body)
-    lo, hi = frame.hist_ranges[ridge.layers[0]]
+    lo, hi = frame.plot.hist_ranges[ridge.layers[0]]
     saturated = [row for row, mass in enumerate(at_ends) if mass > 0.5]
     assert len(saturated) >= 5  # N(0, 1) weights and tanh: most layers pinned at -1 and +1
     for row in saturated:  # a full-height bar at each end, in the saturation colour
