@@ -23,6 +23,7 @@ import numpy as np
 
 from ..engine.diagnose import KEEP_STEPS, Finding, Telemetry, diagnose_telemetry, network_facts
 from ..engine.diagnose.facts import trainer_chance_loss
+from ..engine.kernels.stats import S_GRAD
 from ..engine.schema import training_defaults
 from ..engine.spec import Network
 from ..engine.state import StateError, TrainerState
@@ -214,6 +215,7 @@ class Timeline:
             step=end,
             name=self.segments[k].network.name,
             theory=theory_from(t.plan, relative, first),
+            start_grad=first[:, S_GRAD].astype(np.float64),  # as plot_sources.start_gradients
         )
         count = min(TAIL_STEPS, int(t.cfg["history"]))
         data.tail_steps, data.tail_scalars, data.tail_figures = self.figures.tail(
