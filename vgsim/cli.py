@@ -18,6 +18,11 @@ import math
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .experiments.comparisons import Comparison
+    from .experiments.sweeps.spec import Sweep
 
 from .cli_timeline import add_replay_command, add_run_options
 from .engine.errors import NetworkError, VgsimError
@@ -249,7 +254,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     bar = _Progress(args.steps, args.quiet)
 
-    def progress(comparison) -> None:
+    def progress(comparison: Comparison) -> None:
         losses = "  ".join(f"{s.label}: {s.loss:.5g}" for s in comparison.status().values())
         bar(comparison.step_count, f"loss  {losses}")
 
@@ -388,7 +393,14 @@ def _sweep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _draw_map(sweep, records, folder: Path, formats, scale: float, quiet: bool) -> None:
+def _draw_map(
+    sweep: Sweep,
+    records: dict[str, dict],
+    folder: Path,
+    formats: tuple[str, ...],
+    scale: float,
+    quiet: bool,
+) -> None:
     from .app.plots.export import ImageOptions
     from .app.sweep.headless import render_map
     from .experiments.sweeps.grid import map_data

@@ -70,7 +70,7 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     )
 
 
-def add_replay_command(sub) -> None:
+def add_replay_command(sub: argparse._SubParsersAction) -> None:
     replay = sub.add_parser("replay", help="recreate one step of a run from its saved states")
     replay.add_argument(
         "run_dir", metavar="RUN_DIR", help="a folder of vgsim run --checkpoint-every"

@@ -14,7 +14,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -311,7 +311,7 @@ def _parse_csv(path: Path, p: dict) -> tuple[np.ndarray, np.ndarray, list[str], 
         raise DataError(f"Could not read CSV file {path}: {e}") from e
 
 
-def _parse_numeric(f, p: dict, path: Path) -> tuple | None:
+def _parse_numeric(f: TextIO, p: dict, path: Path) -> tuple | None:
     """The common case in C (numpy's loadtxt): a header (or none), then numbers only, or
     numbers and a column of class names. None if the file is anything else: the row-by-row
     parser then finds the problem and names its line."""
@@ -388,7 +388,7 @@ def _target_index(tgt: object, names: list[str], path: Path) -> int | None:
     return None
 
 
-def _parse_rows(f, p: dict, path: Path) -> tuple[np.ndarray, np.ndarray, list[str], int]:
+def _parse_rows(f: TextIO, p: dict, path: Path) -> tuple[np.ndarray, np.ndarray, list[str], int]:
     """Row by row, naming the line and column of the first problem."""
     rows = [(i, [c.strip() for c in r]) for i, r in enumerate(csv.reader(f), 1) if r]
     if not rows or (p["header"] and len(rows) == 1):

@@ -25,6 +25,7 @@ import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from numba import njit
@@ -44,7 +45,7 @@ class NotReadable(OSError):
     """Not a regular file, or larger than the limit for its kind; the message says which."""
 
 
-def open_regular(path: str | Path, limit: int, what: str, encoding: str | None = "utf-8-sig"):
+def open_regular(path: str | Path, limit: int, what: str, encoding: str | None = "utf-8-sig") -> IO:
     """A regular file of at most `limit` bytes, opened for reading text (`newline=""`, as the
     csv module wants), or bytes with `encoding` None. `what` names the kind of file for the
     message ("a CSV data file"). Opened without blocking, so a FIFO with no writer is refused
@@ -238,7 +239,7 @@ _POW10 = 10.0 ** np.arange(0, 309)  # exact up to 10**22
 
 
 @njit(cache=True, nogil=True)
-def _scaled(a, k, pow10):
+def _scaled(a: float, k: int, pow10: np.ndarray) -> float:
     """a * 10**k: one product or quotient by an exact power where it can (|k| <= 22)."""
     if k > 300:
         return a * 1e300 * pow10[k - 300]
@@ -250,7 +251,7 @@ def _scaled(a, k, pow10):
 
 
 @njit(cache=True, nogil=True)
-def _put3(out, at, a, b, c):
+def _put3(out: np.ndarray, at: int, a: int, b: int, c: int) -> None:
     out[at] = a
     out[at + 1] = b
     out[at + 2] = c
@@ -258,7 +259,7 @@ def _put3(out, at, a, b, c):
 
 
 @njit(cache=True, nogil=True)
-def _format(rows, out, pow10):
+def _format(rows: np.ndarray, out: np.ndarray, pow10: np.ndarray) -> int:
     """Write rows into `out` as CSV, each number like printf's "%.9g"; returns bytes written.
     The 9th digit comes from one or two float64 products, so it can differ from printf's
     correctly rounded one by a unit in rare ties (a relative difference below 1e-8)."""

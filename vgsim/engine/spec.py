@@ -18,7 +18,7 @@ from .files import NotReadable, read_regular, write_text
 from .schema import FORMAT, TOP_LEVEL
 
 
-def clone(value):
+def clone(value: object) -> object:
     """A deep copy of JSON-like data (dicts, lists, scalars)."""
     if isinstance(value, dict):
         return {k: clone(v) for k, v in value.items()}

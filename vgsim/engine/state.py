@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .compile import Plan
 
 import numpy as np
 
@@ -126,7 +130,7 @@ def copy_into(a: np.ndarray, into: np.ndarray | None) -> np.ndarray:
     return into
 
 
-def layout_of(plan) -> list:
+def layout_of(plan: Plan) -> list:
     """What a state's parameter arrays mean: every slot's node, name and shape, in order."""
     return [[s.node_id, s.name, list(s.shape)] for s in plan.params]
 

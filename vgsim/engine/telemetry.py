@@ -7,6 +7,7 @@ bounded however long training goes on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -176,14 +177,16 @@ class History:
             for s in np.flatnonzero(steps % self._stride == 0):
                 self._keep_long(int(steps[s]), scalars[s], stats[s])
 
-    def append_one(self, step: int, scalars, stats: np.ndarray, latest: StepRecord) -> None:
+    def append_one(
+        self, step: int, scalars: Sequence[float], stats: np.ndarray, latest: StepRecord
+    ) -> None:
         """One step: its scalars (in SCALARS order, any sequence), figures (node × STAT_NAMES)
         and full record; the same as append_block with one row, without building arrays."""
         self.latest = latest
         with np.errstate(over="ignore"):  # a float64 blow-up beyond float32's range is inf here
             self._append_one(step, scalars, stats)
 
-    def _append_one(self, step: int, scalars, stats: np.ndarray) -> None:
+    def _append_one(self, step: int, scalars: Sequence[float], stats: np.ndarray) -> None:
         r = self._recent
         h = self._head
         r.steps[h] = step

@@ -9,6 +9,7 @@ step reports where it appeared and the trainer stops in a "diverged" state until
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -592,7 +593,7 @@ class Trainer:
             "test_accuracy": accuracy(glob_row[k.G_TEST_CORRECT], rows[1]),
         }
 
-    def run(self, steps: int):
+    def run(self, steps: int) -> Iterator[StepRecord]:
         """Yield the records of up to `steps` steps; stops early if training diverges.
         Histograms are kept for the last step of each block only (None elsewhere)."""
         if self.divergence is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import schema
 from .errors import DataError, NetworkError, Problem, shown
-from .spec import Network, read_network
+from .spec import Network, NodeSpec, read_network
 from .topology import adjacency, find_cycle, infer_widths, reachable, topological_order
 
 
@@ -73,7 +73,7 @@ def _is_int(v: object) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
-def _check_node(node) -> list[str]:
+def _check_node(node: NodeSpec) -> list[str]:
     if node.type not in schema.NODE_FIELDS:
         known = ", ".join(schema.NODE_FIELDS)
         return [f"unknown block type {shown(node.type)}; known types are {known}."]
@@ -358,7 +358,9 @@ def _check_structure(net: Network, shape: tuple[int, int, str] | None) -> list[P
     return out
 
 
-def _check_output(node, width: int, n_targets: int, task: str, data: dict) -> list[Problem]:
+def _check_output(
+    node: NodeSpec, width: int, n_targets: int, task: str, data: dict
+) -> list[Problem]:
     loss = node.params.get("loss", "softmax_cross_entropy")
     name = data.get("name", "the")
     if task == "regression" and loss != "mse":

@@ -66,7 +66,9 @@ class FigureLog:
         out.add(np.arange(size), self._scalars[:size], self._stats[:size])
         return out
 
-    def tail(self, end: int, count: int, figures: list[int]):
+    def tail(
+        self, end: int, count: int, figures: list[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(steps, scalars, figures) of the `count` steps before `end`, the figures as float32
         like a live history's (History.tail)."""
         start = max(0, end - count)

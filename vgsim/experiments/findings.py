@@ -28,6 +28,7 @@ from ..engine.errors import VgsimError
 from ..engine.kernels.stats import STAT_NAMES
 from ..engine.spec import Network, read_network
 from ..engine.telemetry import SCALARS, Divergence, flat_columns
+from ..engine.train import Trainer
 
 NETWORK_FILE = "network.json"
 _CHUNK = 1 << 16
@@ -37,7 +38,7 @@ class RunFolderError(VgsimError):
     """A folder that does not hold what a run folder holds, or holds it malformed."""
 
 
-def data_facts(trainer) -> dict:
+def data_facts(trainer: Trainer) -> dict:
     """summary.json's "data": what the diagnosis needs of the data beyond the network file."""
     d = trainer.data
     return {

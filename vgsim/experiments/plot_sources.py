@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine.compile import Plan
 from ..engine.errors import VgsimError
 from ..engine.kernels.stats import S_GRAD, STAT_NAMES
 from ..engine.telemetry import SCALARS
@@ -89,7 +90,7 @@ def start_gradients(trainer: Trainer) -> np.ndarray | None:
     return stats[0, :, S_GRAD].astype(np.float64)
 
 
-def theory_from(plan, relative: np.ndarray | None, first: np.ndarray) -> np.ndarray | None:
+def theory_from(plan: Plan, relative: np.ndarray | None, first: np.ndarray) -> np.ndarray | None:
     """anchored_theory from step 0's figures (node × STAT_NAMES, as the history keeps them)."""
     if relative is None:
         return None

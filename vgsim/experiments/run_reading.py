@@ -10,6 +10,7 @@ import json
 import warnings
 import zipfile
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -117,7 +118,7 @@ def read_snapshot(path: Path, ids: list[str]) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _check_npz_sizes(buffer, path: Path) -> None:
+def _check_npz_sizes(buffer: IO[bytes], path: Path) -> None:
     """Every member's header claims no more data than the member holds: a damaged header
     claiming gigabytes is refused instead of allocated."""
     with zipfile.ZipFile(buffer) as zf:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine.data import Dataset
 from ..engine.diagnose import KEEP_STEPS, Finding, Telemetry, diagnose_telemetry, network_facts
 from ..engine.diagnose.facts import trainer_chance_loss
 from ..engine.kernels.stats import S_GRAD
@@ -83,7 +84,7 @@ class Timeline:
         node_ids: list[str],
         budget: int = DEFAULT_BUDGET,
         every: int = DEFAULT_EVERY,
-        data=None,
+        data: Dataset | None = None,
     ):
         self.segments = list(segments)
         self.changes: list[Change] = []
@@ -107,7 +108,7 @@ class Timeline:
         trainer: Trainer,
         budget: int = DEFAULT_BUDGET,
         every: int = DEFAULT_EVERY,
-        relative=None,
+        relative: np.ndarray | None = None,
     ) -> Timeline:
         """Follow a run from its start (`trainer` has not trained yet). `relative`: its
         mean-field prediction (predicted_gradient_flow at step 0), if known already."""

@@ -10,6 +10,7 @@ network's facts and its recorded figures, whoever recorded them (the window's li
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -73,6 +74,9 @@ from .thresholds import (
     WEIGHT_GROWTH,
     WINDOW,
 )
+
+if TYPE_CHECKING:  # a Trainer is only passed in: no need to import its kernels here
+    from ..train import Trainer
 
 _WEIGHT_NORM = STAT_NAMES.index("weight_norm")
 
@@ -139,7 +143,7 @@ def diagnose_telemetry(facts: NetworkFacts, telemetry: Telemetry) -> list[Findin
     return [f for f in out if f is not None]
 
 
-def diagnose(trainer) -> list[Finding]:
+def diagnose(trainer: Trainer) -> list[Finding]:
     """`diagnose_telemetry` of a live Trainer, with its current settings."""
     return diagnose_telemetry(facts_of(trainer), telemetry_of(trainer))
 
@@ -204,6 +208,6 @@ def measure_telemetry(facts: NetworkFacts, telemetry: Telemetry) -> dict[str, fl
     return out
 
 
-def measure(trainer) -> dict[str, float]:
+def measure(trainer: Trainer) -> dict[str, float]:
     """`measure_telemetry` of a live Trainer."""
     return measure_telemetry(facts_of(trainer), telemetry_of(trainer))

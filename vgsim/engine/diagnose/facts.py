@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from ..schema import init_defaults, node_defaults, training_defaults
 from ..spec import Network
 from ..telemetry import SCALARS, Divergence, History
 from .thresholds import KEEP_STEPS, STATS_STEPS
+
+if TYPE_CHECKING:  # a Trainer is only passed in: no need to import its kernels here
+    from ..train import Trainer
 
 _DATA_LOSS = SCALARS.index("data_loss")
 
@@ -125,7 +129,7 @@ def network_facts(
     )
 
 
-def facts_of(trainer) -> NetworkFacts:
+def facts_of(trainer: Trainer) -> NetworkFacts:
     """A live Trainer's facts, with its current (live) settings."""
     d = trainer.data
     return network_facts(
@@ -138,7 +142,7 @@ def facts_of(trainer) -> NetworkFacts:
     )
 
 
-def trainer_chance_loss(trainer) -> float:
+def trainer_chance_loss(trainer: Trainer) -> float:
     d, plan = trainer.data, trainer.plan
     return chance_loss(plan.loss, d.y_train, d.n_classes, plan.width_out[plan.out_idx])
 
@@ -198,5 +202,5 @@ class Telemetry:
         return int(self.steps[-1]) + 1 if len(self.steps) else 0
 
 
-def telemetry_of(trainer) -> Telemetry:
+def telemetry_of(trainer: Trainer) -> Telemetry:
     return Telemetry.of_history(trainer.history, trainer.divergence)

@@ -12,6 +12,10 @@ import os
 import signal
 from collections.abc import Callable, Iterable
 from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import distributed
 
 from .edits import SweepError
 
@@ -38,7 +42,7 @@ class LocalPool:
         """Runs to keep in flight: one per worker, so a crash is blamed on a running task."""
         return self.workers
 
-    def submit(self, fn: Callable, arg) -> cf.Future:
+    def submit(self, fn: Callable, arg: object) -> cf.Future:
         try:
             return self._pool.submit(fn, arg)
         except BrokenProcessPool:
@@ -82,7 +86,12 @@ class DaskCluster:
 
     name = "dask"
 
-    def __init__(self, address: str | None = None, client=None, workers: int | None = None):
+    def __init__(
+        self,
+        address: str | None = None,
+        client: distributed.Client | None = None,
+        workers: int | None = None,
+    ):
         try:
             import distributed
         except ImportError:
@@ -107,7 +116,7 @@ class DaskCluster:
         # Dask tells which task a dead worker was running; keep each worker's next run queued.
         return 2 * self.workers
 
-    def submit(self, fn: Callable, arg):
+    def submit(self, fn: Callable, arg: object) -> distributed.Future:
         return self.client.submit(fn, arg, pure=False)
 
     def wait(self, futures: Iterable, timeout: float) -> set:
@@ -131,7 +140,11 @@ class DaskCluster:
             self.client.close()
 
 
-def make_executor(workers: int | None = None, scheduler: str | None = None, client=None):
+def make_executor(
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client: distributed.Client | None = None,
+) -> LocalPool | DaskCluster:
     if client is not None or scheduler:
         return DaskCluster(scheduler, client, workers)
     return LocalPool(workers)

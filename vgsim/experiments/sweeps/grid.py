@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...engine.schema import init_defaults
+from ...engine.spec import Network, NodeSpec
 from ...engine.theory import critical_sigma_w2, mean_field
 from .spec import Sweep, Task
 
@@ -178,12 +179,12 @@ def theory_for(sweep: Sweep) -> Theory | None:
     return Theory(str(function), sigma_b2, critical, grid, limits, x_axis)
 
 
-def _has_skips(net) -> bool:
+def _has_skips(net: Network) -> bool:
     targets = [b for _, b in net.edges]
     return len(targets) != len(set(targets))
 
 
-def _bias_variance(hidden) -> float | None:
+def _bias_variance(hidden: list[NodeSpec]) -> float | None:
     """sigma_b2 shared by the hidden layers' biases: 0 for zero biases, std^2 for a normal
     initialiser of mean 0; None if they differ or are anything else."""
     found = set()

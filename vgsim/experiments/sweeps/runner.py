@@ -23,9 +23,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import distributed
 
 from ...engine.files import write_json, write_text
-from .executors import make_executor
+from .executors import DaskCluster, LocalPool, make_executor
 from .spec import Sweep, Task
 from .worker import FIGURES, run_task
 
@@ -84,7 +88,7 @@ def run_sweep(
     out_dir: str | Path,
     workers: int | None = None,
     scheduler: str | None = None,
-    client=None,
+    client: distributed.Client | None = None,
     progress: Callable[[Progress], None] | None = None,
     stop: Callable[[], bool] | None = None,
     run: Callable[[Task], dict] = run_task,
@@ -124,7 +128,16 @@ def run_sweep(
     return state
 
 
-def _drive(executor, todo, run, out_dir, state, started, progress, stop) -> str:
+def _drive(
+    executor: LocalPool | DaskCluster,
+    todo: list[Task],
+    run: Callable[[Task], dict],
+    out_dir: Path,
+    state: Progress,
+    started: float,
+    progress: Callable[[Progress], None] | None,
+    stop: Callable[[], bool] | None,
+) -> str:
     queue = list(todo)
     suspects: list[Task] = []  # in flight when a worker died: run again one at a time
     attempts: dict[str, int] = {}
@@ -178,7 +191,14 @@ def _crashed(task: Task, exc: BaseException) -> dict:
     }
 
 
-def _store(out_dir, state: Progress, task: Task, record: dict, started, progress) -> None:
+def _store(
+    out_dir: Path,
+    state: Progress,
+    task: Task,
+    record: dict,
+    started: float,
+    progress: Callable[[Progress], None] | None,
+) -> None:
     record = {**record, "values": list(task.values), "seed": task.seed}
     path = record_path(out_dir, task.key)
     write_json(path, record)
