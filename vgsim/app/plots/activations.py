@@ -38,10 +38,18 @@ class FilledPaths(QGraphicsPathItem):
         self.setBrush(pg.mkBrush(fill))
 
     def set_outlines(self, outlines: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        path = QPainterPath()
-        for x, y in outlines:
-            path.addPath(pg.arrayToQPath(x, y))  # each is closed by the fill
-        self.setPath(path)
+        """One path of all the outlines (`steps` rows: x and y, one outline per row), each a
+        subpath that the fill closes: made in one call, a hundredth of a hundred calls."""
+        outlines = [(x, y) for x, y in outlines if x.size]
+        if not outlines:
+            self.setPath(QPainterPath())
+            return
+        x = np.concatenate([o[0].ravel() for o in outlines])
+        y = np.concatenate([o[1].ravel() for o in outlines])
+        joined = np.concatenate([np.ones(o[0].shape, dtype=bool) for o in outlines], axis=None)
+        ends = np.cumsum([o[0].shape[1] for o in outlines for _ in range(len(o[0]))]) - 1
+        joined[ends] = False  # the last point of each outline
+        self.setPath(pg.arrayToQPath(x, y, connect=joined))
 
 
 class ActivationRidgePlot:
@@ -89,28 +97,37 @@ class ActivationRidgePlot:
         if hist is None or ranges is None or not self.layers:
             return
         bins = hist.shape[1]
-        bodies, ends, base_x, base_y = [], [], [], []
-        for row, i in enumerate(self.layers):
-            lo, hi = ranges[i]
-            edges = lo + np.arange(bins + 1) * (hi - lo) / bins
-            h = np.nan_to_num(hist[i].astype(np.float64))
-            # Bounded functions: scaled to the tallest bin, so that saturation towers. Others:
-            # to the tallest inner bin, the end bins (ReLU's zeros, outliers) cut at the top.
-            peak = h.max() if self.bounded[row] or bins < 3 else h[1:-1].max()
-            heights = np.minimum(RIDGE_HEIGHT * h / (peak if peak > 0 else 1.0), RIDGE_HEIGHT)
-            if self.bounded[row]:
-                bodies.append(steps(edges[1:-1], heights[1:-1], row))
-                ends.append(steps(edges[:2], heights[:1], row))
-                ends.append(steps(edges[-2:], heights[-1:], row))
-            else:
-                bodies.append(steps(edges, heights, row))
-            base_x.append([lo, hi, np.nan])
-            base_y.append([row, row, np.nan])
-        self.body.set_outlines(bodies)
-        self.ends.set_outlines(ends)
-        self.baseline.setData(np.concatenate(base_x), np.concatenate(base_y), connect="finite")
+        rows = np.arange(len(self.layers), dtype=float)
+        lo, hi = ranges[self.layers, 0], ranges[self.layers, 1]
+        edges = lo[:, None] + np.arange(bins + 1) * ((hi - lo) / bins)[:, None]
+        h = np.nan_to_num(hist[self.layers].astype(np.float64))
+        bounded = np.array(self.bounded)
+        # Bounded functions: scaled to the tallest bin, so that saturation towers. Others: to
+        # the tallest inner bin, the end bins (ReLU's zeros, outliers) cut at the top.
+        inner = h[:, 1:-1] if bins >= 3 else h
+        peak = np.where(bounded, h.max(axis=1), inner.max(axis=1))
+        peak[peak <= 0] = 1.0
+        heights = np.minimum(RIDGE_HEIGHT * h / peak[:, None], RIDGE_HEIGHT)
+        b, u = bounded, ~bounded
+        self.body.set_outlines(
+            [
+                steps(edges[b, 1:-1], heights[b, 1:-1], rows[b]),
+                steps(edges[u], heights[u], rows[u]),
+            ]
+        )
+        self.ends.set_outlines(
+            [
+                steps(edges[b, :2], heights[b, :1], rows[b]),
+                steps(edges[b, -2:], heights[b, -1:], rows[b]),
+            ]
+        )
+        gaps = np.full(len(rows), np.nan)
+        self.baseline.setData(
+            np.column_stack([lo, hi, gaps]).ravel(),
+            np.column_stack([rows, rows, gaps]).ravel(),
+            connect="finite",
+        )
         if stats is not None:
-            rows = np.arange(len(self.layers), dtype=float)
             means, spreads = stats[self.layers, S_MEAN], stats[self.layers, S_STD]
             keep = np.isfinite(means)
             self.means.setData(means[keep], rows[keep])
@@ -126,11 +143,14 @@ class ActivationRidgePlot:
             self.plot.setXRange(*span, padding=0.02)
 
 
-def steps(edges: np.ndarray, heights: np.ndarray, base: float) -> tuple[np.ndarray, np.ndarray]:
-    """The outline of a histogram standing on `base`: bins `edges[k]..edges[k+1]` of
-    `heights[k]`, as a closed staircase."""
-    x = np.repeat(edges, 2)
-    y = np.concatenate([[0.0], np.repeat(heights, 2), [0.0]]) + base
+def steps(
+    edges: np.ndarray, heights: np.ndarray, base: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The outlines of histograms, one a row, each standing on its `base`: bins
+    `edges[r, k]..edges[r, k+1]` of `heights[r, k]`, as closed staircases (x and y a row)."""
+    x = np.repeat(edges, 2, axis=1)
+    zeros = np.zeros((len(base), 1))
+    y = np.hstack([zeros, np.repeat(heights, 2, axis=1), zeros]) + base[:, None]
     return x, y
 
 
