@@ -72,7 +72,7 @@ class FrameThread(ABC):
     def send(self, command: str, *args: object) -> None:
         self._commands.put((command, args))
 
-    def latest(self):
+    def latest(self) -> object | None:
         with self._lock:
             return self._frame
 

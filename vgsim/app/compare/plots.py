@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
 
 from ...experiments.comparison_data import ComparisonData, RunSeries
 from ..plots.style import (
@@ -237,7 +238,7 @@ LAYOUT = ((LossOverlay, FlowOverlay), (FirstGradientOverlay, DifferenceOverlay))
 
 
 class ComparisonDashboard(pg.GraphicsLayoutWidget):
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.ci.setContentsMargins(4, 4, 4, 4)
         self.ci.setSpacing(6)

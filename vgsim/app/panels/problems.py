@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QListWidget, QListWidgetItem
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 
 from ...engine.graph import GraphModel
 from ..follow import follow
@@ -13,7 +13,7 @@ from ..follow import follow
 class ProblemsList(QListWidget):
     node_chosen = Signal(str)
 
-    def __init__(self, model: GraphModel, parent=None):
+    def __init__(self, model: GraphModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.model = model
         self.setWordWrap(True)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyqtgraph as pg
+from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
 from PySide6.QtCore import QPointF, QTimer
 from PySide6.QtGui import QCloseEvent, QCursor
 from PySide6.QtWidgets import (
@@ -368,7 +369,7 @@ class TrainabilityMapWindow(QMainWindow):
             return
         QToolTip.showText(QCursor.pos(), self.describe(cell), self.plot_widget)
 
-    def _click(self, event) -> None:
+    def _click(self, event: MouseClickEvent) -> None:
         cell = self.cell_under(event.scenePos())
         if cell is not None:
             self.open_cell(cell)
