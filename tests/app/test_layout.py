@@ -11,10 +11,10 @@ from PySide6.QtGui import QFontMetricsF, QPainter, QPicture
 from PySide6.QtWidgets import QApplication
 from windows import wait_frame
 
-from vgsim.app.canvas.items import FULL_DETAIL, NodeItem
+from vgsim.app.canvas.items import FULL_DETAIL, NodeItem, short_name
 from vgsim.app.canvas.view import MIN_FIT_ZOOM
 from vgsim.app.plots.pages import ALL, EVERYTHING, LESSON, MIN_VIEW_HEIGHT, choose_cells
-from vgsim.engine.builders import mlp
+from vgsim.engine.builders import mlp, residual_mlp
 
 SIZES = [(1280, 720), (1366, 768), (1600, 1000), (2560, 1440)]
 
@@ -204,6 +204,15 @@ def test_blocks_stay_legible_zoomed_out_and_a_deep_network_scrolls(window, qtbot
         width = block.body().width() - 30
         assert QFontMetricsF(font).horizontalAdvance(text) <= width
         assert text.strip("…")  # something of the name, not an ellipsis alone
+
+
+def test_short_names_tell_the_blocks_apart():
+    for net in (mlp(100, 16, 3), residual_mlp(12, 16, 3, layers_per_block=3)):
+        names = [node.id for node in net.nodes]
+        short = [short_name(name) for name in names]
+        assert len(set(short)) == len(short), sorted(short)  # "b2_dense1" and "b3_dense1" too
+        assert all(len(s) <= 6 for s in short if s.endswith(tuple("0123456789")))
+    assert short_name("dense10") == "d10" and short_name("b2_dense1") == "b2d1"
 
 
 def test_hiding_the_canvas_gives_the_plots_the_height(window, qtbot):

@@ -3,6 +3,8 @@ coloured when it is a skip connection)."""
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QBrush,
@@ -54,13 +56,19 @@ def describe(node: NodeSpec) -> str:
 
 
 def short_name(name: str) -> str:
-    """A name in a few letters: "dense10" → "d10", "act3" → "a3", "out" stays."""
-    if len(name) <= 3:
-        return name
-    digits = len(name) - len(name.rstrip("0123456789"))
-    if 0 < digits < len(name):
-        return name[0] + name[-digits:]
-    return name[:3] + "…"
+    """A name in a few letters: "dense10" → "d10", "act3" → "a3", "b2_dense1" → "b2d1",
+    "out" stays."""
+    parts = [p for p in re.split(r"[\W_]+", name) if p]
+    if len(parts) > 1:
+        return "".join(_short_part(p) for p in parts)
+    return name if len(name) <= 3 else _short_part(name) if name[-1].isdigit() else name[:3] + "…"
+
+
+def _short_part(part: str) -> str:
+    digits = len(part) - len(part.rstrip("0123456789"))
+    if len(part) <= 2 or digits == len(part):
+        return part
+    return part[0] + part[len(part) - digits :] if digits else part[0]
 
 
 def glyph(node: NodeSpec) -> str:
