@@ -13,10 +13,11 @@ from vgsim.engine.diagnose import diagnose
 from vgsim.engine.state import StateError
 from vgsim.engine.telemetry import History
 from vgsim.experiments.checkpoints import Checkpoint, Checkpoints
+from vgsim.experiments.figures import Rows
 from vgsim.experiments.plot_data import PlotData
 from vgsim.experiments.plot_sources import from_trainer
 from vgsim.experiments.timeline import Timeline
-from vgsim.experiments.timeline_files import open_timeline, save_timeline
+from vgsim.experiments.timeline_files import open_timeline, save_run, save_timeline
 
 
 def network(**training: object) -> Network:
@@ -287,3 +288,47 @@ def test_states_a_branch_shares_are_not_written_over_when_its_run_thins_them():
     assert tl.checkpoints.nbytes <= tl.checkpoints.budget
     for s, plot in before.items():
         assert_same_plot(child.view(s).plot, plot)
+
+
+def test_an_opened_run_goes_on_as_if_never_stopped(tmp_path):
+    net = network()
+    tl = record_run(net, 90)
+    save_run(tl, tmp_path / "run")
+    assert (tmp_path / "run" / "metrics.csv").read_text().count("\n") == 91
+    opened = open_timeline(tmp_path / "run")
+    trainer = opened.resume()
+    run = straight(net, 90)
+    assert trainer.step_count == 90
+    assert trainer.history.latest.scalars == run.history.latest.scalars
+    assert same_bits(trainer.history.latest.histograms, run.history.latest.histograms)
+    for _ in range(25):
+        record = trainer.step()
+        opened.add(trainer, record)
+        assert same_bits(record.node_stats, run.step().node_stats)
+    assert opened.steps == 115
+    assert same_bits(opened.view(100).plot.node_stats, opened.figures.stats[100])
+
+
+def test_figure_rows_read_like_the_array_they_hold():
+    rng = np.random.default_rng(1)
+    whole = rng.normal(size=(2500, 3, 2))
+    rows = Rows((3, 2))
+    for start in range(0, 2500, 333):  # blocks that straddle the chunks
+        rows.append(whole[start : start + 333])
+    assert len(rows) == 2500 and same_bits(np.asarray(rows), whole)
+    for key in (
+        slice(1000, 1030),
+        slice(0, 2500),
+        slice(2047, 2049),
+        slice(5, 5),
+        slice(2400, None),
+    ):
+        assert same_bits(rows[key], whole[key]), key
+    idx = np.array([0, 1023, 1024, 2499, 7, 2048])
+    assert same_bits(rows[idx], whole[idx]) and same_bits(rows[2049], whole[2049])
+    assert rows[1500, 2, 1] == whole[1500, 2, 1] and same_bits(rows[-1], whole[-1])
+    assert same_bits(np.asarray(rows.head(1100)), whole[:1100])
+    assert same_bits(rows[1000:1100, :, [1]], whole[1000:1100, :, [1]])
+    assert same_bits(rows[0:3, 2], whole[0:3, 2]) and same_bits(
+        rows[3:3, :, [0]], whole[3:3, :, [0]]
+    )

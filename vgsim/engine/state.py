@@ -25,8 +25,16 @@ import numpy as np
 from .errors import VgsimError
 
 FORMAT = "vgsim.state/1"
-# Arrays a state holds; the optimizer's moments are absent (None) while they are all zero.
+# Arrays a state holds; the optimizer's moments are absent (None) where it keeps none.
 ARRAYS = ("params", "opt_m", "opt_v", "bn_run", "hyper", "perm", "batch")
+# Which moments (m, v) each optimizer keeps.
+MOMENTS = {
+    "sgd": (False, False),
+    "momentum": (True, False),
+    "nesterov": (True, False),
+    "adam": (True, True),
+    "rmsprop": (False, True),
+}
 OPTIONAL = ("opt_m", "opt_v")
 
 
@@ -43,7 +51,7 @@ class TrainerState:
     drawn: int  # batches drawn so far
     rng: dict  # the batch-order generator's bit_generator.state
     params: np.ndarray
-    opt_m: np.ndarray | None
+    opt_m: np.ndarray | None  # None where the optimizer keeps no such moment
     opt_v: np.ndarray | None
     bn_run: np.ndarray
     hyper: np.ndarray  # the live settings and optimizer constants, as the kernels read them

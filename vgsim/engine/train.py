@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from .kernels import plan as k
 from .kernels.stats import N_STATS, scratch_size
 from .schema import node_defaults, training_defaults
 from .spec import Network
-from .state import TrainerState, check_fits, copy_into, layout_of
+from .state import MOMENTS, TrainerState, check_fits, copy_into, layout_of
 from .telemetry import SCALARS, Divergence, History, StepRecord
 from .validate import validate
 
@@ -679,6 +680,7 @@ class Trainer:
         if self._micro:
             raise RuntimeError("finish the current micro-stepped step first")
         old = reuse.arrays() if reuse is not None else {}
+        uses_m, uses_v = MOMENTS[self.cfg["optimizer"]]
         d = self.divergence
         return TrainerState(
             step_count=self.step_count,
@@ -688,8 +690,8 @@ class Trainer:
             drawn=self._drawn,
             rng=self._batch_rng.bit_generator.state,
             params=copy_into(self.params, old.get("params")),
-            opt_m=copy_into(self.opt_m, old.get("opt_m")) if self.opt_m.any() else None,
-            opt_v=copy_into(self.opt_v, old.get("opt_v")) if self.opt_v.any() else None,
+            opt_m=copy_into(self.opt_m, old.get("opt_m")) if uses_m else None,
+            opt_v=copy_into(self.opt_v, old.get("opt_v")) if uses_v else None,
             bn_run=self.bn_run.copy(),
             hyper=self.hyper.copy(),
             clip_mode=int(self.clip_mode),
@@ -702,8 +704,12 @@ class Trainer:
             else {"step": d.step, "node": d.node, "quantity": d.quantity},
             optimizer=str(self.cfg["optimizer"]),
             dtype=str(self.dtype),
-            layout=layout_of(self.plan),
+            layout=self._state_layout,
         )
+
+    @cached_property
+    def _state_layout(self) -> list:
+        return layout_of(self.plan)
 
     def restore_state(self, state: TrainerState, settings: bool = True) -> None:
         """Continue from `state` (a StateError if it belongs to another network). `settings`:

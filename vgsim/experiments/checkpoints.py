@@ -21,7 +21,7 @@ from ..engine.state import TrainerState
 
 MB = 1 << 20
 DEFAULT_BUDGET = 256 * MB
-DEFAULT_EVERY = 16  # steps between saved states: copying one costs about 1% of that
+DEFAULT_EVERY = 8  # steps between saved states: copying one costs well under 1% of that
 RECENT_SPAN = 512  # the newest steps whose states are thinned out last
 
 
@@ -128,7 +128,11 @@ class Checkpoints:
         steps = np.array(self._steps)
         if len(steps) < 3:
             return None
-        movable = ~np.isin(steps, list(self.starts))
+        movable = np.ones(len(steps), bool)
+        for start in self.starts:  # a few: the run's start and its branch points
+            i = bisect.bisect_left(self._steps, start)
+            if i < len(steps) and self._steps[i] == start:
+                movable[i] = False
         movable[-1] = False  # the newest state: the present
         recent = steps > steps[-1] - self.recent_span
         for allowed in (movable & ~recent, movable):

@@ -11,28 +11,92 @@ from ..engine.telemetry import SCALARS
 from ..engine.train import StepBlock
 
 LONG_CAPACITY = 2048  # History's decimated record of a whole run: the plots' loss curves
+CHUNK = 1024  # rows per chunk of the log
+
+
+class Rows:
+    """Rows of one shape kept in chunks of CHUNK: appending never moves what is there (a whole
+    run's figures are tens of megabytes). Read like an array: an int, a slice (a copy), an
+    array of ints (a copy), (row, column...); `np.asarray` joins them all."""
+
+    def __init__(self, shape: tuple[int, ...], chunks: list[np.ndarray] | None = None, size=0):
+        self.shape_of_row = tuple(shape)
+        self._chunks = chunks if chunks is not None else []
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * int(np.prod(self.shape_of_row, dtype=np.int64)) * 8
+
+    def head(self, size: int) -> Rows:
+        """The first `size` rows (the same chunks, not copied)."""
+        return Rows(self.shape_of_row, self._chunks, min(size, self.size))
+
+    def append(self, rows: np.ndarray) -> None:
+        at = 0
+        while at < len(rows):
+            c, r = divmod(self.size, CHUNK)
+            if c == len(self._chunks):
+                self._chunks.append(np.empty((CHUNK, *self.shape_of_row)))
+            n = min(CHUNK - r, len(rows) - at)
+            self._chunks[c][r : r + n] = rows[at : at + n]
+            self.size += n
+            at += n
+
+    def __getitem__(self, key):
+        rest: tuple = ()
+        if isinstance(key, tuple):
+            key, rest = key[0], key[1:]
+            if not isinstance(key, slice):
+                return self[key][rest]
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.size)
+            if step != 1:
+                return self[np.arange(start, stop, step)][(slice(None), *rest)]
+            # The columns asked for are taken chunk by chunk: only they are copied.
+            parts = []
+            for c in range(start // CHUNK, (stop - 1) // CHUNK + 1 if stop > start else 0):
+                lo, hi = max(start, c * CHUNK), min(stop, (c + 1) * CHUNK)
+                chunk = self._chunks[c][lo - c * CHUNK : hi - c * CHUNK]
+                parts.append(chunk[(slice(None), *rest)])
+            if not parts:
+                return np.empty((0, *self.shape_of_row))[(slice(None), *rest)]
+            return np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
+        if isinstance(key, np.ndarray | list):
+            idx = np.asarray(key, np.int64)
+            out = np.empty((len(idx), *self.shape_of_row))
+            for c in np.unique(idx // CHUNK):
+                sel = idx // CHUNK == c
+                out[sel] = self._chunks[c][idx[sel] - c * CHUNK]
+            return out
+        i = int(key) + (self.size if int(key) < 0 else 0)
+        if not 0 <= i < self.size:
+            raise IndexError(f"row {key} of {self.size}")
+        return self._chunks[i // CHUNK][i % CHUNK]
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[0 : self.size]
+        return out if dtype is None else out.astype(dtype)
 
 
 class FigureLog:
     """The scalars (step × SCALARS) and per-node figures (step × node × STAT_NAMES) of steps
     0, 1, ..., n − 1, grown as blocks arrive."""
 
-    def __init__(self, node_ids: list[str], capacity: int = 1024):
+    def __init__(self, node_ids: list[str]):
         self.node_ids = list(node_ids)
-        self.size = 0
-        self._scalars = np.empty((capacity, len(SCALARS)))
-        self._stats = np.empty((capacity, len(node_ids), N_STATS))
+        self.scalars = Rows((len(SCALARS),))
+        self.stats = Rows((len(node_ids), N_STATS))
 
     def __len__(self) -> int:
-        return self.size
+        return len(self.scalars)
 
     @property
-    def scalars(self) -> np.ndarray:
-        return self._scalars[: self.size]
-
-    @property
-    def stats(self) -> np.ndarray:
-        return self._stats[: self.size]
+    def size(self) -> int:
+        return len(self.scalars)
 
     @property
     def nbytes(self) -> int:
@@ -44,26 +108,19 @@ class FigureLog:
             return
         if int(steps[0]) != self.size:
             raise ValueError(f"expected step {self.size} next, got {int(steps[0])}")
-        end = self.size + len(steps)
-        if end > len(self._scalars):
-            grown = max(end, 2 * len(self._scalars))
-            self._scalars = _grow(self._scalars, grown, self.size)
-            self._stats = _grow(self._stats, grown, self.size)
-        self._scalars[self.size : end] = scalars
-        self._stats[self.size : end] = stats
-        self.size = end
+        self.scalars.append(np.asarray(scalars, np.float64))
+        self.stats.append(np.asarray(stats, np.float64))
 
     def add_block(self, block: StepBlock) -> None:
         self.add(block.steps, block.scalars, block.node_stats)
 
-    def truncate(self, size: int) -> None:
-        """Forget the steps from `size` on (a branch keeps its past)."""
-        self.size = min(self.size, max(0, size))
-
     def copy(self, size: int | None = None) -> FigureLog:
+        """The first `size` steps (all by default), copied."""
         size = self.size if size is None else min(size, self.size)
-        out = FigureLog(self.node_ids, max(size, 1024))
-        out.add(np.arange(size), self._scalars[:size], self._stats[:size])
+        out = FigureLog(self.node_ids)
+        for start in range(0, size, CHUNK):
+            end = min(size, start + CHUNK)
+            out.add(np.arange(start, end), self.scalars[start:end], self.stats[start:end])
         return out
 
     def tail(
@@ -73,8 +130,8 @@ class FigureLog:
         like a live history's (History.tail)."""
         start = max(0, end - count)
         with np.errstate(over="ignore"):
-            stats = self._stats[start:end][:, :, figures].astype(np.float32)
-        return np.arange(start, end), self._scalars[start:end].copy(), stats
+            stats = self.stats[start:end, :, figures].astype(np.float32)
+        return np.arange(start, end), self.scalars[start:end], stats
 
     def long(self, end: int, capacity: int = LONG_CAPACITY) -> tuple[np.ndarray, np.ndarray]:
         """(steps, scalars) of the decimated whole-run record a live history holds after
@@ -84,12 +141,12 @@ class FigureLog:
         while end and (end - 1) // stride + 1 > capacity:
             stride *= 2
         rows = np.arange(0, end, stride)
-        return rows, self._scalars[rows]
+        return rows, self.scalars[rows]
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {
-            "scalars": self.scalars.copy(),
-            "node_stats": self.stats.copy(),
+            "scalars": np.asarray(self.scalars),
+            "node_stats": np.asarray(self.stats),
             "node_ids": np.array(self.node_ids),
             "scalar_names": np.array(SCALARS),
             "stat_names": np.array(STAT_NAMES),
@@ -107,12 +164,6 @@ class FigureLog:
         stats = np.asarray(arrays["node_stats"], np.float64)
         if scalars.ndim != 2 or stats.shape != (len(scalars), len(ids), N_STATS):
             raise ValueError("its arrays have inconsistent shapes")
-        log = cls(ids, max(len(scalars), 1024))
+        log = cls(ids)
         log.add(np.arange(len(scalars)), scalars, stats)
         return log
-
-
-def _grow(a: np.ndarray, rows: int, used: int) -> np.ndarray:
-    out = np.empty((rows, *a.shape[1:]), a.dtype)
-    out[:used] = a[:used]
-    return out

@@ -87,7 +87,8 @@ class Recorder:
     def past(self) -> tuple[np.ndarray, np.ndarray]:
         """The scalars and figures of the steps before a branch point (its metrics.csv's
         first rows; none for a run of its own)."""
-        return self.timeline.figures.scalars, self.timeline.figures.stats
+        figures = self.timeline.figures
+        return np.asarray(figures.scalars), np.asarray(figures.stats)
 
     def until_due(self, step_count: int) -> int:
         return self.timeline.until_checkpoint(step_count)

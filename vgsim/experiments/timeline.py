@@ -315,12 +315,31 @@ class Timeline:
             state = source.capture_state()
             trainer = Trainer(net, data=self._data if self._data is not None else source.data)
             trainer.restore_state(state, settings=False)
-        rows = slice(0, step_count)
-        trainer.history.refill(self.figures.scalars[rows], self.figures.stats[rows], latest)
+        f = self.figures
+        trainer.history.refill(f.scalars.head(step_count), f.stats.head(step_count), latest)
         child = self._past(step_count)
         child.segments.append(Segment(step_count, trainer.net.copy()))
         child.save_state(trainer, start=True)
         return trainer, child
+
+    def resume(self) -> Trainer:
+        """A trainer that goes on with this run after its last step (an opened run), with the
+        run's history; the timeline follows it from there (`add`)."""
+        n = self.steps
+        self._need_figures(n)
+        k = len(self.segments) - 1
+        latest = None
+        if n > 0 and self.segments[k].start < n:
+            trainer = self.trainer_at(n - 1)
+            latest = trainer.step()  # the last step in full: histograms included
+        else:
+            trainer = self.trainer_at(n)
+        self._trainers.pop(k)
+        self._restored.discard(k)
+        self._viewed.pop(k, None)
+        f = self.figures
+        trainer.history.refill(f.scalars.head(n), f.stats.head(n), latest)
+        return trainer
 
     def _past(self, step_count: int) -> Timeline:
         """This timeline before `step_count` steps, for a branch to continue: its segments,

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..engine.errors import NetworkError, NetworkFileError
-from ..engine.files import save_npz, write_json
+from ..engine.files import save_npz, write_json, write_metrics
 from ..engine.spec import read_network
 from ..engine.state import StateError, TrainerState, from_arrays, to_arrays
 from ..engine.telemetry import Divergence
@@ -154,6 +154,15 @@ def save_timeline(timeline: Timeline, folder: str | Path) -> Path:
     writer = TimelineFolder(folder, timeline, timeline.folder)
     writer.start(follow=False)
     writer.close()
+    return folder
+
+
+def save_run(timeline: Timeline, folder: str | Path) -> Path:
+    """A run folder for a timeline (the window's File ▸ Save run): its states, figures and
+    networks, and metrics.csv (the columns of `vgsim run`). Opened again with open_timeline."""
+    folder = save_timeline(timeline, folder)
+    figures = timeline.figures
+    write_metrics(folder / "metrics.csv", figures.node_ids, figures.scalars, figures.stats)
     return folder
 
 
