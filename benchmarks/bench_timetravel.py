@@ -66,21 +66,18 @@ def build(config: str, optimizer: str) -> Network:
 
 
 class WindowLoop:
-    """Trains as the window's worker does (app/worker.py): each kernel call runs as many steps
-    as fit in BLOCK_SECONDS at the speed measured so far; with a timeline, each block is added
-    to it (a state is saved at the end of the first block 8 or more steps after the last)."""
+    """Trains as the window's worker does (app/worker.py), in blocks of the steps that fit in
+    BLOCK_SECONDS (here a fixed number, from the step's CPU time: both loops train alike);
+    with a timeline, each block is added to it (a state is saved at the end of the first
+    block 8 or more steps after the last)."""
 
-    def __init__(self, trainer: Trainer, timeline: Timeline | None = None):
-        self.trainer, self.timeline, self.rate = trainer, timeline, 0.0
+    def __init__(self, trainer: Trainer, block: int, timeline: Timeline | None = None):
+        self.trainer, self.block, self.timeline = trainer, block, timeline
 
     def train(self, steps: int) -> None:
         t, end = self.trainer, self.trainer.step_count + steps
         while t.step_count < end:
-            fit = int(self.rate * BLOCK_SECONDS) if self.rate else 4
-            started = time.perf_counter()
-            block = t.run_block(max(1, min(end - t.step_count, fit)))
-            rate = len(block.steps) / max(time.perf_counter() - started, 1e-9)
-            self.rate = rate if self.rate == 0 else 0.8 * self.rate + 0.2 * rate
+            block = t.run_block(min(end - t.step_count, self.block))
             if self.timeline is not None:
                 self.timeline.add(t, block)
 
@@ -133,10 +130,14 @@ def main() -> int:
     print(f"python {platform.python_version()}, numpy {np.__version__}; load average {load_start}")
 
     net = build(args.config, args.optimizer)
-    Trainer(net).run_block(8)  # compile or load the kernels before timing
+    warm = Trainer(net)
+    warm.run_block(8)  # compile or load the kernels before timing
+    cpu = time.process_time()
+    warm.run_block(64)
+    block = max(1, round(BLOCK_SECONDS / ((time.process_time() - cpu) / 64)))
     recorded = Trainer(net)
     tl = Timeline.follow(recorded, budget=int(args.budget_mb * MB))
-    plain, rec = WindowLoop(Trainer(net)), WindowLoop(recorded, tl)
+    plain, rec = WindowLoop(Trainer(net), block), WindowLoop(recorded, block, tl)
     rounds: list[tuple[float, float, float, float]] = []
     while plain.trainer.step_count < args.steps:
         n = min(ROUND, args.steps - plain.trainer.step_count)
@@ -159,7 +160,7 @@ def main() -> int:
     )
     print(
         f"saving: {saving:+.1%} training time with the timeline, {saving_cpu:+.1%} in CPU time "
-        f"(median ratios of paired rounds of {ROUND} steps; median rounds "
+        f"(median ratios of paired rounds of {ROUND} steps in blocks of {block}; median rounds "
         f"{np.median(times[:, 2]):.0f} / {np.median(times[:, 0]):.0f} ms)"
     )
     state_mb = cp.nbytes / MB
