@@ -19,7 +19,9 @@ class Rows:
     run's figures are tens of megabytes). Read like an array: an int, a slice (a copy), an
     array of ints (a copy), (row, column...); `np.asarray` joins them all."""
 
-    def __init__(self, shape: tuple[int, ...], chunks: list[np.ndarray] | None = None, size=0):
+    def __init__(
+        self, shape: tuple[int, ...], chunks: list[np.ndarray] | None = None, size: int = 0
+    ):
         self.shape_of_row = tuple(shape)
         self._chunks = chunks if chunks is not None else []
         self.size = size
@@ -46,7 +48,7 @@ class Rows:
             self.size += n
             at += n
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: object) -> np.ndarray:
         rest: tuple = ()
         if isinstance(key, tuple):
             key, rest = key[0], key[1:]
@@ -77,7 +79,7 @@ class Rows:
             raise IndexError(f"row {key} of {self.size}")
         return self._chunks[i // CHUNK][i % CHUNK]
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
         out = self[0 : self.size]
         return out if dtype is None else out.astype(dtype)
 
