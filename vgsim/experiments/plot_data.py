@@ -14,6 +14,17 @@ TAIL_FIGURES = [S_GRAD, S_PGRAD, S_WNORM, S_RATIO]
 T_GRAD, T_PGRAD, T_WNORM, T_RATIO = range(4)
 
 
+@dataclass(frozen=True)
+class ReferenceData:
+    """A run drawn faded beside the current one (the run a branch left behind)."""
+
+    label: str
+    branched_at: int  # the step count the current run branched from it
+    loss_steps: np.ndarray
+    loss: np.ndarray  # its batch loss (data_loss) at loss_steps
+    gradient: np.ndarray  # per node of the current run: its gradient norm at the same step
+
+
 @dataclass
 class PlotData:
     node_ids: list[str]
@@ -32,6 +43,7 @@ class PlotData:
     start_grad: np.ndarray | None = None  # per node: the gradient norm measured at step 0
     step: int = 0
     name: str = ""
+    reference: ReferenceData | None = None
 
     def layer_nodes(self) -> list[int]:
         """Indices of the nodes plotted against depth: everything after the input."""
