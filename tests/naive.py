@@ -137,6 +137,112 @@ def batchnorm_backward(dy, cache):
     return dx, (dy * xhat).sum(axis=0), dy.sum(axis=0)
 
 
+# --- images: (batch, height, width, channels) ---------------------------------------------------
+def conv2d_geometry(size: int, k: int, stride: int, padding: str) -> tuple[int, int]:
+    """(output size, zeros before the first pixel). "same": the output is ceil(size / stride)
+    and the kernel is centred, one zero more after than before for an even kernel (PyTorch's
+    padding="same"); "valid": no padding, floor((size - k) / stride) + 1 outputs."""
+    if padding == "same":
+        return math.ceil(size / stride), (k - 1) // 2
+    return (size - k) // stride + 1, 0
+
+
+def conv2d_forward(x: np.ndarray, W: np.ndarray, b, stride: int, padding: str) -> np.ndarray:
+    """y[n, i, j, f] = b[f] + sum over di, dj, c of x[n, i*s - p + di, j*s - p + dj, c]
+    W[di, dj, c, f], reading 0 outside the image (a cross-correlation, as PyTorch's Conv2d)."""
+    n, h, w, c = x.shape
+    k, f = W.shape[0], W.shape[3]
+    oh, pad = conv2d_geometry(h, k, stride, padding)
+    ow, _ = conv2d_geometry(w, k, stride, padding)
+    y = np.zeros((n, oh, ow, f))
+    for i in range(oh):
+        for j in range(ow):
+            for di in range(k):
+                for dj in range(k):
+                    r, q = i * stride - pad + di, j * stride - pad + dj
+                    if 0 <= r < h and 0 <= q < w:
+                        y[:, i, j, :] += x[:, r, q, :] @ W[di, dj]
+    if b is not None:
+        y += b
+    return y
+
+
+def conv2d_backward(x: np.ndarray, W: np.ndarray, dy: np.ndarray, stride: int, padding: str):
+    """(dx, dW, db): every term of the forward sum sends dy back to the input entry and the
+    weight it multiplied."""
+    n, h, w, c = x.shape
+    k = W.shape[0]
+    _, pad = conv2d_geometry(h, k, stride, padding)
+    dx, dW = np.zeros_like(x, dtype=np.float64), np.zeros_like(W, dtype=np.float64)
+    for i in range(dy.shape[1]):
+        for j in range(dy.shape[2]):
+            for di in range(k):
+                for dj in range(k):
+                    r, q = i * stride - pad + di, j * stride - pad + dj
+                    if 0 <= r < h and 0 <= q < w:
+                        dx[:, r, q, :] += dy[:, i, j, :] @ W[di, dj].T
+                        dW[di, dj] += x[:, r, q, :].T @ dy[:, i, j, :]
+    return dx, dW, dy.sum(axis=(0, 1, 2))
+
+
+def _windows(h: int, w: int, size: int, stride: int):
+    """(i, j, rows, cols) of every pooling window, no padding, floor rounding."""
+    for i in range((h - size) // stride + 1):
+        for j in range((w - size) // stride + 1):
+            yield i, j, slice(i * stride, i * stride + size), slice(j * stride, j * stride + size)
+
+
+def maxpool_forward(x: np.ndarray, size: int, stride: int) -> np.ndarray:
+    n, h, w, c = x.shape
+    y = np.zeros((n, (h - size) // stride + 1, (w - size) // stride + 1, c))
+    for i, j, rows, cols in _windows(h, w, size, stride):
+        y[:, i, j, :] = x[:, rows, cols, :].max(axis=(1, 2))
+    return y
+
+
+def maxpool_backward(x: np.ndarray, dy: np.ndarray, size: int, stride: int) -> np.ndarray:
+    """Each window's gradient goes to its largest entry, the first in reading order of equal
+    ones."""
+    n, h, w, c = x.shape
+    dx = np.zeros_like(x, dtype=np.float64)
+    for i, j, rows, cols in _windows(h, w, size, stride):
+        for s in range(n):
+            for ch in range(c):
+                window = x[s, rows, cols, ch]
+                r, q = np.unravel_index(int(np.argmax(window)), window.shape)
+                dx[s, rows.start + r, cols.start + q, ch] += dy[s, i, j, ch]
+    return dx
+
+
+def avgpool_forward(x: np.ndarray, size: int, stride: int) -> np.ndarray:
+    n, h, w, c = x.shape
+    y = np.zeros((n, (h - size) // stride + 1, (w - size) // stride + 1, c))
+    for i, j, rows, cols in _windows(h, w, size, stride):
+        y[:, i, j, :] = x[:, rows, cols, :].mean(axis=(1, 2))
+    return y
+
+
+def avgpool_backward(x: np.ndarray, dy: np.ndarray, size: int, stride: int) -> np.ndarray:
+    dx = np.zeros_like(x, dtype=np.float64)
+    for i, j, rows, cols in _windows(x.shape[1], x.shape[2], size, stride):
+        dx[:, rows, cols, :] += dy[:, i, j, None, None, :] / (size * size)
+    return dx
+
+
+def batchnorm2d_forward(x, gamma, beta, run_mean, run_var, momentum=0.1, eps=1e-5):
+    """PyTorch's BatchNorm2d: batchnorm_forward with every (sample, position) a row."""
+    c = x.shape[-1]
+    y, cache, m, v = batchnorm_forward(
+        x.reshape(-1, c), gamma, beta, run_mean, run_var, momentum, eps
+    )
+    return y.reshape(x.shape), cache, m, v
+
+
+def batchnorm2d_backward(dy, cache):
+    dx, dgamma, dbeta = batchnorm_backward(dy.reshape(-1, dy.shape[-1]), cache)
+    return dx.reshape(dy.shape), dgamma, dbeta
+
+
 # --- losses: (loss, d loss / d z) -------------------------------------------------------------
 def one_hot(labels: np.ndarray, k: int) -> np.ndarray:
     t = np.zeros((len(labels), k))
@@ -260,6 +366,10 @@ NODE_DEFAULTS = {
     "leaky_relu": {"slope": 0.01},
     "elu": {"alpha": 1.0},
     "batchnorm": {"momentum": 0.1, "eps": 1e-5},
+    "conv2d": {"kernel": 3, "stride": 1, "padding": "same"},
+    "maxpool": {"size": 2},
+    "avgpool": {"size": 2},
+    "dropout": {"rate": 0.5},
 }
 
 
@@ -285,13 +395,16 @@ def network(
     y: np.ndarray,
     l2: float = 0.0,
     run: dict[str, np.ndarray] | None = None,
+    masks: dict[str, np.ndarray] | None = None,
 ) -> dict:
     """Forward and backward through a network description (the JSON dict) in training mode.
 
     `params` maps "param/<id>/<name>" to arrays; `run` maps "<id>/mean" and "<id>/var" to the
-    batch-norm running statistics (updated copies are returned). Returns a dict with the keys of
+    batch-norm running statistics (updated copies are returned); `masks` maps "mask/<id>" to a
+    dropout node's mask (1 kept, 0 dropped). Returns a dict with the keys of
     Trainer.state_arrays ("loss", "act/<id>", "dact/<id>", "grad/<id>/<name>") and "run/...".
-    A node with several incoming edges receives their sum.
+    A node with several incoming edges receives their sum. Images are (batch, height, width,
+    channels); a dense layer or the output takes a flat (batch, values) array.
     """
     nodes = {n["id"]: n for n in net["nodes"]}
     preds: dict[str, list[str]] = {i: [] for i in nodes}
@@ -311,7 +424,41 @@ def network(
             continue
         v = sum(acts[p] for p in preds[node_id])
         ins[node_id] = v
-        if kind == "dense":
+        spec = {**NODE_DEFAULTS.get(kind, {}), **node}
+        if kind in ("maxpool", "avgpool"):
+            spec.setdefault("stride", spec["size"])
+        if kind == "conv2d":
+            acts[node_id] = conv2d_forward(
+                v,
+                params[f"param/{node_id}/W"],
+                params.get(f"param/{node_id}/b"),
+                spec["stride"],
+                spec["padding"],
+            )
+        elif kind == "maxpool":
+            acts[node_id] = maxpool_forward(v, spec["size"], spec["stride"])
+        elif kind == "avgpool":
+            acts[node_id] = avgpool_forward(v, spec["size"], spec["stride"])
+        elif kind == "global_avgpool":
+            acts[node_id] = v.mean(axis=(1, 2))
+        elif kind == "flatten":
+            acts[node_id] = v.reshape(len(v), -1)
+        elif kind == "dropout":
+            acts[node_id] = v * (masks or {})[f"mask/{node_id}"] / (1.0 - spec["rate"])
+        elif kind == "batchnorm" and v.ndim == 4:
+            w = v.shape[-1]
+            y_bn, caches[node_id], m1, v1 = batchnorm2d_forward(
+                v,
+                params[f"param/{node_id}/gamma"],
+                params[f"param/{node_id}/beta"],
+                run.get(f"{node_id}/mean", np.zeros(w)),
+                run.get(f"{node_id}/var", np.ones(w)),
+                spec["momentum"],
+                spec["eps"],
+            )
+            acts[node_id] = y_bn
+            run[f"{node_id}/mean"], run[f"{node_id}/var"] = m1, v1
+        elif kind == "dense":
             acts[node_id] = dense_forward(
                 v, params[f"param/{node_id}/W"], params.get(f"param/{node_id}/b")
             )
@@ -319,7 +466,6 @@ def network(
             fn = node["function"]
             acts[node_id] = act_f(fn, v, _act_param(node, params))
         elif kind == "batchnorm":
-            p = {**NODE_DEFAULTS["batchnorm"], **node}
             w = v.shape[1]
             mean0 = run.get(f"{node_id}/mean", np.zeros(w))
             var0 = run.get(f"{node_id}/var", np.ones(w))
@@ -329,8 +475,8 @@ def network(
                 params[f"param/{node_id}/beta"],
                 mean0,
                 var0,
-                p["momentum"],
-                p["eps"],
+                spec["momentum"],
+                spec["eps"],
             )
             acts[node_id] = y_bn
             run[f"{node_id}/mean"], run[f"{node_id}/var"] = m1, v1
@@ -351,7 +497,30 @@ def network(
             continue
         dy = dacts[node_id]
         v = ins[node_id]
-        if kind == "dense":
+        spec = {**NODE_DEFAULTS.get(kind, {}), **node}
+        if kind in ("maxpool", "avgpool"):
+            spec.setdefault("stride", spec["size"])
+        if kind == "conv2d":
+            W = params[f"param/{node_id}/W"]
+            dx, dW, db = conv2d_backward(v, W, dy, spec["stride"], spec["padding"])
+            out[f"grad/{node_id}/W"] = dW + 2 * l2 * W
+            if f"param/{node_id}/b" in params:
+                out[f"grad/{node_id}/b"] = db
+        elif kind == "maxpool":
+            dx = maxpool_backward(v, dy, spec["size"], spec["stride"])
+        elif kind == "avgpool":
+            dx = avgpool_backward(v, dy, spec["size"], spec["stride"])
+        elif kind == "global_avgpool":
+            dx = np.broadcast_to(dy[:, None, None, :] / (v.shape[1] * v.shape[2]), v.shape)
+        elif kind == "flatten":
+            dx = dy.reshape(v.shape)
+        elif kind == "dropout":
+            dx = dy * (masks or {})[f"mask/{node_id}"] / (1.0 - spec["rate"])
+        elif kind == "batchnorm" and v.ndim == 4:
+            dx, out[f"grad/{node_id}/gamma"], out[f"grad/{node_id}/beta"] = batchnorm2d_backward(
+                dy, caches[node_id]
+            )
+        elif kind == "dense":
             W = params[f"param/{node_id}/W"]
             dx, dW, db = dense_backward(v, W, dy)
             out[f"grad/{node_id}/W"] = dW + 2 * l2 * W

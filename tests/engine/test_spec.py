@@ -26,7 +26,7 @@ from vgsim.engine import (
 from vgsim.engine.schema import FORMAT
 
 NETWORKS = Path(__file__).resolve().parent / "networks"
-FIXTURES = ["spiral_small.json", "residual_bn.json"]
+FIXTURES = ["spiral_small.json", "residual_bn.json", "conv_small.json"]
 
 
 def meaning(net: Network) -> dict:

@@ -15,7 +15,7 @@ from vgsim.engine.schema import FORMAT
 from vgsim.engine.telemetry import SCALARS
 
 NETWORKS = Path(__file__).resolve().parent / "networks"
-FIXTURES = ["spiral_small.json", "residual_bn.json"]
+FIXTURES = ["spiral_small.json", "residual_bn.json", "conv_small.json"]
 DTYPES = ["float32", "float64"]
 
 

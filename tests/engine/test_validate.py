@@ -91,8 +91,8 @@ def test_problem_and_error_carry_every_message() -> None:
 
 def test_unknown_node_type() -> None:
     d = base()
-    node(d, "d2")["type"] = "conv2d"
-    p = find(problems_of(d), "d2", "d2", "'conv2d'")
+    node(d, "d2")["type"] = "lstm"
+    p = find(problems_of(d), "d2", "d2", "'lstm'")
     assert "dense" in p.message  # lists the known types
 
 

@@ -18,6 +18,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from vgsim.engine import data_images
+from vgsim.engine.data_images import STRIPE_CLASSES
 from vgsim.engine.errors import DataError, shown
 from vgsim.engine.files import NotReadable, open_regular
 
@@ -57,8 +59,16 @@ DATASETS: dict[str, dict] = {
     },
     "digits": {
         "task": "classification",
-        "params": {"samples": 1797},
-        "doc": "Real 8x8 handwritten digits (UCI), 64 pixels scaled to [0, 1].",
+        "params": {"samples": 1797, "shape": "flat"},
+        "doc": "Real 8x8 handwritten digits (UCI), 64 pixels scaled to [0, 1]; "
+        '"shape": "image" gives 8×8×1 images.',
+    },
+    "stripes": {
+        "task": "classification",
+        "params": {"samples": 800, "noise": 0.2, "side": 16, "shape": "image"},
+        "doc": "Synthetic side×side×1 images of stripes in four directions (horizontal, "
+        "vertical, diagonal /, diagonal \\) with random period and phase: the class is in the "
+        "spatial structure, not in any pixel.",
     },
     "csv": {
         "task": "classification",
@@ -87,6 +97,8 @@ class Dataset:
     n_classes: int
     n_targets: int
     feature_names: list[str]
+    # What the network's input gives: (n_features,), or (height, width, channels) for images.
+    input_shape: tuple[int, ...] = ()
 
 
 def _is_int(v: Any) -> bool:
@@ -114,6 +126,8 @@ _RULES: dict[str, tuple[Any, str]] = {
     "task": (lambda v: v in ("classification", "regression"), "'classification' or 'regression'"),
     "standardize": (lambda v: isinstance(v, bool), "true or false"),
     "header": (lambda v: isinstance(v, bool), "true or false"),
+    "shape": (lambda v: v in ("flat", "image"), "'flat' or 'image'"),
+    "side": (lambda v: _is_int(v) and 4 <= v <= 64, "a whole number 4..64"),
 }
 
 
@@ -153,7 +167,7 @@ def check_data_spec(spec: dict) -> list[str]:
     if name in DATASETS and name != "csv":
         ok = {k: v for k, v in spec.items() if k in _RULES and k in allowed and _RULES[k][0](v)}
         p = {**DATASETS[name]["params"], **ok}  # cross-checks use only values that passed above
-        n_cls = p.get("classes", 10 if name == "digits" else 2)
+        n_cls = p.get("classes", {"digits": 10, "stripes": len(STRIPE_CLASSES)}.get(name, 2))
         sure = "classes" not in spec or "classes" in ok  # no cross-check against a bad value
         if DATASETS[name]["task"] == "classification" and sure and p["samples"] < 2 * n_cls:
             problems.append(
@@ -481,9 +495,17 @@ def dataset_shape(spec: dict, base_dir: Path | None = None) -> tuple[int, int, s
         return X.shape[1], (k or 1), p["task"]
     if name == "digits":
         return 64, 10, "classification"
+    if name == "stripes":
+        return p["side"] ** 2, len(STRIPE_CLASSES), "classification"
     if name == "sine":
         return 1, 1, "regression"
     return 2, p.get("classes", 2), "classification"
+
+
+def input_shape(spec: dict, n_features: int) -> tuple[int, ...]:
+    """The shape the network's input gives for a valid `spec` with n_features features: an
+    image (height, width, channels) for an image set with "shape": "image", else (n_features,)."""
+    return data_images.input_shape(_params(spec), n_features)
 
 
 def load_dataset(spec: dict, base_dir: Path | None = None) -> Dataset:
@@ -497,8 +519,12 @@ def load_dataset(spec: dict, base_dir: Path | None = None) -> Dataset:
     elif name == "digits":
         raw = _digits_raw(DIGITS_PATH)[rng.permutation(1797)[: p["samples"]]]
         X, y = raw[:, :64] / 16.0, raw[:, 64].astype(np.int64)
-        feature_names = [f"pixel_{r}_{c}" for r in range(8) for c in range(8)]
+        feature_names = data_images.pixel_names((8, 8, 1))
         n_classes, task = 10, "classification"
+    elif name == "stripes":
+        X, y = data_images.stripes(p, rng)
+        feature_names = data_images.pixel_names(data_images.image_shape(p))
+        n_classes, task = len(STRIPE_CLASSES), "classification"
     else:
         X, y = _SYNTHETIC[name](p, rng)
         task = DATASETS[name]["task"]
@@ -533,4 +559,5 @@ def load_dataset(spec: dict, base_dir: Path | None = None) -> Dataset:
         n_classes=n_classes,
         n_targets=n_classes or y.shape[1],
         feature_names=list(feature_names),
+        input_shape=data_images.input_shape(p, X.shape[1]),
     )

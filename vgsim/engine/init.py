@@ -44,10 +44,17 @@ def init_scale(name: str, n_in: int, n_out: int, p: dict) -> tuple[str, float]:
     raise ValueError(f"unknown initialiser {name!r}")
 
 
-def initialise(init: str | dict, n_in: int, n_out: int, rng: np.random.Generator) -> np.ndarray:
-    """A float64 (n_in, n_out) weight matrix."""
+def initialise(
+    init: str | dict,
+    n_in: int,
+    n_out: int,
+    rng: np.random.Generator,
+    fans: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """A float64 (n_in, n_out) weight matrix. `fans`: (fan-in, fan-out) where they differ from
+    (n_in, n_out): a convolution's (kernel² × channels, kernel² × filters), as PyTorch's."""
     p = init_defaults(init)
-    kind, scale = init_scale(p["name"], n_in, n_out, p)
+    kind, scale = init_scale(p["name"], *(fans or (n_in, n_out)), p)
     if kind == "constant":
         return np.full((n_in, n_out), scale)
     if kind == "uniform":
@@ -63,15 +70,19 @@ def initialise(init: str | dict, n_in: int, n_out: int, rng: np.random.Generator
 
 
 def initialise_bias(
-    bias_init: float | str | dict, n_in: int, n_out: int, rng: np.random.Generator
+    bias_init: float | str | dict,
+    n_in: int,
+    n_out: int,
+    rng: np.random.Generator,
+    fans: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """A float64 (n_out,) bias: `bias_init` everywhere, or drawn by the initialiser it names.
     Draws from `rng` only for a random initialiser, so constant biases leave the weights'
-    random stream as it was."""
+    random stream as it was. `fans`: as for initialise."""
     if not isinstance(bias_init, str | dict):
         return np.full(n_out, float(bias_init))
     p = init_defaults(bias_init)
-    kind, scale = init_scale(p["name"], n_in, n_out, p)
+    kind, scale = init_scale(p["name"], *(fans or (n_in, n_out)), p)
     if kind == "constant":
         return np.full(n_out, scale)
     if kind == "uniform":

@@ -14,8 +14,25 @@ NODE_FIELDS: dict[str, dict[str, object]] = {
     "dense": {"units": None, "init": "xavier_uniform", "bias": True, "bias_init": 0.0},
     "activation": {"function": None},
     "batchnorm": {"momentum": 0.1, "eps": 1e-5},
+    "conv2d": {
+        "filters": None,
+        "kernel": 3,
+        "stride": 1,
+        "padding": "same",
+        "init": "xavier_uniform",
+        "bias": True,
+        "bias_init": 0.0,
+    },
+    "maxpool": {"size": 2, "stride": 2},
+    "avgpool": {"size": 2, "stride": 2},
+    "global_avgpool": {},
+    "flatten": {},
+    "dropout": {"rate": 0.5},
     "output": {"loss": "softmax_cross_entropy"},
 }
+PADDINGS = ("same", "valid")
+# Pools whose stride, when not given, is their size (as PyTorch's).
+POOLS = ("maxpool", "avgpool")
 # Fields any node may carry for the canvas; they never change the maths.
 LAYOUT_FIELDS = ("label", "pos")
 
@@ -95,6 +112,8 @@ def node_defaults(node_type: str, params: dict) -> dict:
     merged = {k: v for k, v in NODE_FIELDS.get(node_type, {}).items() if v is not None}
     if node_type == "activation":
         merged.update(ACTIVATIONS.get(str(params.get("function")), {}))
+    if node_type in POOLS and "size" in params and "stride" not in params:
+        merged["stride"] = params["size"]
     merged.update(params)
     return merged
 

@@ -74,33 +74,23 @@ def reachable(start: list[str], links: dict[str, list[str]]) -> set[str]:
 
 
 def infer_widths(
-    net: Network, order: list[str], n_features: int
+    net: Network, order: list[str], data_shape: int | tuple[int, ...]
 ) -> tuple[dict[str, int], dict[str, int], list[tuple[str, str, int, str, int]]]:
-    """(input width, output width) per node along `order`, and the sums whose widths differ.
+    """(input width, output width) per node along `order` (a width is all values of a
+    sample: height × width × channels for an image), and the sums whose inputs differ, as
+    (node, first pred, its width, other pred, its width). `data_shape`: the number of input
+    features, or the shape the data gives (see shapes.input_shape_of)."""
+    from .shapes import infer_shapes, input_shape_of, size_of
 
-    A mismatch is (node, first pred, its width, other pred, its width).
-    """
+    shapes = infer_shapes(net, order, input_shape_of(net, data_shape))
+    width_in = {node: size_of(s) for node, s in shapes.shape_in.items()}
+    width_out = {node: size_of(s) for node, s in shapes.shape_out.items()}
     preds, _ = adjacency(net)
-    kinds = {n.id: n for n in net.nodes}
-    width_in: dict[str, int] = {}
-    width_out: dict[str, int] = {}
     mismatches = []
-    for node_id in order:
-        node = kinds[node_id]
-        incoming = [p for p in preds[node_id] if p in width_out]
-        if node.type == "input":
-            width_in[node_id] = n_features
-        elif incoming:
-            first = incoming[0]
-            width_in[node_id] = width_out[first]
-            for other in incoming[1:]:
-                if width_out[other] != width_out[first]:
-                    mismatches.append((node_id, first, width_out[first], other, width_out[other]))
-        else:
-            continue
-        if node.type == "dense":
-            units = node.params.get("units")
-            width_out[node_id] = units if isinstance(units, int) and units > 0 else 0
-        else:
-            width_out[node_id] = width_in[node_id]
+    for node in order:
+        incoming = [p for p in preds[node] if p in shapes.shape_out]
+        for other in incoming[1:]:
+            if shapes.shape_out[other] != shapes.shape_out[incoming[0]]:
+                first = incoming[0]
+                mismatches.append((node, first, width_out[first], other, width_out[other]))
     return width_in, width_out, mismatches

@@ -19,7 +19,7 @@ from .compile import Plan, compile_network
 from .data import Dataset, load_dataset
 from .errors import NetworkError, Problem
 from .init import initialise, initialise_bias
-from .kernels import optim
+from .kernels import images, optim
 from .kernels import plan as k
 from .kernels.stats import N_STATS, scratch_size
 from .schema import node_defaults, training_defaults
@@ -103,6 +103,15 @@ class MicroStep:
     record: StepRecord | None = None  # set when the micro-step finished a whole step
 
 
+def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(fan-in, fan-out) of a weight: a dense layer's (inputs, outputs), a convolution's
+    (kernel² × channels, kernel² × filters) for its (k, k, c, f) kernel, as PyTorch counts."""
+    if len(shape) == 4:
+        area = shape[0] * shape[1]
+        return area * shape[2], area * shape[3]
+    return shape[0], shape[1]
+
+
 class Trainer:
     def __init__(self, net: Network, data: Dataset | None = None):
         problems = validate(net)
@@ -125,7 +134,7 @@ class Trainer:
             )
         self.batch_size = batch
         self.dtype = np.dtype(self.cfg["dtype"])
-        self.plan: Plan = compile_network(self.net, self.data.n_features)
+        self.plan: Plan = compile_network(self.net, self.data.input_shape or self.data.n_features)
         self.node_ids = self.plan.order
         self._alloc()
         self.reset()
@@ -258,21 +267,23 @@ class Trainer:
         init_rng = np.random.default_rng([seed, 1])
         self._batch_rng = np.random.default_rng([seed, 2])
         nodes = {n.id: n for n in self.net.nodes}
-        fans = {s.node_id: s.shape for s in self.plan.params if s.name == "W"}
+        fans = {s.node_id: _fans(s.shape) for s in self.plan.params if s.name == "W"}
         for slot in self.plan.params:
             p = node_defaults(nodes[slot.node_id].type, nodes[slot.node_id].params)
             view = self.params[slot.offset : slot.offset + slot.size]
+            fan = fans.get(slot.node_id)
             if slot.name == "W":
-                view[:] = initialise(p["init"], *slot.shape, init_rng).ravel()
+                rows, cols = view.size // slot.shape[-1], slot.shape[-1]
+                view[:] = initialise(p["init"], rows, cols, init_rng, fan).ravel()
             elif slot.name == "b":
-                view[:] = initialise_bias(p["bias_init"], *fans[slot.node_id], init_rng)
+                view[:] = initialise_bias(p["bias_init"], fan[0], view.size, init_rng, fan)
             elif slot.name in ("gamma", "alpha"):
                 view[:] = p["alpha"] if slot.name == "alpha" else 1.0
             else:
                 view[:] = 0.0
         for i, kind in enumerate(self.plan.types):
             if kind == "batchnorm":
-                off, w = self.ops[i, k.K_RUN], self.plan.width_out[i]
+                off, w = self.ops[i, k.K_RUN], self.plan.shape_out[i][-1]
                 self.bn_run[off : off + w] = 0.0
                 self.bn_run[off + w : off + 2 * w] = 1.0
         for a in (self.pgrads, self.opt_m, self.opt_v, self.acts, self.grads):
@@ -756,14 +767,20 @@ class Trainer:
     def state_arrays(self) -> dict[str, np.ndarray]:
         """The current batch, activations, gradients and parameters under the dump keys."""
         n = self._batch.size or self.batch_size
-        out: dict[str, np.ndarray] = {"x": self.X_train[self._batch].copy()}
+        x = self.X_train[self._batch]
+        out: dict[str, np.ndarray] = {"x": x.reshape(len(x), *self.plan.shape_out[0])}
         out["y"] = (self.lab_buf[:n] if self.classify else self.tgt_buf[:n]).copy()
         out["loss"] = np.array(self.glob[k.G_LOSS])
         for i, node in enumerate(self.node_ids):
-            w = self.ops[i, k.K_WOUT]
+            w, shape = self.ops[i, k.K_WOUT], (n, *self.plan.shape_out[i])
             a, g = self.ops[i, k.K_OUT], self.ops[i, k.K_DOUT]
-            out[f"act/{node}"] = self.acts[a : a + n * w].reshape(n, w).copy()
-            out[f"dact/{node}"] = self.grads[g : g + n * w].reshape(n, w).copy()
+            out[f"act/{node}"] = self.acts[a : a + n * w].reshape(shape).copy()
+            out[f"dact/{node}"] = self.grads[g : g + n * w].reshape(shape).copy()
+            if self.plan.types[i] == "dropout":  # 1 where kept, 0 where dropped
+                m = self.ops[i, images.K_KEEP]
+                out[f"mask/{node}"] = (
+                    (self.aux[m : m + n * w] != 0).reshape(shape).astype(self.dtype)
+                )
         for slot in self.plan.params:
             sl = slice(slot.offset, slot.offset + slot.size)
             out[f"param/{slot.node_id}/{slot.name}"] = self.params[sl].reshape(slot.shape).copy()
@@ -834,6 +851,7 @@ class Trainer:
                 self.hist,
                 n,
                 True,
+                max(self._t, 1),  # dropout's masks: this step's (before any step, the first's)
                 self.glob,
                 detail,
                 self._scratch,

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from . import schema
 from .errors import DataError, NetworkError, Problem, shown
+from .shapes import Shape, infer_shapes
 from .spec import Network, NodeSpec, read_network
-from .topology import adjacency, find_cycle, infer_widths, reachable, topological_order
+from .topology import adjacency, find_cycle, reachable, topological_order
 
 
 def validate(net: Network) -> list[Problem]:
@@ -115,11 +116,57 @@ def _check_node(node: NodeSpec) -> list[str]:
             out.append(f"momentum must be between 0 and 1, not {shown(mom)}.")
         if not (_is_number(eps) and eps > 0):
             out.append(f"eps must be a positive number, not {shown(eps)}.")
+    elif node.type in _IMAGE_CHECKS:
+        out += _IMAGE_CHECKS[node.type](p)
     elif node.type == "output":
         loss = _name(p.get("loss", "softmax_cross_entropy"))
         if loss not in schema.LOSSES:
             out.append(f"unknown loss {shown(loss)}; choose one of {', '.join(schema.LOSSES)}.")
     return out
+
+
+def _whole(p: dict, key: str, default: int, lo: int, hi: int) -> list[str]:
+    v = p.get(key, default)
+    return (
+        []
+        if _is_int(v) and lo <= v <= hi
+        else [f"{key} must be a whole number from {lo} to {hi}, not {shown(v)}."]
+    )
+
+
+def _check_conv(p: dict) -> list[str]:
+    out = []
+    if "filters" in p:
+        out += _whole(p, "filters", 1, 1, 1024)
+    out += _whole(p, "kernel", 3, 1, 15) + _whole(p, "stride", 1, 1, 8)
+    padding = _name(p.get("padding", "same"))
+    if padding not in schema.PADDINGS:
+        out.append(
+            f"padding must be one of {', '.join(schema.PADDINGS)}, not {shown(p['padding'])}."
+        )
+    if not isinstance(p.get("bias", True), bool):
+        out.append("bias must be true or false.")
+    out += _check_bias_init(p.get("bias_init", 0.0))
+    return out + _check_init(p.get("init", "xavier_uniform"))
+
+
+def _check_pool(p: dict) -> list[str]:
+    return _whole(p, "size", 2, 1, 16) + (_whole(p, "stride", 2, 1, 16) if "stride" in p else [])
+
+
+def _check_dropout(p: dict) -> list[str]:
+    rate = p.get("rate", 0.5)
+    if _is_number(rate) and 0 <= rate < 1:
+        return []
+    return [f"rate must be a number from 0 up to (not including) 1, not {shown(rate)}."]
+
+
+_IMAGE_CHECKS = {
+    "conv2d": _check_conv,
+    "maxpool": _check_pool,
+    "avgpool": _check_pool,
+    "dropout": _check_dropout,
+}
 
 
 def _check_init(init: object) -> list[str]:
@@ -270,19 +317,21 @@ def _check_ids_and_edges(net: Network) -> list[Problem]:
     return out
 
 
-def _data_shape(net: Network) -> tuple[tuple[int, int, str] | None, list[Problem]]:
-    from .data import check_data_spec, dataset_shape
+def _data_shape(net: Network) -> tuple[tuple[Shape, int, str] | None, list[Problem]]:
+    """(input shape, number of targets, task) of the network's data, or the data's problems."""
+    from .data import check_data_spec, dataset_shape, input_shape
 
     messages = check_data_spec(net.data) if isinstance(net.data, dict) else ["data: not an object"]
     if messages:
         return None, [Problem("data", f"Data: {m}") for m in messages]
     try:
-        return dataset_shape(net.data, net.base_dir), []
+        n_features, n_targets, task = dataset_shape(net.data, net.base_dir)
+        return (input_shape(net.data, n_features), n_targets, task), []
     except DataError as exc:
         return None, [Problem("data", f"Data: {exc}")]
 
 
-def _check_structure(net: Network, shape: tuple[int, int, str] | None) -> list[Problem]:
+def _check_structure(net: Network, shape: tuple[Shape, int, str] | None) -> list[Problem]:
     out: list[Problem] = []
     inputs = [n.id for n in net.nodes if n.type == "input"]
     outputs = [n.id for n in net.nodes if n.type == "output"]
@@ -341,20 +390,13 @@ def _check_structure(net: Network, shape: tuple[int, int, str] | None) -> list[P
             )
     if shape is None or cyclic:
         return out
-    n_features, n_targets, task = shape
-    _, width_out, mismatches = infer_widths(net, order, n_features)
-    for node, a, wa, b, wb in mismatches:
-        out.append(
-            Problem(
-                node,
-                f"'{node}' adds its inputs, but '{a}' gives {wa} values and "
-                f"'{b}' gives {wb}: the widths must match (put a dense "
-                "projection on the skip path).",
-            )
-        )
+    data_shape, n_targets, task = shape
+    shapes = infer_shapes(net, order, data_shape)
+    out += [Problem(node, message) for node, message in shapes.problems]
     for oid in outputs[:1]:
-        if oid in width_out:
-            out += _check_output(net.node(oid), width_out[oid], n_targets, task, net.data)
+        if oid in shapes.shape_out:
+            width = shapes.shape_out[oid][0]
+            out += _check_output(net.node(oid), width, n_targets, task, net.data)
     return out
 
 

@@ -12,6 +12,7 @@ from numba import njit
 
 from .activations import PRELU, RELU, act_backward, act_forward, relu_f_dead, saturated_count
 from .arrays import add_into, add_scaled, copy_into, fill
+from .images import CONV, K_C, K_H, K_NW, K_W, image_backward, image_forward
 from .lanes import as_2d, sum_squares2
 from .layers import batchnorm_backward, batchnorm_forward, dense_backward, dense_forward
 from .losses import compute_loss
@@ -64,8 +65,9 @@ INPUT, DENSE, ACT, BATCHNORM, OUTPUT = range(5)
     K_DEADSTAT,
 ) = range(26)
 N_COLS = 26
-# Columns of `fpar`: activation parameter, batch-norm momentum and eps, histogram range.
-F_A, F_MOMENTUM, F_EPS, F_LO, F_HI = range(5)
+# Columns of `fpar`: activation parameter (or dropout's rate), batch-norm momentum and eps,
+# histogram range, the training seed.
+F_A, F_MOMENTUM, F_EPS, F_LO, F_HI, F_SEED = range(6)
 # Entries of `glob`, the step's scalar results.
 (
     G_LOSS,
@@ -198,12 +200,28 @@ def _bad(glob, node, qty):
 
 @njit(inline="always", **_opts)
 def forward_node(
-    i, ops, fpar, preds, acts, aux, params, bn_run, stats, hist, n, training, glob, detail, scratch
+    i,
+    ops,
+    fpar,
+    preds,
+    acts,
+    aux,
+    params,
+    bn_run,
+    stats,
+    hist,
+    n,
+    training,
+    t,
+    glob,
+    detail,
+    scratch,
 ):
-    """Compute node i's output (batch norm in training or evaluation mode). `detail`: 0 records
-    nothing, 1 its figures, 2 its figures and histogram. With figures, returns False if the
-    output holds NaN or infinity. `scratch`: uint64 work space of stats.scratch_size entries.
-    Every caller passes every argument: each other combination would be compiled anew."""
+    """Compute node i's output (batch norm and dropout in training or evaluation mode; `t`, the
+    step number, picks dropout's masks). `detail`: 0 records nothing, 1 its figures, 2 its
+    figures and histogram. With figures, returns False if the output holds NaN or infinity.
+    `scratch`: uint64 work space of stats.scratch_size entries. Every caller passes every
+    argument: each other combination would be compiled anew."""
     kind = ops[i, K_KIND]
     win = ops[i, K_WIN]
     wout = ops[i, K_WOUT]
@@ -232,20 +250,39 @@ def forward_node(
         if not (detail > 0 and fn == RELU and ops[i, K_DEADSTAT]):
             act_forward(fn, xf, yf, a)
     elif kind == BATCHNORM:
-        gamma = params[ops[i, K_PA] : ops[i, K_PA] + wout]
-        beta = params[ops[i, K_PBETA] : ops[i, K_PBETA] + wout]
+        # Per channel, over the batch and (for images) every position: rows of c values.
+        c = ops[i, K_C]
+        rows = n * ops[i, K_H] * ops[i, K_W]
+        gamma = params[ops[i, K_PA] : ops[i, K_PA] + c]
+        beta = params[ops[i, K_PBETA] : ops[i, K_PBETA] + c]
         batchnorm_forward(
-            x,
+            as_2d(xf, rows, c),
             gamma,
             beta,
-            y,
-            _view(aux, ops[i, K_XHAT], n, wout),
-            aux[ops[i, K_INVSTD] : ops[i, K_INVSTD] + wout],
-            bn_run[ops[i, K_RUN] : ops[i, K_RUN] + wout],
-            bn_run[ops[i, K_RUN] + wout : ops[i, K_RUN] + 2 * wout],
+            as_2d(yf, rows, c),
+            _view(aux, ops[i, K_XHAT], rows, c),
+            aux[ops[i, K_INVSTD] : ops[i, K_INVSTD] + c],
+            bn_run[ops[i, K_RUN] : ops[i, K_RUN] + c],
+            bn_run[ops[i, K_RUN] + c : ops[i, K_RUN] + 2 * c],
             fpar[i, F_MOMENTUM],
             fpar[i, F_EPS],
             training,
+        )
+    elif kind >= CONV:
+        image_forward(
+            kind,
+            ops[i],
+            xf,
+            yf,
+            params,
+            ops[i, K_PW],
+            ops[i, K_PB],
+            aux,
+            n,
+            fpar[i, F_A],
+            t if training else 0,
+            fpar[i, F_SEED],
+            i,
         )
     if detail == 0:
         return True
@@ -290,7 +327,7 @@ def begin_backward(ops, out_idx, acts, grads, params, labels, targets, classify,
         for i in range(ops.shape[0]):
             if ops[i, K_L2]:
                 pw = ops[i, K_PW]
-                penalty += sum_squares(params[pw : pw + ops[i, K_WIN] * ops[i, K_WOUT]])
+                penalty += sum_squares(params[pw : pw + ops[i, K_NW]])
         penalty *= l2
     glob[G_DATA_LOSS] = loss
     glob[G_PENALTY] = penalty
@@ -341,16 +378,34 @@ def backward_node(
             if fn == PRELU:
                 pgrads[ops[i, K_PA]] = dalpha
     elif kind == BATCHNORM:
+        c = ops[i, K_C]
+        rows = n * ops[i, K_H] * ops[i, K_W]
         pg = ops[i, K_PA]
         pbeta = ops[i, K_PBETA]
         batchnorm_backward(
-            dy,
-            params[pg : pg + wout],
-            _view(aux, ops[i, K_XHAT], n, wout),
-            aux[ops[i, K_INVSTD] : ops[i, K_INVSTD] + wout],
-            dx,
-            pgrads[pg : pg + wout],
-            pgrads[pbeta : pbeta + wout],
+            as_2d(dyf, rows, c),
+            params[pg : pg + c],
+            _view(aux, ops[i, K_XHAT], rows, c),
+            aux[ops[i, K_INVSTD] : ops[i, K_INVSTD] + c],
+            as_2d(dxf, rows, c),
+            pgrads[pg : pg + c],
+            pgrads[pbeta : pbeta + c],
+        )
+    elif kind >= CONV:
+        image_backward(
+            kind,
+            ops[i],
+            xf,
+            dyf,
+            dxf,
+            need_dx,
+            params,
+            pgrads,
+            ops[i, K_PW],
+            ops[i, K_PB],
+            aux,
+            n,
+            hyper[H_L2],
         )
     elif kind == OUTPUT and need_dx and ops[i, K_DIN] != ops[i, K_DOUT]:
         copy_into(dxf, dyf)
@@ -483,6 +538,7 @@ def train_steps(data, batches, graph, rows, state, optimiser, t0, figures, evalu
                 hist,
                 n,
                 training,
+                t0 + s,
                 glob,
                 detail,
                 scratch,

@@ -1,0 +1,211 @@
+"""2-D convolution on images stored batch × height × width × channels (NHWC), PyTorch's Conv2d.
+
+A convolution with f filters of k × k over c channels (W of shape (k, k, c, f), b of shape (f,))
+computes at every output position the dot product of the patch under the kernel with each filter
+(a cross-correlation, as PyTorch's). Padding puts `pad` rows and columns of zeros before the
+first pixel (top, left); taps beyond the last pixel read zeros too, so "same" with an even kernel
+pads one more at the bottom and right, as PyTorch's padding="same".
+
+All three products run through gemm.gather_gemm on a zero-padded copy of the input `xp`, reading
+patches in place (no patch matrix is built):
+
+    y[p, :]       = b + sum over (di, dj, ci) of xp[p's corner + (di, dj, ci)] W[di, dj, ci, :]
+    dW[t, ci, :]  = sum over positions p of xp[p's corner + t + ci] dy[p, :]
+    dx            = the stride-1 correlation of dy, dilated by the stride and padded by
+                    k − 1 − pad, with W flipped in both spatial axes and in/out swapped
+                    (the transposed convolution), through the same product.
+
+`xp` is kept from the forward pass for the weight gradient. Arrays are flat and contiguous.
+"""
+
+import numpy as np
+from numba import njit
+
+from .arrays import fill
+from .gemm import ROW_ROOM, gather_gemm, lanes_of, padded_width
+
+_opts = {"cache": True, "nogil": True}
+DW_CHUNK = 128  # positions per pass of the weight gradient's product
+
+
+@njit(**_opts)
+def output_size(size, k, stride, same):
+    """Output height (or width) of a k × k kernel sliding with `stride` over `size` pixels:
+    ceil(size / stride) with "same" padding, floor((size − k) / stride) + 1 without."""
+    if same:
+        return (size + stride - 1) // stride
+    return (size - k) // stride + 1
+
+
+@njit(**_opts)
+def same_pad(k):
+    """Zeros before the first pixel for "same" padding (PyTorch puts the odd one after)."""
+    return (k - 1) // 2
+
+
+@njit(**_opts)
+def padded_size(out, k, stride):
+    """Rows (or columns) of the padded input the taps of `out` outputs reach."""
+    return (out - 1) * stride + k
+
+
+@njit(**_opts)
+def reads_input_directly(h, w, oh, ow, k, stride, pad):
+    """Without padding, and with every tap inside the image, the input itself serves as xp."""
+    return pad == 0 and padded_size(oh, k, stride) <= h and padded_size(ow, k, stride) <= w
+
+
+@njit(**_opts)
+def padded_input_size(n, h, w, c, oh, ow, k, stride, pad):
+    """Entries of the xp buffer conv_forward needs (0 when it reads the input directly)."""
+    if reads_input_directly(h, w, oh, ow, k, stride, pad):
+        return 0
+    return n * padded_size(oh, k, stride) * padded_size(ow, k, stride) * c
+
+
+@njit(**_opts)
+def gradient_scratch_size(n, h, w, f, k):
+    """Entries of the scratch conv_backward needs for the dilated, padded dy."""
+    return n * (h + k - 1) * (w + k - 1) * f
+
+
+@njit(**_opts)
+def _pad_into(x, xp, n, h, w, c, hp, wp, top, left, step):
+    """xp = zeros with x[b, i, j] at xp[b, top + i·step, left + j·step] (those that fit)."""
+    fill(xp, 0.0)
+    j_end = w
+    while j_end > 0 and left + (j_end - 1) * step >= wp:
+        j_end -= 1  # columns past the padded width are never read
+    for b in range(n):
+        for i in range(h):
+            ii = top + i * step
+            if ii < 0 or ii >= hp:
+                continue
+            src = x[(b * h + i) * w * c :]
+            dst = xp[((b * hp + ii) * wp + left) * c :]
+            if step == 1:  # a whole row at once
+                for q in range(j_end * c):
+                    dst[q] = src[q]
+                continue
+            for j in range(j_end):
+                for q in range(c):
+                    dst[j * step * c + q] = src[j * c + q]
+
+
+@njit(**_opts)
+def _corners(n, oh, ow, hp, wp, c, stride):
+    """Where each output position's patch starts in a (n, hp, wp, c) buffer, with room for
+    gather_gemm's whole blocks."""
+    rows = np.empty(n * oh * ow + ROW_ROOM, np.int64)
+    r = 0
+    for b in range(n):
+        for i in range(oh):
+            for j in range(ow):
+                rows[r] = ((b * hp + i * stride) * wp + j * stride) * c
+                r += 1
+    return rows
+
+
+@njit(**_opts)
+def _taps(k, wp, c):
+    """Each patch entry (di, dj, ci)'s offset from the patch's corner, with room for
+    gather_gemm's whole blocks when used as its rows."""
+    cols = np.zeros(k * k * c + ROW_ROOM, np.int64)
+    q = 0
+    for di in range(k):
+        for dj in range(k):
+            for ci in range(c):
+                cols[q] = (di * wp + dj) * c + ci
+                q += 1
+    return cols
+
+
+@njit(**_opts)
+def _packed(m, rows, cols, ld):
+    """m (rows × cols, flat) with its rows padded to ld entries; m itself if cols == ld."""
+    if cols == ld:
+        return m[: rows * cols]
+    out = np.zeros(rows * ld, m.dtype)
+    for r in range(rows):
+        for j in range(cols):
+            out[r * ld + j] = m[r * cols + j]
+    return out
+
+
+@njit(**_opts)
+def conv_forward(x, W, b, has_bias, y, xp, n, h, w, c, oh, ow, f, k, stride, pad):
+    """y (n·oh·ow·f) = conv(x (n·h·w·c), W (k·k·c·f)) + b. `xp`: padded_input_size entries,
+    kept for conv_backward (ignored, possibly empty, when the input is read directly)."""
+    hp = padded_size(oh, k, stride)
+    wp = padded_size(ow, k, stride)
+    if reads_input_directly(h, w, oh, ow, k, stride, pad):
+        src = x
+        hp, wp = h, w
+    else:
+        _pad_into(x, xp, n, h, w, c, hp, wp, pad, pad, 1)
+        src = xp
+    ld = padded_width(f, lanes_of(y))
+    init = np.zeros(ld, y.dtype)
+    if has_bias:
+        for j in range(f):
+            init[j] = b[j]
+    edge = np.empty(ROW_ROOM * ld, y.dtype)
+    rows = _corners(n, oh, ow, hp, wp, c, stride)
+    cols = _taps(k, wp, c)
+    kkc = k * k * c
+    gather_gemm(src, rows, n * oh * ow, cols, kkc, _packed(W, kkc, f, ld), ld, f, init, y, f, edge)
+
+
+@njit(**_opts)
+def conv_backward(
+    x, W, dy, dW, db, has_bias, dx, need_dx, xp, scratch, n, h, w, c, oh, ow, f, k, stride, pad
+):
+    """dW, db (if has_bias) and, if need_dx, dx for the gradient dy at the output, with the xp
+    conv_forward left. `scratch`: gradient_scratch_size entries (used only for dx)."""
+    direct = reads_input_directly(h, w, oh, ow, k, stride, pad)
+    hp, wp = (h, w) if direct else (padded_size(oh, k, stride), padded_size(ow, k, stride))
+    src = x if direct else xp
+    positions = n * oh * ow
+    kkc = k * k * c
+    ld = padded_width(f, lanes_of(dy))
+    # dW: the rows of the product are the patch entries, its sum runs over positions.
+    taps = _taps(k, wp, c)
+    corners = _corners(n, oh, ow, hp, wp, c, stride)
+    zeros = np.zeros(max(ld, padded_width(c, lanes_of(dy))), dy.dtype)
+    edge = np.empty(ROW_ROOM * max(ld, padded_width(c, lanes_of(dy))), dy.dtype)
+    # Positions in chunks whose patches and gradients stay in the first-level cache while
+    # every block of patch entries passes over them; the chunks' products are added up.
+    packed = _packed(dy, positions, f, ld)
+    part = np.empty(kkc * f, dy.dtype)
+    for p0 in range(0, positions, DW_CHUNK):
+        p1 = min(p0 + DW_CHUNK, positions)
+        target = dW if p0 == 0 else part
+        gather_gemm(
+            src, taps, kkc, corners[p0:], p1 - p0, packed[p0 * ld :], ld, f, zeros, target, f, edge
+        )
+        if p0 > 0:
+            for q in range(kkc * f):
+                dW[q] += part[q]
+    if has_bias:
+        fill(db, 0.0)
+        for p in range(positions):
+            for j in range(f):
+                db[j] += dy[p * f + j]
+    if not need_dx:
+        return
+    he = h + k - 1
+    we = w + k - 1
+    dyp = scratch[: n * he * we * f]
+    _pad_into(dy, dyp, n, oh, ow, f, he, we, k - 1 - pad, k - 1 - pad, stride)
+    ldc = padded_width(c, lanes_of(dy))
+    flipped = np.zeros(k * k * f * ldc, dy.dtype)  # W[k−1−di, k−1−dj, ci, fo] at (di, dj, fo, ci)
+    for di in range(k):
+        for dj in range(k):
+            for ci in range(c):
+                for fo in range(f):
+                    flipped[((di * k + dj) * f + fo) * ldc + ci] = W[
+                        (((k - 1 - di) * k + (k - 1 - dj)) * c + ci) * f + fo
+                    ]
+    rows = _corners(n, h, w, he, we, f, 1)
+    cols = _taps(k, we, f)
+    gather_gemm(dyp, rows, n * h * w, cols, k * k * f, flipped, ldc, c, zeros, dx, c, edge)
