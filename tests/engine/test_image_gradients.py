@@ -8,6 +8,7 @@ from __future__ import annotations
 import naive
 import numpy as np
 import pytest
+from numba import config
 from test_gradients import BATCH, assert_close, assert_fd, central_diff, kink_margin
 
 from vgsim.engine.kernels import conv, dropout, gemm, pool
@@ -15,6 +16,7 @@ from vgsim.engine.shapes import conv_output_size, same_pad
 from vgsim.engine.spec import Network
 from vgsim.engine.train import Trainer
 
+pytestmark = pytest.mark.kernels
 KINK_MARGIN = 1e-4
 # These kernels are linear in each input (max pool piecewise, with pieces 0.01 apart here): a
 # central difference is exact up to rounding, which a larger step makes smaller.
@@ -488,6 +490,7 @@ def pick_batch(tr: Trainer, spec: dict) -> tuple[np.ndarray, dict]:
     raise AssertionError("no batch keeps every kink at a distance")
 
 
+@pytest.mark.skipif(config.DISABLE_JIT, reason="a minute per network as plain Python")
 @pytest.mark.parametrize("name", list(NETWORKS))
 def test_image_network_gradients(name):
     spec = NETWORKS[name]

@@ -26,6 +26,7 @@ from vgsim.engine.kernels import plan as k  # noqa: E402
 from vgsim.engine.spec import Network  # noqa: E402
 from vgsim.engine.train import Trainer  # noqa: E402
 
+pytestmark = pytest.mark.kernels
 DIGITS = {"name": "digits", "shape": "image", "samples": 300}
 
 

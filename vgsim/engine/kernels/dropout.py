@@ -2,27 +2,18 @@
 1 / (1 − rate), so its expected value is unchanged; in evaluation dropout is the identity.
 
 The mask comes from a counter-based generator: entry i of a node at step t is kept when
-fmix32(key + i · golden) ≥ rate · 2^32 (MurmurHash3's finaliser over a Weyl sequence), with the
-32-bit key a splitmix64 hash of (seed, t, node). The same seed, step and node always give the
-same mask however the step is run (a block of steps, one step, micro-steps, a gradient check),
-and there is no generator state to save or restore.
+fmix32(key + i · golden) ≥ rate · 2^32 (MurmurHash3's finaliser over a Weyl sequence), with
+the 32-bit key the same finaliser's hash of (seed, t, node). The same seed, step and node always
+give the same mask however the step is run (a block of steps, one step, micro-steps, a gradient
+check), and there is no generator state to save or restore.
 """
 
 import numpy as np
 from numba import njit
 
 _opts = {"cache": True, "nogil": True}
-_GOLDEN64 = np.uint64(0x9E3779B97F4A7C15)
 _GOLDEN32 = np.uint64(0x9E3779B9)
 _LOW32 = np.uint64(0xFFFFFFFF)
-
-
-@njit(inline="always", **_opts)
-def _mix64(z):
-    """splitmix64's finaliser."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
 
 
 @njit(inline="always", **_opts)
@@ -37,11 +28,14 @@ def _mix32(z):
 
 @njit(**_opts)
 def dropout_key(seed, t, node):
-    """The 32-bit key of one node's mask at step t (as a uint64)."""
-    k = _mix64(np.uint64(seed) * _GOLDEN64 + np.uint64(1))
-    k = _mix64(k + np.uint64(t) * _GOLDEN64)
-    k = _mix64(k + np.uint64(node) * _GOLDEN64)
-    return (k ^ (k >> np.uint64(32))) & _LOW32
+    """The 32-bit key of one node's mask at step t (as a uint64): the finaliser applied after
+    adding in each 32-bit part of seed, t and node. Every product stays below 2^64, so the
+    same arithmetic runs without the JIT (where NumPy would warn of overflow)."""
+    k = _GOLDEN32
+    for part in (np.uint64(seed), np.uint64(t), np.uint64(node)):
+        k = _mix32((k + (part & _LOW32)) & _LOW32)
+        k = _mix32((k + (part >> np.uint64(32))) & _LOW32)
+    return k
 
 
 @njit(**_opts)

@@ -11,12 +11,13 @@ load per row (broadcast), one per column vector, and MR × NRV fused multiply-ad
 over kk in order, so a result does not depend on where its tile falls.
 """
 
+import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .lanes import _close_loop, _open_loop, _splat
+from .lanes import _close_loop, _open_loop, _or_in_python, _splat
 
 _opts = {"cache": True, "nogil": True}
 VECTOR_BYTES = 32  # AVX2: 8 float32 or 4 float64 per vector
@@ -127,6 +128,21 @@ def _tile_function(module, fty, mr: int, nrv: int, split: int) -> ir.Function:
     return fn
 
 
+def _python_tile(mr: int, nrv: int):
+    """The block in NumPy, for running the kernels without the JIT (sums in NumPy's order)."""
+
+    def tile(a, rows, r0, cols, kcount, b, ldb, c0, init, out, o0, ldo):
+        width = nrv * VECTOR_BYTES // a.itemsize
+        k = np.arange(kcount)
+        left = a[rows[r0 : r0 + mr, None] + cols[None, :kcount]]
+        right = b[(k * ldb + c0)[:, None] + np.arange(width)[None, :]]
+        block = init[c0 : c0 + width] + left @ right
+        for m in range(mr):
+            out[o0 + m * ldo : o0 + m * ldo + width] = block[m]
+
+    return tile
+
+
 def _tile_intrinsic(mr: int, nrv: int, split: int):
     """The MR × NRV-vector block as an intrinsic:
     tile(a, rows, r0, cols, kcount, b, ldb, c0, init, out, o0, ldo) computes
@@ -182,7 +198,7 @@ def _tile_intrinsic(mr: int, nrv: int, split: int):
         return sig, codegen
 
     impl.__name__ = f"tile_{mr}x{nrv}x{split}"
-    return intrinsic(impl)
+    return _or_in_python(_python_tile(mr, nrv))(intrinsic(impl))
 
 
 # Wide blocks (two vectors of columns) where there are enough columns, narrow ones for the rest.
