@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from vgsim.engine import Network, validate
-from vgsim.engine.shapes import infer_shapes, shape_text
-from vgsim.engine.topology import infer_widths, topological_order
+from vgsim.engine.shapes import infer_shapes, infer_widths, shape_text
+from vgsim.engine.topology import topological_order
 
 DIGITS = {"name": "digits", "shape": "image"}
 

@@ -14,8 +14,9 @@ from ..engine.errors import VgsimError
 from ..engine.graph import ConnectionRefused, GraphModel
 from ..engine.remedies import apply_remedy
 from ..engine.schema import node_defaults
+from ..engine.shapes import infer_widths
 from ..engine.spec import Network, NodeSpec, read_network, save_network
-from ..engine.topology import infer_widths, topological_order
+from ..engine.topology import topological_order
 from . import commands as cmd
 from .blocks import BLOCKS
 from .canvas.layout import tidy_positions

@@ -190,3 +190,24 @@ def infer_shapes(net: Network, order: list[str], input_shape: Shape) -> Shapes:
         if y is not None:
             out.shape_out[node_id] = y
     return out
+
+
+def infer_widths(
+    net: Network, order: list[str], data_shape: int | tuple[int, ...]
+) -> tuple[dict[str, int], dict[str, int], list[tuple[str, str, int, str, int]]]:
+    """(input width, output width) per node along `order` (a width is all values of a
+    sample: height × width × channels for an image), and the sums whose inputs differ, as
+    (node, first pred, its width, other pred, its width). `data_shape`: the number of input
+    features, or the shape the data gives (see input_shape_of)."""
+    shapes = infer_shapes(net, order, input_shape_of(net, data_shape))
+    width_in = {node: size_of(s) for node, s in shapes.shape_in.items()}
+    width_out = {node: size_of(s) for node, s in shapes.shape_out.items()}
+    preds, _ = adjacency(net)
+    mismatches = []
+    for node in order:
+        incoming = [p for p in preds[node] if p in shapes.shape_out]
+        for other in incoming[1:]:
+            if shapes.shape_out[other] != shapes.shape_out[incoming[0]]:
+                first = incoming[0]
+                mismatches.append((node, first, width_out[first], other, width_out[other]))
+    return width_in, width_out, mismatches
