@@ -13,13 +13,15 @@ from vgsim.engine.state import StateError, from_arrays, to_arrays
 
 NETWORKS = Path(__file__).resolve().parent / "networks"
 # (fixture, training overrides): batch norm, a skip connection, every optimizer with state,
-# both clipping modes, L2. Both fixtures have 15 steps an epoch: N + M crosses epochs.
+# both clipping modes, L2; convolutions, pooling and dropout (its masks follow the step count).
+# The dense fixtures have 15 steps an epoch, the image one 20: N + M crosses epochs.
 CASES = [
     ("residual_bn.json", {}),  # momentum, clipping by norm, L2
     ("residual_bn.json", {"optimizer": "adam", "clip": {"mode": "value", "threshold": 0.05}}),
     ("spiral_small.json", {"l2": 0.01, "clip": {"mode": "norm", "threshold": 0.5}}),  # adam
     ("spiral_small.json", {"optimizer": "nesterov", "lr": 0.05, "l2": 0.001}),
     ("spiral_small.json", {"optimizer": "rmsprop", "lr": 0.003}),
+    ("conv_small.json", {}),  # adam, clipping by norm, L2, dropout
 ]
 N, M = 23, 19
 
