@@ -99,6 +99,14 @@ def test_every_step_the_window_trained_is_shown_exactly_as_it_was():
         assert_same_plot(view.plot, from_trainer(run, net.name, relative))
         assert same_bits(view.record.histograms, run.history.latest.histograms)
         assert view.findings == diagnose(run)
+    # At a glance (from the figures alone): the same but the histograms and the boundary.
+    for step in (41, 100):
+        plot, findings = rec.glance(step)
+        view = rec.view(step)
+        assert plot.histograms is None and plot.boundary is None
+        plot.histograms, plot.boundary = view.plot.histograms, view.plot.boundary
+        assert_same_plot(plot, view.plot)
+        assert findings == view.findings
     # The last step as the live trainer shows it now.
     assert_same_plot(rec.view(160).plot, from_trainer(live, net.name, relative))
 

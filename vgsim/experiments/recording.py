@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine.diagnose import Finding
 from ..engine.kernels.stats import S_GRAD
 from ..engine.spec import Network
 from ..engine.telemetry import SCALARS, StepRecord
@@ -86,6 +87,13 @@ class Recording:
         view = self.timeline.view(step, boundary=boundary, findings=findings)
         self.decorate(view.plot)
         return view
+
+    def glance(self, step: int) -> tuple[PlotData, list[Finding]]:
+        """Step `step` at once, from the recorded figures alone (a few milliseconds, however
+        long the run): every plot as `view` gives it but the histograms and the decision
+        boundary, which need the step's state recreated; and the diagnosis."""
+        plot = self.decorate(self.timeline.plot_at(step))
+        return plot, self.timeline.diagnose_at(step)
 
     def decorate(self, plot: PlotData) -> PlotData:
         """Add the reference, if any, to plot data of this run (live or past)."""
