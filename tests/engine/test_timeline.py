@@ -80,7 +80,7 @@ def straight(net: Network, steps: int, changes=None) -> Trainer:
 def test_every_step_shows_what_a_straight_run_showed(dtype):
     net = network(dtype=dtype, l2=0.001, clip={"mode": "norm", "threshold": 1.0})
     tl = record_run(net, 2200)
-    relative = tl._theory(0)
+    relative = tl.prediction(0)
     # Its figures are a straight run's record, bit for bit.
     t = Trainer(net)
     scalars, stats = [], []

@@ -167,3 +167,12 @@ def test_a_saved_run_opens_to_scrub_and_go_on_as_if_never_closed(tmp_path):
 def test_opening_a_folder_without_a_run_says_so(tmp_path):
     with pytest.raises(StateError, match="no saved states"):
         Recording.open(tmp_path)
+
+
+def test_a_step_handed_over_twice_is_recorded_once():
+    net = network()
+    live, rec = train_as_the_window(net)
+    rec.record(live, live.history.latest)  # what a diverged trainer's step() answers
+    assert rec.steps == 161
+    rec.record(live, live.step())
+    assert rec.steps == 162

@@ -76,7 +76,14 @@ class Recording:
         completed step's record; None: nothing completed)."""
         if done is None or (isinstance(done, StepBlock) and len(done.steps) == 0):
             return
+        if isinstance(done, StepRecord) and done.step < self.steps:
+            return  # recorded already (a diverged trainer answers a step with its last one)
         self.timeline.add(trainer, done)
+
+    def prediction(self) -> np.ndarray | None:
+        """The mean-field prediction of the network training now (its segment's): what the
+        theory line of its live frames is anchored from, as `view` anchors it."""
+        return self.timeline.prediction(len(self.timeline.segments) - 1)
 
     def live_changed(self, trainer: Trainer, settings: dict) -> None:
         """Live settings (Trainer.set_live's keywords) changed before the trainer's next step."""

@@ -202,7 +202,7 @@ class Timeline:
         at once: everything but the histograms and the decision boundary (`view`)."""
         self._check(step)
         k = self.segment_at(step)
-        relative = self._theory(k)  # first: it may move the segment's trainer
+        relative = self.prediction(k)  # first: it may move the segment's trainer
         t = self._scratch(k)  # for its plan: its state is not read
         end = step + 1
         with np.errstate(over="ignore"):
@@ -426,8 +426,9 @@ class Timeline:
             row = self.figures.scalars[trainer.step_count - 1]
             trainer.last_eval = {name: float(row[SCALARS.index(name)]) for name in EVALUATED}
 
-    def _theory(self, k: int):
-        """The mean-field prediction the window shows for segment k, from its first state."""
+    def prediction(self, k: int) -> np.ndarray | None:
+        """The mean-field prediction (relative, predicted_gradient_flow) the window shows for
+        segment k, from its first state: anchored to step 0's figures, the theory line."""
         if k not in self._relative:
             start = self.segments[k].start
             self._relative[k] = predicted_gradient_flow(self.trainer_at(start))
