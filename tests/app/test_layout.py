@@ -117,6 +117,19 @@ def test_all_the_plots_show_at_once_where_they_fit_and_scroll_where_they_do_not(
     check_shown_plots(window, "1280x720 all")
 
 
+def test_a_page_fills_the_room_whatever_page_came_before(window, qtbot):
+    settle(qtbot, window, 1280, 720)
+    pages, dash = window.plot_pages, window.dashboard
+    for page in (EVERYTHING, "gradients"):  # five rows of plots, then two
+        pages.show_page(page)
+        QApplication.processEvents()
+    items = [dash.plot_items()[key].geometry() for key in dash.shown_keys()]
+    _left, _top, right, bottom = dash.ci.layout.getContentsMargins()
+    room = dash.ci.geometry()
+    assert max(r.bottom() for r in items) == pytest.approx(room.height() - bottom, abs=1)
+    assert max(r.right() for r in items) == pytest.approx(room.width() - right, abs=1)
+
+
 def test_the_chosen_layout_never_promises_less_than_the_minimum():
     for width in range(300, 2200, 97):
         for height in range(150, 1200, 83):

@@ -33,6 +33,7 @@ LAYOUT = (
 # its y axis with tick labels and name.
 AXIS_HEIGHT, KEY_ROW_HEIGHT, AXIS_WIDTH = 40, 15, 64
 CELL_GAP = 8
+PLOT_SPACING = 6  # pixels between plots
 FIGURE_SIZE = (1500, 960)  # exported figures: the nine plots laid out 3 × 3 at this size
 EXPORT_BUTTON = 16  # pixels
 EMPHASIS = pg.mkPen("#f29900", width=2.5)  # the frame around the plots a lesson points at
@@ -108,7 +109,7 @@ class Dashboard(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.ci.setContentsMargins(4, 4, 4, 4)
-        self.ci.setSpacing(6)
+        self.ci.setSpacing(PLOT_SPACING)
         self.plots: dict[str, object] = {}
         self.export_buttons: dict[str, pg.ButtonItem] = {}
         for row in LAYOUT:
@@ -155,6 +156,12 @@ class Dashboard(pg.GraphicsLayoutWidget):
             grid.setRowStretchFactor(r, 1)
         for c in range(cols):
             grid.setColumnStretchFactor(c, 1)
+        # The grid keeps the spacing after rows and columns it no longer uses (a page of five
+        # rows, then one of two, lost three spacings of height): none after the last one.
+        for r in range(max(rows, self._stretched[0])):
+            grid.setRowSpacing(r, PLOT_SPACING if r < rows - 1 else 0)
+        for c in range(max(cols, self._stretched[1])):
+            grid.setColumnSpacing(c, PLOT_SPACING if c < cols - 1 else 0)
         self._stretched = (rows, cols)
         self.cells = list(cells)
         if self._shown is not None and shown - before:
