@@ -1,4 +1,10 @@
-"""The main window: layout and wiring only. Editing lives in Editor; files in FileController."""
+"""The main window: layout and wiring only. Editing lives in Editor; files in FileController.
+
+One document (the editor's network) and at most one run, always of that network: every change
+but a move, a name or a live setting starts a fresh run at step 0 (`sync_run`), and a network
+with problems has none. Each frame says which run it shows, so nothing of a run the window has
+left is ever drawn.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,8 @@ from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import QMainWindow
 
 from ..engine.lessons import Lesson
-from ..engine.spec import read_network
+from ..engine.schema import training_defaults
+from ..engine.spec import Network, read_network
 from .canvas.scene import CanvasScene
 from .canvas.tint import apply_figures
 from .canvas.view import CanvasView
@@ -72,8 +79,8 @@ class MainWindow(QMainWindow):
             self.editor.load(read_network(DEFAULT_NETWORK), None)
             self.view.fit()
         self._update_title()
-        self._update_play()
-        self._rebuild_trainer()
+        self._document_replaced()
+        self.sync_run()
 
     # --- layout -------------------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -89,18 +96,18 @@ class MainWindow(QMainWindow):
         self.problems.node_chosen.connect(self.select_node)
         self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.editor.file_changed.connect(self._update_title)
-        self.editor.model.changed.connect(self._update_play)
-        self.editor.model.changed.connect(self._network_edited)
+        self.editor.model.changed.connect(self._document_changed)
+        self.editor.model.replaced.connect(self._document_replaced)
+        # After a whole command (a macro changes the network many times), not at each change.
+        self.editor.undo.indexChanged.connect(self.sync_run)
         self.editor.model.replaced.connect(self.view.fit)
-        self.editor.model.replaced.connect(self._rebuild_trainer)
         self.training.frame_ready.connect(self._show_frame)
         self.menus.speed.speed_changed.connect(self.training.set_speed)
-        self.menus.run_until.requested.connect(self._run_until)
+        self.menus.run_until.requested.connect(self.run_until)
         self.diagnosis.remedy_chosen.connect(self.editor.apply_remedy)
-        self.lessons.open_requested.connect(self.open_lesson)
-        self.lessons.fix_requested.connect(self.side_by_side.compare_lesson)
-        self.lessons.run_requested.connect(lambda steps: self.training.run_until("steps", steps))
-        self.editor.model.replaced.connect(self._frame_lesson_plots)
+        self.lessons.open_requested.connect(self._lesson_chosen)
+        self.lessons.fix_requested.connect(self.try_fix)
+        self.lessons.run_requested.connect(lambda steps: self.run_until("steps", steps))
         self.exports.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.exports.failed.connect(lambda text: self.statusBar().showMessage(text, 10000))
 
@@ -131,6 +138,10 @@ class MainWindow(QMainWindow):
     _shown = False
     _tinted_at = 0.0
     _diagnosis_seen = False
+    _out_of_sync = False  # the document changed since the run was last matched to it
+    _sync_due = False  # a sync_run is scheduled
+    _fresh_run = False  # the document was replaced: a fresh run even if it looks the same
+    _run_drawn: int | None = None  # the run the plots were last set up for
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.files.maybe_discard():
@@ -153,11 +164,10 @@ class MainWindow(QMainWindow):
         for key in ("play", "step", "micro", "reset"):
             self.actions[key].setEnabled(not problems)
         self.menus.run_until.setEnabled(not problems)
-        self.stale_banner.setVisible(
-            bool(problems)
-            and self.training.frame is not None
-            and bool(self.training.frame.nodes[0])
-        )
+        # A network that cannot train has no run: no plot is shown as if it were its.
+        self.stale_banner.setVisible(bool(problems))
+        self.plot_pages.scroll.setVisible(not problems)
+        frame = self.training.frame
         if problems:
             reason = (
                 f"Cannot train: {len(problems)} problem{'s' * (len(problems) > 1)} — "
@@ -168,47 +178,105 @@ class MainWindow(QMainWindow):
                 f"⚠ {len(problems)} problem{'s' * (len(problems) > 1)}: see the Problems list"
             )
             self.play_reason.setStyleSheet("color: #b3261e")
+        elif frame is None or frame.building or not frame.nodes[0]:
+            play.setToolTip("Train continuously (Space)")
+            self.play_reason.setText("")  # "Preparing…" if it takes a while (_show_preparing)
         else:
             play.setToolTip("Train continuously (Space)")
             self.play_reason.setText("✓ Ready to train")
             self.play_reason.setStyleSheet("color: #188038")
 
+    # --- the document and its run ---------------------------------------------------------------
+    def _timed_sync(self) -> None:
+        self._sync_due = False
+        self.sync_run()
+
+    def _document_changed(self) -> None:
+        # Matched to the run once the command is over (the undo stack's index moves), and by
+        # every training command first; this timer is for a change made any other way.
+        self._out_of_sync = True
+        if not self._sync_due:
+            self._sync_due = True
+            QTimer.singleShot(0, self._timed_sync)
+
+    def _document_replaced(self) -> None:
+        self._fresh_run = True
+        self._out_of_sync = True
+        self.sync_run()
+        self._frame_lesson_plots()
+        self.lessons.select(self._document_lesson())
+
+    def sync_run(self) -> None:
+        """Make the run the document's: a fresh run at step 0 after any change a run depends
+        on, the live settings applied to the run as it goes, no run while it has problems."""
+        if not self._out_of_sync:
+            return
+        self._out_of_sync = False
+        model = self.editor.model
+        if model.problems():
+            if self.training.network is not None:
+                self.training.unload()
+                self._clear_run()
+        elif self._fresh_run or self.training.needs_rebuild(model.network):
+            self.training.load(model.snapshot())
+            self._clear_run()
+        else:
+            self.training.apply_live(model.network)
+        self._fresh_run = False
+        self._update_play()
+
+    def _clear_run(self) -> None:
+        """A new run started (or none): nothing of the one before stays on screen."""
+        self._run_drawn = None
+        self.dashboard.start_run(None)
+        self.scene.clear_tints()
+        self.scene.highlight(None)
+        self.view.gradient_key.hide()
+        self.diagnosis.show_findings((), trained=False)
+        self.phase_label.setText("")
+        self.progress_label.setText("step 0" if self.training.network is not None else "step –")
+        self.actions["play"].setText("Play")
+
+    @staticmethod
+    def _planned_steps(net: Network | None) -> int:
+        """The run's recommended length (the lesson's, else the file's): the step axes' span."""
+        lesson = (net.lesson if net is not None else None) or {}
+        steps = lesson.get("steps") or training_defaults(net.training if net else {})["steps"]
+        return steps if isinstance(steps, int) and steps > 0 else 500
+
+    def _document_lesson(self) -> int | None:
+        order = (self.editor.model.network.lesson or {}).get("order")
+        return order if isinstance(order, int) else None
+
     # --- training -----------------------------------------------------------------------------
+    # Every training command first makes the run the document's (sync_run).
     def play(self) -> None:
+        self.sync_run()
         frame = self.training.frame
         if frame is not None and frame.playing:
             self.training.pause()
         else:
             self.training.play()
 
-    def _run_until(self, kind: str, value: float) -> None:
+    def step(self) -> None:
+        self.sync_run()
+        self.training.step()
+
+    def micro_step(self) -> None:
+        self.sync_run()
+        self.training.micro_step()
+
+    def run_until(self, kind: str, value: float) -> None:
+        self.sync_run()
         self.training.run_until(kind, value)
 
     def reset_training(self) -> None:
-        net = self.editor.model.network
-        if self.editor.model.problems():
-            return
-        if self.training.needs_rebuild(net):
-            self._rebuild_trainer()
-        else:
-            self.training.reset()
-        self.phase_label.setText("")
+        self.sync_run()
+        if self.training.network is None:
+            return  # no run: the network has problems
+        self.training.reset()
+        self._clear_run()
         self._update_play()  # no longer diverged
-
-    def _rebuild_trainer(self) -> None:
-        if not self.editor.model.problems():
-            self.training.load(self.editor.model.snapshot())
-            self.scene.clear_tints()
-            self.phase_label.setText("")
-
-    def _network_edited(self) -> None:
-        net = self.editor.model.network
-        if self.editor.model.problems() or self.training.network is None:
-            return
-        self.training.apply_live(net)
-        if self.training.needs_rebuild(net):
-            self.phase_label.setText("✎ Edits apply on Reset (R)")
-            self.phase_label.setStyleSheet("color: #b06000")
 
     def _show_frame(self, frame: Frame) -> None:
         if frame.building:
@@ -218,14 +286,22 @@ class MainWindow(QMainWindow):
         if self.preparing.isVisible():
             self.preparing.hide()
             self.statusBar().clearMessage()
-            self._update_play()
         if frame.error:
             self.statusBar().showMessage(frame.error, 10000)
         ids = list(frame.nodes[0])
+        if not ids:  # no trainer (it could not be built): nothing to draw
+            self._update_play()
+            return
+        if self.play_reason.text() in ("", "Preparing: training can start in a moment"):
+            self._update_play()  # ready now
         micro = frame.phase is not None
-        stats = frame.live_stats if micro else (frame.record.node_stats if frame.record else None)
+        data = self.training.plot_data(frame)
+        if frame.run != self._run_drawn:
+            self._run_drawn = frame.run
+            self.dashboard.start_run(data, self._planned_steps(frame.network))
+        stats = frame.live_stats if micro else data.node_stats
         self.dashboard.show_data(
-            self.training.plot_data(frame),
+            data,
             stats=stats,
             hist=frame.live_hist if micro else None,
             everything=not frame.playing,
@@ -256,7 +332,7 @@ class MainWindow(QMainWindow):
             self.play_reason.setStyleSheet("color: #b3261e")
         elif micro:
             self._show_micro(frame)
-        elif not self.phase_label.text().startswith("✎"):
+        else:
             self.phase_label.setText("")
             self.scene.highlight(None)
 
@@ -291,10 +367,10 @@ class MainWindow(QMainWindow):
             )
 
     # --- lessons and comparisons --------------------------------------------------------------
-    def open_lesson(self, lesson: Lesson) -> bool:
+    def open_lesson(self, lesson: Lesson, companions: bool = True) -> bool:
+        """Load the lesson; `companions`: also open its comparison or map, if it has one."""
         if not self.files.open_preset(lesson.path):
             return False
-        self.lessons.select(lesson.order or 0)
         self.lessons_dock.show()
         self.lessons_dock.raise_()
         self._diagnosis_seen = True  # the lesson's text stays in front; Diagnosis is a tab away
@@ -303,9 +379,9 @@ class MainWindow(QMainWindow):
             "plots; Run trains the recommended steps.",
             10000,
         )
-        if lesson.compare:
+        if lesson.compare and companions:
             self.side_by_side.compare_lesson(lesson)
-        if lesson.sweep is not None:  # its map, run at once over the lesson's network
+        if lesson.sweep is not None and companions:  # its map, run at once over the network
             self.maps.open(lesson.sweep, run=True)
         return True
 
@@ -317,6 +393,16 @@ class MainWindow(QMainWindow):
         if self.files.maybe_discard():
             self.editor.load(net, None)
             self.activateWindow()
+
+    def _lesson_chosen(self, lesson: Lesson) -> None:
+        """Chosen in the Lessons list: loaded, or (changes kept) the list shows the document's."""
+        if not self.open_lesson(lesson):
+            self.lessons.select(self._document_lesson())
+
+    def try_fix(self, lesson: Lesson) -> None:
+        """The lesson as shipped, at step 0, and beside it a comparison with its fixes."""
+        if self.open_lesson(lesson, companions=False):
+            self.side_by_side.compare_lesson(lesson)
 
     def _frame_lesson_plots(self) -> None:
         lesson = self.editor.model.network.lesson or {}

@@ -60,7 +60,10 @@ class MenuHost(Protocol):
     open_trainability_map: Callable[[], object]
     wrap_residual: Callable[[], object]
     play: Callable[[], object]
+    step: Callable[[], object]
+    micro_step: Callable[[], object]
     reset_training: Callable[[], object]
+    open_trainability_map: Callable[[], object]
 
     def menuBar(self) -> QMenuBar: ...
 
@@ -299,7 +302,7 @@ def build_menus(window: MenuHost) -> Menus:
     step = a(
         "step",
         "Step",
-        window.training.step,
+        window.step,
         "N",
         "One mini-batch: forward, loss, backward, update (N or →)",
     )
@@ -309,7 +312,7 @@ def build_menus(window: MenuHost) -> Menus:
         a(
             "micro",
             "Micro-step",
-            window.training.micro_step,
+            window.micro_step,
             "M",
             "The next block of the forward or backward pass (M)",
         )
@@ -320,7 +323,7 @@ def build_menus(window: MenuHost) -> Menus:
             "Reset",
             window.reset_training,
             "R",
-            "Re-initialise the weights from the seed; applies edits (R)",
+            "Re-initialise the weights from the seed: a fresh run at step 0 (R)",
         )
     )
     train_menu.addSeparator()

@@ -2,16 +2,22 @@
 
 A QTimer draws the newest frame about 30 times a second; frames that arrive in between are
 simply replaced, so a slow redraw never builds a queue.
+
+The controller holds at most one run, numbered: `load`, `unload` and `reset` each start the next
+one, and frames of any earlier run are dropped, so nothing the window draws can belong to a
+network it has left.
 """
 
 from __future__ import annotations
 
+import copy
 import gc
 from collections.abc import Callable
 from concurrent.futures import Future
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from ..engine.schema import training_defaults
 from ..engine.spec import Network
 from ..engine.train import Trainer
 from ..experiments.plot_data import PlotData
@@ -24,6 +30,8 @@ FRAME_MS = 33
 BUSY_SHARE = 0.5
 REBUILD_DELAY_MS = 120
 LIVE_SETTINGS = ("lr", "l2", "clip")
+# Training settings a run does not depend on: live ones, and the recommended length of a run.
+NOT_STRUCTURAL = (*LIVE_SETTINGS, "steps")
 
 
 class MainThreadCollector(QObject):
@@ -86,7 +94,6 @@ class MainThreadCollector(QObject):
 
 class TrainingController(QObject):
     frame_ready = Signal(object)  # Frame, at most ~30 per second
-    built = Signal()  # a new trainer was built from the network
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -98,51 +105,63 @@ class TrainingController(QObject):
         self.timer.start()
         self._pending: Network | None = None
         self._pacer = FramePacer(BUSY_SHARE)
-        self.frame: Frame | None = None
-        self.network: Network | None = None  # what the trainer was built from
+        self.frame: Frame | None = None  # the newest frame of the current run
+        self.network: Network | None = None  # what the current run trains (None: no run)
+        self.run = 0  # the current run
 
     # --- commands -----------------------------------------------------------------------------
     def load(self, net: Network) -> None:
-        """Build a trainer for `net` shortly: the canvas draws the new network first. Any
-        training command sent before then builds it at once, so nothing runs on the old one."""
+        """A fresh run of `net`, at step 0. Its trainer is built shortly (the canvas draws the
+        new network first, and a burst of edits builds one); any training command sent before
+        then builds it at once, so nothing runs on the old one."""
+        self._new_run()
         self.network = net.copy()
         self._pending = net.copy()
         QTimer.singleShot(REBUILD_DELAY_MS, self._flush)
 
+    def unload(self) -> None:
+        """No run: the network cannot train (it has problems)."""
+        self._new_run()
+        self.network = self._pending = None
+        self.worker.send("load", None, self.run)
+
+    def _new_run(self) -> None:
+        self.run += 1
+        self.frame = None  # the last run's frames are no longer this run's
+
     def _flush(self) -> None:
         if self._pending is not None:
             net, self._pending = self._pending, None
-            self.worker.send("load", net)
+            self.worker.send("load", net, self.run)
 
     def _send(self, command: str, *args: object) -> None:
         self._flush()
         self.worker.send(command, *args)
 
     def needs_rebuild(self, net: Network) -> bool:
-        """True if `net` differs from the trained one in anything but the live settings."""
+        """True if `net` differs from the trained one in anything a run depends on: not the
+        live settings, positions, labels, names or texts."""
         if self.network is None:
             return True
         a, b = net.to_dict(), self.network.to_dict()
         for d in (a, b):
-            d["training"] = {k: v for k, v in d["training"].items() if k not in LIVE_SETTINGS}
+            d["training"] = {k: v for k, v in d["training"].items() if k not in NOT_STRUCTURAL}
             for node in d["nodes"]:
                 node.pop("pos", None)
                 node.pop("label", None)
-            d.pop("name", None)
-            d.pop("description", None)
+            for key in ("name", "description", "lesson"):
+                d.pop(key, None)
         return a != b
 
     def apply_live(self, net: Network) -> None:
-        """Learning rate, L2 and clipping apply at once, mid-run."""
+        """Learning rate, L2 and clipping apply at once, mid-run (also back to a default, when
+        an undo takes a setting out of the file)."""
         if self.network is None:
             return
-        changes = {
-            k: net.training[k]
-            for k in LIVE_SETTINGS
-            if net.training.get(k) != self.network.training.get(k) and k in net.training
-        }
+        new, old = training_defaults(net.training), training_defaults(self.network.training)
+        changes = {k: new[k] for k in LIVE_SETTINGS if new[k] != old[k]}
         if changes:
-            self.network.training.update(changes)
+            self.network.training = copy.deepcopy(net.training)
             self._send("live", changes)
 
     def play(self) -> None:
@@ -158,7 +177,10 @@ class TrainingController(QObject):
         self._send("micro")
 
     def reset(self) -> None:
-        self._send("reset")
+        """A fresh run of the same network: weights and batch order from the seed, step 0."""
+        self._flush()
+        self._new_run()
+        self.worker.send("reset", self.run)
 
     def set_speed(self, steps_per_second: float | None) -> None:
         self._send("speed", steps_per_second)
@@ -181,6 +203,8 @@ class TrainingController(QObject):
         self._pacer.poll(self.worker, self._draw)
 
     def _draw(self, frame: Frame) -> None:
+        if frame.run != self.run:
+            return  # a run the window has left
         self.frame = frame
         self.frame_ready.emit(frame)
 

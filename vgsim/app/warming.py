@@ -20,6 +20,7 @@ class KernelWarmer:
     def __init__(self) -> None:
         self._ready: set[str] = set()  # dtypes whose step kernel is compiled or cached
         self._process: subprocess.Popen | None = None
+        self._reading = False  # prepare() is reading the process's output
         self.stopped = False  # set at exit: build nothing more (it would compile here)
 
     def prepare(self, dtype: str) -> None:
@@ -37,12 +38,16 @@ class KernelWarmer:
         killer = threading.Timer(WARM_TIMEOUT_S, stop_process, [process])
         killer.daemon = True
         killer.start()
+        self._reading = True
         try:
             for line in process.stdout:
                 if line.startswith(f"{STEPS_READY} {dtype}"):
                     return
         finally:
+            self._reading = False
             killer.cancel()
+            if self.stopped:
+                process.stdout.close()
 
     @staticmethod
     def cold(dtype: str) -> bool:
@@ -68,3 +73,5 @@ class KernelWarmer:
         self.stopped = True
         process, self._process = self._process, None
         stop_process(process)
+        if process is not None and process.stdout is not None and not self._reading:
+            process.stdout.close()  # else prepare() closes it when it stops reading

@@ -62,10 +62,11 @@ def _central(window: QMainWindow, height: int) -> None:
     window.splitter.addWidget(window.canvas_box)
     # Over the plots when the canvas no longer matches them (the network has problems).
     window.stale_banner = QLabel(
-        "⚠ These plots are from the last network that could train: "
-        "fix the problems listed on the left to train this one."
+        "⚠ This network cannot train yet: fix the problems listed on the left. "
+        "Its plots appear as soon as it can train."
     )
     window.stale_banner.setStyleSheet("background: #fef7e0; color: #7a4f01; padding: 4px;")
+    window.stale_banner.setWordWrap(True)  # never widens the window
     window.stale_banner.hide()
     window.plot_pages = PlotPages(window.dashboard)
     window.plot_pages.canvas_toggled.connect(window.canvas_box.setVisible)

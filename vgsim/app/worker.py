@@ -1,7 +1,9 @@
 """Runs the Trainer off the GUI thread and hands over only the newest state.
 
-The window sends commands (play, pause, step, micro-step, reset, settings); the worker thread
-trains and publishes a `Frame` after each block of steps. The window's timer picks up the newest
+The window sends commands (load, play, pause, step, micro-step, reset, settings); the worker
+thread trains and publishes a `Frame` after each block of steps. Every load and reset starts a
+run, numbered by the window: each frame says which run it shows, so the window can drop any
+frame of a run it has left. The window's timer picks up the newest
 frame at its own pace, so stale frames are dropped, never queued. The kernels release the GIL,
 so the window stays responsive while the worker trains.
 """
@@ -24,7 +26,7 @@ from ..engine.theory import predicted_gradient_flow
 from ..engine.train import Trainer
 from ..engine.warm import init_compiler
 from ..experiments.plot_data import PlotData
-from ..experiments.plot_sources import anchored_theory, boundary_of, plot_of
+from ..experiments.plot_sources import anchored_theory, boundary_of, plot_of, theory_from
 from .threads import FrameThread
 from .warming import KernelWarmer
 
@@ -58,6 +60,7 @@ class Frame:
     findings: tuple = ()  # diagnose.Finding, refreshed a few times a second
     diagnosed_at: int = 0  # the step count the findings describe
     building: bool = False  # a trainer is being built (the first time: kernels compiling)
+    run: int = 0  # the run (load or reset) this frame belongs to
 
 
 @dataclass
@@ -92,6 +95,10 @@ class TrainingWorker(FrameThread):
         self._theory: np.ndarray | None = None  # relative prediction for the loaded network
         self._findings: tuple = ()
         self._diagnosed_at = (-1.0, -1)
+        self._run = 0
+        # Step 0's figures and histograms before it is taken (Trainer.preview): a fresh run is
+        # drawn at once.
+        self._initial: tuple[np.ndarray, np.ndarray] | None = None
         self._start()
 
     # --- called from the window ---------------------------------------------------------------
@@ -118,33 +125,19 @@ class TrainingWorker(FrameThread):
 
     def _handle(self, command: str, args: tuple) -> None:
         if command == "load":
-            net: Network = args[0]  # type: ignore[assignment]
-            self._playing = False
-            self.trainer = None
-            self._network = net.copy()
-            self._boundary = None
-            self._boundary_at = (-1.0, -1)
-            self._findings = ()
-            self._diagnosed_at = (-1.0, -1)
-            self.building = True
-            self._publish(building=True)
-            try:
-                self._warmer.prepare(str(net.training.get("dtype", "float32")))
-                if self._warmer.stopped:  # the window is closing
-                    return
-                trainer = Trainer(net)
-                # Compile (first run) or load every kernel now, not on the first Play.
-                trainer.evaluate()
-                self._theory = predicted_gradient_flow(trainer)  # the step kernel's pieces
-                self.trainer = trainer
-            finally:
-                self.building = False
-            self._publish()
+            self._load(*args)  # type: ignore[arg-type]
             return
         if command in ("call", "micro"):
             self._finish_warming()  # both may run the micro-step kernels
         if command == "call":
             self._call(*args)  # type: ignore[arg-type]
+            return
+        if command == "reset":
+            self._new_run(int(args[0]))  # type: ignore[call-overload]
+            if self.trainer is not None:
+                self.trainer.reset()
+                self._initial = self.trainer.preview()
+            self._publish()
             return
         if self.trainer is None:
             return
@@ -169,11 +162,46 @@ class TrainingWorker(FrameThread):
             done = self.trainer.micro_step()
             self._publish(phase=done.phase, node=done.node, micro=done.record is None)
             return
-        elif command == "reset":
-            self._playing = False
-            self.trainer.reset()
         elif command == "live":
             self.trainer.set_live(**args[0])  # type: ignore[arg-type]
+        self._publish()
+
+    def _new_run(self, run: int) -> None:
+        """Forget everything of the run before: from now on frames belong to `run`."""
+        self._run = run
+        self._playing = False
+        self._until = None
+        self._initial = None
+        self._boundary = None
+        self._boundary_at = (-1.0, -1)
+        self._findings = ()
+        self._diagnosed_at = (-1.0, -1)
+
+    def _load(self, net: Network | None, run: int) -> None:
+        """A trainer for `net` at step 0 with its step-0 figures; None: no trainer (the
+        window's network cannot train)."""
+        self._new_run(run)
+        self.trainer = None
+        self._network = net.copy() if net is not None else None
+        self._theory = None
+        if net is None:
+            self._publish()
+            return
+        self.building = True
+        self._publish(building=True)
+        try:
+            self._warmer.prepare(str(net.training.get("dtype", "float32")))
+            if self._warmer.stopped:  # the window is closing
+                return
+            trainer = Trainer(net)
+            # Compile (first run) or load every kernel now, not on the first Play.
+            trainer.evaluate()
+            self._theory = predicted_gradient_flow(trainer)  # the step kernel's pieces
+            self._warmer.finish()  # the preview runs the micro-step kernels: wait for them
+            self._initial = trainer.preview()
+            self.trainer = trainer
+        finally:
+            self.building = False
         self._publish()
 
     def _finish_warming(self) -> None:
@@ -289,8 +317,25 @@ class TrainingWorker(FrameThread):
         t = self.trainer
         self._serial += 1
         if t is None:
-            frame = Frame(self._serial, None, 0, 0, False, 0.0, error=error, building=building)
+            frame = Frame(
+                self._serial,
+                None,
+                0,
+                0,
+                False,
+                0.0,
+                error=error,
+                building=building,
+                network=self._network,
+                run=self._run,
+            )
         else:
+            initial = self._initial if t.step_count == 0 and not micro else None
+            theory = (
+                theory_from(t.plan, self._theory, initial[0])
+                if initial is not None
+                else anchored_theory(t, self._theory)
+            )
             self._refresh_boundary()
             self._refresh_diagnosis()
             frame = Frame(
@@ -306,11 +351,12 @@ class TrainingWorker(FrameThread):
                 live_stats=t.stats.copy() if micro else None,
                 live_hist=t.hist.copy() if micro else None,
                 error=error,
-                plot=plot_of(t, self._boundary, anchored_theory(t, self._theory)),
+                plot=plot_of(t, self._boundary, theory, initial=initial),
                 nodes=(tuple(t.node_ids), tuple(t.plan.types), tuple(t.plan.functions)),
                 network=self._network,
                 findings=self._findings,
                 diagnosed_at=max(0, self._diagnosed_at[1]),
+                run=self._run,
             )
         self._published = time.perf_counter()
         self._hand_over(frame)

@@ -21,7 +21,7 @@ from .errors import NetworkError, Problem
 from .init import initialise, initialise_bias
 from .kernels import images, optim
 from .kernels import plan as k
-from .kernels.stats import N_STATS, scratch_size
+from .kernels.stats import N_STATS, S_PGRAD, scratch_size
 from .schema import node_defaults, training_defaults
 from .spec import Network
 from .state import MOMENTS, TrainerState, check_fits, copy_into, layout_of
@@ -751,6 +751,56 @@ class Trainer:
             live = state.live
             self.set_live(lr=live["lr"], l2=live["l2"], clip=dict(live["clip"]))
             self.hyper[:] = state.hyper  # the optimizer's constants and the telemetry switch too
+
+    def preview(self) -> tuple[np.ndarray, np.ndarray]:
+        """The per-node figures and histograms the next step will record, before it is taken:
+        forward, loss and backward on its mini-batch with the weights as they are, changing
+        nothing (not even the batch order). Before step 0, step 0's figures: what a fresh run
+        shows before any step. The update's figures (ratios, weight norms) stay NaN."""
+        if self._micro:
+            raise RuntimeError("finish the current micro-stepped step first")
+        order = (self._batch_rng.bit_generator.state, self._perm, self._cursor, self._drawn)
+        epoch = self.epoch
+        rows, _ = self._batches(1)
+        self._batch_rng.bit_generator.state, self._perm, self._cursor, self._drawn = order
+        self.epoch = epoch
+        saved = (
+            self.bn_run.copy(),
+            self.stats.copy(),
+            self.hist.copy(),
+            self.glob.copy(),
+            self._batch,
+        )
+        self._batch = rows[0]
+        try:
+            self.stats.fill(np.nan)
+            self.glob.fill(np.nan)
+            self.hist.fill(0)
+            k.gather_batch(
+                self.X_train,
+                self.lab_train,
+                self.tgt_train,
+                self._batch,
+                self.acts,
+                self.ops[0, k.K_OUT],
+                self.lab_buf,
+                self.tgt_buf,
+            )
+            finite = True
+            for phase, i in self.micro_plan():
+                if phase == "update" or not self._run_phase(phase, i):
+                    finite = phase == "update"
+                    break
+            stats = self.stats.copy()
+            for i in range(len(self.node_ids)) if finite else ():
+                # The update's first figure, its input: each node's weight gradient norm.
+                p0, p1 = self.ops[i, k.K_PSTART], self.ops[i, k.K_PEND]
+                if p1 > p0:
+                    grad = self.pgrads[p0:p1].astype(np.float64)
+                    stats[i, S_PGRAD] = np.sqrt(grad @ grad)
+            return stats, self.hist.copy()
+        finally:
+            self.bn_run[:], self.stats[:], self.hist[:], self.glob[:], self._batch = saved
 
     def snapshot_state(self) -> dict[str, np.ndarray]:
         """The state as it is now, under the dump keys: forward and backward with the current

@@ -107,19 +107,27 @@ def from_trainer(trainer: Trainer, name: str = "", relative: np.ndarray | None =
 
 
 def plot_of(
-    trainer: Trainer, boundary: dict | None, theory: np.ndarray | None, name: str = ""
+    trainer: Trainer,
+    boundary: dict | None,
+    theory: np.ndarray | None,
+    name: str = "",
+    initial: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> PlotData:
     """The one place a trainer's figures become what every view draws, given its decision
     boundary and anchored prediction (the window refreshes the boundary a few times a second
-    and predicts once per network; from_trainer computes both now)."""
+    and predicts once per network; from_trainer computes both now). `initial`: before any
+    step, step 0's figures and histograms as previewed (Trainer.preview), so a fresh run is
+    drawn at once."""
     history = trainer.history
     record = history.latest
+    if record is not None:
+        initial = None
     data = PlotData(
         list(trainer.node_ids),
         list(trainer.plan.types),
         list(trainer.plan.functions),
-        node_stats=record.node_stats if record else None,
-        histograms=record.histograms if record else None,
+        node_stats=record.node_stats if record else initial[0] if initial else None,
+        histograms=record.histograms if record else initial[1] if initial else None,
         hist_ranges=trainer.hist_ranges.copy(),
         boundary=boundary,
         step=trainer.step_count,

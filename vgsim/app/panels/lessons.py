@@ -21,6 +21,10 @@ from ...engine.lessons import PLOT_TITLES, Lesson, list_lessons, read_lesson
 
 
 class LessonsPanel(QWidget):
+    """Choosing a lesson in the list loads it (`open_requested`); the window says which lesson
+    is on the canvas with `select`, so the list, its text and its buttons are always that one's
+    (none for a network that is not a lesson)."""
+
     open_requested = Signal(object)  # Lesson: load its network
     fix_requested = Signal(object)  # Lesson: its network and its fixes side by side
     run_requested = Signal(int)  # train this many steps (the lesson's recommendation)
@@ -40,10 +44,10 @@ class LessonsPanel(QWidget):
             self.list.addItem(item)
         self.text = QTextBrowser()
         self.text.setOpenExternalLinks(False)
-        self.open_button = QPushButton("Open lesson")
+        self.open_button = QPushButton("Reload")
         self.run_button = QPushButton("Run")
         self.fix_button = QPushButton("Try the fix")
-        self.open_button.setToolTip("Load this lesson's network onto the canvas")
+        self.open_button.setToolTip("Load this lesson's network again, as shipped, at step 0")
         self.fix_button.setToolTip("Train this network and its fix side by side, in lockstep")
         buttons = QHBoxLayout()
         for button in (self.open_button, self.run_button, self.fix_button):
@@ -53,8 +57,8 @@ class LessonsPanel(QWidget):
         layout.addWidget(self.list, 1)
         layout.addWidget(self.text, 3)
         layout.addLayout(buttons)
-        self.list.currentRowChanged.connect(self._show)
-        self.list.itemActivated.connect(lambda _item: self._open())
+        self._quiet = False  # set while the window shows the canvas's lesson: no load then
+        self.list.currentRowChanged.connect(self._chosen)
         self.open_button.clicked.connect(self._open)
         self.run_button.clicked.connect(self._run)
         self.fix_button.clicked.connect(self._fix)
@@ -64,10 +68,22 @@ class LessonsPanel(QWidget):
         row = self.list.currentRow()
         return self.lessons[row] if 0 <= row < len(self.lessons) else None
 
-    def select(self, order: int) -> None:
-        for row, lesson in enumerate(self.lessons):
-            if lesson.order == order:
-                self.list.setCurrentRow(row)
+    def select(self, order: int | None) -> None:
+        """Show the lesson of this order as the one on the canvas (None: no lesson is)."""
+        rows = [row for row, lesson in enumerate(self.lessons) if lesson.order == order]
+        self._quiet = True
+        try:
+            self.list.setCurrentRow(rows[0] if rows else -1)
+            if not rows:
+                self.list.clearSelection()
+        finally:
+            self._quiet = False
+        self._show(self.list.currentRow())
+
+    def _chosen(self, row: int) -> None:
+        self._show(row)
+        if not self._quiet:
+            self._open()
 
     def _show(self, _row: int) -> None:
         lesson = self.current()

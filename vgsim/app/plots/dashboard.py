@@ -258,6 +258,25 @@ class Dashboard(pg.GraphicsLayoutWidget):
     def log_loss(self, on: bool) -> None:
         self.plots["loss"].plot.setLogMode(y=on)  # the plot redraws itself for the new scale
 
+    def start_run(self, data: PlotData | None, steps: int = 0) -> None:
+        """A new run (or none): nothing of the last one stays, whatever its network was (curves,
+        images, faded traces, the theory line, ranges). With `data`, the plots take its layers
+        and the step axes span 0 to `steps`, the run's planned length."""
+        for item in self.plot_items().values():
+            for child in item.items:
+                _clear(child)
+        self._shown = None
+        self._layers_of = None
+        if data is None:
+            return
+        self._layers_of = (tuple(data.node_ids), tuple(data.types))
+        for plot in self.plots.values():
+            plot.set_layers(data)
+            if hasattr(plot, "settle_next"):
+                plot.settle_next()
+        for key in STEP_PLOTS:
+            self.plots[key].plot.setXRange(0, max(steps, 1), padding=0)
+
     def refresh_all(self) -> None:
         """Redraw every plot from the newest data (before an export: none may lag a frame)."""
         if self._shown is not None:
@@ -305,3 +324,15 @@ class Dashboard(pg.GraphicsLayoutWidget):
         # Move the views now, not at the start of the paint: pyqtgraph moves them there, and
         # the items they move are painted a second time, in a paint of their own.
         self.scene().prepareForPaint()
+
+
+def _clear(item: object) -> None:
+    """Empty one item of a plot, keeping it (and its style) for the next run's data."""
+    if isinstance(item, pg.PlotDataItem | pg.ScatterPlotItem):
+        item.setData([], [])
+    elif isinstance(item, pg.ImageItem):
+        item.clear()
+    elif isinstance(item, pg.BarGraphItem):
+        item.setOpts(x=[], height=[])
+    elif isinstance(item, pg.TextItem):
+        item.setText("")

@@ -86,6 +86,7 @@ class LossPlot(_Curves):
 
     def set_layers(self, data: PlotData) -> None:
         self._frames = 0
+        self._data = None  # a scale change redraws the new run's data, not the old
 
     def update(self, data: PlotData) -> None:
         self._data = data
