@@ -145,20 +145,24 @@ class _PerLayer(_Curves):
         self._add_key(columns=2)
 
     def set_layers(self, data: PlotData) -> None:
-        for curve in getattr(self, "curves", []):
-            self.plot.removeItem(curve)
         dense = data.of_type("dense")
         picks = np.unique(np.linspace(0, len(dense) - 1, min(len(dense), MAX_CURVES)).round())
         self.layers = [dense[int(k)] for k in picks] if dense else []
         n = len(self.layers)
+        names = [f"{data.node_ids[self.layers[i]]} ({w})" for i, w in ((0, "first"), (-1, "last"))]
+        self._frames = 0
+        if len(getattr(self, "curves", [])) == n and getattr(self, "_names", None) == names:
+            return  # the same layers (a reset, the same network again): the curves stay
+        for curve in getattr(self, "curves", []):
+            self.plot.removeItem(curve)
         self.curves = [
             self.plot.plot(pen=depth_pen(k, n, width=THIN), antialias=False) for k in range(n)
         ]
+        self._names = names if n else []
         self.legend.clear()
         if n:
-            self.legend.addItem(self.curves[0], data.node_ids[self.layers[0]] + " (first)")
-            self.legend.addItem(self.curves[-1], data.node_ids[self.layers[-1]] + " (last)")
-        self._frames = 0
+            self.legend.addItem(self.curves[0], names[0])
+            self.legend.addItem(self.curves[-1], names[1])
 
     def update(self, data: PlotData) -> None:
         steps = data.tail_steps
