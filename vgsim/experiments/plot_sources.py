@@ -133,7 +133,9 @@ def plot_of(
         step=trainer.step_count,
         name=name,
         theory=theory,
-        start_grad=start_gradients(trainer),
+        start_grad=(
+            start_gradients(trainer) if initial is None else initial[0][:, S_GRAD].astype(float)
+        ),
     )
     data.tail_steps, data.tail_scalars, data.tail_figures = history.tail(TAIL_STEPS, TAIL_FIGURES)
     long_steps, long_scalars, _ = history.long()

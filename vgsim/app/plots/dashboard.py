@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtWidgets import QGraphicsPathItem
 
 from ...experiments.plot_data import PlotData
 from .activations import ActivationRidgePlot, UnitHealthPlot
@@ -336,3 +337,5 @@ def _clear(item: object) -> None:
         item.setOpts(x=[], height=[])
     elif isinstance(item, pg.TextItem):
         item.setText("")
+    elif isinstance(item, QGraphicsPathItem):
+        item.setPath(QPainterPath())
