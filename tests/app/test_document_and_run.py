@@ -52,8 +52,11 @@ def structure(net: Network) -> dict:
     for node in d["nodes"]:
         node.pop("pos", None)
         node.pop("label", None)
+    # eval_every: the window's runs evaluate more often (worker.for_the_window).
     d["training"] = {
-        k: v for k, v in d["training"].items() if k not in ("lr", "l2", "clip", "steps")
+        k: v
+        for k, v in d["training"].items()
+        if k not in ("lr", "l2", "clip", "steps", "eval_every")
     }
     for key in ("name", "description", "lesson"):
         d.pop(key, None)

@@ -15,8 +15,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import QMainWindow
 
 from ..engine.lessons import Lesson
-from ..engine.schema import training_defaults
-from ..engine.spec import Network, read_network
+from ..engine.spec import read_network
 from .canvas.scene import CanvasScene
 from .canvas.tint import apply_figures
 from .canvas.view import CanvasView
@@ -35,7 +34,7 @@ from .side_by_side import SideBySide
 from .sweep.launcher import TrainabilityMaps
 from .training import TrainingController
 from .window_layout import build_layout, wire_layout
-from .worker import Frame
+from .worker import Frame, planned_steps
 
 STATE_KEY = "window_state/3"  # bump when the docks change, so an old layout is not restored
 PREPARING_AFTER_MS = 300
@@ -237,13 +236,6 @@ class MainWindow(QMainWindow):
         self.progress_label.setText("step 0" if self.training.network is not None else "step –")
         self.actions["play"].setText("Play")
 
-    @staticmethod
-    def _planned_steps(net: Network | None) -> int:
-        """The run's recommended length (the lesson's, else the file's): the step axes' span."""
-        lesson = (net.lesson if net is not None else None) or {}
-        steps = lesson.get("steps") or training_defaults(net.training if net else {})["steps"]
-        return steps if isinstance(steps, int) and steps > 0 else 500
-
     def _document_lesson(self) -> int | None:
         order = (self.editor.model.network.lesson or {}).get("order")
         return order if isinstance(order, int) else None
@@ -298,7 +290,7 @@ class MainWindow(QMainWindow):
         data = self.training.plot_data(frame)
         if frame.run != self._run_drawn:
             self._run_drawn = frame.run
-            self.dashboard.start_run(data, self._planned_steps(frame.network))
+            self.dashboard.start_run(data, planned_steps(frame.network))
         stats = frame.live_stats if micro else data.node_stats
         self.dashboard.show_data(
             data,

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..engine.diagnose import diagnose
 from ..engine.errors import VgsimError
+from ..engine.schema import training_defaults
 from ..engine.spec import Network
 from ..engine.telemetry import StepRecord
 from ..engine.theory import predicted_gradient_flow
@@ -36,6 +37,30 @@ PUBLISH_SECONDS = 1 / 40  # the window draws at ~30 Hz: newer frames than that a
 BOUNDARY_SECONDS = 0.3
 DIAGNOSIS_SECONDS = 0.5
 RATE_SECONDS = 0.5  # the shown steps per second: counted over this much wall time
+# Train and test set evaluations over a run's planned length, in the window (see for_the_window).
+WINDOW_EVALUATIONS = 64
+
+
+def planned_steps(net: Network | None) -> int:
+    """A run's recommended length: the lesson's, else the file's `steps`."""
+    lesson = (net.lesson if net is not None else None) or {}
+    steps = lesson.get("steps") or training_defaults(net.training if net else {})["steps"]
+    return steps if isinstance(steps, int) and steps > 0 else 500
+
+
+def for_the_window(net: Network) -> Network:
+    """The network as the window trains it. With `eval_every` "auto" the trainer evaluates the
+    train and test sets every 100-220 steps for the lessons' data (cheap for long headless
+    runs): a dozen points in a 2,000-step lesson, curves that stand still between jumps while
+    the student watches. The window evaluates about WINDOW_EVALUATIONS times over the planned
+    run instead (every 30 steps of a 2,000-step lesson), on the same rows. A file's own
+    `eval_every` is kept."""
+    if net.training.get("eval_every", "auto") != "auto":
+        return net
+    every = max(10, 10 * round(planned_steps(net) / (10 * WINDOW_EVALUATIONS)))
+    denser = net.copy()
+    denser.training = {**net.training, "eval_every": every}
+    return denser
 
 
 @dataclass(frozen=True)
@@ -193,7 +218,7 @@ class TrainingWorker(FrameThread):
             self._warmer.prepare(str(net.training.get("dtype", "float32")))
             if self._warmer.stopped:  # the window is closing
                 return
-            trainer = Trainer(net)
+            trainer = Trainer(for_the_window(net))
             # Compile (first run) or load every kernel now, not on the first Play.
             trainer.evaluate()
             self._theory = predicted_gradient_flow(trainer)  # the step kernel's pieces

@@ -1,0 +1,44 @@
+"""The window's runs evaluate the train and test sets often enough for their curves to move
+while a student watches a lesson, and a file that sets its own evaluation keeps it."""
+
+from __future__ import annotations
+
+import numpy as np
+from windows import trainer, wait_frame
+
+from vgsim.app.files import RESOURCES
+from vgsim.app.worker import WINDOW_EVALUATIONS, for_the_window
+from vgsim.engine.builders import mlp
+from vgsim.engine.lessons import list_lessons
+from vgsim.engine.spec import read_network
+from vgsim.engine.train import Trainer
+
+
+def test_a_lesson_is_evaluated_about_64_times_over_its_planned_run():
+    for lesson in list_lessons(RESOURCES / "lessons"):
+        net = read_network(lesson.path)
+        planned = net.lesson["steps"]
+        every = Trainer(for_the_window(net)).eval_every
+        assert Trainer(net).eval_every > every  # denser than a headless run's default
+        assert 0.5 * WINDOW_EVALUATIONS <= planned / every <= 2 * WINDOW_EVALUATIONS, lesson.path
+        assert "eval_every" not in net.training  # the document is not changed
+
+
+def test_a_files_own_evaluation_is_kept():
+    net = mlp(2, 8, 3, training={"eval_every": 7, "steps": 2000})
+    assert Trainer(for_the_window(net)).eval_every == 7
+
+
+def test_the_loss_curve_moves_every_few_steps_in_the_window(window, qtbot):
+    net = mlp(4, 16, 3, activation="tanh", training={"batch_size": 16, "lr": 0.1, "steps": 640})
+    window.editor.load(net, None)
+    wait_frame(
+        qtbot, window, lambda f: f.network is not None and f.network.training == net.training
+    )
+    assert trainer(window).eval_every == 10
+    window.run_until("steps", 200)
+    frame = wait_frame(qtbot, window, lambda f: not f.playing and f.step_count >= 200)
+    qtbot.waitUntil(lambda: len(window.dashboard.plots["loss"].train.getData()[1]) >= 200)
+    shown = window.dashboard.plots["loss"].train.getData()[1]
+    assert len(np.unique(shown[np.isfinite(shown)])) >= 20  # an evaluation every 10 steps
+    assert frame.step_count == 200
