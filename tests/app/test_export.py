@@ -154,6 +154,7 @@ def same_pixels(a: Path, b: Path) -> bool:
     return QImage(str(a)) == QImage(str(b))
 
 
+@pytest.mark.slow  # a headless run and every plot drawn twice: about 7 s
 def test_headless_plots_show_what_the_window_exports(window, qtbot, tmp_path):
     frame = trained(window, qtbot)
     net_file = tmp_path / "net.json"

@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PySide6.QtGui import QImage
+
+pytestmark = pytest.mark.slow  # each test starts the app in a process of its own: about 5 s
 
 ROOT = Path(__file__).resolve().parents[2]
 

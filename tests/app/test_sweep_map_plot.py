@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
+import pytest
 
 from vgsim.app.sweep.headless import MapFigure, render_map
 from vgsim.app.sweep.map_plot import CELL_PIXELS, EMPTY
@@ -73,6 +74,7 @@ def test_render_map_writes_png_and_svg(qtbot, tmp_path):
     assert "<svg" in (tmp_path / "map.svg").read_text()
 
 
+@pytest.mark.slow  # a sweep on a process pool, run twice: about 6 s
 def test_vgsim_sweep_writes_its_files_and_resumes(tmp_path, capsys):
     (tmp_path / "net.json").write_text(tanh_chain().to_json())
     (tmp_path / "s.json").write_text(json.dumps({**SPEC, "network": "net.json"}))

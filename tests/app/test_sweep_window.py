@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 
+import pytest
 from PySide6.QtCore import QTimer
 
 from vgsim.app.sweep.window import TrainabilityMapWindow, parse_values
@@ -25,6 +26,7 @@ def test_values_are_read_as_numbers_flags_or_names():
     assert parse_values("1, 1.5, relu , true, False,, 1e-3") == [1, 1.5, "relu", True, False, 1e-3]
 
 
+@pytest.mark.slow  # a sweep of 3,000-step runs: about 15 s
 def test_the_map_fills_in_while_the_window_stays_responsive(qtbot):
     opened = []
     window = TrainabilityMapWindow(tanh_chain, opened.append)

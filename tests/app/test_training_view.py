@@ -329,6 +329,7 @@ def test_a_diverged_run_says_where_and_when(window, qtbot):
     qtbot.waitUntil(lambda: "Ready to train" in window.play_reason.text(), timeout=5000)
 
 
+@pytest.mark.slow  # 3 s of clicking, then waits for the worker: about 10 s
 def test_random_clicking_never_deadlocks(window, qtbot):
     rng = random.Random(7)
     keys = ["play", "step", "micro", "reset", "play"]

@@ -346,7 +346,18 @@ HEALTHY_PRESETS = sorted(
 )
 
 
-@pytest.mark.parametrize("path", HEALTHY_PRESETS, ids=lambda p: p.stem)
+# The two that take longest: 6 to 9 s each.
+SLOW_PRESETS = {"12-critical", "06-selu-lecun-normal"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW_PRESETS else p
+        for p in HEALTHY_PRESETS
+    ],
+    ids=lambda p: p.stem,
+)
 def test_shipped_healthy_networks_raise_no_false_alarms(path: Path):
     """A lesson's recommended 2000 steps, checked every 100."""
     t = Trainer(read_network(path))

@@ -176,6 +176,7 @@ def _check(net: Network | None) -> None:
     assert math.isfinite(trainer.step_count)
 
 
+@pytest.mark.slow  # about 6 s
 @FUZZ
 @given(doc=mutated_files())
 def test_mutated_example_and_lesson_files(doc, tmp_path_factory) -> None:

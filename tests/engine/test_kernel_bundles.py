@@ -48,6 +48,7 @@ def test_the_trainers_bundles_evaluate_like_the_trainer() -> None:
     assert tr.glob[k.G_TEST_LOSS] == expected["test_loss"]
 
 
+@pytest.mark.slow  # each compiles the training kernel afresh: 6-9 s
 @pytest.mark.parametrize(("a", "b"), [("rows", "state"), ("data", "figures")])
 def test_swapped_bundles_do_not_compile(a: str, b: str) -> None:
     tr = Trainer(read_network(NETWORKS / "spiral_small.json"))

@@ -153,6 +153,7 @@ def train_in(jit: bool, dtype: str, tmp_path: Path) -> dict:
     return json.loads(done.stdout)
 
 
+@pytest.mark.slow  # a training run compiled and one as Python: about 7 s each
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_the_kernels_train_alike_as_python(dtype: str, tmp_path: Path) -> None:
     compiled, python = train_in(True, dtype, tmp_path), train_in(False, dtype, tmp_path)

@@ -83,6 +83,7 @@ def _correlation(z: np.ndarray) -> float:
     return float(z[0] @ z[1] / math.sqrt((z[0] @ z[0]) * (z[1] @ z[1])))
 
 
+@pytest.mark.slow  # wide networks, many draws: 25-30 s each
 @pytest.mark.parametrize("sigma_w2", [1.2, 3.0])
 def test_wide_random_networks_reach_the_predicted_fixed_points(sigma_w2):
     m = mean_field("tanh", sigma_w2, 0.05)
@@ -98,6 +99,7 @@ def test_wide_random_networks_reach_the_predicted_fixed_points(sigma_w2):
     assert per_layer == pytest.approx(m.chi1, rel=0.03)
 
 
+@pytest.mark.slow  # wide networks, many draws: about 30 s
 def test_correlations_converge_over_xi_c_layers_in_the_ordered_phase():
     m = mean_field("tanh", 1.2, 0.05)
     x = np.random.default_rng(2).normal(size=(2, 500))

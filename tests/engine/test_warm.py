@@ -62,6 +62,7 @@ def test_a_fresh_copy_without_caches_is_cold(tmp_path):
     assert run_in(fresh_copy(tmp_path), "-c", CACHED).split() == ["False"] * 3
 
 
+@pytest.mark.slow  # compiles every kernel from nothing: about 2 min
 def test_warming_a_fresh_copy_says_when_steps_are_ready_and_caches_that_dtype_only(tmp_path):
     copy = fresh_copy(tmp_path)
     lines = run_in(copy, "-m", "vgsim.engine.warm", "float32").splitlines()

@@ -17,6 +17,8 @@ from vgsim.engine.train import Trainer
 from vgsim.experiments.sweeps import Sweep, run_sweep
 from vgsim.experiments.sweeps.grid import map_data
 
+pytestmark = pytest.mark.slow  # the lesson's map: 15 networks of 1000 steps (~1 min)
+
 LESSONS = Path(__file__).resolve().parents[2] / "resources" / "lessons"
 LESSON = next(lesson for lesson in list_lessons(LESSONS) if lesson.order == 12)
 CHANCE = 0.25  # ten classes: 0.1, and the untrained networks end between 0.07 and 0.2

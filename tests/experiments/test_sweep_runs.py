@@ -15,6 +15,8 @@ from vgsim.experiments.sweeps import Sweep, run_sweep
 from vgsim.experiments.sweeps.runner import CSV_FILE, JSON_FILE, RUNS
 from vgsim.experiments.sweeps.worker import FIGURES
 
+pytestmark = pytest.mark.slow  # process pools and a Dask cluster, 5-20 s a test
+
 DATA = {"name": "spiral", "samples": 200}
 
 
