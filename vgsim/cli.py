@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import signal
 import sys
 from pathlib import Path
@@ -33,6 +34,9 @@ EXIT_OK, EXIT_INVALID = 0, 2
 PLOT_FORMATS = ("png", "svg")
 MAX_SCALE = 8.0  # PNG pixels per screen pixel: more makes images of hundreds of megabytes
 MAX_FRAMES = 2000
+# A window picture's side in pixels (--size): the window's docks need the least; the most is
+# what a GPU-less grab still renders in a few seconds.
+MIN_WINDOW, MAX_WINDOW = 640, 8192
 
 
 def _scale(text: str) -> float:
@@ -57,6 +61,18 @@ def _frames(text: str) -> int:
             f"{text[:40]!r} frames: use a whole number from 1 to {MAX_FRAMES}"
         )
     return value
+
+
+def _size(text: str) -> tuple[int, int]:
+    """`1280x720` -> (1280, 720): a window picture's size in pixels."""
+    match = re.fullmatch(r"\s*(\d{1,6})\s*[xX×]\s*(\d{1,6})\s*", text)
+    size = (int(match[1]), int(match[2])) if match else None
+    if size is None or not all(MIN_WINDOW <= v <= MAX_WINDOW for v in size):
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r} is not a window size: use WIDTHxHEIGHT, each from {MIN_WINDOW} to "
+            f"{MAX_WINDOW} pixels (e.g. 1280x720)"
+        )
+    return size
 
 
 def _path(text: str) -> str:
@@ -428,6 +444,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OUT.png",
         help="train --steps steps in the window, save a screenshot and quit",
     )
+    parser.add_argument(
+        "--size",
+        type=_size,
+        metavar="WxH",
+        help="with --screenshot: the window's size in pixels (default 1600x1000)",
+    )
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="train a network headless and write its metrics")
     run.add_argument("network", help="network file (JSON), or with --from a run folder")
@@ -543,7 +565,10 @@ def _plot_options(
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None and args.size is not None and not args.screenshot:
+        parser.error("--size sets the size of a --screenshot: give --screenshot OUT.png too")
     if args.command is None:
         from .app.launch import launch
 

@@ -1,7 +1,8 @@
 """Start the Qt application and show the main window.
 
-`vgsim --open NET.json --steps N --screenshot OUT.png` trains N steps through the same worker,
-lets the view catch up, saves a picture of the whole window and quits (for docs and tests).
+`vgsim --open NET.json --steps N --screenshot OUT.png [--size WxH]` trains N steps through the
+same worker, lets the view catch up, saves a picture of the whole window (1600x1000 unless
+--size says otherwise) and quits (for docs and tests).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 SETTLE_MS = 400  # after the last step, let the view draw the newest frame
+SCREENSHOT_SIZE = (1600, 1000)
 TIMEOUT_MS = 300_000
 
 
@@ -20,9 +22,16 @@ def launch(args: argparse.Namespace | None = None) -> int:
     os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
     from PySide6.QtWidgets import QApplication
 
+    from . import xcb
+
+    app = QApplication.instance()
+    if app is None:
+        missing = xcb.check()  # before Qt loads its platform plugin, which would abort
+        if missing:
+            return missing
+        app = QApplication(sys.argv[:1])
     from .main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("vgsim")
     app.setOrganizationName("vgsim")
     window = MainWindow()
@@ -53,7 +62,8 @@ def _schedule_screenshot(app, window, args: argparse.Namespace, code: list[int])
     """Train, wait for the view to catch up, save the window as an image, then quit."""
     from PySide6.QtCore import QTimer
 
-    window.resize(1600, 1000)
+    size = getattr(args, "size", None) or SCREENSHOT_SIZE
+    window.resize(*size)
     steps = args.steps if args.steps is not None else 0
     shot = Path(args.screenshot)
 
@@ -71,6 +81,17 @@ def _schedule_screenshot(app, window, args: argparse.Namespace, code: list[int])
     def save() -> None:
         window.view.fit()
         app.processEvents()
+        got = (window.width(), window.height())
+        if got != tuple(size):  # the platform or the window's least size would not allow it
+            print(
+                f"The window could not be made {size[0]}x{size[1]} (it is "
+                f"{got[0]}x{got[1]}); no picture taken.",
+                file=sys.stderr,
+            )
+            code[0] = 2
+            window.editor.undo.setClean()
+            window.close()
+            return
         if not window.grab().save(str(shot)):
             print(f"Cannot write {shot}.", file=sys.stderr)
             code[0] = 2
@@ -85,6 +106,6 @@ def _schedule_screenshot(app, window, args: argparse.Namespace, code: list[int])
 
     timer = QTimer()
     timer.timeout.connect(finish)
-    QTimer.singleShot(300, lambda: window.training.run_until("steps", steps) if steps else None)
+    QTimer.singleShot(300, lambda: window.run_until("steps", steps) if steps else None)
     QTimer.singleShot(600, lambda: timer.start(50))
     QTimer.singleShot(TIMEOUT_MS, give_up)
