@@ -7,8 +7,6 @@ follows the model back (undo, redo, a replaced network) without pushing commands
 from __future__ import annotations
 
 import copy
-import math
-import numbers
 import re
 from functools import partial
 from pathlib import Path
@@ -16,17 +14,19 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtWidgets as qw
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QPalette, QValidator
+from PySide6.QtGui import QPalette
 
 # isort: split
 import pyqtgraph as pg
 
 from ...engine import schema
-from ...engine.data import COMMON_PARAMS, DATASETS, load_dataset
+from ...engine.data import COMMON_PARAMS, DATASETS, MAX_SAMPLES, load_dataset
 from ...engine.errors import VgsimError
+from ...engine.validate import MAX_INIT
 from ..blocks import BLOCKS
 from ..editor import Editor
 from ..follow import follow
+from .fields import Accepts, NumberBox, edited_signal, make, show_value, value_of
 
 PREVIEW_POINTS = 2000  # enough to see the shape; keeps redraws instant for big data sets
 CLASS_COLOURS = (
@@ -42,125 +42,85 @@ CLASS_COLOURS = (
     "#17becf",
 )
 PROBLEM_STYLE = "color: #c62828;"
-_PARTIAL_NUMBER = re.compile(r"[-+]?\d*\.?\d*(e[-+]?\d*)?", re.IGNORECASE)
 _INIT_KEYS = {"gain", *(k for d in schema.INITIALISERS.values() for k in d)}
 _FUNCTION_KEYS = {k for d in schema.ACTIVATIONS.values() for k in d}
-_UNIT = (0.0, 0.999999, 0.01)  # decay rates: at least 0, below 1
 
-# (key, label, editor, tooltip). Editor: (lo, hi) a whole number, (lo, hi, step) a number, a
-# table or tuple of names a choice, a string a check box with that text, None a line of text.
+# What the network file takes (engine/validate.py, engine/data.py), field by field.
+# Initialiser settings and a bias start: weights are kept as float32 (validate.MAX_INIT).
+INIT_ANY = Accepts(lo=-MAX_INIT, hi=MAX_INIT, step=0.1)
+INIT_NOT_NEGATIVE = Accepts(lo=0.0, hi=MAX_INIT, step=0.01)
+NOT_NEGATIVE = Accepts(lo=0.0, step=0.01)
+POSITIVE_LOG = Accepts(lo=0.0, lo_open=True, log=True)  # a rate or an epsilon: any size > 0
+DECAY = Accepts(lo=0.0, hi=1.0, hi_open=True, step=0.01)  # at least 0, below 1
+FRACTION = Accepts(lo=0.0, hi=1.0, lo_open=True, hi_open=True, step=0.05)  # strictly between
+ELU_ALPHA = Accepts(lo=0.0, lo_open=True, step=0.05)  # ELU's alpha; PReLU's may be any number
+EXACT = 2**53  # whole numbers a spin box holds exactly
+
+
+def whole(lo: int, hi: int = EXACT) -> Accepts:
+    return Accepts(lo=lo, hi=hi, whole=True)
+
+
+# (key, label, editor, tooltip). Editor: Accepts a number, a table or tuple of names a choice,
+# a string a check box with that text, None a line of text.
 BLOCK_ROWS = (
-    ("units", "Units", (1, 4096), "Width of the layer: its number of outputs."),
+    ("units", "Units", whole(1, 4096), "Width of the layer: its number of outputs."),
     ("init", "Initialiser", schema.INITIALISERS, "How large W starts."),
-    ("gain", "Gain", (0.0, 100.0, 0.1), "Multiplies the initialiser's scale."),
-    ("std", "Std", (0.0, 100.0, 0.01), "Standard deviation of the weights."),
-    ("mean", "Mean", (-100.0, 100.0, 0.01), "Mean of the weights."),
-    ("limit", "Limit", (0.0, 100.0, 0.01), "Weights are drawn from [-limit, limit]."),
-    ("value", "Value", (-100.0, 100.0, 0.01), "Every weight starts at this value."),
+    ("gain", "Gain", INIT_ANY, "Multiplies the initialiser's scale."),
+    ("std", "Std", INIT_NOT_NEGATIVE, "Standard deviation of the weights."),
+    ("mean", "Mean", INIT_ANY, "Mean of the weights."),
+    ("limit", "Limit", INIT_NOT_NEGATIVE, "Weights are drawn from [-limit, limit]."),
+    ("value", "Value", INIT_ANY, "Every weight starts at this value."),
     ("bias", "Bias", "add a bias b", "Without a bias the layer is x @ W."),
-    ("bias_init", "Bias start", (-100.0, 100.0, 0.1), "Initial value of every bias."),
+    ("bias_init", "Bias start", INIT_ANY, "Initial value of every bias."),
     ("function", "Function", schema.ACTIVATIONS, ""),
-    ("slope", "Slope", (0.0, 10.0, 0.01), "Slope below zero."),
-    ("alpha", "Alpha", (0.0, 100.0, 0.05), ""),
-    ("momentum", "Momentum", (0.0, 1.0, 0.01), "Weight of each batch in the running statistics."),
-    ("eps", "Eps", (1e-12, 1.0, 1e-5), "Added to the variance before dividing by it."),
+    ("slope", "Slope", Accepts(step=0.01), "Slope below zero."),
+    ("alpha", "Alpha", Accepts(step=0.05), ""),
+    (
+        "momentum",
+        "Momentum",
+        Accepts(lo=0.0, hi=1.0, step=0.01),
+        "Weight of each batch in the running statistics.",
+    ),
+    ("eps", "Eps", POSITIVE_LOG, "Added to the variance before dividing by it."),
     ("loss", "Loss", schema.LOSSES, "What training minimises."),
 )
 DATA_ROWS = (
     ("name", "Data set", DATASETS, ""),
-    ("classes", "Classes", (2, 100), ""),
-    ("samples", "Samples", (2, 200_000), "Training and test samples together."),
-    ("noise", "Noise", (0.0, 100.0, 0.05), ""),
-    ("factor", "Factor", (0.001, 0.999, 0.05), "Radius of the inner circle."),
-    ("periods", "Periods", (0.01, 100.0, 0.5), "How many periods of the sine x spans."),
+    ("classes", "Classes", whole(2), ""),
+    ("samples", "Samples", whole(2, MAX_SAMPLES), "Training and test samples together."),
+    ("noise", "Noise", Accepts(lo=0.0, step=0.05), ""),
+    ("factor", "Factor", FRACTION, "Radius of the inner circle."),
+    (
+        "periods",
+        "Periods",
+        Accepts(lo=0.0, lo_open=True, step=0.5),
+        "How many periods of the sine x spans.",
+    ),
     ("path", "CSV file", None, "Relative to the network file's folder, or absolute."),
     ("target", "Target", None, "Column name or index of the target; empty for the last."),
     ("task", "Task", ("classification", "regression"), ""),
     ("standardize", "Scale", "standardise features", "To mean 0 and variance 1."),
     ("header", "Header", "first row names columns", ""),
-    ("seed", "Seed", (0, 2**31 - 1), "Seeds the sampling and the train/test split."),
-    ("test_fraction", "Test part", (0.01, 0.99, 0.05), "Held out to measure generalisation."),
+    ("seed", "Seed", whole(0), "Seeds the sampling and the train/test split."),
+    ("test_fraction", "Test part", FRACTION, "Held out to measure generalisation."),
 )
 TRAINING_ROWS = (
     ("optimizer", "Optimizer", schema.OPTIMIZERS, ""),
-    ("lr", "Learning rate", (1e-8, 100.0, 0.01), "Step size of each update."),
-    ("momentum", "Momentum", _UNIT, ""),
-    ("beta1", "Beta1", _UNIT, "Decay of the gradient average."),
-    ("beta2", "Beta2", (*_UNIT[:2], 0.001), "Decay of the squared-gradient average."),
-    ("alpha", "Alpha", _UNIT, "Decay of the squared-gradient average."),
-    ("eps", "Eps", (1e-12, 1.0, 1e-8), "Keeps the division by the gradient scale finite."),
-    ("batch_size", "Batch size", (1, 65536), ""),
-    ("l2", "L2", (0.0, 10.0, 0.0001), "Weight decay."),
+    ("lr", "Learning rate", POSITIVE_LOG, "Step size of each update: any number above 0."),
+    ("momentum", "Momentum", DECAY, ""),
+    ("beta1", "Beta1", DECAY, "Decay of the gradient average."),
+    ("beta2", "Beta2", DECAY, "Decay of the squared-gradient average."),
+    ("alpha", "Alpha", DECAY, "Decay of the squared-gradient average."),
+    ("eps", "Eps", POSITIVE_LOG, "Keeps the division by the gradient scale finite."),
+    ("batch_size", "Batch size", whole(1, 65536), ""),
+    ("l2", "L2", Accepts(lo=0.0, step=0.0001), "Weight decay."),
     ("clip_mode", "Clipping", schema.CLIP_MODES, "Clip each value, or rescale to a norm."),
-    ("threshold", "Threshold", (1e-6, 1e6, 0.1), ""),
-    ("seed", "Seed", (0, 2**31 - 1), "Seeds the initial weights and the batches."),
+    ("threshold", "Threshold", POSITIVE_LOG, ""),
+    ("seed", "Seed", whole(0, 2**32 - 1), "Seeds the initial weights and the batches."),
     ("dtype", "Precision", schema.DTYPES, ""),
-    ("steps", "Steps", (1, 10**9), "The recommended length of a run."),
+    ("steps", "Steps", whole(1, 10**9), "The recommended length of a run."),
 )
-
-
-class _NoWheel:
-    """Scrolling the panel must not change the value under the mouse (only when focused)."""
-
-    def wheelEvent(self, event):
-        if self.hasFocus():
-            super().wheelEvent(event)
-        else:
-            event.ignore()
-
-
-class IntBox(_NoWheel, qw.QSpinBox):
-    pass
-
-
-class ChoiceBox(_NoWheel, qw.QComboBox):
-    pass
-
-
-class NumberBox(_NoWheel, qw.QDoubleSpinBox):
-    """Shows 0.001, 10 and 1e-08 alike and accepts what a student types, scientific or not."""
-
-    def __init__(self, lo: float, hi: float, step: float):
-        super().__init__()
-        self.setDecimals(12)
-        self.setRange(lo, hi)
-        self.setSingleStep(step)
-
-    def textFromValue(self, value: float) -> str:
-        return f"{value:.6g}"
-
-    def valueFromText(self, text: str) -> float:
-        try:
-            return float(text)
-        except ValueError:
-            return self.value()
-
-    def validate(self, text: str, pos: int) -> object:
-        try:
-            float(text)
-            return QValidator.State.Acceptable, text, pos
-        except ValueError:
-            ok = _PARTIAL_NUMBER.fullmatch(text.strip())
-            return (QValidator.State.Intermediate if ok else QValidator.State.Invalid), text, pos
-
-
-def _make(spec: object) -> qw.QWidget:
-    """A row's editing widget from its spec (see BLOCK_ROWS)."""
-    if spec is None:
-        return qw.QLineEdit()
-    if isinstance(spec, str):
-        return qw.QCheckBox(spec)
-    if isinstance(spec, tuple) and all(isinstance(x, (int, float)) for x in spec):
-        w = NumberBox(*spec) if len(spec) == 3 else IntBox()
-        if len(spec) == 2:
-            w.setRange(*spec)
-        w.setKeyboardTracking(False)  # one commit (one undo step) per finished entry
-        return w
-    w = ChoiceBox()
-    w.addItems(list(spec))  # type: ignore[call-overload]
-    w.setSizeAdjustPolicy(qw.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    w.setMinimumContentsLength(10)
-    return w
 
 
 def _label(text: str = "", style: str = "") -> qw.QLabel:
@@ -173,35 +133,6 @@ def _label(text: str = "", style: str = "") -> qw.QLabel:
 def _say(label: qw.QLabel, text: str) -> None:
     label.setText(text)
     label.setVisible(bool(text))
-
-
-def _value(w: qw.QWidget) -> object:
-    if isinstance(w, qw.QCheckBox):
-        return w.isChecked()
-    if isinstance(w, qw.QComboBox):
-        return w.currentText()
-    if isinstance(w, qw.QLineEdit):
-        return w.text().strip()
-    return w.value()  # type: ignore[attr-defined]
-
-
-def _set_value(w: qw.QWidget, v: object) -> None:
-    if isinstance(w, qw.QCheckBox):
-        w.setChecked(v is True)
-    elif isinstance(w, qw.QComboBox):
-        w.setCurrentIndex(w.findText(str(v)))  # -1 (blank) for a name it does not know
-    elif isinstance(w, qw.QLineEdit):
-        w.setText("" if v is None else str(v))
-    elif isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v):
-        w.setValue(int(v) if isinstance(w, qw.QSpinBox) else float(v))  # type: ignore
-
-
-def _edited_signal(w: qw.QWidget):
-    if isinstance(w, qw.QCheckBox):
-        return w.toggled
-    if isinstance(w, qw.QComboBox):
-        return w.currentTextChanged
-    return w.editingFinished if isinstance(w, qw.QLineEdit) else w.valueChanged  # type: ignore
 
 
 def _target(text: str) -> str | int | None:
@@ -222,6 +153,8 @@ class Inspector(qw.QWidget):
         col = qw.QVBoxLayout(body)
         self.title = _label(style="font-weight: bold;")
         self.problem_label = _label(style=PROBLEM_STYLE)
+        self.refusal_label = _label(style=PROBLEM_STYLE)  # a typed value the field refused
+        self.refusal_label.hide()
         self.block_group = self._build_block()
         self.name_form = qw.QWidget()
         self._add(qw.QFormLayout(self.name_form), "network.name", "Name", qw.QLineEdit())
@@ -229,6 +162,7 @@ class Inspector(qw.QWidget):
         self.training_group = self._group("Training", "training", TRAINING_ROWS)[0]
         for w in (
             self.title,
+            self.refusal_label,
             self.problem_label,
             self.block_group,
             self.name_form,
@@ -271,7 +205,7 @@ class Inspector(qw.QWidget):
         form = qw.QFormLayout(box)
         form.setFieldGrowthPolicy(qw.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for name, label, spec, tip in rows:
-            self._add(form, f"{section}.{name}", label, _make(spec), tip)
+            self._add(form, f"{section}.{name}", label, make(spec), tip)
         return box, form
 
     def _add(
@@ -286,10 +220,12 @@ class Inspector(qw.QWidget):
             line.addWidget(browse := qw.QPushButton("Browse…"))
             browse.clicked.connect(self._browse)
         form.addRow(label, row)
+        if isinstance(w, NumberBox):
+            tip = f"{tip} Takes {w.accepts.describe()}.".strip()
         w.setToolTip(tip)
         self.fields[key] = w
         self._rows[key] = (form, row)
-        _edited_signal(w).connect(partial(self._commit, key))
+        edited_signal(w).connect(partial(self._commit, key))
 
     def _build_block(self) -> qw.QGroupBox:
         box, form = self._group("Block", "block", BLOCK_ROWS)
@@ -363,7 +299,7 @@ class Inspector(qw.QWidget):
             if prefix == section:
                 form.setRowVisible(row, name in visible)
                 if name in visible and name in values:
-                    _set_value(self.fields[key], values[name])
+                    show_value(self.fields[key], values[name])
 
     def _fill_block(self) -> None:
         node = self.model.node(self._node_id)  # type: ignore[arg-type]
@@ -394,7 +330,7 @@ class Inspector(qw.QWidget):
     def _fill_network(self) -> None:
         net = self.model.network
         self.title.setText("Network settings")
-        _set_value(self.fields["network.name"], net.name)
+        show_value(self.fields["network.name"], net.name)
         data = net.data if isinstance(net.data, dict) else {}
         known = DATASETS.get(data.get("name")) if isinstance(data.get("name"), str) else None
         params = {**COMMON_PARAMS, **(known["params"] if known else {})}
@@ -467,13 +403,29 @@ class Inspector(qw.QWidget):
             self._commit("data.path")
 
     # --- committing edits ---------------------------------------------------------------------
+    def accepts(self, key: str) -> Accepts | None:
+        """What the number field `key` takes now (ELU's alpha is not PReLU's)."""
+        w = self.fields[key]
+        if not isinstance(w, NumberBox):
+            return None
+        if key == "block.alpha" and self._node_id is not None:
+            if self.model.node(self._node_id).params.get("function") == "elu":
+                return ELU_ALPHA
+        return w.accepts
+
     def _commit(self, key: str, *_args: object) -> None:
         if self._filling:
             return
         section, name = key.split(".", 1)
-        value = _value(self.fields[key])
+        value = value_of(self.fields[key])
         if isinstance(self.fields[key], qw.QComboBox) and not value:
             return  # the blank shown for a name it does not know
+        accepts = self.accepts(key)
+        reason = accepts.refusal(float(value)) if accepts is not None else None  # type: ignore[arg-type]
+        if reason is not None:
+            self._refuse(key, value, reason)
+            return
+        self.refusal_label.hide()
         if section == "block" and self._node_id is not None:
             self.editor.set_params(self._node_id, self._block_params(name, value))
         elif section == "data":
@@ -482,6 +434,18 @@ class Inspector(qw.QWidget):
             self.editor.set_section("training", self._training(name, value))
         elif section == "network":
             self.editor.set_section("name", value or "untitled")
+
+    def _refuse(self, key: str, value: object, reason: str) -> None:
+        """Say why, and show the model's value again: a refused value is never stored, nor
+        quietly replaced by the nearest one that would be."""
+        form, row = self._rows[key]
+        label = form.labelForField(row)
+        name = label.text() if isinstance(label, qw.QLabel) else key
+        shown = self.fields[key].textFromValue(float(value))  # type: ignore[attr-defined]
+        text = f"{name}: {shown} is refused — it {reason}. The value is unchanged."
+        _say(self.refusal_label, text)
+        self.editor.message.emit(text)
+        self._refresh()
 
     def _block_params(self, name: str, value: object) -> dict:
         params = copy.deepcopy(self.model.node(self._node_id).params)  # type: ignore[arg-type]
