@@ -11,7 +11,7 @@ from PySide6.QtGui import QFontMetricsF, QPainter, QPicture
 from PySide6.QtWidgets import QApplication
 from windows import wait_frame
 
-from vgsim.app.canvas.items import FULL_DETAIL, NodeItem, short_name
+from vgsim.app.canvas.items import FULL_DETAIL, LABEL_ROOM, NodeItem, short_name
 from vgsim.app.canvas.view import MIN_FIT_ZOOM
 from vgsim.app.plots.pages import ALL, EVERYTHING, LESSON, MIN_VIEW_HEIGHT, choose_cells
 from vgsim.engine.builders import mlp, residual_mlp
@@ -214,7 +214,7 @@ def test_blocks_stay_legible_zoomed_out_and_a_deep_network_scrolls(window, qtbot
         assert label is not None
         font, text = label
         assert font.pixelSize() * zoom >= 8.0  # letters at least 8 pixels tall on screen
-        width = block.body().width() - 30
+        width = min(LABEL_ROOM, block.body().width() - 12)  # right of the colour strip
         assert QFontMetricsF(font).horizontalAdvance(text) <= width
         assert text.strip("…")  # something of the name, not an ellipsis alone
 
@@ -226,6 +226,16 @@ def test_short_names_tell_the_blocks_apart():
         assert len(set(short)) == len(short), sorted(short)  # "b2_dense1" and "b3_dense1" too
         assert all(len(s) <= 6 for s in short if s.endswith(tuple("0123456789")))
     assert short_name("dense10") == "d10" and short_name("b2_dense1") == "b2d1"
+
+
+def test_zoomed_out_labels_tell_the_blocks_apart(window, qtbot):
+    net = residual_mlp(4, 16, 3, layers_per_block=2)
+    window.editor.load(net, None)
+    QApplication.processEvents()
+    blocks = window.scene.nodes.values()
+    for zoom in (0.25, 0.3, 0.45, 0.6, FULL_DETAIL - 0.01):  # 0.26 at 1280 x 720
+        labels = [block.zoomed_out_label(zoom)[1] for block in blocks]
+        assert len(set(labels)) == len(labels), (zoom, sorted(labels))
 
 
 def test_hiding_the_canvas_gives_the_plots_the_height(window, qtbot):

@@ -3,6 +3,7 @@ coloured when it is a skip connection)."""
 
 from __future__ import annotations
 
+import math
 import re
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -27,9 +28,13 @@ NODE_W, NODE_H = 112.0, 58.0
 PORT_R = 6.0
 # Level of detail. Below FULL_DETAIL (zoom) a block's two lines of 8-9 pt text would be
 # unreadable: it shows one label instead, in letters LABEL_PIXELS tall on screen, its name
-# (or, below SHORT_BELOW, a short name such as "d10") shortened to fit; below NO_TEXT, none.
-FULL_DETAIL, SHORT_BELOW, NO_TEXT = 0.75, 0.4, 0.18
-LABEL_PIXELS = 11.0
+# (or, where that does not fit, a short name such as "d10" or "b2d1"); below NO_TEXT, none.
+FULL_DETAIL, NO_TEXT = 0.75, 0.18
+LABEL_PIXELS, MIN_LABEL_PIXELS = 11.0, 8.0
+# Zoomed out the type's colour strip is narrower (it holds no glyph): more room for the label.
+STRIP_ZOOMED_OUT = 8.0
+LABEL_LEFT = STRIP_ZOOMED_OUT + 5
+LABEL_ROOM = NODE_W - LABEL_LEFT - 3
 EDGE_COLOUR = QColor("#6b7280")
 ERROR_COLOUR = QColor("#d93025")
 
@@ -183,20 +188,33 @@ class NodeItem(QGraphicsObject):
 
     def zoomed_out_label(self, zoom: float) -> tuple[QFont, str] | None:
         """The one label a block shows when zoomed out: a font LABEL_PIXELS tall on screen
-        (as far as the block's height allows) and the name, short or elided to fit."""
+        (as far as the block's height allows; down to MIN_LABEL_PIXELS for a long name) and
+        the name, short or elided to fit."""
         if zoom < NO_TEXT:
             return None
         step = int(zoom * 40)  # fonts and elisions are made once per step of 2.5 % zoom
         if step not in self._labels:
+            scale = max(step / 40, NO_TEXT)
             font = QFont("DejaVu Sans")
             font.setBold(True)
-            font.setPixelSize(
-                max(1, int(min(LABEL_PIXELS / max(step / 40, NO_TEXT), NODE_H * 0.75)))
-            )
-            metrics, room = QFontMetrics(font), int(NODE_W - 30)
+            font.setPixelSize(max(1, int(min(LABEL_PIXELS / scale, NODE_H * 0.75))))
+            metrics, room = QFontMetrics(font), int(LABEL_ROOM)
             name = self.title
-            if zoom < SHORT_BELOW and metrics.horizontalAdvance(name) > room:
-                name = short_name(name)
+            short = short_name(name)
+            # "b1_dense1" elided is "b1…", like its neighbours: the short name tells them apart
+            # (a name without digits keeps more of its letters elided).
+            if metrics.horizontalAdvance(name) > room and not short.endswith("…"):
+                name = short
+            # Smaller letters, down to MIN_LABEL_PIXELS on screen, then not bold, before any
+            # are cut.
+            least = math.ceil(MIN_LABEL_PIXELS / scale)
+            while metrics.horizontalAdvance(name) > room and font.pixelSize() > least:
+                wanted = int(font.pixelSize() * room / metrics.horizontalAdvance(name))
+                font.setPixelSize(max(least, min(wanted, font.pixelSize() - 1)))
+                metrics = QFontMetrics(font)
+            if metrics.horizontalAdvance(name) > room:
+                font.setBold(False)
+                metrics = QFontMetrics(font)
             text = metrics.elidedText(name, Qt.TextElideMode.ElideRight, room)
             self._labels[step] = (font, text)
         return self._labels[step]
@@ -215,7 +233,8 @@ class NodeItem(QGraphicsObject):
         painter.setPen(pen)
         painter.setBrush(QBrush(fill))
         painter.drawRoundedRect(self.body(), 9, 9)
-        painter.fillRect(QRectF(1.5, 1.5, 22, NODE_H - 3), base)
+        strip = 22 if zoom >= FULL_DETAIL else STRIP_ZOOMED_OUT  # no glyph in it then
+        painter.fillRect(QRectF(1.5, 1.5, strip, NODE_H - 3), base)
         fonts = _Fonts.get()
         text_colour = (
             QColor("#111111")
@@ -237,7 +256,7 @@ class NodeItem(QGraphicsObject):
             if label is not None:
                 painter.setPen(text_colour)
                 painter.setFont(label[0])
-                painter.drawText(QRectF(27, 0, NODE_W - 29, NODE_H), left, label[1])
+                painter.drawText(QRectF(LABEL_LEFT, 0, LABEL_ROOM, NODE_H), left, label[1])
         painter.setPen(QPen(base.darker(130), 1.5))
         painter.setBrush(QBrush(QColor("white")))
         if self.has_input_port():

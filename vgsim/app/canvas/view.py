@@ -10,7 +10,7 @@ from PySide6.QtGui import QMouseEvent, QPainter, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QGraphicsView
 
 MIN_ZOOM, MAX_ZOOM = 0.05, 4.0
-MIN_FIT_ZOOM = 0.2  # blocks 22 px wide, their short names still readable (items.SHORT_BELOW)
+MIN_FIT_ZOOM = 0.2  # blocks 22 px wide, their short names still readable
 FIT_ZOOM = 1.2  # a small network is not blown up past this
 MARGIN = 40.0  # scene units around the blocks when fitted
 
