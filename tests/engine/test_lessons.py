@@ -100,14 +100,22 @@ class Run:
 
 
 @functools.cache
-def run(rel: str, seed: int) -> Run:
-    """Train lessons/`rel` with training seed `seed` for its recommended steps (once)."""
+def run(rel: str, seed: int, figures: bool = True) -> Run:
+    """Train lessons/`rel` with training seed `seed` for its recommended steps (once).
+    `figures=False`: the per-node figures of the first step only (the rest are NaN), for claims
+    on the final loss and the first step's gradients; the training itself is the same."""
     net = load_network(LESSONS / rel)
     net.training["seed"] = seed
     trainer = Trainer(net)
     params0 = trainer.params.copy()
     scalars, stats = [], []
     left = int(net.training["steps"])
+    if not figures:
+        first = trainer.run_block(1)
+        scalars.append(first.scalars)
+        stats.append(first.node_stats)
+        left -= len(first.steps)
+        trainer.telemetry = False
     while left > 0:
         block = trainer.run_block(left)
         if block is None:
@@ -122,11 +130,11 @@ def run(rel: str, seed: int) -> Run:
 
 
 # --- the files ---------------------------------------------------------------------------------
-def test_lessons_are_numbered_1_to_12_in_the_lectures_order() -> None:
-    assert [lesson.order for lesson in ALL] == list(range(1, 13))
+def test_lessons_are_numbered_1_to_13_in_the_lectures_order() -> None:
+    assert [lesson.order for lesson in ALL] == list(range(1, 14))
     titles = [lesson.title for lesson in ALL]
     assert titles[0] == "Vanishing gradients" and titles[1] == "Exploding gradients"
-    assert [lesson.path.name[:3] for lesson in ALL] == [f"{n:02d}-" for n in range(1, 13)]
+    assert [lesson.path.name[:3] for lesson in ALL] == [f"{n:02d}-" for n in range(1, 14)]
 
 
 @pytest.mark.parametrize("lesson", ALL, ids=lambda lesson: lesson.path.stem)
@@ -141,7 +149,7 @@ def test_every_lesson_file_validates_and_is_consistent(lesson) -> None:
     assert lesson.look_at and set(lesson.look_at) <= set(PLOT_KEYS)
     for key in lesson.look_at:  # the text tells the student where to look
         assert PLOT_TITLES[key] in lesson.text, (key, PLOT_TITLES[key])
-    assert lesson.compare == (lesson.order == 11)
+    assert lesson.compare == (lesson.order in (11, 13))
     assert (lesson.sweep is not None) == (lesson.order == 12)  # the map of lesson 12
 
 
@@ -532,3 +540,53 @@ def test_lesson_11_residual_56_learns_faster_than_plain_20(seed: int) -> None:
     for step in range(every, BY_ORDER[11].steps, every):  # evaluation steps along the way
         at = np.flatnonzero(steps == step)[0]
         assert res56.scalar("train_loss")[at] < plain20.scalar("train_loss")[at], step
+
+
+# --- 13 deep convolutional networks and residual blocks -------------------------------------------
+def _layers(path: Path) -> int:
+    """Convolutions and dense layers: the layers He et al. count."""
+    return sum(n.type in ("conv2d", "dense") for n in read_network(path).nodes)
+
+
+def test_lesson_13_compares_plain_20_plain_56_and_residual_56_convolutional_networks() -> None:
+    lesson = BY_ORDER[13]
+    assert lesson.compare
+    assert read_network(lesson.path).data == {"name": "digits", "shape": "image", "seed": 0}
+    assert _layers(lesson.path) == 56
+    # The residual network's two 1 × 1 projections are not counted, as in the paper.
+    assert [_layers(p) for p in lesson.fixes] == [20, 56 + 2]
+    residual = read_network(lesson.fixes[1])
+    skips = [n for n in residual.nodes if n.id.endswith("_out") and n.type == "activation"]
+    assert len(skips) == 27
+    preds = {n.id: [a for a, b in residual.edges if b == n.id] for n in skips}
+    assert all(len(p) == 2 for p in preds.values())  # each block adds its input
+
+
+@pytest.mark.slow  # 56-layer convolutional networks: 3 to 10 s a seed
+@pytest.mark.parametrize("seed", seeds(13))
+def test_lesson_13_plain_56_trains_worse_than_plain_20_and_residual_56_best(seed: int) -> None:
+    plain56 = run(lesson_file(13), seed, figures=False)
+    plain20 = run(fix(13, "13-conv-plain-20.json"), seed, figures=False)
+    res56 = run(fix(13, "13-conv-residual-56.json"), seed, figures=False)
+    assert all(r.trainer.divergence is None for r in (plain20, plain56, res56))
+    losses = [r.final["train_loss"] for r in (plain20, plain56, res56)]
+    assert losses[1] > 0.85 * math.log(10), losses  # the plain 56-layer network still guesses
+    assert losses[1] > 1.5 * losses[0], losses  # deeper is harder to train
+    assert losses[2] < losses[0], losses  # the residual network trains best
+    accuracy = [r.final["train_accuracy"] for r in (plain20, plain56, res56)]
+    assert accuracy[1] < 0.3 and accuracy[0] > 0.6 and accuracy[2] > 0.75, accuracy
+
+
+@pytest.mark.slow  # 56-layer convolutional networks: 3 to 10 s a seed
+@pytest.mark.parametrize("seed", seeds(13))
+def test_lesson_13_plain_56_gradient_grows_a_thousandfold_towards_the_input(seed: int) -> None:
+    """Gradient flow at the first step: first convolution over last convolution."""
+    ratios = []
+    for rel, last in (
+        (lesson_file(13), "s3b9_2_conv"),
+        (fix(13, "13-conv-plain-20.json"), "s3b3_2_conv"),
+        (fix(13, "13-conv-residual-56.json"), "s3b9_2_conv"),
+    ):
+        ratios.append(float(run(rel, seed, figures=False).grad_ratio("stem_conv", last)[0]))
+    assert ratios[0] > 1000, ratios
+    assert ratios[1] < 150 and ratios[2] < 150, ratios

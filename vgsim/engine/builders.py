@@ -105,3 +105,71 @@ def residual_mlp(
         edges=edges,
         training=dict(training or {}),
     )
+
+
+def conv_net(
+    blocks: int,
+    widths: tuple[int, ...],
+    outputs: int,
+    *,
+    residual: bool,
+    data: dict | None = None,
+    training: dict | None = None,
+    name: str = "convnet",
+) -> Network:
+    """He et al. (2016)'s networks for small images, 6n + 2 layers for n = `blocks`: a 3 × 3
+    convolution, then one stage per width of n blocks of two 3 × 3 convolutions (each stage
+    after the first starts with stride 2), global average pooling and a dense layer. Every
+    convolution is followed by batch norm; ReLU after each, He initialisation.
+
+    `residual`: each block adds its input to its second batch norm's output before the last
+    ReLU, through a 1 × 1 convolution with stride 2 where a stage changes size and width."""
+    init = "he_normal"
+    nodes = [NodeSpec("in", "input")]
+    edges: list[tuple[str, str]] = []
+
+    def add(node: NodeSpec, *sources: str) -> str:
+        nodes.append(node)
+        edges.extend((s, node.id) for s in sources)
+        return node.id
+
+    def conv_bn(prefix: str, source: str, filters: int, stride: int) -> str:
+        conv = add(
+            NodeSpec(
+                f"{prefix}_conv",
+                "conv2d",
+                {"filters": filters, "stride": stride, "init": init, "bias": False},
+            ),
+            source,
+        )
+        return add(NodeSpec(f"{prefix}_bn", "batchnorm"), conv)
+
+    prev = add(
+        NodeSpec("stem_act", "activation", {"function": "relu"}),
+        conv_bn("stem", "in", widths[0], 1),
+    )
+    for s, width in enumerate(widths, start=1):
+        for b in range(1, blocks + 1):
+            tag = f"s{s}b{b}"
+            stride = 2 if s > 1 and b == 1 else 1
+            first = conv_bn(f"{tag}_1", prev, width, stride)
+            mid = add(NodeSpec(f"{tag}_act1", "activation", {"function": "relu"}), first)
+            second = conv_bn(f"{tag}_2", mid, width, 1)
+            sources = [second]
+            if residual:
+                skip = prev
+                if stride != 1:  # the projection shortcut
+                    skip = conv_bn(f"{tag}_proj", prev, width, stride)
+                sources.append(skip)
+            prev = add(NodeSpec(f"{tag}_out", "activation", {"function": "relu"}), *sources)
+    pool = add(NodeSpec("pool", "global_avgpool"), prev)
+    head = add(NodeSpec("head", "dense", {"units": outputs, "init": "xavier_uniform"}), pool)
+    add(NodeSpec("out", "output"), head)
+    _layout(nodes)
+    return Network(
+        name=name,
+        data=data or {"name": "digits", "shape": "image"},
+        nodes=nodes,
+        edges=edges,
+        training=dict(training or {}),
+    )
