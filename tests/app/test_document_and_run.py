@@ -356,21 +356,25 @@ EDITS = {
 }
 
 
-@pytest.mark.parametrize("edit", EDITS)
-def test_an_edit_its_undo_and_its_redo(trained, qtbot, edit):
+@pytest.mark.slow
+def test_every_edit_its_undo_and_its_redo(trained, qtbot):
+    """One window through every kind of edit (a window per edit cost 2 s of set-up each)."""
     window = trained
-    before = structure(canvas(window))
-    EDITS[edit](window)
-    assert structure(canvas(window)) != before, "the edit changed nothing"
-    timeout = 180000 if edit == "dtype" else 30000  # float64 kernels may compile first
-    assert_shows_the_canvas(window, qtbot, timeout)
-    train_a_while(window, qtbot)
-    window.actions["undo"].trigger()
-    assert structure(canvas(window)) == before
-    assert_shows_the_canvas(window, qtbot, timeout)
-    train_a_while(window, qtbot)
-    window.actions["redo"].trigger()
-    assert_shows_the_canvas(window, qtbot, timeout)
+    for edit, make_edit in EDITS.items():
+        before = structure(canvas(window))
+        make_edit(window)
+        assert structure(canvas(window)) != before, f"{edit}: the edit changed nothing"
+        timeout = 180000 if edit == "dtype" else 30000  # float64 kernels may compile first
+        assert_shows_the_canvas(window, qtbot, timeout)
+        train_a_while(window, qtbot)
+        window.actions["undo"].trigger()
+        assert structure(canvas(window)) == before, edit
+        assert_shows_the_canvas(window, qtbot, timeout)
+        train_a_while(window, qtbot)
+        window.actions["redo"].trigger()
+        assert_shows_the_canvas(window, qtbot, timeout)
+        window.actions["undo"].trigger()  # the next edit starts from the small network
+        assert_shows_the_canvas(window, qtbot, timeout)
 
 
 def test_deleting_a_block_shows_nothing_stale_and_undo_brings_a_fresh_run(trained, qtbot):
