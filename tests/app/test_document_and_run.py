@@ -151,8 +151,10 @@ def assert_shows_the_canvas(window: MainWindow, qtbot, timeout: int = 30000) -> 
     assert image is None or image.size == 0
     horizon = planned_steps(net)
     for key in STEP_PLOTS:
-        (x0, x1), _ = plots[key].plot.viewRange()
+        (x0, x1), y = plots[key].plot.viewRange()
         assert x0 == pytest.approx(0.0, abs=1e-6) and 0 < x1 <= 1.3 * horizon + 1, (key, x0, x1)
+        if key != "gradient-history":  # nothing to show yet: not the last run's range either
+            assert y == pytest.approx(window.dashboard.fresh_y[key]), key
     # The theory line, when there is one, is this network's.
     theory_y = plots["gradient-flow"].theory.getData()[1]
     if theory_y is not None and len(theory_y):

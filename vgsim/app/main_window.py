@@ -165,7 +165,9 @@ class MainWindow(QMainWindow):
         self.menus.run_until.setEnabled(not problems)
         # A network that cannot train has no run: no plot is shown as if it were its.
         self.stale_banner.setVisible(bool(problems))
-        self.plot_pages.scroll.setVisible(not problems)
+        self.plot_pages.setVisible(not problems)
+        if problems and not self.plot_pages.canvas_button.isChecked():
+            self.plot_pages.canvas_button.setChecked(True)  # the problems are on the canvas
         frame = self.training.frame
         if problems:
             reason = (

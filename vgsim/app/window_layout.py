@@ -74,7 +74,7 @@ def _central(window: QMainWindow, height: int) -> None:
     plots = QVBoxLayout(plots_box)
     plots.setContentsMargins(0, 0, 0, 0)
     plots.setSpacing(0)
-    plots.addWidget(window.stale_banner)
+    plots.addWidget(window.stale_banner, 0, Qt.AlignmentFlag.AlignTop)  # alone: at the top
     plots.addWidget(window.plot_pages)
     window.splitter.addWidget(plots_box)
     central = max(height - 90, 300)  # under the menu bar, the toolbars and the status bar

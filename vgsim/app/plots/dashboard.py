@@ -124,6 +124,8 @@ class Dashboard(pg.GraphicsLayoutWidget):
         self._shown: tuple | None = None
         self._frame = 0
         self.plots["gradient-flow"].theory.visibleChanged.connect(self._theory_visibility)
+        # What a fresh run's step axes show on the other axis before it has data (start_run).
+        self.fresh_y = {key: self.plots[key].plot.viewRange()[1] for key in STEP_PLOTS}
         self.cells: list[Cell] = []
         self._stretched = (0, 0)  # rows and columns given a stretch factor by `arrange`
         self.arrange(grid_cells())
@@ -268,6 +270,8 @@ class Dashboard(pg.GraphicsLayoutWidget):
                 _clear(child)
         self._shown = None
         self._layers_of = None
+        for key, (y0, y1) in self.fresh_y.items():  # not the last run's (a diverged loss)
+            self.plots[key].plot.setYRange(y0, y1, padding=0)
         if data is None:
             return
         self._layers_of = (tuple(data.node_ids), tuple(data.types))
