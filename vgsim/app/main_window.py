@@ -165,9 +165,7 @@ class MainWindow(QMainWindow):
         self.menus.run_until.setEnabled(not problems)
         # A network that cannot train has no run: no plot is shown as if it were its.
         self.stale_banner.setVisible(bool(problems))
-        self.plot_pages.setVisible(not problems)
-        if problems and not self.plot_pages.canvas_button.isChecked():
-            self.plot_pages.canvas_button.setChecked(True)  # the problems are on the canvas
+        self.plot_pages.scroll.setVisible(not problems)  # the tabs and the canvas button stay
         frame = self.training.frame
         if problems:
             reason = (
