@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QRect, QRectF
+from PySide6.QtCore import QPoint, QRect, QRectF
 from PySide6.QtGui import QFontMetricsF, QPainter, QPicture
 from PySide6.QtWidgets import QApplication
 from windows import wait_frame
@@ -249,6 +249,16 @@ def test_hiding_the_canvas_gives_the_plots_the_height(window, qtbot):
     window.actions["canvas"].trigger()
     QApplication.processEvents()
     assert window.canvas_box.isVisible() and window.plot_pages.canvas_button.isChecked()
+
+
+def test_the_tabs_stay_under_the_banner_while_the_plots_are_hidden(window, qtbot):
+    settle(qtbot, window, 1280, 720)
+    window.editor.load(mlp(2, 16, 5), None)  # five outputs for the spiral's three classes
+    qtbot.waitUntil(window.stale_banner.isVisible, timeout=5000)
+    QApplication.processEvents()
+    pages = window.plot_pages
+    assert not pages.scroll.isVisible()
+    assert pages.tabs.mapTo(pages, QPoint(0, 0)).y() < 10  # not adrift in the empty room
 
 
 def test_exporting_every_plot_draws_the_hidden_ones_too(window, qtbot, tmp_path):

@@ -215,6 +215,7 @@ class PlotPages(QWidget):
         column.setSpacing(0)
         column.addLayout(bar)
         column.addWidget(self.scroll, 1)
+        column.addStretch(0)  # the tabs stay at the top while the plots are hidden (problems)
         self._fill_tabs()
         self.tabs.currentChanged.connect(self._tab_changed)
         self._relayout = QTimer(self, singleShot=True, interval=0)
