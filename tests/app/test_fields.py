@@ -222,3 +222,36 @@ def test_the_arrows_step_a_learning_rate_on_a_log_scale_and_stay_in_range(qtbot,
     size.stepBy(-1)
     assert editor.model.network.training["batch_size"] == 1
     assert not insp.refusal_label.isVisibleTo(insp)
+
+
+@pytest.mark.parametrize(
+    "kind, text, taken",
+    [
+        ("steps", "0", None),
+        ("steps", "2.5", None),
+        ("steps", "20000000", 20_000_000.0),  # more than the old box's 10 million
+        ("epochs", "0", None),
+        ("epochs", "3", 3.0),
+        ("loss", "0", None),
+        ("loss", "-1", None),
+        ("loss", "0.00001", 1e-5),  # below the old box's 0.0001
+    ],
+)
+def test_run_until_takes_any_sensible_value_and_refuses_the_rest_with_a_message(
+    qtbot, kind, text, taken
+):
+    from vgsim.app.panels.controls import RunUntil
+
+    until = RunUntil()
+    qtbot.addWidget(until)
+    until.kind.setCurrentIndex(until.kind.findData(kind))
+    asked, refused = [], []
+    until.requested.connect(lambda k, v: asked.append((k, v)))
+    until.refused.connect(refused.append)
+    type_into(qtbot, until.value, text)
+    until.button.click()
+    if taken is None:
+        assert asked == [] and len(refused) == 1
+        assert text in refused[0] and "refused" in refused[0]
+    else:
+        assert asked == [(kind, taken)] and refused == []

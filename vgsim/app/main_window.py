@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         self.training.frame_ready.connect(self._show_frame)
         self.menus.speed.speed_changed.connect(self.training.set_speed)
         self.menus.run_until.requested.connect(self.run_until)
+        self.menus.run_until.refused.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.diagnosis.remedy_chosen.connect(self.editor.apply_remedy)
         self.lessons.open_requested.connect(self._lesson_chosen)
         self.lessons.fix_requested.connect(self.try_fix)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QWidget
+
+from .fields import Accepts, NumberBox
 
 SPEEDS = (
     ("1 step/s", 1.0),
@@ -27,10 +29,20 @@ class SpeedBox(QComboBox):
         self.currentIndexChanged.connect(lambda i: self.speed_changed.emit(self.itemData(i)))
 
 
+# What each condition takes: a typed value outside it is refused with a message, not clamped.
+UNTIL = {
+    "steps": (Accepts(lo=1, hi=10**9, whole=True, step=100), 500),
+    "epochs": (Accepts(lo=1, hi=10**9, whole=True), 10),
+    "loss": (Accepts(lo=0.0, lo_open=True, log=True), 0.1),
+}
+UNTIL_WORDS = {"steps": "A number of steps", "epochs": "An epoch", "loss": "A loss"}
+
+
 class RunUntil(QWidget):
     """Run until N more steps, epoch N, or the loss falls below x."""
 
     requested = Signal(str, float)
+    refused = Signal(str)  # why the typed value cannot be run until
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -40,9 +52,7 @@ class RunUntil(QWidget):
         self.kind.addItem("more steps", "steps")
         self.kind.addItem("epoch", "epochs")
         self.kind.addItem("loss <", "loss")
-        self.value = QDoubleSpinBox()
-        self.value.setRange(1, 1e7)
-        self.value.setDecimals(0)  # steps and epochs are whole numbers; a loss is not
+        self.value = NumberBox(UNTIL["steps"][0])
         self.value.setValue(500)
         self.button = QPushButton("Run")
         self.button.setToolTip("Train until the condition is met, then pause")
@@ -51,13 +61,19 @@ class RunUntil(QWidget):
         row.addWidget(self.value)
         row.addWidget(self.button)
         self.kind.currentIndexChanged.connect(self._kind_changed)
-        self.button.clicked.connect(
-            lambda: self.requested.emit(self.kind.currentData(), self.value.value())
-        )
+        self.button.clicked.connect(self._run)
+
+    def _run(self) -> None:
+        kind, value = self.kind.currentData(), self.value.value()
+        reason = self.value.accepts.refusal(value)
+        if reason is not None:
+            shown = self.value.textFromValue(value)
+            self.refused.emit(f"{UNTIL_WORDS[kind]} of {shown} is refused: it {reason}.")
+            return
+        self.requested.emit(kind, value)
 
     def _kind_changed(self) -> None:
-        kind = self.kind.currentData()
-        loss = kind == "loss"
-        self.value.setDecimals(4 if loss else 0)
-        self.value.setMinimum(0.0001 if loss else 1)
-        self.value.setValue({"steps": 500, "epochs": 10, "loss": 0.1}[kind])
+        accepts, start = UNTIL[self.kind.currentData()]
+        self.value.accepts = accepts
+        self.value.setSingleStep(accepts.step)
+        self.value.setValue(start)
