@@ -109,8 +109,11 @@ def test_conv_forward_backward_match_naive_and_fd(case):
 
     arrays = [(x, dx, "dx"), (W, dW, "dW")] + ([(b, db, "db")] if bias else [])
     for arr, grad, what in arrays:
-        fd = central_diff(loss, arr, range(arr.size), h=LINEAR_H)
-        assert_fd(grad.ravel(), fd, f"conv {what}")
+        # Every entry matches the naive pass above; differences check 400 of each at most
+        # (the 16-channel case has 3,500: 12 s as plain Python).
+        picks = np.arange(arr.size) if arr.size <= 400 else rng.choice(arr.size, 400, False)
+        fd = central_diff(loss, arr, picks, h=LINEAR_H)
+        assert_fd(grad.ravel()[picks], fd, f"conv {what}")
 
 
 def test_conv_backward_leaves_dx_alone_without_need_dx():
