@@ -97,7 +97,7 @@ def bench_canvas(app: QApplication, window: MainWindow, repeats: int) -> None:
 
 def frames_for(net, steps: int) -> list:
     worker = TrainingWorker()
-    worker.send("load", net)
+    worker.send("load", net, 0)  # run 0: the frames are all of this network
     frames = []
     for _ in range(steps):
         worker.send("step")
