@@ -192,7 +192,11 @@ def assert_nothing_stale(window: MainWindow, qtbot) -> None:
 def trained(window, qtbot):
     """The window with a small network that has trained past its planned steps."""
     window.editor.load(small_network(), None)
-    assert_shows_the_canvas(window, qtbot)
+    wait_frame(
+        qtbot,
+        window,
+        lambda f: f.network is not None and f.network.name == "small" and bool(f.nodes[0]),
+    )
     train_a_while(window, qtbot)
     return window
 
