@@ -78,6 +78,10 @@ def check_shown_plots(window, where: str) -> list[str]:
         for axis in axes:
             crowded = overlaps(tick_labels(axis))
             assert not crowded, (where, key, axis.orientation, crowded)
+        inside = dash.ci.sceneBoundingRect().adjusted(-1, -1, 1, 1)  # not cut at the edge
+        for axis in axes[:2]:
+            for rect in tick_labels(axis):
+                assert inside.contains(rect), (where, key, axis.orientation, rect, inside)
     for key in ALL:
         if key not in shown:
             assert not dash.plot_items()[key].isVisible(), (where, key)

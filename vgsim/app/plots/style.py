@@ -63,7 +63,17 @@ class SteadyAxis(pg.AxisItem):
         if specs is None:
             return None
         axis, ticks, texts = specs
-        return axis, ticks, apart(texts)
+        return axis, ticks, apart(self._inside(texts))
+
+    def _inside(self, texts: list) -> list:
+        """The labels within the dashboard (or figure): one that would run past its edge is
+        cut off there (the last step, "2000", read "200")."""
+        plot = self.parentItem()
+        if plot is None:
+            return texts
+        outer = plot.parentItem() or plot  # the grid of plots, if the plot is in one
+        room = self.mapRectFromItem(outer, outer.boundingRect()).adjusted(-1, -1, 1, 1)
+        return [spec for spec in texts if room.contains(spec[0])]
 
 
 def apart(texts: list, gap: float = 2.0) -> list:
