@@ -247,7 +247,11 @@ def test_learning_rate_changes_live_and_an_edit_starts_a_fresh_run(window, qtbot
     assert trainer(window) is run and window.training.frame.step_count == 1
     node = window.editor.model.node("dense2")
     window.editor.set_params("dense2", dict(node.params, units=8))
-    frame = wait_frame(qtbot, window, lambda f: f.network.node("dense2").params["units"] == 8)
+    frame = wait_frame(  # the new trainer's frame, not the one announcing its build
+        qtbot,
+        window,
+        lambda f: f.network.node("dense2").params["units"] == 8 and not f.building,
+    )
     assert frame.step_count == 0 and trainer(window) is not run
     assert trainer(window).plan.width_out[trainer(window).node_ids.index("dense2")] == 8
 

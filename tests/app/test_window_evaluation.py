@@ -32,8 +32,10 @@ def test_a_files_own_evaluation_is_kept():
 def test_the_loss_curve_moves_every_few_steps_in_the_window(window, qtbot):
     net = mlp(4, 16, 3, activation="tanh", training={"batch_size": 16, "lr": 0.1, "steps": 640})
     window.editor.load(net, None)
-    wait_frame(
-        qtbot, window, lambda f: f.network is not None and f.network.training == net.training
+    wait_frame(  # the new trainer's frame, not the one announcing its build
+        qtbot,
+        window,
+        lambda f: f.network is not None and f.network.training == net.training and not f.building,
     )
     assert trainer(window).eval_every == 10
     window.run_until("steps", 200)
