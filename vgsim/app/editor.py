@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QPointF, Signal
-from PySide6.QtGui import QUndoStack
+from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from ..engine.data import dataset_shape
 from ..engine.errors import VgsimError
@@ -71,7 +71,7 @@ class Editor(QObject):
         return target
 
     # --- edits --------------------------------------------------------------------------------
-    def _push(self, command) -> bool:
+    def _push(self, command: QUndoCommand) -> bool:
         try:
             self.undo.push(command)
             return True

@@ -11,6 +11,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from .main_window import MainWindow
 
 SETTLE_MS = 400  # after the last step, let the view draw the newest frame
 SCREENSHOT_SIZE = (1600, 1000)
@@ -52,13 +58,15 @@ def launch(args: argparse.Namespace | None = None) -> int:
     return code[0] or result
 
 
-def _stopped(window) -> bool:
+def _stopped(window: MainWindow) -> bool:
     """Training ended early (diverged): nothing more will come."""
     frame = window.training.frame
     return frame is not None and frame.record is not None and frame.record.divergence is not None
 
 
-def _schedule_screenshot(app, window, args: argparse.Namespace, code: list[int]) -> None:
+def _schedule_screenshot(
+    app: QApplication, window: MainWindow, args: argparse.Namespace, code: list[int]
+) -> None:
     """Train, wait for the view to catch up, save the window as an image, then quit."""
     from PySide6.QtCore import QTimer
 

@@ -15,7 +15,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import QMainWindow
 
 from ..engine.lessons import Lesson
-from ..engine.spec import read_network
+from ..engine.spec import Network, read_network
 from .canvas.scene import CanvasScene
 from .canvas.tint import apply_figures
 from .canvas.view import CanvasView
@@ -381,7 +381,7 @@ class MainWindow(QMainWindow):
     def open_trainability_map(self) -> None:
         self.maps.open()
 
-    def open_network_from_map(self, net) -> None:
+    def open_network_from_map(self, net: Network) -> None:
         """A cell of a trainability map, opened as the document (asks to save edits first)."""
         if self.files.maybe_discard():
             self.editor.load(net, None)

@@ -84,7 +84,12 @@ class Menus:
 
 
 def make_action(
-    window: MenuHost, key: str, text: str, slot, shortcut=None, tip: str = ""
+    window: MenuHost,
+    key: str,
+    text: str,
+    slot: Callable[..., object],
+    shortcut: str | QKeySequence.StandardKey | None = None,
+    tip: str = "",
 ) -> QAction:
     action = QAction(text, window)  # type: ignore[call-overload]
     if shortcut is not None:
