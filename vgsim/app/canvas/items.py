@@ -17,7 +17,13 @@ from PySide6.QtGui import (
     QPainterPathStroker,
     QPen,
 )
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsObject,
+    QGraphicsPathItem,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
 
 from ...engine.schema import node_defaults
 from ...engine.spec import NodeSpec
@@ -219,7 +225,12 @@ class NodeItem(QGraphicsObject):
             self._labels[step] = (font, text)
         return self._labels[step]
 
-    def paint(self, painter: QPainter, option, widget=None) -> None:
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionGraphicsItem,
+        widget: QWidget | None = None,
+    ) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         zoom = option.levelOfDetailFromTransform(painter.worldTransform())
         base = QColor(TYPE_COLOURS.get(self.node_type, "#888888"))
@@ -273,7 +284,7 @@ class NodeItem(QGraphicsObject):
             painter.setPen(SKIP_COLOUR)
             painter.drawText(QRectF(-11, -17, 18, 18), Qt.AlignmentFlag.AlignCenter, "+")
 
-    def itemChange(self, change, value):
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: object) -> object:
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
             for edge in self.edges:
                 edge.refresh()
@@ -333,7 +344,7 @@ class EdgeItem(QGraphicsPathItem):
         stroker.setWidth(14)
         return stroker.createStroke(self.path())
 
-    def itemChange(self, change, value):
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: object) -> object:
         if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
             self.refresh()
         return super().itemChange(change, value)

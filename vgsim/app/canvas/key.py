@@ -5,7 +5,15 @@ A strip under the canvas, not over it: over the canvas it would hide the blocks 
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QLinearGradient, QPainter, QPen
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QLinearGradient,
+    QPainter,
+    QPaintEvent,
+    QPen,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ..theme import GRADIENT_LEVELS, GRADIENT_MAP
@@ -36,7 +44,7 @@ class GradientKey(QWidget):
         left = 10 + QFontMetrics(self.text_font).horizontalAdvance(TEXT) + 12
         return QRectF(left, 5, BAR_WIDTH, BAR_HEIGHT)
 
-    def paintEvent(self, _event) -> None:
+    def paintEvent(self, _event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.fillRect(self.rect(), QColor("#f6f7f9"))

@@ -3,7 +3,7 @@ signals. User gestures become requests (signals) that the editor turns into undo
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QVariantAnimation, Signal
+from PySide6.QtCore import QObject, QPointF, QVariantAnimation, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
@@ -27,7 +27,7 @@ class CanvasScene(QGraphicsScene):
     moves_finished = Signal(object)  # {node id: ((old x, old y), (new x, new y))}
     block_dropped = Signal(str, QPointF, object)  # block name, scene pos, edge key or None
 
-    def __init__(self, model: GraphModel, parent=None):
+    def __init__(self, model: GraphModel, parent: QObject | None = None):
         super().__init__(parent)
         self.setBackgroundBrush(QColor("#f6f7f9"))
         self.model = model

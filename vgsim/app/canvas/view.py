@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QMouseEvent, QPainter, QResizeEvent, QWheelEvent
-from PySide6.QtWidgets import QGraphicsView
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
 
 MIN_ZOOM, MAX_ZOOM = 0.05, 4.0
 MIN_FIT_ZOOM = 0.2  # blocks 22 px wide, their short names still readable
@@ -16,7 +16,7 @@ MARGIN = 40.0  # scene units around the blocks when fitted
 
 
 class CanvasView(QGraphicsView):
-    def __init__(self, scene, parent=None):
+    def __init__(self, scene: QGraphicsScene, parent: QWidget | None = None):
         super().__init__(scene, parent)
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QDrag, QFont, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem
+from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
 from ..blocks import BLOCKS, MIME_TYPE, SKIP_TOOL_TIP
 from ..theme import SKIP_COLOUR, TYPE_COLOURS
@@ -33,7 +33,7 @@ class Palette(QListWidget):
     skip_tool_requested = Signal()
     block_activated = Signal(str)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
@@ -86,7 +86,7 @@ class Palette(QListWidget):
             mime.setData(MIME_TYPE, name.encode("utf-8"))
         return mime
 
-    def startDrag(self, actions) -> None:
+    def startDrag(self, actions: Qt.DropAction) -> None:
         item = self.currentItem()
         if item is None or item.data(Qt.ItemDataRole.UserRole) in (None, SKIP_ITEM):
             if item is not None and item.data(Qt.ItemDataRole.UserRole) == SKIP_ITEM:

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap
-from PySide6.QtWidgets import QGraphicsPathItem
+from PySide6.QtWidgets import QGraphicsPathItem, QWidget
 
 from ...experiments.plot_data import PlotData
 from .activations import ActivationRidgePlot, UnitHealthPlot
@@ -107,7 +108,7 @@ class Dashboard(pg.GraphicsLayoutWidget):
     emphasised = Signal(list)  # the keys a lesson frames (may be empty)
     theory_toggled = Signal(bool)  # the gradient-flow prediction shown or hidden (its key too)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.ci.setContentsMargins(4, 4, 4, 4)
         self.ci.setSpacing(PLOT_SPACING)
@@ -287,7 +288,13 @@ class Dashboard(pg.GraphicsLayoutWidget):
         if self._shown is not None:
             self.show_data(*self._shown, everything=True)
 
-    def show_data(self, data: PlotData, stats=None, hist=None, everything: bool = False) -> None:
+    def show_data(
+        self,
+        data: PlotData,
+        stats: np.ndarray | None = None,
+        hist: np.ndarray | None = None,
+        everything: bool = False,
+    ) -> None:
         """Draw a snapshot. `stats`/`hist` override the newest step's (a step in progress).
 
         The gradient plots redraw every frame; the other plots take turns, half of them each

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -22,6 +23,9 @@ from PySide6.QtWidgets import QApplication, QGraphicsItem, QWidget
 
 from ...engine.errors import VgsimError
 from ...engine.files import write_bytes
+
+if TYPE_CHECKING:
+    from xml.dom.minidom import Element
 
 FORMATS = ("png", "svg")
 DEFAULT_SCALE = 2.0  # sharp on slides and in reports
@@ -210,7 +214,9 @@ def _tolerate_closed_paths() -> None:
     if getattr(original, "tolerates_closed_paths", False):
         return
 
-    def correct(node, defs, item, options):
+    def correct(
+        node: Element, defs: list[Element], item: QGraphicsItem, options: dict[str, object]
+    ) -> None:
         closed = []
         for path in node.getElementsByTagName("path"):
             tokens = path.getAttribute("d").split()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QFont, QFontMetricsF
+from PySide6.QtGui import QFont, QFontMetricsF, QPainter
 from PySide6.QtWidgets import QSizePolicy
 
 BACKGROUND = "w"
@@ -56,7 +56,7 @@ class SteadyAxis(pg.AxisItem):
             return
         super().setRange(mn, mx)
 
-    def generateDrawSpecs(self, p):
+    def generateDrawSpecs(self, p: QPainter) -> tuple[object, list, list] | None:
         """pyqtgraph always draws its first level of tick labels, crowded or not (in a short
         plot "0.01" lands on "0.0001"): keep a label only if it clears the ones kept before."""
         specs = super().generateDrawSpecs(p)
@@ -211,14 +211,14 @@ SAMPLE_WIDTH, SAMPLE_HEIGHT = 20, 14  # pixels: a legend sample (pyqtgraph's are
 class CompactSample(pg.ItemSample):
     """pyqtgraph's legend sample (a line, a symbol), in a row 14 pixels tall instead of 20."""
 
-    def __init__(self, item) -> None:
+    def __init__(self, item: pg.GraphicsObject) -> None:
         super().__init__(item)
         self.setFixedHeight(SAMPLE_HEIGHT)
 
     def boundingRect(self) -> QRectF:
         return QRectF(0, 0, SAMPLE_WIDTH, SAMPLE_HEIGHT)
 
-    def paint(self, p, *args) -> None:
+    def paint(self, p: QPainter, *args: object) -> None:
         p.translate(0, (SAMPLE_HEIGHT - 20) / 2)
         super().paint(p, *args)
 
@@ -226,7 +226,7 @@ class CompactSample(pg.ItemSample):
 class Swatch(CompactSample):
     """A legend sample for a filled area: a square in its colours."""
 
-    def paint(self, p, *args) -> None:
+    def paint(self, p: QPainter, *args: object) -> None:
         if not self.item.isVisible():
             super().paint(p, *args)  # pyqtgraph's "hidden" eye
             return
