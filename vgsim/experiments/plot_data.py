@@ -12,6 +12,8 @@ from ..engine.telemetry import SCALARS
 # Figure columns of `tail` (the order the worker copies them in).
 TAIL_FIGURES = [S_GRAD, S_PGRAD, S_WNORM, S_RATIO]
 T_GRAD, T_PGRAD, T_WNORM, T_RATIO = range(4)
+# The blocks that are layers in a depth profile: those with weights.
+LAYER_TYPES = ("dense", "conv2d")
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,13 @@ class PlotData:
         """Indices of the nodes plotted against depth: everything after the input."""
         return [i for i, t in enumerate(self.types) if t != "input"]
 
-    def of_type(self, kind: str) -> list[int]:
-        return [i for i, t in enumerate(self.types) if t == kind]
+    def of_type(self, *kinds: str) -> list[int]:
+        return [i for i, t in enumerate(self.types) if t in kinds]
+
+    def weighted_layers(self) -> list[int]:
+        """Indices of the layers with weights (dense and convolution blocks), input first: one
+        point per layer in a depth profile."""
+        return self.of_type(*LAYER_TYPES)
 
     def scalar(self, name: str, long: bool = True) -> tuple[np.ndarray, np.ndarray]:
         col = SCALARS.index(name)

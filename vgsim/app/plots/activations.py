@@ -21,8 +21,8 @@ BODY = "#1a73e8"
 
 
 def activation_layers(data: PlotData) -> list[int]:
-    """The activation blocks (what a layer outputs); dense blocks if there are none."""
-    return data.of_type("activation") or data.of_type("dense")
+    """The activation blocks (what a layer outputs); the layers if there are none."""
+    return data.of_type("activation") or data.weighted_layers()
 
 
 class FilledPaths(QGraphicsPathItem):

@@ -36,11 +36,12 @@ def depth_ticks(plot: pg.PlotItem, labels: list[str], axis: str = "bottom", most
 
 
 def depth_nodes(data: PlotData, every_node: bool = False) -> list[int]:
-    """The nodes a depth profile shows: one per layer (its dense block, whose gradient sets its
-    weights' update) or, `every_node`, every block after the input. A dense block and its
-    activation differ by the activation's derivative, so plotting both makes a sawtooth."""
-    dense = data.of_type("dense")
-    return dense if dense and not every_node else data.layer_nodes()
+    """The nodes a depth profile shows: one per layer (its dense or convolution block, whose
+    gradient sets its weights' update) or, `every_node`, every block after the input. A layer
+    and its activation differ by the activation's derivative, so plotting both makes a
+    sawtooth."""
+    layers = data.weighted_layers()
+    return layers if layers and not every_node else data.layer_nodes()
 
 
 class GradientFlowPlot:

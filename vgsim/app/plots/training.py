@@ -133,7 +133,8 @@ class AccuracyPlot(_Curves):
 
 
 class _PerLayer(_Curves):
-    """One curve per dense layer over recent steps, coloured by depth (dark = near input)."""
+    """One curve per layer (dense or convolution) over recent steps, coloured by depth (dark =
+    near input)."""
 
     figure = T_WNORM
     title = ""
@@ -145,9 +146,9 @@ class _PerLayer(_Curves):
         self._add_key(columns=2)
 
     def set_layers(self, data: PlotData) -> None:
-        dense = data.of_type("dense")
-        picks = np.unique(np.linspace(0, len(dense) - 1, min(len(dense), MAX_CURVES)).round())
-        self.layers = [dense[int(k)] for k in picks] if dense else []
+        layers = data.weighted_layers()
+        picks = np.unique(np.linspace(0, len(layers) - 1, min(len(layers), MAX_CURVES)).round())
+        self.layers = [layers[int(k)] for k in picks] if layers else []
         n = len(self.layers)
         names = [f"{data.node_ids[self.layers[i]]} ({w})" for i, w in ((0, "first"), (-1, "last"))]
         self._frames = 0
