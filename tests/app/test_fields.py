@@ -13,7 +13,7 @@ from vgsim.app.panels.fields import NumberBox
 from vgsim.app.panels.inspector import Inspector
 from vgsim.engine.builders import mlp
 from vgsim.engine.data import check_data_spec
-from vgsim.engine.spec import NodeSpec
+from vgsim.engine.spec import Network, NodeSpec
 from vgsim.engine.validate import validate
 
 PROBES = (
@@ -32,7 +32,11 @@ PROBES = (
     1.5,
     2.0,
     3.0,
+    8.0,
+    9.0,
+    15.0,
     16.0,
+    17.0,
     100.0,
     1000.0,
     4096.0,
@@ -87,6 +91,8 @@ def engine_takes_data(name: str, value: object) -> bool:
         spec = {"name": "circles"}
     elif name in ("periods", "samples"):
         spec = {"name": "sine"}  # regression: no per-class minimum of samples
+    elif name == "side":
+        spec = {"name": "stripes"}
     spec[name] = value
     return not check_data_spec(spec)
 
@@ -103,7 +109,27 @@ BLOCK_CASES = {
     "alpha": ("activation", lambda v: {"function": "prelu", "alpha": v}),
     "momentum": ("batchnorm", lambda v: {"momentum": v}),
     "eps": ("batchnorm", lambda v: {"eps": v}),
+    "filters": ("conv2d", lambda v: {"filters": v}),
+    "kernel": ("conv2d", lambda v: {"filters": 4, "kernel": v}),
+    "stride": ("maxpool", lambda v: {"size": 2, "stride": v}),  # a convolution's: see below
+    "size": ("maxpool", lambda v: {"size": v}),
+    "rate": ("dropout", lambda v: {"rate": v}),
 }
+IMAGE_KINDS = ("conv2d", "maxpool", "avgpool")
+
+
+def image_network(kind: str, params: dict) -> Network:
+    """The probe on 64 × 64 images, large enough for every window and kernel the file takes."""
+    nodes = [("in", "input", {}), ("probe", kind, params), ("f", "flatten", {})]
+    nodes += [("d", "dense", {"units": 4}), ("out", "output", {})]
+    return Network.from_dict(
+        {
+            "format": "vgsim.network/1",
+            "data": {"name": "stripes", "side": 64},
+            "nodes": [{"id": i, "type": t, **p} for i, t, p in nodes],
+            "edges": [{"from": a[0], "to": b[0]} for a, b in zip(nodes, nodes[1:], strict=False)],
+        }
+    )
 
 
 def engine_takes_block(name: str, value: object, function: str | None = None) -> bool:
@@ -111,6 +137,8 @@ def engine_takes_block(name: str, value: object, function: str | None = None) ->
     p = params(value)
     if function is not None:
         p["function"] = function
+    if kind in IMAGE_KINDS:
+        return not [q for q in validate(image_network(kind, p)) if q.where == "probe"]
     net = mlp(2, 8, 3)
     net.nodes.insert(1, NodeSpec("probe", kind, p))
     net.edges = [("in", "probe"), ("probe", "dense1")] + [e for e in net.edges if e[0] != "in"]
@@ -156,6 +184,22 @@ def test_elu_alpha_takes_only_positive_numbers_prelu_any(insp, editor):
         )
     editor.set_params("act1", {"function": "prelu"})
     assert insp.accepts("block.alpha").refusal(-1.0) is None
+
+
+def test_a_convolutions_stride_takes_what_the_file_takes_a_pools_more(insp, editor):
+    editor.load(image_network("conv2d", {"filters": 4}), None)
+    insp.show_node("probe")
+    for probe in (0.0, 1.0, 2.0, 8.0, 9.0, 16.0, 17.0):
+        conv = image_network("conv2d", {"filters": 4, "stride": stored_whole(probe)})
+        engine = not [q for q in validate(conv) if q.where == "probe"]
+        assert (insp.accepts("block.stride").refusal(probe) is None) == engine, probe
+    editor.set_params("probe", {"filters": 4, "kernel": 3})
+    assert insp.fields["block.kernel"].isVisibleTo(insp)
+    assert not insp.fields["block.units"].isVisibleTo(insp)
+
+
+def stored_whole(value: float) -> int | float:
+    return int(value) if value == math.floor(value) else value
 
 
 def type_into(qtbot, box, text: str) -> None:

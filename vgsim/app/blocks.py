@@ -47,8 +47,19 @@ BLOCKS: dict[str, Block] = {
             "Batch norm",
             "batchnorm",
             "≋",
-            "Normalises each unit over the mini-batch to mean 0 and variance 1, then scales and "
-            "shifts. It keeps activations out of saturation, so gradients keep flowing.",
+            "Normalises each unit (each channel, after a convolution) over the mini-batch to "
+            "mean 0 and variance 1, then scales and shifts. It keeps activations out of "
+            "saturation, so gradients keep flowing.",
+        ),
+        Block(
+            "dropout",
+            "Dropout",
+            "dropout",
+            "⁘",
+            "In training, zeroes each value with probability rate and scales the rest by "
+            "1 / (1 − rate); in evaluation it does nothing. It fights overfitting, and the "
+            "gradient passes only through the kept values.",
+            {"rate": 0.5},
         ),
         Block(
             "output",
@@ -58,6 +69,56 @@ BLOCKS: dict[str, Block] = {
             "Where the loss is measured. Softmax cross-entropy for classes, mean squared error "
             "for regression.",
             {"loss": "softmax_cross_entropy"},
+        ),
+        Block(
+            "conv2d",
+            "Convolution",
+            "conv2d",
+            "⊞",
+            "Slides small filters (e.g. 3 × 3) over an image: each output channel is one filter's "
+            "match at every position. Far fewer weights than a dense layer, the same ones "
+            "everywhere; He or Xavier initialisation keeps the gradient's size through depth, as "
+            "for dense layers (fan-in = channels × kernel area).",
+            {"filters": 16, "kernel": 3, "init": "he_normal"},
+            "Image layers",
+        ),
+        Block(
+            "maxpool",
+            "Max pool",
+            "maxpool",
+            "⊡",
+            "Keeps the largest value of each window (2 × 2 by default), halving height and "
+            "width. The gradient flows back only to that largest value.",
+            {"size": 2},
+            "Image layers",
+        ),
+        Block(
+            "avgpool",
+            "Average pool",
+            "avgpool",
+            "⊡",
+            "Averages each window (2 × 2 by default), halving height and width; the gradient is "
+            "shared equally by the window's values.",
+            {"size": 2},
+            "Image layers",
+        ),
+        Block(
+            "global_avgpool",
+            "Global average pool",
+            "global_avgpool",
+            "◫",
+            "Averages each channel over the whole image: h × w × c becomes c values, ready for a "
+            "dense layer (as ResNet ends).",
+            group="Image layers",
+        ),
+        Block(
+            "flatten",
+            "Flatten",
+            "flatten",
+            "▤",
+            "Lays an image out as one vector of height × width × channels values, so a dense "
+            "layer can follow.",
+            group="Image layers",
         ),
         _act(
             "identity",

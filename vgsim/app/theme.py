@@ -19,6 +19,12 @@ TYPE_COLOURS = {
     "activation": "#2fa37c",
     "batchnorm": "#c08a2b",
     "output": "#a05bd6",
+    "conv2d": "#4f7fa8",
+    "maxpool": "#5f9ea0",
+    "avgpool": "#5f9ea0",
+    "global_avgpool": "#5f9ea0",
+    "flatten": "#8a8fa0",
+    "dropout": "#b06a8a",
 }
 SKIP_COLOUR = QColor("#e07a1f")
 

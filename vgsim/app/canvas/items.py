@@ -55,6 +55,16 @@ def describe(node: NodeSpec) -> str:
         fn = str(p.get("function", "?"))
         extra = {"leaky_relu": "slope", "elu": "alpha", "prelu": "alpha"}.get(fn)
         return f"{fn} {p[extra]:g}" if extra and extra in p else fn
+    if node.type == "conv2d":
+        k, stride = p["kernel"], p["stride"]
+        return f"{p.get('filters', '?')} × {k}×{k}" + (f" /{stride}" if stride != 1 else "")
+    if node.type in ("maxpool", "avgpool"):
+        size, stride = p["size"], p.get("stride", p["size"])
+        return f"{size}×{size}" + (f" /{stride}" if stride != size else "")
+    if node.type == "dropout":
+        return f"rate {p['rate']:g}"
+    if node.type in ("global_avgpool", "flatten"):
+        return "to a vector"
     if node.type == "batchnorm":
         return f"momentum {p['momentum']:g}"
     if node.type == "output":

@@ -55,16 +55,54 @@ DECAY = Accepts(lo=0.0, hi=1.0, hi_open=True, step=0.01)  # at least 0, below 1
 FRACTION = Accepts(lo=0.0, hi=1.0, lo_open=True, hi_open=True, step=0.05)  # strictly between
 ELU_ALPHA = Accepts(lo=0.0, lo_open=True, step=0.05)  # ELU's alpha; PReLU's may be any number
 EXACT = 2**53  # whole numbers a spin box holds exactly
+POOL_STRIDE_MAX, CONV_STRIDE_MAX = 16, 8
 
 
 def whole(lo: int, hi: int = EXACT) -> Accepts:
     return Accepts(lo=lo, hi=hi, whole=True)
 
 
+CONV_STRIDE = whole(1, CONV_STRIDE_MAX)  # a convolution's stride; a pool's goes to 16
+
+
 # (key, label, editor, tooltip). Editor: Accepts a number, a table or tuple of names a choice,
 # a string a check box with that text, None a line of text.
 BLOCK_ROWS = (
     ("units", "Units", whole(1, 4096), "Width of the layer: its number of outputs."),
+    (
+        "filters",
+        "Filters",
+        whole(1, 1024),
+        "Output channels: each filter is one pattern looked for at every position.",
+    ),
+    (
+        "kernel",
+        "Kernel",
+        whole(1, 15),
+        "Each filter sees kernel × kernel pixels of every input channel: its fan-in is "
+        "channels × kernel², which He and Xavier scale the weights by.",
+    ),
+    (
+        "stride",
+        "Stride",
+        whole(1, POOL_STRIDE_MAX),
+        "Steps between positions: 2 halves the image's height and width.",
+    ),
+    (
+        "padding",
+        "Padding",
+        schema.PADDINGS,
+        "same: zeros around the image keep its size (at stride 1); valid: no padding, the "
+        "image shrinks by kernel − 1.",
+    ),
+    ("size", "Window", whole(1, 16), "The pool's window is size × size pixels."),
+    (
+        "rate",
+        "Rate",
+        Accepts(lo=0.0, hi=1.0, hi_open=True, step=0.05),
+        "The fraction of values zeroed in each training step (the rest are scaled by "
+        "1 / (1 − rate)); none in evaluation.",
+    ),
     ("init", "Initialiser", schema.INITIALISERS, "How large W starts."),
     ("gain", "Gain", INIT_ANY, "Multiplies the initialiser's scale."),
     ("std", "Std", INIT_NOT_NEGATIVE, "Standard deviation of the weights."),
@@ -97,6 +135,13 @@ DATA_ROWS = (
         Accepts(lo=0.0, lo_open=True, step=0.5),
         "How many periods of the sine x spans.",
     ),
+    (
+        "shape",
+        "Shape",
+        ("flat", "image"),
+        "image: each sample is height × width × channels, for convolutions; flat: one vector.",
+    ),
+    ("side", "Side", whole(4, 64), "Images are side × side pixels."),
     ("path", "CSV file", None, "Relative to the network file's folder, or absolute."),
     ("target", "Target", None, "Column name or index of the target; empty for the last."),
     ("task", "Task", ("classification", "regression"), ""),
@@ -311,12 +356,14 @@ class Inspector(qw.QWidget):
         self.help.setText(block.tooltip if block else "")
         self.input_note.setVisible(node.type == "input")
         visible: set[str] = set()
-        if node.type == "dense":
+        if node.type in ("dense", "conv2d"):
             init = p.get("init")
             spec = schema.init_defaults(init) if isinstance(init, (str, dict)) else {"gain": 1.0}
             p = {**p, **spec, "init": spec.get("name")}
             init_keys = schema.INITIALISERS.get(str(p["init"]), {})
             visible = {"units", "init", "gain", *init_keys, "bias"}
+            if node.type == "conv2d":
+                visible = (visible - {"units"}) | {"filters", "kernel", "stride", "padding"}
             if not isinstance(p.get("bias_init"), str | dict):  # a drawn bias: the file's to set
                 visible.add("bias_init")
         elif node.type == "activation":
@@ -325,6 +372,10 @@ class Inspector(qw.QWidget):
             alpha.setText("Initial slope" if fn == "prelu" else "Alpha")
         elif node.type in ("batchnorm", "output"):
             visible = {"momentum", "eps"} if node.type == "batchnorm" else {"loss"}
+        elif node.type in schema.POOLS:
+            visible = {"size", "stride"}
+        elif node.type == "dropout":
+            visible = {"rate"}
         self._show_rows("block", p, visible)
 
     def _fill_network(self) -> None:
@@ -411,6 +462,9 @@ class Inspector(qw.QWidget):
         if key == "block.alpha" and self._node_id is not None:
             if self.model.node(self._node_id).params.get("function") == "elu":
                 return ELU_ALPHA
+        if key == "block.stride" and self._node_id is not None:
+            if self.model.node(self._node_id).type == "conv2d":
+                return CONV_STRIDE
         return w.accepts
 
     def _commit(self, key: str, *_args: object) -> None:
