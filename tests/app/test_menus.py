@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from PySide6.QtWidgets import QToolBar
+
 from vgsim.app.menus import Menus
 from vgsim.engine.builders import mlp
 from vgsim.engine.spec import save_network
@@ -47,3 +49,13 @@ def test_select_all_selects_every_block(window):
     assert sorted(window.scene.selected_node_ids()) == sorted(
         n.id for n in window.editor.model.network.nodes
     )
+
+
+def test_every_toolbar_button_fits_a_1280x720_window(window, qtbot):
+    """No button is pushed into a toolbar's overflow menu (») on a laptop screen."""
+    window.resize(1280, 720)
+    qtbot.waitUntil(lambda: window.size().width() == 1280, timeout=5000)
+    qtbot.wait(30)
+    for bar in window.findChildren(QToolBar):
+        hidden = [a.text() for a in bar.actions() if not bar.widgetForAction(a).isVisible()]
+        assert hidden == [], f"{bar.windowTitle()} toolbar: {hidden} in the overflow"

@@ -54,6 +54,10 @@ class RunUntil(QWidget):
         self.kind.addItem("loss <", "loss")
         self.value = NumberBox(UNTIL["steps"][0])
         self.value.setValue(500)
+        # Wide enough for a billion steps or a loss like 1e-05: its range would size it for
+        # far longer numbers, and push the edit toolbar into the overflow menu at 1280x720.
+        digits = self.value.fontMetrics().horizontalAdvance("0" * 11)
+        self.value.setFixedWidth(digits + self.value.sizeHint().height() + 8)
         self.button = QPushButton("Run")
         self.button.setToolTip("Train until the condition is met, then pause")
         row.addWidget(QLabel("Run until"))
