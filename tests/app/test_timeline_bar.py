@@ -37,7 +37,7 @@ def test_dragging_asks_for_past_steps_and_the_end_is_the_present(qtbot):
     assert moved == [120, None]
     bar.slider.setValue(5)
     bar.set_steps(300)  # a frame arrives: the bar stays where the student put it
-    assert bar.at == 5 and bar.slider.value() == 5 and "step 5 of 299" in bar.label.text()
+    assert bar.at == 5 and bar.slider.value() == 5 and "step 6 of 300" in bar.label.text()
 
 
 def test_keys_step_back_and_forth_clamped_to_the_run(qtbot):

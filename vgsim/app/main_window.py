@@ -32,6 +32,7 @@ from .panels.problems import ProblemsList
 from .plots.dashboard import Dashboard
 from .side_by_side import SideBySide
 from .sweep.launcher import TrainabilityMaps
+from .time_travel import TimeTravel
 from .training import TrainingController
 from .window_layout import build_layout, wire_layout
 from .worker import Frame, planned_steps
@@ -56,6 +57,7 @@ class MainWindow(QMainWindow):
         self.lessons = LessonsPanel(RESOURCES / "lessons")
         self.training = TrainingController(self)
         self.dashboard = Dashboard()
+        self.timeline = TimeTravel(self)
         self.actions: dict[str, QAction] = {}
         self._build_layout()
         self.side_by_side = SideBySide(self, lambda: self.editor.model.snapshot(), self.settings)
@@ -71,6 +73,7 @@ class MainWindow(QMainWindow):
             self.settings,
         )
         self.menus = build_menus(self)
+        self.timeline.add_actions(self.menus.train)
         wire_layout(self)
         self._wire()
         self._restore_state()
@@ -245,6 +248,7 @@ class MainWindow(QMainWindow):
     # Every training command first makes the run the document's (sync_run).
     def play(self) -> None:
         self.sync_run()
+        self.timeline.to_present()
         frame = self.training.frame
         if frame is not None and frame.playing:
             self.training.pause()
@@ -253,14 +257,17 @@ class MainWindow(QMainWindow):
 
     def step(self) -> None:
         self.sync_run()
+        self.timeline.to_present()
         self.training.step()
 
     def micro_step(self) -> None:
         self.sync_run()
+        self.timeline.to_present()
         self.training.micro_step()
 
     def run_until(self, kind: str, value: float) -> None:
         self.sync_run()
+        self.timeline.to_present()
         self.training.run_until(kind, value)
 
     def reset_training(self) -> None:
@@ -272,6 +279,8 @@ class MainWindow(QMainWindow):
         self._update_play()  # no longer diverged
 
     def _show_frame(self, frame: Frame) -> None:
+        if not self.timeline.accepts(frame):
+            return  # of another step than the timeline's
         if frame.building:
             # Say so only if it takes a while: a warm build is over before anyone could read it.
             QTimer.singleShot(PREPARING_AFTER_MS, self._show_preparing)
@@ -299,6 +308,7 @@ class MainWindow(QMainWindow):
             hist=frame.live_hist if micro else None,
             everything=not frame.playing,
         )
+        self.timeline.shown(frame)
         now = time.perf_counter()
         if not frame.playing or now - self._tinted_at >= TINT_SECONDS:
             # Repainting every block is a third of a frame: while playing, 10 times a second.

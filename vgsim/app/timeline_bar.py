@@ -24,6 +24,7 @@ class TimelineBar(QWidget):
         self._steps = 0
         self._at: int | None = None
         self._quiet = False  # the slider is being set from here, not by the student
+        self._pending = False  # the step shown at a glance, its state being recreated
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setObjectName("timeline_slider")
         self.slider.setToolTip(
@@ -88,6 +89,12 @@ class TimelineBar(QWidget):
             self._at = None  # that step is no longer this run's
         self._refresh()
 
+    def set_pending(self, pending: bool) -> None:
+        """The step is shown from its figures; its histograms and boundary are on their way."""
+        if pending != self._pending:
+            self._pending = pending
+            self._refresh()
+
     def follow(self) -> None:
         """Back to the present without asking for it (the window is there already)."""
         self._at = None
@@ -138,6 +145,8 @@ class TimelineBar(QWidget):
         if self._steps == 0:
             self.label.setText("no steps yet")
         elif past:
-            self.label.setText(f"step {self._at:,} of {self._steps - 1:,}")
+            more = " · recreating…" if self._pending else ""
+            # Counted as the status bar counts: the steps done by then.
+            self.label.setText(f"step {self._at + 1:,} of {self._steps:,}{more}")
         else:
-            self.label.setText(f"step {self._steps - 1:,} (now)")
+            self.label.setText(f"step {self._steps:,} (now)")

@@ -164,6 +164,10 @@ class TrainingController(QObject):
             self.network.training = copy.deepcopy(net.training)
             self._send("live", changes)
 
+    def scrub(self, step: int | None) -> None:
+        """Show past step `step` as the run showed it (None: the present)."""
+        self._send("scrub", step)
+
     def play(self) -> None:
         self._send("play")
 

@@ -76,6 +76,7 @@ def _central(window: QMainWindow, height: int) -> None:
     plots.setSpacing(0)
     plots.addWidget(window.stale_banner, 0, Qt.AlignmentFlag.AlignTop)  # alone: at the top
     plots.addWidget(window.plot_pages)
+    plots.addWidget(window.timeline.bar)  # the run's steps, under the plots
     window.splitter.addWidget(plots_box)
     central = max(height - 90, 300)  # under the menu bar, the toolbars and the status bar
     canvas = min(int(CANVAS_SHARE * central), CANVAS_MOST)

@@ -22,14 +22,14 @@ from ..engine.diagnose import diagnose
 from ..engine.errors import VgsimError
 from ..engine.schema import training_defaults
 from ..engine.spec import Network
-from ..engine.telemetry import StepRecord
 from ..engine.theory import predicted_gradient_flow
 from ..engine.train import Trainer
 from ..engine.warm import init_compiler
-from ..experiments.plot_data import PlotData
 from ..experiments.plot_sources import anchored_theory, boundary_of, plot_of, theory_from
+from .frames import Frame
 from .threads import FrameThread
 from .warming import KernelWarmer
+from .worker_past import PastSteps
 
 SWITCH_INTERVAL_S = 0.0005
 BLOCK_SECONDS = 1 / 30  # how long the worker trains before publishing: one frame
@@ -63,31 +63,6 @@ def for_the_window(net: Network) -> Network:
     return denser
 
 
-@dataclass(frozen=True)
-class Frame:
-    """A consistent view of the trainer for drawing. `serial` grows with every new frame."""
-
-    serial: int
-    record: StepRecord | None  # the last completed step
-    step_count: int
-    epoch: int
-    playing: bool
-    steps_per_second: float
-    phase: str | None = None  # during micro-steps: "forward", "loss", "backward", "update"
-    node: str | None = None  # the node the last micro-step computed
-    next_phase: tuple[str, str | None] | None = None
-    live_stats: np.ndarray | None = None  # per-node figures of the step in progress
-    live_hist: np.ndarray | None = None
-    error: str | None = None
-    plot: PlotData | None = None  # what the dashboard draws (plot_sources.plot_of)
-    nodes: tuple = ((), (), ())  # node ids, types, activation functions (topological order)
-    network: Network | None = None  # what the trainer was built from
-    findings: tuple = ()  # diagnose.Finding, refreshed a few times a second
-    diagnosed_at: int = 0  # the step count the findings describe
-    building: bool = False  # a trainer is being built (the first time: kernels compiling)
-    run: int = 0  # the run (load or reset) this frame belongs to
-
-
 @dataclass
 class _Until:
     kind: str  # "steps", "epochs" or "loss"
@@ -95,7 +70,7 @@ class _Until:
     start: int = 0
 
 
-class TrainingWorker(FrameThread):
+class TrainingWorker(PastSteps, FrameThread):
     def __init__(self) -> None:
         super().__init__("vgsim-trainer")
         self._serial = 0
@@ -162,10 +137,16 @@ class TrainingWorker(FrameThread):
             if self.trainer is not None:
                 self.trainer.reset()
                 self._initial = self.trainer.preview()
+            self._record_from_start(self.trainer)
             self._publish()
             return
         if self.trainer is None:
             return
+        if command == "scrub":
+            self._scrub(args[0])  # type: ignore[arg-type]
+            return
+        if command in ("play", "run_until", "step", "micro"):
+            self._at = None  # training goes on from the present
         if command in ("play", "run_until", "speed"):
             self._counted_since, self._wall_rate, self._resume_at = None, 0.0, 0.0
         if command == "play":
@@ -181,14 +162,16 @@ class TrainingWorker(FrameThread):
             self._rate_limit = args[0]  # type: ignore[assignment]
         elif command == "step":
             self._playing = False
-            self.trainer.step()
+            self._recorded(self.trainer.step())
         elif command == "micro":
             self._playing = False
             done = self.trainer.micro_step()
+            self._recorded(done.record)
             self._publish(phase=done.phase, node=done.node, micro=done.record is None)
             return
         elif command == "live":
             self.trainer.set_live(**args[0])  # type: ignore[arg-type]
+            self._live_recorded(args[0])  # type: ignore[arg-type]
         self._publish()
 
     def _new_run(self, run: int) -> None:
@@ -207,6 +190,7 @@ class TrainingWorker(FrameThread):
         window's network cannot train)."""
         self._new_run(run)
         self.trainer = None
+        self._record_from_start(None)
         self._network = net.copy() if net is not None else None
         self._theory = None
         if net is None:
@@ -225,6 +209,7 @@ class TrainingWorker(FrameThread):
             self._warmer.finish()  # the preview runs the micro-step kernels: wait for them
             self._initial = trainer.preview()
             self.trainer = trainer
+            self._record_from_start(trainer)
         finally:
             self.building = False
         self._publish()
@@ -277,6 +262,7 @@ class TrainingWorker(FrameThread):
             block = trainer.run_block(max(1, min(budget - done, fit, most)))
             if block is None:
                 break
+            self._recorded(block)
             done += len(block.steps)
             if self._until_reached():
                 self._playing = False
@@ -376,12 +362,13 @@ class TrainingWorker(FrameThread):
                 live_stats=t.stats.copy() if micro else None,
                 live_hist=t.hist.copy() if micro else None,
                 error=error,
-                plot=plot_of(t, self._boundary, theory, initial=initial),
+                plot=self._decorated(plot_of(t, self._boundary, theory, initial=initial)),
                 nodes=(tuple(t.node_ids), tuple(t.plan.types), tuple(t.plan.functions)),
                 network=self._network,
                 findings=self._findings,
                 diagnosed_at=max(0, self._diagnosed_at[1]),
                 run=self._run,
+                recorded=self._recording.steps if self._recording is not None else 0,
             )
         self._published = time.perf_counter()
         self._hand_over(frame)

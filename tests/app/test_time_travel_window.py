@@ -1,0 +1,91 @@
+"""The window's timeline: a past step is drawn exactly as the run drew it (bit for bit, against a
+straight run stopped there), training goes on from the present."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import numpy as np
+from windows import trainer, wait_frame
+
+from vgsim.app.worker import for_the_window
+from vgsim.engine.diagnose import diagnose
+from vgsim.engine.theory import predicted_gradient_flow
+from vgsim.engine.train import Trainer
+from vgsim.experiments.plot_data import PlotData
+from vgsim.experiments.plot_sources import boundary_of, from_trainer
+
+NOT_FIGURES = ("boundary", "name", "reference")  # compared apart, or no figure at all
+
+
+def same_bits(a: object, b: object) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def straight(window, steps: int, t: Trainer | None = None) -> Trainer:
+    """The window's network trained `steps` steps without a stop, as the window trains it (or
+    `t` trained on to `steps` steps)."""
+    if t is None:
+        t = Trainer(for_the_window(window.editor.model.snapshot()))
+        t.evaluate()
+    while t.step_count < steps:
+        t.run_block(steps - t.step_count)
+    return t
+
+
+def trained(window, qtbot, steps: int) -> None:
+    """Train until the run has `steps` steps (Run until counts steps from where it is)."""
+    window.run_until("steps", steps - trainer(window).step_count)
+    wait_frame(qtbot, window, lambda f: f.step_count == steps and not f.playing)
+
+
+def shown_at(window, qtbot, step: int):
+    window.timeline.bar.show_step(step)
+    return wait_frame(qtbot, window, lambda f: f.at == step and f.exact)
+
+
+def test_a_past_step_is_drawn_exactly_as_the_run_drew_it(window, qtbot):
+    trained(window, qtbot, 90)
+    relative = predicted_gradient_flow(Trainer(for_the_window(window.editor.model.snapshot())))
+    for step in (37, 0, 88):
+        frame = shown_at(window, qtbot, step)
+        bar = window.timeline.bar
+        assert bar.at == step and "recreating" not in bar.label.text()
+        run = straight(window, step + 1)
+        expected = from_trainer(run, "", relative)
+        for f in fields(PlotData):
+            if f.name not in NOT_FIGURES:
+                x, y = getattr(frame.plot, f.name), getattr(expected, f.name)
+                assert same_bits(x, y) if isinstance(x, np.ndarray) else x == y, f.name
+        assert same_bits(frame.plot.boundary["outputs"], boundary_of(run)["outputs"])
+        assert frame.record.scalars == run.history.latest.scalars
+        assert list(frame.findings) == diagnose(run)
+        assert frame.step_count == step + 1
+    # Back to the present: the live run's last step, and nothing moved it.
+    window.timeline.bar.to_now()
+    frame = wait_frame(qtbot, window, lambda f: f.at is None)
+    assert frame.step_count == 90 and trainer(window).step_count == 90
+
+
+def test_training_again_goes_on_from_the_present(window, qtbot):
+    trained(window, qtbot, 60)
+    shown_at(window, qtbot, 20)
+    window.step()
+    frame = wait_frame(qtbot, window, lambda f: f.at is None and f.step_count == 61)
+    assert window.timeline.bar.at is None and frame.recorded == 61
+
+
+def test_a_setting_changed_mid_run_is_there_when_scrubbing_past_it(window, qtbot):
+    trained(window, qtbot, 40)
+    run = straight(window, 40)  # before the document changes
+    live = dict(window.editor.model.network.training, lr=0.03)
+    window.editor.set_section("training", live)  # at the present: applies mid-run
+    qtbot.waitUntil(lambda: trainer(window).cfg["lr"] == 0.03)
+    trained(window, qtbot, 70)
+    run.set_live(lr=0.03)
+    for step in (41, 55):  # replayed from a state saved before the change, and after it
+        frame = shown_at(window, qtbot, step)
+        straight(window, step + 1, run)
+        assert frame.record.scalars == run.history.latest.scalars
+        assert same_bits(frame.plot.histograms, run.history.latest.histograms)

@@ -1,0 +1,85 @@
+"""The training worker's time travel: it records its run as it trains (experiments.recording)
+and shows any past step as the run showed it.
+
+A past step is published twice: at once from the recorded figures (`exact=False`: every plot
+but the activation histograms and the decision boundary, a few milliseconds), then, unless
+the window has asked for another step meanwhile, exactly (the step's state recreated, its
+histograms and boundary with it). Frames of a past step carry `at`, the step shown.
+"""
+
+from __future__ import annotations
+
+from ..engine.telemetry import SCALARS
+from ..engine.train import Trainer
+from ..experiments.plot_data import PlotData
+from ..experiments.recording import Recording
+from .frames import Frame
+
+
+class PastSteps:
+    """Mixed into TrainingWorker (which has trainer, _network, _theory, _run, _serial,
+    _commands, _new_run, _load, _publish and _hand_over)."""
+
+    _recording: Recording | None = None
+    _at: int | None = None  # the past step shown; None: the present
+
+    def _record_from_start(self, trainer: Trainer | None) -> None:
+        """A fresh run: record it from its first step."""
+        self._at = None
+        self._recording = None if trainer is None else Recording.follow(trainer, self._theory)
+
+    def _recorded(self, done: object) -> None:
+        if self._recording is not None and self.trainer is not None:
+            self._recording.record(self.trainer, done)
+
+    def _live_recorded(self, settings: dict) -> None:
+        if self._recording is not None and self.trainer is not None:
+            self._recording.live_changed(self.trainer, settings)
+
+    def _decorated(self, plot: PlotData) -> PlotData:
+        return self._recording.decorate(plot) if self._recording is not None else plot
+
+    # --- commands -----------------------------------------------------------------------------
+    def _scrub(self, step: int | None) -> None:
+        """Show step `step` as the run showed it (None, or the last step: the present)."""
+        self._playing = False
+        self._until = None
+        rec = self._recording
+        if rec is None or step is None or step >= rec.steps - 1:
+            self._at = None
+            self._publish()
+            return
+        self._at = step = max(0, int(step))
+        plot, findings = rec.glance(step)
+        self._publish_past(step, plot, tuple(findings), None, exact=False)
+        if not self._commands.empty():
+            return  # the student has moved on: no need to recreate this one
+        view = rec.view(step)
+        if view.plot.boundary is not None:  # a new picture for the plot (it skips a known one)
+            view.plot.boundary = {**view.plot.boundary, "serial": self._serial + 1}
+        self._publish_past(step, view.plot, tuple(view.findings), view.record, exact=True)
+
+    def _publish_past(
+        self, step: int, plot: PlotData, findings: tuple, record: object, exact: bool
+    ) -> None:
+        """A frame of past step `step` (its plot data from the recording)."""
+        self._serial += 1
+        epoch = int(plot.tail_scalars[-1, SCALARS.index("epoch")]) if len(plot.tail_scalars) else 0
+        frame = Frame(
+            serial=self._serial,
+            record=record,
+            step_count=step + 1,
+            epoch=epoch,
+            playing=False,
+            steps_per_second=0.0,
+            plot=plot,
+            nodes=(tuple(plot.node_ids), tuple(plot.types), tuple(plot.functions)),
+            network=self._network,
+            findings=findings,
+            diagnosed_at=step + 1,
+            run=self._run,
+            at=step,
+            recorded=self._recording.steps if self._recording is not None else 0,
+            exact=exact,
+        )
+        self._hand_over(frame)
