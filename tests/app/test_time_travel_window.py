@@ -1,5 +1,6 @@
 """The window's timeline: a past step is drawn exactly as the run drew it (bit for bit, against a
-straight run stopped there), training goes on from the present."""
+straight run stopped there), a change at a past step branches, training goes on from the
+present."""
 
 from __future__ import annotations
 
@@ -76,6 +77,27 @@ def test_training_again_goes_on_from_the_present(window, qtbot):
     assert window.timeline.bar.at is None and frame.recorded == 61
 
 
+def test_a_setting_changed_at_a_past_step_branches_from_there(window, qtbot):
+    trained(window, qtbot, 80)
+    before = window.training.run
+    shown_at(window, qtbot, 29)
+    training = dict(window.editor.model.network.training, lr=0.02)
+    window.editor.set_section("training", training)
+    frame = wait_frame(qtbot, window, lambda f: f.run > before and f.nodes[0])
+    assert frame.at is None and frame.step_count == 30 and frame.recorded == 30
+    t = trainer(window)
+    assert t.cfg["lr"] == 0.02 and t.step_count == 30
+    ref = frame.plot.reference
+    assert ref is not None and ref.branched_at == 30 and ref.loss_steps[-1] == 79
+    # Drawn faded, and labelled, in the loss plot.
+    curve, label = window.timeline._references["loss"]
+    assert curve.isVisibleTo(curve.parentItem()) and "30" in label.toPlainText()
+    assert list(curve.xData) == list(ref.loss_steps)
+    window.step()
+    frame = wait_frame(qtbot, window, lambda f: f.step_count == 31)
+    assert frame.record.scalars["lr"] == 0.02
+
+
 def test_a_setting_changed_mid_run_is_there_when_scrubbing_past_it(window, qtbot):
     trained(window, qtbot, 40)
     run = straight(window, 40)  # before the document changes
@@ -89,3 +111,17 @@ def test_a_setting_changed_mid_run_is_there_when_scrubbing_past_it(window, qtbot
         straight(window, step + 1, run)
         assert frame.record.scalars == run.history.latest.scalars
         assert same_bits(frame.plot.histograms, run.history.latest.histograms)
+
+
+def test_branch_from_here_continues_the_run_from_the_step_shown(window, qtbot):
+    trained(window, qtbot, 50)
+    before = window.training.run
+    shown_at(window, qtbot, 19)
+    window.timeline.bar.branch_button.click()
+    frame = wait_frame(qtbot, window, lambda f: f.run > before and f.nodes[0])
+    assert frame.step_count == 20 and frame.plot.reference.branched_at == 20
+    # The same settings: it trains as the run did from there.
+    run = straight(window, 21)
+    window.step()
+    frame = wait_frame(qtbot, window, lambda f: f.step_count == 21)
+    assert frame.record.scalars == run.history.latest.scalars

@@ -220,6 +220,8 @@ class MainWindow(QMainWindow):
             if self.training.network is not None:
                 self.training.unload()
                 self._clear_run()
+        elif not self._fresh_run and self.timeline.branch_if_past(model.snapshot()):
+            pass  # a change at a past step: the run continues from there, as a branch
         elif self._fresh_run or self.training.needs_rebuild(model.network):
             self.training.load(model.snapshot())
             self._clear_run()

@@ -1,22 +1,31 @@
-"""The window's timeline: the bar under the dashboard and the frames of past steps.
+"""The window's timeline: the bar under the dashboard, the frames of past steps, and a change at
+a past step made a branch.
 
 The worker records the run as it trains (app/worker_past.py). Moving the bar back asks it for
 that step; the window then draws only frames of the step the bar is at, so a frame of the
-present that was on its way is never drawn over the past. Training again (Play, Step,
-Micro-step, Run until) goes on from the present.
+present that was on its way is never drawn over the past. At a past step, a change the run
+depends on (a live setting, or the network) continues the run from there as a new run, a
+branch; the run it leaves stays in the loss and gradient plots, faded. Training again (Play,
+Step, Micro-step, Run until) goes on from the present.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMainWindow, QMenu
 
+from ..engine.spec import Network
+from ..experiments.plot_data import ReferenceData
 from .frames import Frame
+from .plots.style import positive
 from .timeline_bar import TimelineBar
 
 MARKED_PLOTS = ("loss", "accuracy")  # curves that mark the step shown
 MARKER_PEN = pg.mkPen("#5f6368", width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
+REFERENCE_PLOTS = ("loss", "gradient-flow")  # where the run a branch left stays, faded
+REFERENCE_PEN = pg.mkPen((95, 99, 104, 110), width=2)
 
 
 class TimeTravel(QObject):
@@ -25,9 +34,10 @@ class TimeTravel(QObject):
         self.window = window
         self.bar = TimelineBar()
         self.bar.moved.connect(self._moved)
-        self.bar.branch_button.setVisible(False)
+        self.bar.branch_requested.connect(self.branch_here)
         self._run: int | None = None
         self._markers: dict[str, pg.InfiniteLine] = {}
+        self._references: dict[str, tuple[pg.PlotDataItem, pg.TextItem]] = {}
 
     def add_actions(self, menu: QMenu) -> None:
         """The bar's keys, listed in the Train menu."""
@@ -55,6 +65,39 @@ class TimeTravel(QObject):
             marker.setVisible(frame.at is not None)
             if frame.at is not None:
                 marker.setValue(frame.at)
+        self._draw_reference(frame.plot.reference if frame.plot is not None else None)
+
+    def _draw_reference(self, ref: ReferenceData | None) -> None:
+        """The run a branch left, faded and labelled: its loss curve, and its gradient flow at
+        the step shown."""
+        plots = getattr(self.window.dashboard, "plots", {})
+        for key in REFERENCE_PLOTS:
+            if key not in plots:
+                continue
+            curve, label = self._reference_items(key, plots[key].plot)
+            curve.setVisible(ref is not None)
+            label.setVisible(ref is not None)
+            if ref is None:
+                continue
+            label.setText(f"faded: {ref.label}")
+            if key == "loss":
+                log_y = getattr(plots[key], "log_y", True)
+                curve.setData(ref.loss_steps, positive(ref.loss) if log_y else ref.loss)
+            else:
+                layers = list(getattr(plots[key], "layers", []))
+                x = np.arange(len(layers), dtype=float)
+                curve.setData(x, positive(ref.gradient[layers]), connect="finite")
+
+    def _reference_items(self, key: str, plot: pg.PlotItem) -> tuple[pg.PlotDataItem, pg.TextItem]:
+        if key not in self._references:
+            curve = pg.PlotDataItem(pen=REFERENCE_PEN)
+            curve.setZValue(-5)  # under the run's own curves
+            plot.addItem(curve)
+            label = pg.TextItem(color=(95, 99, 104), anchor=(0, 0))
+            label.setParentItem(plot.getViewBox())  # a fixed place in the corner, not data's
+            label.setPos(6, 2)
+            self._references[key] = (curve, label)
+        return self._references[key]
 
     def _marker(self, key: str) -> pg.InfiniteLine | None:
         if key not in self._markers:
@@ -74,3 +117,36 @@ class TimeTravel(QObject):
     def to_present(self) -> None:
         """Training again: it goes on from the present."""
         self.bar.follow()
+
+    def branch_here(self, step_count: int) -> None:
+        """Branch from here: the run continues after `step_count` steps with the document's
+        network and settings, as a new run."""
+        model = self.window.editor.model
+        if model.problems():
+            self.window.statusBar().showMessage(
+                "Fix the network's problems first: a branch trains the network on the canvas.",
+                8000,
+            )
+            return
+        self._branch(step_count, model.snapshot())
+
+    def branch_if_past(self, net: Network) -> bool:
+        """At a past step, a change the run depends on (a live setting, the network) makes a
+        branch from there: True if it did."""
+        training = self.window.training
+        at = self.bar.at
+        if at is None or training.network is None:
+            return False
+        if not (training.needs_rebuild(net) or training.live_changes(net)):
+            return False  # a move, a name: nothing to branch for
+        self._branch(at + 1, net)
+        return True
+
+    def _branch(self, step_count: int, net: Network) -> None:
+        self.window.training.branch(step_count, net)
+        self.bar.follow()
+        self.window.statusBar().showMessage(
+            f"Branched at step {step_count:,}: the run so far stays in the loss and gradient "
+            "plots, faded",
+            8000,
+        )

@@ -156,17 +156,29 @@ class TrainingController(QObject):
     def apply_live(self, net: Network) -> None:
         """Learning rate, L2 and clipping apply at once, mid-run (also back to a default, when
         an undo takes a setting out of the file)."""
-        if self.network is None:
-            return
-        new, old = training_defaults(net.training), training_defaults(self.network.training)
-        changes = {k: new[k] for k in LIVE_SETTINGS if new[k] != old[k]}
+        changes = self.live_changes(net)
         if changes:
             self.network.training = copy.deepcopy(net.training)
             self._send("live", changes)
 
+    def live_changes(self, net: Network) -> dict:
+        """The live settings `net` changes from the run's (Trainer.set_live's keywords)."""
+        if self.network is None:
+            return {}
+        new, old = training_defaults(net.training), training_defaults(self.network.training)
+        return {k: new[k] for k in LIVE_SETTINGS if new[k] != old[k]}
+
     def scrub(self, step: int | None) -> None:
         """Show past step `step` as the run showed it (None: the present)."""
         self._send("scrub", step)
+
+    def branch(self, step_count: int, net: Network) -> None:
+        """A new run that continues this one from `step_count` steps with `net` (other live
+        settings, or the same parameter shapes; else the worker starts `net` from step 0)."""
+        self._pending = None  # the branch replaces any rebuild still to come
+        self._new_run()
+        self.network = net.copy()
+        self.worker.send("branch", step_count, net.copy(), self.run)
 
     def play(self) -> None:
         self._send("play")

@@ -142,6 +142,9 @@ class TrainingWorker(PastSteps, FrameThread):
             return
         if self.trainer is None:
             return
+        if command == "branch":
+            self._branch(*args)  # type: ignore[arg-type]
+            return
         if command == "scrub":
             self._scrub(args[0])  # type: ignore[arg-type]
             return
@@ -173,6 +176,9 @@ class TrainingWorker(PastSteps, FrameThread):
             self.trainer.set_live(**args[0])  # type: ignore[arg-type]
             self._live_recorded(args[0])  # type: ignore[arg-type]
         self._publish()
+
+    def _as_trained(self, network: Network) -> Network:
+        return for_the_window(network)
 
     def _new_run(self, run: int) -> None:
         """Forget everything of the run before: from now on frames belong to `run`."""

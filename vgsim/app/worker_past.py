@@ -1,5 +1,5 @@
-"""The training worker's time travel: it records its run as it trains (experiments.recording)
-and shows any past step as the run showed it.
+"""The training worker's time travel: it records its run as it trains (experiments.recording),
+shows any past step as the run showed it, and branches from one.
 
 A past step is published twice: at once from the recorded figures (`exact=False`: every plot
 but the activation histograms and the decision boundary, a few milliseconds), then, unless
@@ -9,6 +9,9 @@ histograms and boundary with it). Frames of a past step carry `at`, the step sho
 
 from __future__ import annotations
 
+from ..engine.errors import NetworkError
+from ..engine.spec import Network
+from ..engine.state import StateError
 from ..engine.telemetry import SCALARS
 from ..engine.train import Trainer
 from ..experiments.plot_data import PlotData
@@ -58,6 +61,33 @@ class PastSteps:
         if view.plot.boundary is not None:  # a new picture for the plot (it skips a known one)
             view.plot.boundary = {**view.plot.boundary, "serial": self._serial + 1}
         self._publish_past(step, view.plot, tuple(view.findings), view.record, exact=True)
+
+    def _branch(self, step_count: int, network: Network, run: int) -> None:
+        """Continue the run from `step_count` steps with `network` (the document: other live
+        settings, or a network of the same parameter shapes), as run number `run`. A network
+        that cannot continue from there (other shapes or data) starts a fresh run instead,
+        and the frame says why."""
+        rec = self._recording
+        if rec is None or self.trainer is None:
+            self._load(network, run)
+            return
+        try:
+            trainer = rec.branch(step_count, network=self._as_trained(network))
+        except (StateError, NetworkError) as exc:
+            self._load(network, run)
+            self._publish(error=f"A fresh run from step 0: {exc}")
+            return
+        self._new_run(run)
+        self.trainer = trainer
+        self._network = network.copy()
+        self._theory = rec.prediction()
+        if trainer.step_count == 0:
+            self._initial = trainer.preview()
+        self._publish()
+
+    def _as_trained(self, network: Network) -> Network:
+        """The network as the worker trains it (TrainingWorker: for_the_window)."""
+        return network
 
     def _publish_past(
         self, step: int, plot: PlotData, findings: tuple, record: object, exact: bool
