@@ -125,3 +125,30 @@ def test_branch_from_here_continues_the_run_from_the_step_shown(window, qtbot):
     window.step()
     frame = wait_frame(qtbot, window, lambda f: f.step_count == 21)
     assert frame.record.scalars == run.history.latest.scalars
+
+
+def test_a_saved_run_opens_to_scrub_and_train_on_as_if_just_trained(window, qtbot, tmp_path):
+    trained(window, qtbot, 60)
+    shown = shown_at(window, qtbot, 20)
+    window.timeline.save_run(tmp_path / "run")
+    qtbot.waitUntil(lambda: "Run saved" in window.statusBar().currentMessage())
+    assert (tmp_path / "run" / "timeline.json").is_file()
+    assert (tmp_path / "run" / "metrics.csv").is_file()
+    before = window.training.run
+    assert window.timeline.open_run(tmp_path / "run")
+    frame = wait_frame(qtbot, window, lambda f: f.run > before and f.nodes[0])
+    assert frame.step_count == 60 and frame.recorded == 60 and frame.at is None
+    again = shown_at(window, qtbot, 20)
+    assert again.record.scalars == shown.record.scalars
+    assert same_bits(again.plot.histograms, shown.plot.histograms)
+    run = straight(window, 61)
+    window.step()
+    frame = wait_frame(qtbot, window, lambda f: f.step_count == 61)
+    assert frame.record.scalars == run.history.latest.scalars
+
+
+def test_a_folder_without_a_run_is_refused_and_the_network_stays(window, qtbot, tmp_path):
+    net = window.editor.model.snapshot()
+    window.timeline.show_errors = False
+    assert not window.timeline.open_run(tmp_path)
+    assert window.editor.model.snapshot().to_dict() == net.to_dict()

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .plots.dashboard import Dashboard
     from .plots.pages import PlotPages
     from .side_by_side import SideBySide
+    from .time_travel import TimeTravel
     from .training import TrainingController
 
 
@@ -44,6 +45,7 @@ class MenuHost(Protocol):
     lessons: LessonsPanel
     side_by_side: SideBySide
     training: TrainingController
+    timeline: TimeTravel
     palette_dock: QDockWidget
     inspector_dock: QDockWidget
     problems_dock: QDockWidget
@@ -127,6 +129,19 @@ def build_menus(window: MenuHost) -> Menus:
     file_menu.addSeparator()
     file_menu.addAction(a("save", "&Save", window.files.save, K.Save))
     file_menu.addAction(a("save_as", "Save &As…", window.files.save_as, K.SaveAs))
+    file_menu.addSeparator()
+    run_tip = "the network, every step's figures and the saved states (docs/checkpoints.md)"
+    file_menu.addAction(
+        a("save_run", "Save r&un…", window.timeline.save_run_dialog, tip="Save the run: " + run_tip)
+    )
+    file_menu.addAction(
+        a(
+            "open_run",
+            "Open ru&n…",
+            window.timeline.open_run_dialog,
+            tip="Open a saved run to scrub, branch or train on: " + run_tip,
+        )
+    )
     file_menu.addSeparator()
     x = window.exports
     export = file_menu.addMenu("&Export")

@@ -11,12 +11,16 @@ Step, Micro-step, Run until) goes on from the present.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QMainWindow, QMenu
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
-from ..engine.spec import Network
+from ..engine.errors import NetworkError, NetworkFileError
+from ..engine.spec import Network, read_network
+from ..engine.validate import validate
 from ..experiments.plot_data import ReferenceData
 from .frames import Frame
 from .plots.style import positive
@@ -35,9 +39,11 @@ class TimeTravel(QObject):
         self.bar = TimelineBar()
         self.bar.moved.connect(self._moved)
         self.bar.branch_requested.connect(self.branch_here)
+        self.bar.message.connect(self._show_message)  # queued: sent from the worker thread
         self._run: int | None = None
         self._markers: dict[str, pg.InfiniteLine] = {}
         self._references: dict[str, tuple[pg.PlotDataItem, pg.TextItem]] = {}
+        self.show_errors = True  # tests read the status bar instead of a message box
 
     def add_actions(self, menu: QMenu) -> None:
         """The bar's keys, listed in the Train menu."""
@@ -150,3 +156,60 @@ class TimeTravel(QObject):
             "plots, faded",
             8000,
         )
+
+    # --- File ▸ Save run… / Open run… -----------------------------------------------------------
+    def save_run_dialog(self) -> None:
+        start = str(self.window.settings.value("last_run_folder", str(Path.home())))
+        folder = QFileDialog.getExistingDirectory(
+            self.window, "Save run into a folder (an empty one, or a run saved before)", start
+        )
+        if folder:
+            self.save_run(folder)
+
+    def save_run(self, folder: str | Path) -> None:
+        """Write the run (network, figures, saved states: docs/checkpoints.md) into `folder`;
+        the status bar says when it is written, or why not."""
+        future = self.window.training.worker.save_run(folder)
+        future.add_done_callback(lambda done: self._saved(done, Path(folder)))
+
+    def _saved(self, done: object, folder: Path) -> None:
+        # On the worker thread: only a message crosses over, through the bar's signal.
+        error = done.exception()
+        text = f"Cannot save the run: {error}" if error else f"Run saved in {folder}"
+        self.bar.message.emit(text)
+
+    def _show_message(self, text: str) -> None:
+        self.window.statusBar().showMessage(text, 10000)
+
+    def open_run_dialog(self) -> None:
+        if not self.window.files.maybe_discard():
+            return
+        start = str(self.window.settings.value("last_run_folder", str(Path.home())))
+        folder = QFileDialog.getExistingDirectory(self.window, "Open a saved run", start)
+        if folder:
+            self.open_run(folder)
+
+    def open_run(self, folder: str | Path) -> bool:
+        """Open the run saved in `folder`: its network becomes the document (untitled) and its
+        run the window's, to scrub, branch or train on."""
+        path = Path(folder) / "network.json"
+        try:
+            net = read_network(path)
+            problems = validate(net)
+            if problems:
+                raise NetworkError(problems)
+        except (NetworkFileError, NetworkError) as exc:
+            text = f"{folder} holds no run vgsim can open:\n{exc}"
+            self.window.statusBar().showMessage(text.replace("\n", " "), 10000)
+            if self.show_errors:
+                QMessageBox.warning(
+                    self.window,
+                    "Cannot open this run",
+                    text + "\n\nThe network you had open is unchanged.",
+                )
+            return False
+        self.window.settings.setValue("last_run_folder", str(Path(folder).parent))
+        self.window.editor.load(net, None)
+        self.window.training.open_run(str(folder), net)
+        self.bar.follow()
+        return True

@@ -18,6 +18,7 @@ BIG_STEP = 50  # steps moved by < and > (Shift+, and Shift+. on most keyboards)
 class TimelineBar(QWidget):
     moved = Signal(object)  # the step to show (an int), or None: the present, as it trains
     branch_requested = Signal(int)  # the step count to continue from: the shown step's + 1
+    message = Signal(str)  # for the status bar (from any thread: a queued connection)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)

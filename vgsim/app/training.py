@@ -180,6 +180,13 @@ class TrainingController(QObject):
         self.network = net.copy()
         self.worker.send("branch", step_count, net.copy(), self.run)
 
+    def open_run(self, folder: str, net: Network) -> None:
+        """A new run: the saved run in `folder`, whose network `net` is the document now."""
+        self._pending = None  # it replaces the fresh run the new document asked for
+        self._new_run()
+        self.network = net.copy()
+        self.worker.send("open", str(folder), net.copy(), self.run)
+
     def play(self) -> None:
         self._send("play")
 

@@ -142,6 +142,9 @@ class TrainingWorker(PastSteps, FrameThread):
             return
         if self.trainer is None:
             return
+        if command == "open":
+            self._open_run(*args)  # type: ignore[arg-type]
+            return
         if command == "branch":
             self._branch(*args)  # type: ignore[arg-type]
             return

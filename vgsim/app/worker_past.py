@@ -9,7 +9,10 @@ histograms and boundary with it). Frames of a past step carry `at`, the step sho
 
 from __future__ import annotations
 
-from ..engine.errors import NetworkError
+from concurrent.futures import Future
+from pathlib import Path
+
+from ..engine.errors import NetworkError, VgsimError
 from ..engine.spec import Network
 from ..engine.state import StateError
 from ..engine.telemetry import SCALARS
@@ -83,6 +86,33 @@ class PastSteps:
         self._theory = rec.prediction()
         if trainer.step_count == 0:
             self._initial = trainer.preview()
+        self._publish()
+
+    def save_run(self, folder: str | Path) -> Future:
+        """Write the run as recorded into `folder` (timeline_files.save_run), on the worker
+        thread between blocks; the Future holds the folder or the error."""
+        return self.call(lambda _trainer: self._save_run(Path(folder)))
+
+    def _save_run(self, folder: Path) -> Path:
+        if self._recording is None or self._recording.steps == 0:
+            raise VgsimError("There is no run to save yet: train a step first.")
+        return self._recording.save(folder)
+
+    def _open_run(self, folder: str, network: Network, run: int) -> None:
+        """Run number `run` is the saved run in `folder` (its network: `network`), ready to
+        scrub, branch or train on; if it cannot be read, a fresh run of its network, and the
+        frame says why."""
+        try:
+            recording, trainer = Recording.open(folder)
+        except (StateError, NetworkError, OSError) as exc:
+            self._load(network, run)
+            self._publish(error=f"Cannot open the run, so it starts again from step 0: {exc}")
+            return
+        self._new_run(run)
+        self.trainer = trainer
+        self._recording = recording
+        self._network = network.copy()
+        self._theory = recording.prediction()
         self._publish()
 
     def _as_trained(self, network: Network) -> Network:
