@@ -1,4 +1,5 @@
-"""The plots of an image network: its convolutions are layers, one point (or curve) each."""
+"""An image network in the window: its convolutions are layers in the plots, one point (or
+curve) each, and its image blocks show the shape they give."""
 
 from __future__ import annotations
 
@@ -27,3 +28,28 @@ def test_convolutions_are_layers_in_the_depth_plots(window, qtbot):
     assert window.dashboard.plots["gradient-history"].image.image.shape[0] == len(layers)
     for key in ("weight-norms", "update-ratio"):
         assert window.dashboard.plots[key].layers == layers, key
+
+
+def test_image_blocks_show_the_shape_they_give_and_follow_edits(window, qtbot):
+    assert window.files.open_preset(CONV_SMALL)
+    nodes = window.scene.nodes
+
+    def lines() -> dict[str, str]:
+        return {k: nodes[k]._subtitle_text for k in ("in", "c1", "a1", "p1", "c3", "gap")}
+
+    assert lines() == {
+        "in": "8×8×1",
+        "c1": "8×8×6",
+        "a1": "relu",  # an activation keeps its function
+        "p1": "4×4×6",
+        "c3": "2×2×8",
+        "gap": "8 values",
+    }
+    assert nodes["d1"]._subtitle_text.startswith("10 units")  # a dense layer keeps its settings
+    assert "gives 8×8×6" in nodes["c1"].toolTip()
+    window.editor.set_params("c1", {**window.editor.model.node("c1").params, "filters": 5})
+    assert nodes["c1"]._subtitle_text == "8×8×5"
+    window.editor.undo.undo()
+    assert nodes["c1"]._subtitle_text == "8×8×6"
+    window.editor.set_section("data", {"name": "spiral"})  # vectors: no image to show
+    assert nodes["c1"]._subtitle_text.startswith("6 × 3×3")

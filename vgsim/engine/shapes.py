@@ -211,3 +211,21 @@ def infer_widths(
                 first = incoming[0]
                 mismatches.append((node, first, width_out[first], other, width_out[other]))
     return width_in, width_out, mismatches
+
+
+def shapes_on_canvas(net: Network) -> dict[str, Shape]:
+    """Each node's output shape for the canvas, {} where the network or its data cannot say
+    (a cycle leaves its nodes out; a CSV file is never read here: it gives no images)."""
+    from .data import dataset_shape
+    from .errors import VgsimError
+    from .topology import topological_order
+
+    data = net.data if isinstance(net.data, dict) else {}
+    if data.get("name") == "csv":
+        return {}
+    try:
+        order, _ = topological_order(net)
+        features = dataset_shape(data, net.base_dir)[0]
+        return dict(infer_shapes(net, order, input_shape_of(net, features)).shape_out)
+    except (VgsimError, KeyError, TypeError, ValueError):
+        return {}

@@ -142,18 +142,30 @@ class NodeItem(QGraphicsObject):
         self.node_type = node.type
         self.title = node.label or node.id
         self.subtitle = describe(node)
+        self.shape_line = getattr(self, "shape_line", "")  # an image block: its shape (scene)
         self.symbol = glyph(node)
         width = int(NODE_W - 34)
         self._title_text = QFontMetrics(_Fonts.get().title).elidedText(
             self.title, Qt.TextElideMode.ElideRight, width
         )
         self._subtitle_text = QFontMetrics(_Fonts.get().subtitle).elidedText(
-            self.subtitle, Qt.TextElideMode.ElideRight, width
+            self.shape_line or self.subtitle, Qt.TextElideMode.ElideRight, width
         )
         self._labels.clear()
         self.n_inputs = 0
         if node.pos is not None:
             self.setPos(QPointF(*node.pos))
+        self._refresh_tooltip()
+        self.update()
+
+    def set_shape(self, shape: str) -> None:
+        """Show the output's shape ("8×8×16") on the second line instead of the settings."""
+        if shape == self.shape_line:
+            return
+        self.shape_line = shape
+        self._subtitle_text = QFontMetrics(_Fonts.get().subtitle).elidedText(
+            self.shape_line or self.subtitle, Qt.TextElideMode.ElideRight, int(NODE_W - 34)
+        )
         self._refresh_tooltip()
         self.update()
 
@@ -173,6 +185,8 @@ class NodeItem(QGraphicsObject):
 
     def _refresh_tooltip(self) -> None:
         lines = [f"<b>{self.title}</b> ({self.node_type}): {self.subtitle}"]
+        if self.shape_line:
+            lines[0] += f", gives {self.shape_line}"
         lines += [f"<span style='color:#d93025'>⚠ {m}</span>" for m in self.problems]
         if self.figures:
             lines.append(self.figures)

@@ -13,10 +13,14 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine.graph import GraphModel
+from ...engine.shapes import shape_text, shapes_on_canvas
 from ...engine.spec import NodeSpec
 from ..blocks import MIME_TYPE
 from .interactions import Interaction, NewEdgeInteraction
 from .items import EdgeItem, NodeItem
+
+# Blocks whose second line is the shape of what they give ("8×8×16").
+IMAGE_BLOCKS = ("conv2d", "maxpool", "avgpool", "global_avgpool", "flatten")
 
 PULSE_MS = 350
 FORWARD_COLOUR, BACKWARD_COLOUR = QColor("#1e8e3e"), QColor("#d93025")
@@ -99,8 +103,11 @@ class CanvasScene(QGraphicsScene):
         incoming: dict[str, list[tuple[str, str]]] = {}
         for a, b in self.model.network.edges:
             incoming.setdefault(b, []).append((a, b))
+        shapes = shapes_on_canvas(self.model.network)
         for node_id, item in self.nodes.items():
             item.set_problems(by_node.get(node_id, []))
+            shape = shapes.get(node_id, ())
+            item.set_shape(_shape_line(shape) if _shows_shape(item.node_type, shape) else "")
             edges_in = incoming.get(node_id, [])
             if item.n_inputs != len(edges_in):
                 item.n_inputs = len(edges_in)
@@ -236,3 +243,13 @@ def _pulse_along(scene: QGraphicsScene, edge: EdgeItem, backward: bool, colour: 
     animation.valueChanged.connect(move)
     animation.finished.connect(done)
     animation.start(QVariantAnimation.DeletionPolicy.DeleteWhenStopped)
+
+
+def _shows_shape(node_type: str, shape: tuple[int, ...]) -> bool:
+    """Image blocks, and an input of images, show the image they give; the others (an
+    activation's function, a dense layer's units) keep their settings."""
+    return node_type in IMAGE_BLOCKS or (node_type == "input" and len(shape) == 3)
+
+
+def _shape_line(shape: tuple[int, ...]) -> str:
+    return shape_text(shape) if len(shape) != 1 else f"{shape[0]} values"
