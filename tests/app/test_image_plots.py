@@ -8,8 +8,12 @@ from pathlib import Path
 import numpy as np
 from windows import wait_frame
 
+from vgsim.app.editor import Editor
 from vgsim.engine.kernels.stats import S_GRAD
+from vgsim.engine.spec import Network
+from vgsim.engine.validate import validate
 
+RELU = {"function": "relu"}
 CONV_SMALL = Path(__file__).resolve().parents[1] / "engine" / "networks" / "conv_small.json"
 
 
@@ -53,3 +57,31 @@ def test_image_blocks_show_the_shape_they_give_and_follow_edits(window, qtbot):
     assert nodes["c1"]._subtitle_text == "8×8×6"
     window.editor.set_section("data", {"name": "spiral"})  # vectors: no image to show
     assert nodes["c1"]._subtitle_text.startswith("6 × 3×3")
+
+
+def test_wrap_in_residual_block_projects_images_with_a_strided_1x1_convolution(qtbot):
+    nodes = [("in", "input", {}), ("c1", "conv2d", {"filters": 4}), ("a1", "activation", RELU)]
+    nodes += [("c2", "conv2d", {"filters": 8, "stride": 2}), ("a2", "activation", RELU)]
+    nodes += [("c3", "conv2d", {"filters": 8}), ("g", "global_avgpool", {})]
+    nodes += [("d", "dense", {"units": 10}), ("out", "output", {})]
+    net = Network.from_dict(
+        {
+            "format": "vgsim.network/1",
+            "data": {"name": "digits", "shape": "image", "samples": 200},
+            "nodes": [{"id": i, "type": t, **p} for i, t, p in nodes],
+            "edges": [{"from": a[0], "to": b[0]} for a, b in zip(nodes, nodes[1:], strict=False)],
+        }
+    )
+    editor = Editor(net)
+    assert editor.wrap_residual(["c2", "a2"])
+    proj = next(n for n in editor.model.network.nodes if n.id.startswith("proj"))
+    assert proj.type == "conv2d" and proj.label == "projection 8×8×4→4×4×8"
+    assert {k: proj.params[k] for k in ("filters", "kernel", "stride")} == {
+        "filters": 8,
+        "kernel": 1,
+        "stride": 2,
+    }
+    assert sorted(editor.model.incoming("c3")) == sorted(["a2", proj.id])
+    assert not validate(editor.model.network)  # the sum's two inputs are both 4×4×8
+    editor.undo.undo()
+    assert len(editor.model.network.nodes) == len(nodes)

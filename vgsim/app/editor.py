@@ -9,14 +9,12 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QPointF, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from ..engine.data import dataset_shape
 from ..engine.errors import VgsimError
 from ..engine.graph import ConnectionRefused, GraphModel
 from ..engine.remedies import apply_remedy
 from ..engine.schema import node_defaults
-from ..engine.shapes import infer_widths
+from ..engine.shapes import shape_text, shapes_on_canvas
 from ..engine.spec import Network, NodeSpec, read_network, save_network
-from ..engine.topology import topological_order
 from . import commands as cmd
 from .blocks import BLOCKS
 from .canvas.layout import tidy_positions
@@ -214,7 +212,8 @@ class Editor(QObject):
 
     def wrap_residual(self, node_ids: list[str]) -> bool:
         """Add a skip around a chain of selected blocks: the block feeding the chain is added
-        to the input of the block after it (with a projection dense when widths differ)."""
+        to the input of the block after it (with a projection when the shapes differ: a dense
+        layer for vectors, a 1 × 1 convolution for images, strided where the image shrinks)."""
         chosen = set(node_ids)
         entries = [n for n in node_ids if not set(self.model.incoming(n)) & chosen]
         exits = [n for n in node_ids if not set(self.model.outgoing(n)) & chosen]
@@ -231,23 +230,17 @@ class Editor(QObject):
             return False
         source = self.model.incoming(entries[0])[0]
         target = self.model.outgoing(exits[0])[0]
-        widths = self._widths()
-        w_src, w_exit = widths.get(source), widths.get(exits[0])
+        shapes = shapes_on_canvas(self.model.network)
+        s_src, s_exit = shapes.get(source), shapes.get(exits[0])
         self.undo.beginMacro(f"Residual block around {', '.join(node_ids)}")
-        if w_src is not None and w_exit is not None and w_src != w_exit:
+        projection = _projection(s_src, s_exit) if s_src and s_exit and s_src != s_exit else None
+        if projection is not None:
             proj = self.model.new_id("proj")
             x, y = self.model.node(entries[0]).pos or (0.0, 0.0)
+            kind, params = projection
+            label = f"projection {shape_text(s_src)}→{shape_text(s_exit)}"  # type: ignore[arg-type]
             self.undo.push(
-                cmd.AddNode(
-                    self.model,
-                    NodeSpec(
-                        proj,
-                        "dense",
-                        {"units": w_exit, "init": "xavier_uniform", "bias": False},
-                        label=f"projection {w_src}→{w_exit}",
-                        pos=(x, y - 110.0),
-                    ),
-                )
+                cmd.AddNode(self.model, NodeSpec(proj, kind, params, label, (x, y - 110.0)))
             )
             self.undo.push(cmd.AddEdge(self.model, source, proj))
             self.undo.push(cmd.AddEdge(self.model, proj, target))
@@ -255,15 +248,6 @@ class Editor(QObject):
             self.undo.push(cmd.AddEdge(self.model, source, target))
         self.undo.endMacro()
         return True
-
-    def _widths(self) -> dict[str, int]:
-        net = self.model.network
-        try:
-            n_features = dataset_shape(net.data, net.base_dir)[0]
-        except (VgsimError, KeyError, TypeError, ValueError):
-            return {}
-        order, _ = topological_order(net)
-        return infer_widths(net, order, n_features)[1]
 
     # --- clipboard ----------------------------------------------------------------------------
     def copy_fragment(self, node_ids: list[str]) -> str:
@@ -317,3 +301,18 @@ class Editor(QObject):
     def node_summary(self, node_id: str) -> dict:
         node = self.model.node(node_id)
         return node_defaults(node.type, node.params)
+
+
+def _projection(src: tuple[int, ...], exit_: tuple[int, ...]) -> tuple[str, dict] | None:
+    """The block that brings `src` to `exit_`'s shape: a dense layer between vectors, a 1 × 1
+    convolution between images (with the stride that shrinks one to the other); None if there
+    is none (validation then explains the mismatch)."""
+    if len(src) == 1 and len(exit_) == 1:
+        return "dense", {"units": exit_[0], "init": "xavier_uniform", "bias": False}
+    if len(src) != 3 or len(exit_) != 3:
+        return None
+    for stride in range(1, 9):  # "same" padding: ceil(size / stride)
+        if all(-(-src[i] // stride) == exit_[i] for i in (0, 1)):
+            params = {"filters": exit_[2], "kernel": 1, "stride": stride}
+            return "conv2d", {**params, "init": "xavier_uniform", "bias": False}
+    return None
