@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from windows import wait_frame
 
+from vgsim.app.dialogs import AddLayersDialog
 from vgsim.app.editor import Editor
 from vgsim.engine.kernels.stats import S_GRAD
 from vgsim.engine.spec import Network
@@ -59,20 +60,26 @@ def test_image_blocks_show_the_shape_they_give_and_follow_edits(window, qtbot):
     assert nodes["c1"]._subtitle_text.startswith("6 × 3×3")
 
 
-def test_wrap_in_residual_block_projects_images_with_a_strided_1x1_convolution(qtbot):
-    nodes = [("in", "input", {}), ("c1", "conv2d", {"filters": 4}), ("a1", "activation", RELU)]
-    nodes += [("c2", "conv2d", {"filters": 8, "stride": 2}), ("a2", "activation", RELU)]
-    nodes += [("c3", "conv2d", {"filters": 8}), ("g", "global_avgpool", {})]
-    nodes += [("d", "dense", {"units": 10}), ("out", "output", {})]
-    net = Network.from_dict(
+NODES = [("in", "input", {}), ("c1", "conv2d", {"filters": 4}), ("a1", "activation", RELU)]
+NODES += [("c2", "conv2d", {"filters": 8, "stride": 2}), ("a2", "activation", RELU)]
+NODES += [("c3", "conv2d", {"filters": 8}), ("g", "global_avgpool", {})]
+NODES += [("d", "dense", {"units": 10}), ("out", "output", {})]
+
+
+def image_chain() -> Network:
+    return Network.from_dict(
         {
             "format": "vgsim.network/1",
             "data": {"name": "digits", "shape": "image", "samples": 200},
-            "nodes": [{"id": i, "type": t, **p} for i, t, p in nodes],
-            "edges": [{"from": a[0], "to": b[0]} for a, b in zip(nodes, nodes[1:], strict=False)],
+            "nodes": [{"id": i, "type": t, **p} for i, t, p in NODES],
+            "edges": [{"from": a[0], "to": b[0]} for a, b in zip(NODES, NODES[1:], strict=False)],
         }
     )
-    editor = Editor(net)
+
+
+def test_wrap_in_residual_block_projects_images_with_a_strided_1x1_convolution(qtbot):
+    nodes = NODES
+    editor = Editor(image_chain())
     assert editor.wrap_residual(["c2", "a2"])
     proj = next(n for n in editor.model.network.nodes if n.id.startswith("proj"))
     assert proj.type == "conv2d" and proj.label == "projection 8×8×4→4×4×8"
@@ -85,3 +92,25 @@ def test_wrap_in_residual_block_projects_images_with_a_strided_1x1_convolution(q
     assert not validate(editor.model.network)  # the sum's two inputs are both 4×4×8
     editor.undo.undo()
     assert len(editor.model.network.nodes) == len(nodes)
+
+
+def test_add_n_layers_adds_convolutions_after_an_image(qtbot):
+    editor = Editor(image_chain())
+    assert editor.gives_image("a1") and not editor.gives_image("g")
+    created = editor.insert_layers("a1", 2, 8, "relu", "he_normal", batchnorm=True, kind="conv2d")
+    kinds = [editor.model.node(n).type for n in created]
+    assert kinds == ["conv2d", "batchnorm", "activation"] * 2
+    assert editor.model.node(created[0]).params == {"filters": 8, "init": "he_normal"}
+    assert editor.model.incoming(created[0]) == ["a1"] and editor.model.incoming("c2") == [
+        created[-1]
+    ]
+    assert not validate(editor.model.network)
+    editor.undo.undo()
+    # Nothing selected: after the last block that gives an image, before the pooling.
+    created = editor.insert_layers(None, 1, 8, "relu", "he_normal", kind="conv2d")
+    assert editor.model.incoming(created[0]) == ["c3"] and editor.model.incoming("g") == [
+        created[-1]
+    ]
+    dialog = AddLayersDialog(None, kind="conv2d")
+    qtbot.addWidget(dialog)
+    assert dialog.values()["kind"] == "conv2d"

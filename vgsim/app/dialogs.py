@@ -36,10 +36,16 @@ class AddLayersDialog(QDialog):
         units: int = 32,
         function: str = "relu",
         init: str = "he_normal",
+        kind: str = "dense",
     ):
         super().__init__(parent)
         self.setWindowTitle("Add layers")
         form = QFormLayout(self)
+        self.kind = QComboBox()
+        self.kind.addItem("Dense", "dense")
+        self.kind.addItem("Convolution 3 × 3", "conv2d")
+        self.kind.setCurrentIndex(self.kind.findData(kind))
+        self.kind.setToolTip("Dense layers for vectors; 3 × 3 convolutions for images.")
         self.count = QSpinBox(minimum=1, maximum=200, value=count)
         self.units = QSpinBox(minimum=1, maximum=4096, value=units)
         self.function = QComboBox()
@@ -49,8 +55,9 @@ class AddLayersDialog(QDialog):
         self.init.addItems(list(INITIALISERS))
         self.init.setCurrentText(init)
         self.batchnorm = QCheckBox("insert batch norm before each activation")
+        form.addRow("Layer", self.kind)
         form.addRow("Layers", self.count)
-        form.addRow("Units per layer", self.units)
+        form.addRow("Units or filters", self.units)
         form.addRow("Activation", self.function)
         form.addRow("Initialiser", self.init)
         form.addRow("", self.batchnorm)
@@ -68,6 +75,7 @@ class AddLayersDialog(QDialog):
             "function": self.function.currentText(),
             "init": self.init.currentText(),
             "batchnorm": self.batchnorm.isChecked(),
+            "kind": self.kind.currentData(),
         }
 
 

@@ -156,8 +156,18 @@ class Editor(QObject):
             self.undo.push(command)
 
     # --- shortcuts for deep networks ----------------------------------------------------------
-    def default_anchor(self) -> str | None:
-        """Where new layers go when nothing is selected: after the last hidden layer."""
+    def gives_image(self, node_id: str | None) -> bool:
+        """Whether the block (with None: where new layers would go) outputs an image."""
+        node_id = node_id or self.default_anchor()
+        return len(shapes_on_canvas(self.model.network).get(node_id or "", ())) == 3
+
+    def default_anchor(self, kind: str = "dense") -> str | None:
+        """Where new layers go when nothing is selected: after the last hidden layer (for
+        convolutions, after the last block that gives an image)."""
+        if kind == "conv2d":
+            shapes = shapes_on_canvas(self.model.network)
+            images = [n.id for n in self.model.network.nodes if len(shapes.get(n.id, ())) == 3]
+            return images[-1] if images else None
         outs = [n.id for n in self.model.network.nodes if n.type == "output"]
         if not outs:
             return None
@@ -177,9 +187,11 @@ class Editor(QObject):
         function: str,
         init: str,
         batchnorm: bool = False,
+        kind: str = "dense",
     ) -> list[str]:
-        """Insert `count` × (dense → [batch norm →] activation) after a block, in one undo step."""
-        anchor = after or self.default_anchor()
+        """Insert `count` × (layer → [batch norm →] activation) after a block, in one undo step.
+        `kind`: "dense" (`units` units) or "conv2d" (`units` filters of 3 × 3, "same")."""
+        anchor = after or self.default_anchor(kind)
         if anchor is None or not self.model.has_node(anchor):
             self.message.emit("Select the block after which to add layers.")
             return []
@@ -188,7 +200,8 @@ class Editor(QObject):
         x0, y0 = self.model.node(anchor).pos or (0.0, 0.0)
         specs: list[NodeSpec] = []
         for _ in range(count):
-            specs.append(NodeSpec("dense", "dense", {"units": units, "init": init}))
+            size = {"units": units} if kind == "dense" else {"filters": units}
+            specs.append(NodeSpec(kind, kind, {**size, "init": init}))
             if batchnorm:
                 specs.append(NodeSpec("batchnorm", "batchnorm", {}))
             specs.append(NodeSpec(function, "activation", {"function": function}))

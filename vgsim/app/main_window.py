@@ -468,11 +468,14 @@ class MainWindow(QMainWindow):
         self.editor.insert_layers(self._anchor(), 1, 32, "relu", "he_normal")
 
     def add_layers(self) -> None:
-        dialog = AddLayersDialog(self)
+        anchor = self._anchor()
+        image = self.editor.gives_image(anchor)  # convolutions are offered after an image
+        kind = "conv2d" if image else "dense"
+        dialog = AddLayersDialog(self, units=16 if image else 32, kind=kind)
         if dialog.exec():
             v = dialog.values()
             self.editor.insert_layers(
-                self._anchor(), v["count"], v["units"], v["function"], v["init"], v["batchnorm"]
+                anchor, v["count"], v["units"], v["function"], v["init"], v["batchnorm"], v["kind"]
             )
             self.view.fit()
 
