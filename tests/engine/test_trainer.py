@@ -135,15 +135,22 @@ def test_other_seed_gives_another_run(fixture: str) -> None:
 
 
 @pytest.mark.parametrize("fixture", FIXTURES)
-def test_blocks_end_at_evaluations_and_agree_with_single_steps(fixture: str) -> None:
-    a, b = make(fixture), make(fixture)
+@pytest.mark.parametrize("some_rows", [False, True])
+def test_blocks_evaluate_where_due_and_agree_with_single_steps(fixture: str, some_rows: bool):
+    """A block evaluates inside the kernel when the whole training set is evaluated (it runs on
+    across evaluations); when only its first rows are, a block ends at each evaluation step.
+    Either way every figure is the one single steps give."""
+    extra = {"eval_every": 10, "eval_rows": 40 if some_rows else "all"}
+    a, b = make(fixture, **extra), make(fixture, **extra)
     every = int(a.cfg["eval_every"])
     total = 3 * every + 5
     blocks = []
     while sum(len(x.steps) for x in blocks) < total:
         blocks.append(a.run_block(total - sum(len(x.steps) for x in blocks)))
-    # Each block ends at an evaluation step (0, every, 2 every, ...), the last at the total.
-    assert [int(x.steps[-1]) for x in blocks] == [0, every, 2 * every, 3 * every, total - 1]
+    if some_rows:  # each block ends at an evaluation step (0, every, ...), the last at the total
+        assert [int(x.steps[-1]) for x in blocks] == [0, every, 2 * every, 3 * every, total - 1]
+    else:
+        assert [len(x.steps) for x in blocks] == [total]
     records = [r for x in blocks for r in x.records()]
     for ra, rb in zip(records, [b.step() for _ in range(total)], strict=True):
         va = np.array([ra.scalars[k] for k in SCALARS])
@@ -151,6 +158,7 @@ def test_blocks_end_at_evaluations_and_agree_with_single_steps(fixture: str) -> 
         assert va.tobytes() == vb.tobytes(), ra.step
         assert ra.node_stats.tobytes() == rb.node_stats.tobytes()
     assert_same_state(a, b)
+    assert a.last_eval == b.last_eval
     evaluated = np.array([r.scalars["train_loss"] for r in records])
     assert np.isfinite(evaluated).all()  # step 0 is an evaluation step
     changes = np.flatnonzero(np.diff(evaluated)) + 1

@@ -445,9 +445,14 @@ class Trainer:
                 record.node_stats[None].copy(),
                 record,
             )
-        # A block ends at the next evaluation step: the evaluation runs after it.
-        due_in = -self.step_count % self.eval_every
-        count = max(1, min(count, MAX_BLOCK, due_in + 1))
+        # The kernel evaluates between the block's steps when the evaluated training rows are
+        # the whole training set (its own data); otherwise a block ends at the next evaluation
+        # step and the evaluation runs after it. Short blocks cost Python between kernel calls
+        # (and, in the window, a wait for the GIL each).
+        inline = self.eval_rows[0] == len(self.X_train)
+        if not inline:
+            count = min(count, -self.step_count % self.eval_every + 1)
+        count = max(1, min(count, MAX_BLOCK))
         batches, epochs = self._batches(count)
         done = k.train_steps(
             self._train_set,
@@ -458,7 +463,7 @@ class Trainer:
             self._optimiser,
             self._t + 1,
             self._figures,
-            self._no_evaluation,
+            self._evaluation(self._eval_test, self.step_count) if inline else self._no_evaluation,
             self._no_out,
         )
         self._t += done
@@ -486,11 +491,17 @@ class Trainer:
             glob[:, k.G_CORRECT] / self.batch_size if self.classify else np.nan
         )
         scalars[:, _COL["lr"]] = self.hyper[optim.H_LR]
-        # Each step carries the latest evaluation; only a block's last step can be due.
+        # Each step carries the latest evaluation: the kernel's, made after the step (a step
+        # that went non-finite has none), or one made now after the block's last step.
         scalars[:, _EVAL_COLS] = [self.last_eval[name] for name in _EVAL_NAMES]
-        if self.divergence is None and steps[-1] % self.eval_every == 0:
-            evaluation = self.evaluate()
-            scalars[-1, _EVAL_COLS] = [evaluation[name] for name in _EVAL_NAMES]
+        for s in np.flatnonzero(steps % self.eval_every == 0):
+            if self.divergence is not None and s == done - 1:
+                break
+            if np.isnan(glob[s, k.G_TRAIN_LOSS]) and np.isnan(glob[s, k.G_TEST_LOSS]):
+                self.evaluate()  # not evaluated in the kernel (only the last step can be)
+            else:
+                self.last_eval = self._evaluated(glob[s], self.eval_rows)
+            scalars[s:, _EVAL_COLS] = [self.last_eval[name] for name in _EVAL_NAMES]
         node_stats = stats.copy()
         record = StepRecord(
             dict(zip(SCALARS, scalars[-1].tolist(), strict=True)),
@@ -548,16 +559,17 @@ class Trainer:
         self._evaluate_rows(X, labels, targets, np.full((1, k.N_GLOB), np.nan), out)
         return out
 
-    def _evaluation(self, test: tuple) -> tuple:
-        """train_steps' `evaluation`: the test rows and the evaluation buffers; `every` 0, as
-        the kernel never evaluates between steps for the Trainer."""
+    def _evaluation(self, test: tuple, first: int | None = None) -> tuple:
+        """train_steps' `evaluation`: the test rows and the evaluation buffers; with `first`
+        (the block's first step number), the whole training set and `test` are evaluated after
+        every step due, else never between steps."""
         return tuple(
             k.Evaluation(
                 test=test,
                 rows_eval=self._rows_eval,
                 chunk=self.rows_eval,
-                every=0,
-                first=0,
+                every=0 if first is None else self.eval_every,
+                first=0 if first is None else first,
             )
         )
 
