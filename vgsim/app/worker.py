@@ -10,6 +10,7 @@ so the window stays responsive while the worker trains.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -18,12 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..engine.data import load_dataset
 from ..engine.diagnose import diagnose
 from ..engine.errors import VgsimError
 from ..engine.schema import training_defaults
 from ..engine.spec import Network
 from ..engine.theory import predicted_gradient_flow
-from ..engine.train import Trainer
+from ..engine.train import Trainer, evaluation_plan
 from ..engine.warm import init_compiler
 from ..experiments.plot_sources import anchored_theory, boundary_of, plot_of, theory_from
 from .frames import Frame
@@ -37,8 +39,10 @@ PUBLISH_SECONDS = 1 / 40  # the window draws at ~30 Hz: newer frames than that a
 BOUNDARY_SECONDS = 0.3
 DIAGNOSIS_SECONDS = 0.5
 RATE_SECONDS = 0.5  # the shown steps per second: counted over this much wall time
-# Train and test set evaluations over a run's planned length, in the window (see for_the_window).
-WINDOW_EVALUATIONS = 64
+# Train and test set evaluations over a run's planned length, in the window (see for_the_window),
+# but never more than AFFORDABLE times as often as a headless run evaluates by default.
+WINDOW_EVALUATIONS = 32
+AFFORDABLE = 4
 
 
 def planned_steps(net: Network | None) -> int:
@@ -48,18 +52,29 @@ def planned_steps(net: Network | None) -> int:
     return steps if isinstance(steps, int) and steps > 0 else 500
 
 
+def window_eval_every(net: Network, auto: int) -> int:
+    """How often the window evaluates a network whose file leaves it to "auto" (`auto`: the
+    headless interval, about an eighth of a batch's rows evaluated per step). Headless, a
+    dozen points in a 2,000-step lesson: curves that stand still between jumps while the
+    student watches. The window evaluates about WINDOW_EVALUATIONS times over the planned run
+    (every 60 steps of a 2,000-step lesson), on the same rows, but at most AFFORDABLE times as
+    often as headless: evaluating is a forward pass over hundreds of rows, and every 30 steps
+    it took half of lesson 1's training time (tanh), every 10 steps four fifths of lesson 13's
+    (convolutions over 871 rows)."""
+    dense = max(10, 10 * round(planned_steps(net) / (10 * WINDOW_EVALUATIONS)))
+    return min(auto, max(dense, 10 * math.ceil(auto / (10 * AFFORDABLE))))
+
+
 def for_the_window(net: Network) -> Network:
-    """The network as the window trains it. With `eval_every` "auto" the trainer evaluates the
-    train and test sets every 100-220 steps for the lessons' data (cheap for long headless
-    runs): a dozen points in a 2,000-step lesson, curves that stand still between jumps while
-    the student watches. The window evaluates about WINDOW_EVALUATIONS times over the planned
-    run instead (every 30 steps of a 2,000-step lesson), on the same rows. A file's own
-    `eval_every` is kept."""
+    """The network as the window trains it: evaluated as window_eval_every says, unless the
+    file sets its own `eval_every`. The document is not changed."""
     if net.training.get("eval_every", "auto") != "auto":
         return net
-    every = max(10, 10 * round(planned_steps(net) / (10 * WINDOW_EVALUATIONS)))
+    data = load_dataset(net.data, net.base_dir)  # its sizes set the headless interval
+    cfg = training_defaults(net.training)
+    auto = evaluation_plan(cfg, len(data.X_train), len(data.X_test))[2]
     denser = net.copy()
-    denser.training = {**net.training, "eval_every": every}
+    denser.training = {**net.training, "eval_every": window_eval_every(net, auto)}
     return denser
 
 
