@@ -10,6 +10,8 @@ from ..blocks import BLOCKS, MIME_TYPE, SKIP_TOOL_TIP
 from ..theme import SKIP_COLOUR, TYPE_COLOURS
 
 SKIP_ITEM = "skip"
+# Rows a little tighter than Qt's default, so that every entry fits a 1280 × 720 window.
+ENTRY_HEIGHT, HEADER_HEIGHT, ICON = 17, 14, 16
 
 
 def block_icon(glyph: str, colour: str) -> QIcon:
@@ -37,7 +39,7 @@ class Palette(QListWidget):
         super().__init__(parent)
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
-        self.setIconSize(QSize(20, 20))
+        self.setIconSize(QSize(ICON, ICON))
         self.setSpacing(0)
         self.setUniformItemSizes(False)
         group = None
@@ -49,11 +51,13 @@ class Palette(QListWidget):
             item = QListWidgetItem(block_icon(block.glyph, colour), block.title)
             item.setData(Qt.ItemDataRole.UserRole, block.name)
             item.setToolTip(block.tooltip)
+            item.setSizeHint(QSize(1, ENTRY_HEIGHT))
             self.addItem(item)
         self._header("Connections")
         skip = QListWidgetItem(block_icon("↷", SKIP_COLOUR.name()), "Skip connection")
         skip.setData(Qt.ItemDataRole.UserRole, SKIP_ITEM)
         skip.setToolTip(SKIP_TOOL_TIP)
+        skip.setSizeHint(QSize(1, ENTRY_HEIGHT))
         self.addItem(skip)
         self.itemDoubleClicked.connect(self._activated)
 
@@ -70,6 +74,7 @@ class Palette(QListWidget):
         font.setPointSize(8)
         item.setFont(font)
         item.setForeground(QColor("#5f6368"))
+        item.setSizeHint(QSize(1, HEADER_HEIGHT))
         self.addItem(item)
 
     def _activated(self, item: QListWidgetItem) -> None:
