@@ -764,6 +764,19 @@ class Trainer:
             self.set_live(lr=live["lr"], l2=live["l2"], clip=dict(live["clip"]))
             self.hyper[:] = state.hyper  # the optimizer's constants and the telemetry switch too
 
+    def _gather_batch(self) -> None:
+        """Copy the current mini-batch's rows into the kernel's input and target buffers."""
+        k.gather_batch(
+            self.X_train,
+            self.lab_train,
+            self.tgt_train,
+            self._batch,
+            self.acts,
+            self.ops[0, k.K_OUT],
+            self.lab_buf,
+            self.tgt_buf,
+        )
+
     def preview(self) -> tuple[np.ndarray, np.ndarray]:
         """The per-node figures and histograms the next step will record, before it is taken:
         forward, loss and backward on its mini-batch with the weights as they are, changing
@@ -788,16 +801,7 @@ class Trainer:
             self.stats.fill(np.nan)
             self.glob.fill(np.nan)
             self.hist.fill(0)
-            k.gather_batch(
-                self.X_train,
-                self.lab_train,
-                self.tgt_train,
-                self._batch,
-                self.acts,
-                self.ops[0, k.K_OUT],
-                self.lab_buf,
-                self.tgt_buf,
-            )
+            self._gather_batch()
             finite = True
             for phase, i in self.micro_plan():
                 if phase == "update" or not self._run_phase(phase, i):
@@ -877,16 +881,7 @@ class Trainer:
             self.hist.fill(0)  # a block's histogram appears as the block is computed
             rows, self._micro_epoch = self._batches(1)
             self._batch = rows[0]
-            k.gather_batch(
-                self.X_train,
-                self.lab_train,
-                self.tgt_train,
-                self._batch,
-                self.acts,
-                self.ops[0, k.K_OUT],
-                self.lab_buf,
-                self.tgt_buf,
-            )
+            self._gather_batch()
         phase, i = self._micro.pop(0)
         ok = self._run_phase(phase, i)
         node = self.node_ids[i] if i >= 0 else None
