@@ -152,3 +152,14 @@ def test_a_folder_without_a_run_is_refused_and_the_network_stays(window, qtbot, 
     window.timeline.show_errors = False
     assert not window.timeline.open_run(tmp_path)
     assert window.editor.model.snapshot().to_dict() == net.to_dict()
+
+
+def test_a_new_document_leaves_no_step_of_the_old_run_on_the_timeline(window, qtbot):
+    trained(window, qtbot, 30)
+    shown_at(window, qtbot, 9)
+    assert window.timeline.bar.steps == 30
+    window.actions["new"].trigger()  # a network with problems: no run at all
+    bar = window.timeline.bar
+    assert bar.steps == 0 and bar.at is None and bar.label.text() == "no steps yet"
+    assert not bar.slider.isEnabled() and not bar.branch_button.isEnabled()
+    assert not any(m.isVisible() for m in window.timeline._markers.values())

@@ -238,6 +238,7 @@ class MainWindow(QMainWindow):
         self.scene.highlight(None)
         self.view.gradient_key.hide()
         self.diagnosis.show_findings((), trained=False)
+        self.timeline.clear()
         self.phase_label.setText("")
         self.progress_label.setText("step 0" if self.training.network is not None else "step –")
         self.actions["play"].setText("Play")

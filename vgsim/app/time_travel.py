@@ -60,6 +60,16 @@ class TimeTravel(QObject):
             self.bar.follow()
         return frame.at == self.bar.at
 
+    def clear(self) -> None:
+        """A new run, or none: the bar holds no step of the run before, no step is marked and no
+        branch's reference is drawn."""
+        self._run = None
+        self.bar.follow()
+        self.bar.set_steps(0)
+        for marker in self._markers.values():
+            marker.setVisible(False)
+        self._draw_reference(None)
+
     def shown(self, frame: Frame) -> None:
         """After the window drew `frame`: the bar's span, and the step marked on the curves."""
         self.bar.set_steps(frame.recorded)
