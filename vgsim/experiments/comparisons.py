@@ -8,6 +8,9 @@ shape). `step_block(k)` advances every run that has not diverged by exactly k st
 each call all live runs stand at the same step; a run that diverges stops there while the others
 go on.
 
+A network may come as a `Side` (sides.py) that starts at a past step of a run, from its saved
+state; `reset` takes each run back to where it started.
+
 `compare_networks` is the headless runner behind `vgsim compare`: it writes each run's
 metrics.csv and summary.json exactly as `vgsim run` does, plus a comparison.json.
 """
@@ -31,6 +34,7 @@ from ..engine.telemetry import Divergence, History
 from ..engine.train import StepBlock, Trainer
 from ..engine.validate import load_network, validate
 from .runs import RunFolder, final_summary
+from .sides import Side
 
 LOCKSTEP = 32  # steps per round of `run`: every run advances this much, then `progress` is called
 
@@ -99,11 +103,14 @@ class Comparison:
 
     def __init__(
         self,
-        networks: Sequence[Network],
+        networks: Sequence[Network | Side],
         labels: Sequence[str] | None = None,
         seed: int | None = None,
     ):
-        networks = list(networks)
+        sides = [n if isinstance(n, Side) else Side(n) for n in networks]
+        networks = [side.network for side in sides]
+        if labels is None and any(side.label for side in sides):
+            labels = [side.label or side.network.name or "network" for side in sides]
         if len(networks) < 2:
             raise ComparisonError(f"A comparison needs at least two networks; got {len(networks)}.")
         if labels is not None and len(labels) != len(networks):
@@ -129,6 +136,10 @@ class Comparison:
         trainers = [Trainer(net, self.data) for net in nets]
         # trainer.net is the trainer's own copy: later edits of the caller's network do not leak in
         self.runs = [Run(label, t.net, t) for label, t in zip(self.labels, trainers, strict=True)]
+        self.sides = sides
+        for side, trainer in zip(sides, trainers, strict=True):
+            if side.start is not None:
+                side.begin(trainer)
 
     def __getitem__(self, key: str | int) -> Run:
         """A run by label or by position."""
@@ -166,9 +177,10 @@ class Comparison:
         return out
 
     def reset(self) -> None:
-        """Every run back to step 0: the same weights and batch order as at the start."""
-        for run in self.runs:
-            run.trainer.reset()
+        """Every run back to where it started (step 0, or its side's state): the same weights
+        and batch order as then."""
+        for run, side in zip(self.runs, self.sides, strict=True):
+            side.begin(run.trainer)
             run.wall_time_s = 0.0
 
     def step_block(self, k: int) -> dict[str, StepBlock | None]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..engine.diagnose import Finding
+from ..engine.errors import VgsimError
 from ..engine.kernels.stats import S_GRAD
 from ..engine.spec import Network
 from ..engine.telemetry import SCALARS, StepRecord
@@ -22,6 +23,7 @@ from ..engine.train import StepBlock, Trainer
 from .checkpoints import DEFAULT_BUDGET
 from .figures import FigureLog
 from .plot_data import PlotData, ReferenceData
+from .sides import Side, what_changed
 from .timeline import StepView, Timeline
 from .timeline_files import open_timeline, save_run
 
@@ -35,6 +37,7 @@ class Reference:
     label: str
     branched_at: int  # the step count the branch continued from
     figures: FigureLog
+    network: Network | None = None  # the network it trained step `branched_at` with
 
     def at(self, step: int, node_ids: list[str]) -> ReferenceData:
         """What the plots draw of it beside step `step` of the branch: its whole loss curve
@@ -124,9 +127,32 @@ class Recording:
         trainer, child = old.branch(step_count, network=network, settings=settings)
         if label is None:
             label = f"before the branch at step {step_count:,}"
-        self.reference = Reference(label, step_count, old.figures)
+        self.reference = Reference(label, step_count, old.figures, old.network_at(step_count))
         self.timeline = child
         return trainer
+
+    def sides(self) -> list[Side]:
+        """This branch and the run it left, as the two sides of a comparison, both starting
+        where they parted (the state there, the figures before it): trained in lockstep, the
+        first goes on as the run before the branch did (bit for bit while its settings stay as
+        they were then), the second as the branch. VgsimError if this run is no branch."""
+        ref = self.reference
+        if ref is None or ref.network is None:
+            raise VgsimError("This run is no branch: there is no run before it to compare with.")
+        k, tl = ref.branched_at, self.timeline
+        state = tl.trainer_at(k).capture_state()
+        past = tl.figures.copy(k)
+        branch = tl.network_at(k)
+        changed = what_changed(ref.network, branch)
+        return [
+            Side(ref.network.copy(), f"original from step {k:,}", state, past),
+            Side(
+                branch,
+                f"branch from step {k:,}" + (f" ({changed})" if changed else ""),
+                state,
+                past,
+            ),
+        ]
 
     def save(self, folder: str | Path) -> Path:
         """A run folder with everything the run recorded (timeline_files.save_run)."""
