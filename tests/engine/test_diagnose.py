@@ -385,7 +385,7 @@ def test_reset_forgets_the_findings():
 
 
 def test_medians_of_every_figure_at_once_equal_one_at_a_time():
-    from vgsim.engine.diagnose.rules import finite_median, finite_medians
+    from vgsim.engine.diagnose.readings import finite_median, finite_medians
 
     rng = np.random.default_rng(3)
     for rows in (0, 1, 2, 7, 50):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..kernels.stats import STAT_NAMES
+from ..schema import SATURATING
 from .advice import (
     KINDS,
     REMEDY_KEYS,
@@ -33,27 +34,28 @@ from .facts import (
     network_facts,
     telemetry_of,
 )
-from .rules import (
-    SATURATING,
+from .readings import (
     batch_loss_level,
-    diverged,
-    dying_relu,
-    exploding,
     finite_median,
     growth,
     loss_change,
     loss_fall,
     loss_levels,
+    per_unit_grads,
+    shape_of,
+    swing,
+    window,
+    worst_pair,
+)
+from .rules import (
+    diverged,
+    dying_relu,
+    exploding,
     loss_rise,
     lr_too_high,
     not_learning,
-    per_unit_grads,
     saturated,
-    shape_of,
-    swing,
     vanishing,
-    window,
-    worst_pair,
 )
 from .thresholds import (
     DEAD_FRACTION,
