@@ -14,71 +14,27 @@ vgsim replay RUN_DIR --at N --dump-state F.npz   recreate a step from a run's sa
 from __future__ import annotations
 
 import argparse
-import math
-import re
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .experiments.comparisons import Comparison
-    from .experiments.sweeps.spec import Sweep
-
+from .cli_many import compare_command, draw_comparison, sweep_command
+from .cli_options import (
+    EXIT_INVALID,
+    EXIT_OK,
+    PLOT_FORMATS,
+    Progress,
+    add_plot_options,
+    frames_arg,
+    interrupted,
+    path_arg,
+    scale_arg,
+    size_arg,
+)
 from .cli_timeline import add_replay_command, add_run_options
-from .engine.errors import NetworkError, VgsimError
+from .engine.errors import VgsimError
 from .engine.spec import read_network
 from .engine.validate import load_network, validate
-
-EXIT_OK, EXIT_INVALID = 0, 2
-PLOT_FORMATS = ("png", "svg")
-MAX_SCALE = 8.0  # PNG pixels per screen pixel: more makes images of hundreds of megabytes
-MAX_FRAMES = 2000
-# A window picture's side in pixels (--size): the window's docks need the least; the most is
-# what a GPU-less grab still renders in a few seconds.
-MIN_WINDOW, MAX_WINDOW = 640, 8192
-
-
-def _scale(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 < value <= MAX_SCALE):
-        raise argparse.ArgumentTypeError(
-            f"{text[:40]!r} is not a scale: use a number above 0 and at most {MAX_SCALE:g}"
-        )
-    return value
-
-
-def _frames(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_FRAMES:
-        raise argparse.ArgumentTypeError(
-            f"{text[:40]!r} frames: use a whole number from 1 to {MAX_FRAMES}"
-        )
-    return value
-
-
-def _size(text: str) -> tuple[int, int]:
-    """`1280x720` -> (1280, 720): a window picture's size in pixels."""
-    match = re.fullmatch(r"\s*(\d{1,6})\s*[xX×]\s*(\d{1,6})\s*", text)
-    size = (int(match[1]), int(match[2])) if match else None
-    if size is None or not all(MIN_WINDOW <= v <= MAX_WINDOW for v in size):
-        raise argparse.ArgumentTypeError(
-            f"{text[:40]!r} is not a window size: use WIDTHxHEIGHT, each from {MIN_WINDOW} to "
-            f"{MAX_WINDOW} pixels (e.g. 1280x720)"
-        )
-    return size
-
-
-def _path(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty path: name a file or folder")
-    return text
 
 
 def _stop_on_signals() -> None:
@@ -94,50 +50,6 @@ def _stop_on_signals() -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
-
-
-class _Progress:
-    """A progress bar with steps/s and time left on a terminal (tqdm); plain lines, about ten
-    per run, when the output is not a terminal; nothing when quiet."""
-
-    def __init__(self, total: int, quiet: bool):
-        self.total = total
-        self.quiet = quiet
-        self.every = max(1, total // 10)
-        self.shown = -self.every
-        self.bar = None
-        if not quiet and sys.stderr.isatty():
-            import shutil
-
-            from tqdm import tqdm
-
-            # A terminal that reports no size (some pseudo-terminals) gets 100 columns.
-            width = shutil.get_terminal_size((100, 24)).columns
-            self.bar = tqdm(total=total, unit="step", ncols=width, file=sys.stderr)
-
-    def __call__(self, done: int, text: str) -> None:
-        """`done` steps so far; `text` the latest figures."""
-        if self.bar is not None:
-            self.bar.set_postfix_str(text, refresh=False)
-            self.bar.update(done - self.bar.n)
-        elif not self.quiet and done - 1 - self.shown >= self.every:
-            self.shown = done - 1
-            print(f"step {done - 1:>7}  {text}", flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _formats(text: str) -> tuple[str, ...]:
-    """`png,svg` -> ("png", "svg"); argparse turns the ValueError into a usage error."""
-    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
-    unknown = [f for f in formats if f not in PLOT_FORMATS]
-    if unknown or not formats:
-        raise argparse.ArgumentTypeError(
-            f"unknown plot format {', '.join(unknown) or repr(text)}: use png, svg or png,svg"
-        )
-    return formats
 
 
 def _draw_run(
@@ -167,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         return EXIT_INVALID
     dump = Path(args.dump_state) if args.dump_state else None
-    bar = _Progress(steps, args.quiet)
+    bar = Progress(steps, args.quiet)
     try:
         summary = run_network(
             net,
@@ -181,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt as exc:
         bar.close()
-        return _interrupted(exc, Path(args.out))
+        return interrupted(exc, Path(args.out))
     finally:
         bar.close()
     if summary["diverged"]:
@@ -200,21 +112,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.plots:
         _draw_run(Path(args.out), Path(args.out) / "plots", args.plots, args.scale, args.quiet)
     return EXIT_OK
-
-
-def _draw_comparison(
-    out_dir: Path, folder: Path, formats: tuple[str, ...], scale: float, quiet: bool
-) -> None:
-    """The overlay plots of a finished `vgsim compare`, drawn offscreen."""
-    from .app.compare.headless import render_comparison_plots
-    from .app.plots.export import ImageOptions
-    from .experiments.comparison_data import from_compare_dir
-
-    written = render_comparison_plots(
-        from_compare_dir(out_dir), folder, formats, ImageOptions(scale=scale)
-    )
-    if not quiet:
-        print(f"wrote {len(written)} plot files to {folder}")
 
 
 def _animate(args: argparse.Namespace) -> int:
@@ -237,66 +134,9 @@ def _export_plots(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     folder = Path(args.out) if args.out else run_dir / "plots"
     if (run_dir / "comparison.json").is_file():
-        _draw_comparison(run_dir, folder, args.plots, args.scale, args.quiet)
+        draw_comparison(run_dir, folder, args.plots, args.scale, args.quiet)
     else:
         _draw_run(run_dir, folder, args.plots, args.scale, args.quiet)
-    return EXIT_OK
-
-
-def _compare(args: argparse.Namespace) -> int:
-    from .experiments.comparisons import compare_networks
-
-    if len(args.networks) < 2:
-        print(
-            f"vgsim compare needs at least two network files (got {len(args.networks)}); "
-            "to train one network use vgsim run.",
-            file=sys.stderr,
-        )
-        return EXIT_INVALID
-    if args.steps < 1:
-        print("--steps must be at least 1.", file=sys.stderr)
-        return EXIT_INVALID
-    # Check every file first, so one call names all the broken ones.
-    broken = False
-    for path in args.networks:
-        try:
-            load_network(path)
-        except VgsimError as exc:
-            # A file error names the file already; a list of problems does not.
-            print(f"{path}: {exc}" if isinstance(exc, NetworkError) else str(exc), file=sys.stderr)
-            broken = True
-    if broken:
-        return EXIT_INVALID
-
-    bar = _Progress(args.steps, args.quiet)
-
-    def progress(comparison: Comparison) -> None:
-        losses = "  ".join(f"{s.label}: {s.loss:.5g}" for s in comparison.status().values())
-        bar(comparison.step_count, f"loss  {losses}")
-
-    try:
-        result = compare_networks(
-            args.networks, args.steps, Path(args.out), seed=args.seed, progress=progress
-        )
-    except KeyboardInterrupt as exc:
-        bar.close()
-        return _interrupted(exc, Path(args.out), compare=True)
-    finally:
-        bar.close()
-    for run in result["runs"]:
-        if run["diverged"]:
-            print(f"{run['label']}: {run['diverged']['message']}", file=sys.stderr)
-    if args.plots:
-        _draw_comparison(
-            Path(args.out), Path(args.out) / "plots", args.plots, args.scale, args.quiet
-        )
-    if not args.quiet:
-        from .engine.diagnose import findings_report
-
-        print(_compare_table(result["runs"]))
-        for run in result["runs"]:
-            print(f"{run['label']}: " + "\n".join(findings_report(run["findings"], run["steps"])))
-        print(f"wrote {args.out}/comparison.json and one folder per run")
     return EXIT_OK
 
 
@@ -329,103 +169,6 @@ def _diagnose(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _interrupted(exc: KeyboardInterrupt, out: Path, compare: bool = False) -> int:
-    """One line for a run stopped by a signal; the exit code says which (130, 143)."""
-    import json
-
-    signum = getattr(exc, "signum", signal.SIGINT)
-    name = signal.Signals(signum).name
-    folders = sorted(p.parent for p in out.glob("*/summary.json")) if compare else [out]
-    stopped = []
-    for folder in folders:
-        try:
-            summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(summary, dict) and summary.get("status") == "interrupted":
-            stopped.append(int(summary.get("steps") or 0))
-    if not stopped:
-        where = f"before training began; {out} was left as it was"
-    elif compare:
-        where = f"after {min(stopped)} whole steps of each run; every run folder in {out} says so"
-    else:
-        where = f"{stopped[0]} whole steps are in {out}/metrics.csv"
-    print(f"{name}: stopped {where}.", file=sys.stderr)
-    return 128 + signum
-
-
-def _compare_table(runs: list[dict]) -> str:
-    """Final figures of each run, one row each."""
-
-    def fig(v: float | None, fmt: str) -> str:
-        return format(v, fmt) if v is not None else "-"
-
-    width = max(len("run"), *(len(r["label"]) for r in runs))
-    lines = [
-        f"{'run':<{width}}  {'status':<8} {'steps':>7}  {'train loss':>10}  {'train acc':>9}"
-        f"  {'test acc':>9}"
-    ]
-    for r in runs:
-        final = r["final"]
-        lines.append(
-            f"{r['label']:<{width}}  {r['status']:<8} {r['steps']:>7}  "
-            f"{fig(final.get('train_loss'), '10.4g')}  "
-            f"{fig(final.get('train_accuracy'), '9.3f')}  "
-            f"{fig(final.get('test_accuracy'), '9.3f')}"
-        )
-    return "\n".join(lines)
-
-
-def _sweep(args: argparse.Namespace) -> int:
-    from .experiments.sweeps import Sweep, run_sweep
-    from .experiments.sweeps.progress import TerminalBar, summary
-
-    sweep = Sweep.from_file(args.spec)
-    if args.workers is not None and args.workers < 1:
-        print("--workers must be at least 1.", file=sys.stderr)
-        return EXIT_INVALID
-    bar = None if args.quiet else TerminalBar()
-    try:
-        state = run_sweep(
-            sweep, Path(args.out), workers=args.workers, scheduler=args.scheduler, progress=bar
-        )
-    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the runs in flight are lost
-        if bar is not None:
-            bar.close()
-        signum = getattr(exc, "signum", signal.SIGINT)
-        print(
-            f"{signal.Signals(signum).name}: stopped; the finished runs are kept in {args.out}, "
-            "and the same command goes on from there.",
-            file=sys.stderr,
-        )
-        return 128 + signum
-    if bar is not None:
-        bar.close()
-    if args.plots:
-        _draw_map(sweep, state.records, Path(args.out), args.plots, args.scale, args.quiet)
-    if not args.quiet:
-        print(summary(state))
-        print(f"wrote {args.out}/sweep.csv and sweep.json")
-    return EXIT_OK
-
-
-def _draw_map(
-    sweep: Sweep,
-    records: dict[str, dict],
-    folder: Path,
-    formats: tuple[str, ...],
-    scale: float,
-    quiet: bool,
-) -> None:
-    from .app.plots.export import ImageOptions
-    from .app.sweep.headless import render_map
-    from .experiments.sweeps.grid import map_data
-
-    written = render_map(map_data(sweep, records), folder, formats, ImageOptions(scale=scale))
-    if not quiet:
-        print(f"wrote the map: {', '.join(p.name for p in written)}")
-
-
 def _validate(args: argparse.Namespace) -> int:
     problems = validate(read_network(args.network))
     for p in problems:
@@ -446,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--size",
-        type=_size,
+        type=size_arg,
         metavar="WxH",
         help="with --screenshot: the window's size in pixels (default 1600x1000)",
     )
@@ -456,14 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--steps", type=int, help="steps to train (default: the file's steps)")
     run.add_argument("--seed", type=int, help="training seed (overrides the file's)")
     run.add_argument(
-        "--out", required=True, type=_path, help="folder for metrics.csv and summary.json"
+        "--out", required=True, type=path_arg, help="folder for metrics.csv and summary.json"
     )
     run.add_argument(
-        "--dump-state", type=_path, metavar="FILE.npz", help="save one step's full state"
+        "--dump-state", type=path_arg, metavar="FILE.npz", help="save one step's full state"
     )
     run.add_argument("--dump-at", type=int, metavar="STEP", help="the step to save (from 0)")
     run.add_argument("--quiet", action="store_true", help="print nothing but problems")
-    _plot_options(run, "also draw the plots into DIR/plots (e.g. png,svg)", None)
+    add_plot_options(run, "also draw the plots into DIR/plots (e.g. png,svg)", None)
     add_run_options(run)
     run.set_defaults(func=_run)
     add_replay_command(sub)
@@ -472,25 +215,25 @@ def build_parser() -> argparse.ArgumentParser:
         "run_dir", metavar="RUN_DIR", help="a folder written by vgsim run (or vgsim compare)"
     )
     redraw.add_argument(
-        "--out", type=_path, metavar="FOLDER", help="where to write (default RUN_DIR/plots)"
+        "--out", type=path_arg, metavar="FOLDER", help="where to write (default RUN_DIR/plots)"
     )
     redraw.add_argument("--quiet", action="store_true", help="print nothing but problems")
-    _plot_options(redraw, "image formats (default png,svg)", PLOT_FORMATS)
+    add_plot_options(redraw, "image formats (default png,svg)", PLOT_FORMATS)
     redraw.set_defaults(func=_export_plots)
     movie = sub.add_parser("animate", help="a plot over a training run, as an animated GIF")
     movie.add_argument("network", help="network file (JSON)")
     movie.add_argument("--steps", type=int, help="steps to train (default: the file's steps)")
-    movie.add_argument("--out", required=True, type=_path, metavar="FILE.gif")
+    movie.add_argument("--out", required=True, type=path_arg, metavar="FILE.gif")
     movie.add_argument(
         "--plot",
         default="gradient-flow",
         help="which plot (default gradient-flow; any key of the dashboard)",
     )
     movie.add_argument(
-        "--frames", type=_frames, default=60, help="frames over the run (default 60)"
+        "--frames", type=frames_arg, default=60, help="frames over the run (default 60)"
     )
     movie.add_argument("--seed", type=int, help="training seed (overrides the file's)")
-    movie.add_argument("--scale", type=_scale, default=1.0, help="pixels per screen pixel")
+    movie.add_argument("--scale", type=scale_arg, default=1.0, help="pixels per screen pixel")
     movie.add_argument("--quiet", action="store_true", help="print nothing but problems")
     movie.set_defaults(func=_animate)
     compare = sub.add_parser("compare", help="train networks side by side on the same data")
@@ -506,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--out",
         required=True,
-        type=_path,
+        type=path_arg,
         metavar="DIR",
         help="folder for comparison.json and one folder per run",
     )
@@ -518,8 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(overrides the files': same initialisation seed and batch order)",
     )
     compare.add_argument("--quiet", action="store_true", help="print nothing but problems")
-    _plot_options(compare, "also draw the overlay plots into DIR/plots (e.g. png,svg)", None)
-    compare.set_defaults(func=_compare)
+    add_plot_options(compare, "also draw the overlay plots into DIR/plots (e.g. png,svg)", None)
+    compare.set_defaults(func=compare_command)
     sweep = sub.add_parser(
         "sweep", help="train a grid of settings x seeds on all cores, or on a Dask cluster"
     )
@@ -534,8 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
         help='a running Dask scheduler, e.g. tcp://host:8786 (pip install "vgsim[cluster]")',
     )
     sweep.add_argument("--quiet", action="store_true", help="print nothing but problems")
-    _plot_options(sweep, "image formats of the map (default png,svg)", PLOT_FORMATS)
-    sweep.set_defaults(func=_sweep)
+    add_plot_options(sweep, "image formats of the map (default png,svg)", PLOT_FORMATS)
+    sweep.set_defaults(func=sweep_command)
     again = sub.add_parser("diagnose", help="diagnose a finished run folder again")
     again.add_argument(
         "run_dir", metavar="RUN_DIR", help="a folder written by vgsim run (or vgsim compare)"
@@ -548,20 +291,6 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("network")
     check.set_defaults(func=_validate)
     return parser
-
-
-def _plot_options(
-    parser: argparse.ArgumentParser, help_text: str, default: tuple[str, ...] | None
-) -> None:
-    parser.add_argument(
-        "--plots", type=_formats, default=default, metavar="FORMATS", help=help_text
-    )
-    parser.add_argument(
-        "--scale",
-        type=_scale,
-        default=2.0,
-        help="PNG pixels per screen pixel (default 2: sharp on slides)",
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
