@@ -1,4 +1,5 @@
-"""Colours shared by the canvas and the plots: the gradient colour scale and the block colours.
+"""Colours shared by the canvas, the panels and the plots: the gradient colour scale, the block
+colours and the class colours.
 
 One home, so that the canvas's tint, its key and the plots' heat map always agree, and neither
 `canvas` nor `plots` has to import the other."""
@@ -27,6 +28,19 @@ TYPE_COLOURS = {
     "dropout": "#b06a8a",
 }
 SKIP_COLOUR = QColor("#e07a1f")
+# One colour per class, in the decision boundary, the data preview and the comparison's runs.
+CLASS_COLOURS = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+]
 
 
 def gradient_colour(norm: float) -> QColor | None:

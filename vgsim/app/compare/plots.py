@@ -12,7 +12,6 @@ from PySide6.QtWidgets import QWidget
 
 from ...experiments.comparison_data import ComparisonData, RunSeries
 from ..plots.style import (
-    CLASS_COLOURS,
     THIN,
     KeyRow,
     finite_points,
@@ -22,6 +21,7 @@ from ..plots.style import (
     settle_y,
     style_plot,
 )
+from ..theme import CLASS_COLOURS
 
 RANGE_EVERY = 10  # frames between range checks (auto-ranging every frame is slow)
 

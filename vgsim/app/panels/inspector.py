@@ -25,6 +25,7 @@ from ...engine.errors import VgsimError
 from ..blocks import BLOCKS
 from ..editor import Editor
 from ..follow import follow
+from ..theme import CLASS_COLOURS
 from .fields import Accepts, NumberBox, edited_signal, make, show_value, value_of
 from .inspector_rows import (
     BLOCK_ROWS,
@@ -37,18 +38,6 @@ from .inspector_rows import (
 )
 
 PREVIEW_POINTS = 2000  # enough to see the shape; keeps redraws instant for big data sets
-CLASS_COLOURS = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
 PROBLEM_STYLE = "color: #c62828;"
 
 

@@ -8,7 +8,8 @@ from PySide6.QtGui import QColor
 
 from ...experiments.plot_data import PlotData
 from ...experiments.plot_sources import GRID
-from .style import CLASS_COLOURS, set_title, style_plot
+from ..theme import CLASS_COLOURS
+from .style import set_title, style_plot
 
 
 def class_image(outputs: np.ndarray, classes: int) -> np.ndarray:

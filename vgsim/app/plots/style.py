@@ -11,18 +11,6 @@ from PySide6.QtWidgets import QSizePolicy
 
 BACKGROUND = "w"
 FOREGROUND = "#202124"
-CLASS_COLOURS = [
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-]
 BACKPROP = "#1a73e8"  # back-propagated signal
 WEIGHT_GRAD = "#e8710a"  # weight gradient
 THEORY = (32, 33, 36, 150)  # the mean-field prediction: dashed, faded grey
