@@ -1,9 +1,10 @@
-"""Side-by-side comparisons from the window: a lesson and its fixes, or the open network and
-any others. Each opens in its own window that trains them in lockstep."""
+"""Side-by-side comparisons from the window: a lesson and its fixes, the open network and any
+others, a branch and the run it left, two cells of a trainability map. Each opens in its own
+window that trains them in lockstep."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, QSettings
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
@@ -12,6 +13,7 @@ from ..engine.errors import VgsimError
 from ..engine.lessons import Lesson
 from ..engine.spec import Network
 from ..engine.validate import load_network, validate
+from ..experiments.sides import Side
 from .files import RESOURCES
 
 
@@ -51,15 +53,20 @@ class SideBySide(QObject):
             return None
         return self.open_comparison([self.current(), *others])
 
-    def open_comparison(self, networks: list[Network]) -> QWidget | None:
+    def open_comparison(
+        self, networks: Sequence[Network | Side], labels: Sequence[str] | None = None
+    ) -> QWidget | None:
+        """A comparison window of `networks` (or sides: a network from a past step, see
+        experiments/sides.py), apart from the document: nothing of it changes the window's."""
         from .compare.window import open_comparison
 
-        problems = [f"{net.name}: {p.message}" for net in networks for p in validate(net)]
+        nets = [n.network if isinstance(n, Side) else n for n in networks]
+        problems = [f"{net.name}: {p.message}" for net in nets for p in validate(net)]
         if problems:
             self.warn("\n".join(problems[:8]))
             return None
         try:
-            window = open_comparison(networks, None, self.window)
+            window = open_comparison(networks, labels, self.window)
         except VgsimError as exc:
             self.warn(str(exc))
             return None

@@ -5,17 +5,19 @@ The worker records the run as it trains (app/worker_past.py). Moving the bar bac
 that step; the window then draws only frames of the step the bar is at, so a frame of the
 present that was on its way is never drawn over the past. At a past step, a change the run
 depends on (a live setting, or the network) continues the run from there as a new run, a
-branch; the run it leaves stays in the loss and gradient plots, faded. Training again (Play,
-Step, Micro-step, Run until) goes on from the present.
+branch; the run it leaves stays in the loss and gradient plots, faded, and Compare with
+original… opens both side by side in a comparison window. Training again (Play, Step,
+Micro-step, Run until) goes on from the present.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
 from ..engine.errors import NetworkError, NetworkFileError
@@ -33,12 +35,16 @@ REFERENCE_PEN = pg.mkPen((95, 99, 104, 110), width=2)
 
 
 class TimeTravel(QObject):
+    sides_ready = Signal(object, int)  # a branch's sides (or the error), the run they are of
+
     def __init__(self, window: QMainWindow):
         super().__init__(window)
         self.window = window
         self.bar = TimelineBar()
         self.bar.moved.connect(self._moved)
         self.bar.branch_requested.connect(self.branch_here)
+        self.bar.compare_requested.connect(self.compare_with_original)
+        self.sides_ready.connect(self._open_sides)  # queued: sent from the worker thread
         self.bar.message.connect(self._show_message)  # queued: sent from the worker thread
         self._run: int | None = None
         self._markers: dict[str, pg.InfiniteLine] = {}
@@ -66,6 +72,7 @@ class TimeTravel(QObject):
         self._run = None
         self.bar.follow()
         self.bar.set_steps(0)
+        self.bar.set_branch(False)
         for marker in self._markers.values():
             marker.setVisible(False)
         self._draw_reference(None)
@@ -81,7 +88,9 @@ class TimeTravel(QObject):
             marker.setVisible(frame.at is not None)
             if frame.at is not None:
                 marker.setValue(frame.at)
-        self._draw_reference(frame.plot.reference if frame.plot is not None else None)
+        reference = frame.plot.reference if frame.plot is not None else None
+        self.bar.set_branch(reference is not None)
+        self._draw_reference(reference)
 
     def _draw_reference(self, ref: ReferenceData | None) -> None:
         """The run a branch left, faded and labelled: its loss curve, and its gradient flow at
@@ -166,6 +175,27 @@ class TimeTravel(QObject):
             "plots, faded",
             8000,
         )
+
+    # --- Compare with original… ---------------------------------------------------------------
+    def compare_with_original(self) -> None:
+        """The branch and the run it left, side by side in a comparison window (taken from the
+        worker's record: the window's run and document stay as they are)."""
+        run = self.window.training.run
+        future = self.window.training.worker.branch_sides()
+        future.add_done_callback(lambda done: self._sides_taken(done, run))
+
+    def _sides_taken(self, done: Future, run: int) -> None:
+        # On the worker thread: only the sides cross over, through a queued signal.
+        error = done.exception()
+        self.sides_ready.emit(error if error is not None else done.result(), run)
+
+    def _open_sides(self, sides: object, run: int) -> None:
+        if run != self.window.training.run:
+            return  # the window has left that run meanwhile
+        if isinstance(sides, BaseException):
+            self._show_message(f"Cannot compare with the original: {sides}")
+            return
+        self.window.side_by_side.open_comparison(sides)
 
     # --- File ▸ Save run… / Open run… -----------------------------------------------------------
     def save_run_dialog(self) -> None:

@@ -2,8 +2,9 @@
 
 At its right end it follows the run as it trains. Moved back (dragged, clicked, or a step at a
 time with , and . — < and > for 50 steps; Step and Micro-step keep N, → and M), it asks for
-that step to be shown as it was; Branch from here continues the run from the step shown. The
-bar only says where the student is: the window fetches and draws the step.
+that step to be shown as it was; Branch from here continues the run from the step shown, and
+while the run is a branch, Compare with original… opens it beside the run it left. The bar only
+says where the student is: the window fetches and draws the step.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ BIG_STEP = 50  # steps moved by < and > (Shift+, and Shift+. on most keyboards)
 class TimelineBar(QWidget):
     moved = Signal(object)  # the step to show (an int), or None: the present, as it trains
     branch_requested = Signal(int)  # the step count to continue from: the shown step's + 1
+    compare_requested = Signal()  # the branch and the run it left, side by side
     message = Signal(str)  # for the status bar (from any thread: a queued connection)
 
     def __init__(self, parent: QWidget | None = None):
@@ -45,6 +47,13 @@ class TimelineBar(QWidget):
             "reference"
         )
         self.branch_button.clicked.connect(self._branch)
+        self.compare_button = QPushButton("Compare with original…")
+        self.compare_button.setToolTip(
+            "Open the run before the branch and the branch side by side, both trained on in "
+            "lockstep from the step where they parted (this run stays as it is)"
+        )
+        self.compare_button.clicked.connect(self.compare_requested)
+        self.compare_button.setVisible(False)  # only while the run is a branch
         row = QHBoxLayout(self)
         row.setContentsMargins(6, 2, 6, 2)
         row.addWidget(QLabel("Timeline"))
@@ -52,6 +61,7 @@ class TimelineBar(QWidget):
         row.addWidget(self.label)
         row.addWidget(self.now_button)
         row.addWidget(self.branch_button)
+        row.addWidget(self.compare_button)
         self.actions = {
             "back": self._action("Back one step", ",", lambda: self.step_by(-1)),
             "forward": self._action("Forward one step", ".", lambda: self.step_by(1)),
@@ -95,6 +105,10 @@ class TimelineBar(QWidget):
         if pending != self._pending:
             self._pending = pending
             self._refresh()
+
+    def set_branch(self, is_branch: bool) -> None:
+        """Whether the run is a branch: then it can be compared with the run it left."""
+        self.compare_button.setVisible(is_branch)
 
     def follow(self) -> None:
         """Back to the present without asking for it (the window is there already)."""

@@ -19,6 +19,7 @@ from ..engine.telemetry import SCALARS
 from ..engine.train import Trainer
 from ..experiments.plot_data import PlotData
 from ..experiments.recording import Recording
+from ..experiments.sides import Side
 from .frames import Frame
 
 
@@ -97,6 +98,17 @@ class PastSteps:
         if self._recording is None or self._recording.steps == 0:
             raise VgsimError("There is no run to save yet: train a step first.")
         return self._recording.save(folder)
+
+    def branch_sides(self) -> Future:
+        """The run and the run it branched from, as two sides of a comparison (see
+        Recording.sides), taken on the worker thread between blocks; the Future holds the list
+        of sides or the error."""
+        return self.call(lambda _trainer: self._branch_sides())
+
+    def _branch_sides(self) -> list[Side]:
+        if self._recording is None:
+            raise VgsimError("There is no run yet.")
+        return self._recording.sides()
 
     def _open_run(self, folder: str, network: Network, run: int) -> None:
         """Run number `run` is the saved run in `folder` (its network: `network`), ready to

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from ...engine.spec import Network
 from ...experiments.comparison_data import ComparisonData
 from ...experiments.comparisons import Comparison
+from ...experiments.sides import Side
 from ..plots.export import ExportError, export_all
 from ..threads import FramePacer
 from ..training import BUSY_SHARE, FRAME_MS, MainThreadCollector
@@ -159,16 +160,20 @@ def _retire(worker: ComparisonWorker, collector: MainThreadCollector | None) -> 
 
 
 def open_comparison(
-    networks: Sequence[Network],
+    networks: Sequence[Network | Side],
     labels: Sequence[str] | None = None,
     parent: QWidget | None = None,
     seed: int | None = None,
 ) -> ComparisonWindow:
-    """Open a window comparing `networks` in lockstep with one seed (default: the first
-    network's) so all of them start alike and see the same batches. Raises `ComparisonError`
-    (different data, fewer than two) or `NetworkError` (an invalid network, named by label)."""
+    """Open a window comparing `networks` (or sides starting at a past step: their saved states
+    hold their batch order) in lockstep with one seed (default: the first network's) so all of
+    them start alike and see the same batches. Raises `ComparisonError` (different data, fewer
+    than two), `NetworkError` (an invalid network, named by label) or `StateError` (a side's
+    state that does not fit its network)."""
     if seed is None:
-        seed = int(networks[0].training.get("seed", 0)) if networks else 0
+        first = networks[0] if networks else None
+        first = first.network if isinstance(first, Side) else first
+        seed = int(first.training.get("seed", 0)) if first is not None else 0
     window = ComparisonWindow(Comparison(list(networks), labels=labels, seed=seed), parent)
     window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     window.show()

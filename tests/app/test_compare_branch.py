@@ -1,0 +1,55 @@
+"""Compare with original…: a branch and the run it left, side by side in the comparison window,
+both trained on in lockstep from where they parted, while the window's run and document stay."""
+
+from __future__ import annotations
+
+from test_time_travel_window import shown_at, trained
+from windows import trainer, wait_frame
+
+from vgsim.app.compare.window import ComparisonWindow
+
+
+def compare_window(window, qtbot) -> ComparisonWindow:
+    qtbot.waitUntil(lambda: len(window.side_by_side.windows) == 1, timeout=20000)
+    compared = window.side_by_side.windows[0]
+    qtbot.waitUntil(lambda: compared.frame is not None, timeout=20000)
+    return compared
+
+
+def test_a_branch_opens_beside_the_run_it_left(window, qtbot):
+    bar = window.timeline.bar
+    trained(window, qtbot, 60)
+    assert not bar.compare_button.isVisibleTo(bar)  # no branch yet: nothing to compare with
+    before = window.training.run
+    shown_at(window, qtbot, 24)
+    window.editor.set_section("training", dict(window.editor.model.network.training, lr=0.02))
+    wait_frame(qtbot, window, lambda f: f.run > before and f.plot.reference is not None)
+    assert bar.compare_button.isVisibleTo(bar)
+    document = window.editor.model.snapshot().to_dict()
+    run = window.training.run
+    bar.compare_button.click()
+    compared = compare_window(window, qtbot)
+    data = compared.frame.data
+    assert data.labels == ["original from step 25", "branch from step 25 (lr 0.02)"]
+    assert [side.steps_done for side in data.runs] == [25, 25]
+    assert all(side.steps[0] == 0 for side in data.runs)  # the steps before, shared
+    assert "original from step 25 vs branch" in compared.windowTitle()
+    compared.actions["step"].trigger()
+    qtbot.waitUntil(lambda: compared.frame.data.step == 26, timeout=20000)
+    runs = compared.worker.comparison.runs
+    assert [r.history.latest.scalars["lr"] for r in runs] == [0.1, 0.02]
+    # The window's document and run are as they were.
+    assert window.editor.model.snapshot().to_dict() == document
+    assert window.training.run == run and trainer(window).step_count == 25
+    compared.close()
+    qtbot.waitUntil(lambda: not window.side_by_side.windows, timeout=5000)
+
+
+def test_a_run_that_is_no_longer_a_branch_offers_no_comparison(window, qtbot):
+    bar = window.timeline.bar
+    trained(window, qtbot, 30)
+    shown_at(window, qtbot, 9)
+    bar.branch_button.click()
+    qtbot.waitUntil(lambda: bar.compare_button.isVisibleTo(bar), timeout=20000)
+    window.actions["new"].trigger()
+    assert not bar.compare_button.isVisibleTo(bar)
