@@ -130,11 +130,11 @@ def run(rel: str, seed: int, figures: bool = True) -> Run:
 
 
 # --- the files ---------------------------------------------------------------------------------
-def test_lessons_are_numbered_1_to_13_in_the_lectures_order() -> None:
-    assert [lesson.order for lesson in ALL] == list(range(1, 14))
+def test_lessons_are_numbered_1_to_14_in_the_lectures_order() -> None:
+    assert [lesson.order for lesson in ALL] == list(range(1, 15))
     titles = [lesson.title for lesson in ALL]
     assert titles[0] == "Vanishing gradients" and titles[1] == "Exploding gradients"
-    assert [lesson.path.name[:3] for lesson in ALL] == [f"{n:02d}-" for n in range(1, 14)]
+    assert [lesson.path.name[:3] for lesson in ALL] == [f"{n:02d}-" for n in range(1, 15)]
 
 
 @pytest.mark.parametrize("lesson", ALL, ids=lambda lesson: lesson.path.stem)
@@ -590,3 +590,39 @@ def test_lesson_13_plain_56_gradient_grows_a_thousandfold_towards_the_input(seed
         ratios.append(float(run(rel, seed, figures=False).grad_ratio("stem_conv", last)[0]))
     assert ratios[0] > 1000, ratios
     assert ratios[1] < 150 and ratios[2] < 150, ratios
+
+
+# --- 14 dropout ----------------------------------------------------------------------------------
+def test_lesson_14_adds_dropout_at_rate_half_after_every_relu_and_nothing_else() -> None:
+    plain, dropped = read_network(BY_ORDER[14].path), read_network(BY_ORDER[14].fixes[0])
+    assert not [n for n in plain.nodes if n.type == "dropout"]
+    after = {a: b for a, b in dropped.edges}
+    relus = [n.id for n in dropped.nodes if n.type == "activation"]
+    rates = {n.id: n.params["rate"] for n in dropped.nodes if n.type == "dropout"}
+    assert [after[r] for r in relus] == list(rates) and set(rates.values()) == {0.5}
+    kept = [n for n in dropped.nodes if n.type != "dropout"]
+    assert [(n.id, n.type, n.params) for n in kept] == [
+        (n.id, n.type, n.params) for n in plain.nodes
+    ]
+
+
+@pytest.mark.parametrize("seed", seeds(14))
+def test_lesson_14_plain_network_memorises_and_its_test_loss_climbs(seed: int) -> None:
+    plain = run(lesson_file(14), seed)
+    test = plain.scalar("test_loss")
+    assert plain.final["train_loss"] < 0.01 and plain.final["train_accuracy"] == 1.0
+    assert plain.final["test_loss"] > 3 * np.nanmin(test)  # it was lowest early on
+
+
+@pytest.mark.parametrize("seed", seeds(14))
+def test_lesson_14_dropout_halves_the_final_test_loss_and_lifts_test_accuracy(seed: int) -> None:
+    plain, dropped = run(lesson_file(14), seed), run(fix(14, "14-dropout.json"), seed)
+    dense = plain.nodes("dense") + ["head"]
+    # The same starting weights: dropout has none and draws nothing at initialisation.
+    assert np.array_equal(plain.initial_weight_norms(dense), dropped.initial_weight_norms(dense))
+    assert dropped.final["train_loss"] > 0.2  # it no longer memorises
+    assert dropped.final["test_loss"] < 0.65 * plain.final["test_loss"]
+    assert dropped.final["test_accuracy"] > plain.final["test_accuracy"]
+    # The test loss is lowest later: overfitting sets in later.
+    lowest = [int(np.nanargmin(r.scalar("test_loss"))) for r in (plain, dropped)]
+    assert lowest[1] > 2 * lowest[0], lowest
