@@ -311,6 +311,7 @@ BROKEN = [
     ),
     Case("lesson03", shipped("lessons/03-xavier-initialisation.json"), expect=("saturated",)),
     Case("lesson05", shipped("lessons/05-dying-relu.json"), expect=("dying_relu",)),
+    Case("lesson14", shipped("lessons/14-dropout.json"), expect=("overfitting",)),
 ]
 CASES = {c.name: c for c in HEALTHY + BROKEN}
 

@@ -27,6 +27,7 @@ from vgsim.engine.diagnose import (
 from vgsim.engine.remedies import apply_remedy
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+MEMORISES = RESOURCES / "lessons" / "14-dropout.json"
 ALLOWED_REMEDIES = {
     "xavier_init",
     "he_init",
@@ -39,6 +40,7 @@ ALLOWED_REMEDIES = {
     "lower_lr",
     "leaky_relu",
     "raise_lr",
+    "dropout",
 }
 
 
@@ -199,12 +201,24 @@ def test_remedy_keys_are_from_the_allowed_list():
         (saturated_tanh(), 20),
         (sigmoid_lr(100.0), 30),
         (mlp(3, 16, 3, training={"optimizer": "sgd", "lr": 1e-6}), LEARN_STEPS),
+        (read_network(MEMORISES), 600),
     ):
         t = train(net, steps)
         for f in diagnose(t):
             seen.add(f.kind)
             assert {r.key for r in f.remedies} <= ALLOWED_REMEDIES
     assert seen == set(KINDS)
+
+
+def test_a_network_that_learns_its_training_rows_by_heart_is_overfitting():
+    """Lesson 14's network: 100 noisy training rows, three layers of 128 units."""
+    t = train(read_network(MEMORISES), 600)
+    f = by_kind(diagnose(t), "overfitting")
+    assert t.last_eval["train_loss"] < 0.1 * math.log(3) < math.log(3) < t.last_eval["test_loss"]
+    assert [r.key for r in f.remedies] == ["dropout", "l2", "fewer_layers"]
+    assert "has risen since" in f.evidence  # its lowest test loss came early
+    kinds = [g.kind for g in diagnose(train(apply_remedy(read_network(MEMORISES), "dropout"), 600))]
+    assert "overfitting" not in kinds  # dropout cures it
 
 
 def test_a_network_stuck_at_chance_is_not_learning_never_healthy():

@@ -9,6 +9,7 @@ from .topology import adjacency, topological_order
 
 DEFAULT_CLIP = 1.0
 DEFAULT_L2 = 1e-4
+DEFAULT_DROPOUT = 0.5
 
 
 def _hidden_dense(net: Network) -> list[NodeSpec]:
@@ -77,6 +78,30 @@ def insert_batchnorm(net: Network) -> Network:
         )
         i = out.edges.index((dense.id, act.id))
         out.edges[i : i + 1] = [(dense.id, bn_id), (bn_id, act.id)]
+    return out
+
+
+def add_dropout(net: Network) -> Network:
+    """A dropout layer (rate 0.5) after the activation of each hidden dense layer, feeding
+    whatever that activation fed."""
+    out = net.copy()
+    taken = {n.id for n in out.nodes}
+    for dense in _hidden_dense(out):
+        act = _activation_after(out, dense.id)
+        if act is None:
+            continue
+        k = 1
+        while f"drop_{act.id}{'' if k == 1 else k}" in taken:
+            k += 1
+        drop_id = f"drop_{act.id}{'' if k == 1 else k}"
+        taken.add(drop_id)
+        x, y = act.pos or (0.0, 0.0)
+        out.nodes.insert(
+            out.nodes.index(act) + 1,
+            NodeSpec(drop_id, "dropout", {"rate": DEFAULT_DROPOUT}, pos=(x + 60.0, y + 90.0)),
+        )
+        out.edges = [(drop_id if a == act.id else a, b) for a, b in out.edges]
+        out.edges.append((act.id, drop_id))
     return out
 
 
@@ -166,6 +191,7 @@ def apply_remedy(net: Network, key: str) -> Network:
         "raise_lr": raise_lr,
         "skip": add_skips,
         "fewer_layers": fewer_layers,
+        "dropout": add_dropout,
     }
     if key not in actions:
         raise KeyError(f"unknown remedy {key!r}")

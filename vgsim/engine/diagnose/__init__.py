@@ -54,6 +54,7 @@ from .rules import (
     loss_rise,
     lr_too_high,
     not_learning,
+    overfitting,
     saturated,
     vanishing,
 )
@@ -125,9 +126,9 @@ __all__ = [
 def diagnose_telemetry(facts: NetworkFacts, telemetry: Telemetry) -> list[Finding]:
     """Findings for the run so far; [] for a healthy run (or one not yet started).
 
-    Order: diverged, lr_too_high, not_learning, exploding, vanishing, saturated, dying_relu
-    (those that apply). A learning rate found too high, or a divergence, explains a loss that
-    stays high, so "not learning" is left out then."""
+    Order: diverged, lr_too_high, not_learning, exploding, vanishing, saturated, dying_relu,
+    overfitting (those that apply). A learning rate found too high, or a divergence, explains
+    a loss that stays high, so "not learning" is left out then."""
     shape = shape_of(facts)
     out: list[Finding | None] = [diverged(telemetry, shape)]
     win = window(telemetry)
@@ -141,6 +142,7 @@ def diagnose_telemetry(facts: NetworkFacts, telemetry: Telemetry) -> list[Findin
                 vanishing(telemetry, win, shape),
                 saturated(telemetry, win, shape),
                 dying_relu(telemetry, win, shape),
+                overfitting(telemetry, win, shape),
             ]
     return [f for f in out if f is not None]
 

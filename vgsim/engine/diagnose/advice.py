@@ -22,6 +22,7 @@ REMEDY_KEYS = (
     "lower_lr",
     "leaky_relu",
     "raise_lr",
+    "dropout",
 )
 KINDS = (
     "diverged",
@@ -31,6 +32,7 @@ KINDS = (
     "vanishing",
     "saturated",
     "dying_relu",
+    "overfitting",
 )
 SEVERITIES = ("warning", "error")
 _HE_INITS = ("he_normal", "he_uniform")
@@ -175,6 +177,12 @@ REMEDY_TEXT = {
         "Leaky ReLU and the other ReLU variants keep a small gradient for negative "
         "inputs, so a unit cannot die and keep on throwing 0 as its output.",
     ),
+    "dropout": (
+        "Add dropout",
+        "Dropout switches each unit off with probability p at every training step and scales "
+        "the others by 1/(1-p), so no unit can count on another and the network cannot learn "
+        "single rows by heart; in evaluation nothing is dropped.",
+    ),
 }
 
 EXPLAIN = {
@@ -204,6 +212,10 @@ EXPLAIN = {
     "lr_too_high": "With a learning rate that is too large, each update overshoots the "
     "minimum it steps toward: the loss jumps up instead of going down and keeps bouncing, "
     "and the large updates can push sigmoid and tanh units into saturation.",
+    "overfitting": "A network with many more weights than training rows can learn those rows by "
+    "heart, noise and all: its training loss goes to zero while its predictions for rows it "
+    "has not seen get worse. The gradients flow well; the fault is capacity and too little "
+    "data, and the remedies restrain the weights or the units.",
 }
 
 
@@ -229,6 +241,8 @@ def remedies_for(facts: NetworkFacts, keys: list[str]) -> tuple[Remedy, ...]:
         if key == "batchnorm" and "batchnorm" in facts.types:
             continue
         if key == "skip" and any(len(p) > 1 for p in facts.preds):
+            continue
+        if key == "dropout" and "dropout" in facts.types:
             continue
         if key in (r.key for r in out):
             continue

@@ -21,6 +21,7 @@ from .readings import (
     Shape,
     Window,
     batch_loss_level,
+    before_divergence,
     finite_median,
     growth,
     loss_change,
@@ -42,6 +43,7 @@ from .thresholds import (
     JUMP_BLOCK,
     JUMP_RATIO,
     LEARN_STEPS,
+    MEMORISED,
     NEAR_CHANCE,
     RISE_RATIO,
     SATURATED_FRACTION,
@@ -388,4 +390,40 @@ def dying_relu(tel: Telemetry, win: Window, shape: Shape) -> Finding | None:
         remedies_for(shape.facts, ["leaky_relu", "lower_lr", "he_init"]),
         step=win.last_step,
         figures={"dead": max(d for _, d in hits)},
+    )
+
+
+def overfitting(tel: Telemetry, win: Window, shape: Shape) -> Finding | None:
+    """The training set learnt by heart: its loss far below chance, the test set's above it
+    (both from the latest evaluation)."""
+    chance = shape.facts.chance_loss
+    train, test = win.scalar("train_loss")[-1], win.scalar("test_loss")[-1]
+    if not (chance > 0 and math.isfinite(train) and math.isfinite(test)):
+        return None
+    if not (train < MEMORISED * chance and test > chance):
+        return None
+    parts = [
+        f"The training-set loss is {train:.2g} and the test-set loss {test:.3g}, above the "
+        f"chance level ({chance:.3g}): the network has learnt its training rows by heart and "
+        "predicts rows it has not trained on worse than guessing would."
+    ]
+    kept = before_divergence(tel)
+    tests = kept.scalar("test_loss")
+    if np.isfinite(tests).any():
+        k = int(np.nanargmin(tests))
+        if tests[k] < test / 1.5:
+            parts.append(
+                f"The test-set loss was {tests[k]:.3g} at step {int(kept.steps[k])} and has "
+                "risen since, while the training loss fell."
+            )
+    return Finding(
+        "overfitting",
+        "Overfitting",
+        "warning",
+        " ".join(parts),
+        EXPLAIN["overfitting"],
+        (),
+        remedies_for(shape.facts, ["dropout", "l2", "fewer_layers"]),
+        step=win.last_step,
+        figures={"test_over_chance": test / chance, "train_over_chance": train / chance},
     )

@@ -82,5 +82,10 @@ SWING_RATIO = 10.0
 # The most steps any rule looks back over: the rest of a run's history changes nothing. The
 # per-node figures are read over fewer: the last WINDOW steps before a divergence, whose step
 # is the newest.
+# Overfitting: the training-set loss (last evaluation) is below MEMORISED times the chance
+# level, yet the test-set loss is above the chance level: the rows it trained on are learnt by
+# heart and new ones are predicted worse than by guessing the class frequencies.
+MEMORISED = 0.1
+
 KEEP_STEPS = max(WINDOW, LOSS_WINDOW, JUMP_SPAN)
 STATS_STEPS = WINDOW + 1
