@@ -25,7 +25,8 @@ from ..engine.errors import VgsimError
 from ..engine.schema import training_defaults
 from ..engine.spec import Network
 from ..engine.theory import predicted_gradient_flow
-from ..engine.train import Trainer, evaluation_plan
+from ..engine.train import Trainer
+from ..engine.trainer_evaluation import evaluation_plan
 from ..engine.warm import init_compiler
 from ..experiments.plot_sources import anchored_theory, boundary_of, plot_of, theory_from
 from .frames import Frame

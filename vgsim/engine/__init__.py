@@ -4,7 +4,8 @@ from .data import Dataset, load_dataset
 from .errors import DataError, NetworkError, NetworkFileError, Problem, VgsimError
 from .spec import Network, NodeSpec, read_network, save_network
 from .telemetry import Divergence, History, StepRecord
-from .train import MicroStep, Trainer
+from .train import Trainer
+from .trainer_micro import MicroStep
 from .validate import load_network, validate
 
 __all__ = [

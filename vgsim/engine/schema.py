@@ -97,7 +97,7 @@ TRAINING_DEFAULTS: dict[str, object] = {
     "eps": 1e-8,
     "alpha": 0.99,
     # Telemetry: histogram bins; how often and on how many rows of each set the training and
-    # test figures are evaluated ("auto": see train.evaluation_plan); ring length.
+    # test figures are evaluated ("auto": see trainer_evaluation.evaluation_plan); ring length.
     "bins": 32,
     "eval_every": "auto",
     "eval_rows": "auto",

@@ -8,10 +8,8 @@ step reports where it appeared and the trainer stops in a "diverged" state until
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -19,22 +17,20 @@ from .compile import Plan, compile_network
 from .data import Dataset, load_dataset
 from .errors import NetworkError, Problem
 from .init import initialise, initialise_bias
-from .kernels import images, optim
+from .kernels import optim
 from .kernels import plan as k
-from .kernels.stats import N_STATS, S_PGRAD, scratch_size
+from .kernels.stats import N_STATS, scratch_size
 from .schema import node_defaults, training_defaults
 from .spec import Network
-from .state import MOMENTS, TrainerState, check_fits, copy_into, layout_of
 from .telemetry import SCALARS, Divergence, History, StepRecord
+from .trainer_evaluation import Evaluating, evaluation_plan
+from .trainer_inspection import Inspecting
+from .trainer_micro import MicroStep, MicroStepping
 from .validate import validate
 
+__all__ = ["MicroStep", "StepBlock", "Trainer"]  # the documented names (docs/api.md)
+
 EVAL_CHUNK = 256
-# Evaluation, by default ("auto"): the first EVAL_ROWS rows of the (shuffled) training set and
-# of the test set, after steps 0, n, 2n, ... where n keeps its forward passes near 6% of the
-# training's work: a training step costs about two evaluated rows per batch row, so n is
-# EVAL_COST steps per evaluated row per batch row, in tens.
-EVAL_ROWS = 512
-EVAL_COST = 8
 # Where each scalar of a record comes from (columns of SCALARS).
 _COL = {name: c for c, name in enumerate(SCALARS)}
 _FROM_GLOB_NAMES = (
@@ -50,22 +46,6 @@ _FROM_GLOB = [g for _, g in _FROM_GLOB_NAMES]
 _EVAL_NAMES = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 _EVAL_COLS = [_COL[name] for name in _EVAL_NAMES]
 MAX_BLOCK = 256  # steps per kernel call: amortises Python's cost, bounds the figures buffer
-
-
-def evaluation_plan(cfg: dict, n_train: int, n_test: int) -> tuple[int, int, int]:
-    """(training rows, test rows, every): what each evaluation covers and how often it runs,
-    from the `eval_rows` and `eval_every` settings ("auto", "all" or a number)."""
-    rows = cfg.get("eval_rows", "auto")
-    if rows == "all":
-        train_rows, test_rows = n_train, n_test
-    else:
-        cap = EVAL_ROWS if rows == "auto" else int(rows)
-        train_rows, test_rows = min(n_train, cap), min(n_test, cap)
-    every = cfg.get("eval_every", "auto")
-    if every == "auto":
-        steps = EVAL_COST * (train_rows + test_rows) / int(cfg["batch_size"])
-        every = max(10, 10 * math.ceil(steps / 10))
-    return train_rows, test_rows, int(every)
 
 
 @dataclass(frozen=True)
@@ -93,16 +73,6 @@ class StepBlock:
         return out + [self.last]
 
 
-@dataclass(frozen=True)
-class MicroStep:
-    """Where a micro-step left the trainer: `phase` is "forward", "loss", "backward" or
-    "update"; `node` the node just computed (None for loss and update)."""
-
-    phase: str
-    node: str | None
-    record: StepRecord | None = None  # set when the micro-step finished a whole step
-
-
 def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
     """(fan-in, fan-out) of a weight: a dense layer's (inputs, outputs), a convolution's
     (kernel² × channels, kernel² × filters) for its (k, k, c, f) kernel, as PyTorch counts."""
@@ -112,7 +82,7 @@ def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
     return shape[0], shape[1]
 
 
-class Trainer:
+class Trainer(Evaluating, Inspecting, MicroStepping):
     def __init__(self, net: Network, data: Dataset | None = None):
         problems = validate(net)
         if problems:
@@ -515,108 +485,6 @@ class Trainer:
         self.step_count += done
         return StepBlock(steps, scalars, node_stats, record)
 
-    def evaluate(self, full: bool = False) -> dict[str, float]:
-        """Data loss and accuracy in evaluation mode over the evaluated rows (`eval_rows`: the
-        first rows of the training and the test set), which become `last_eval`, the figures
-        every later step carries. `full`: over the whole sets instead, changing nothing."""
-        glob = np.full((1, k.N_GLOB), np.nan)
-        if full:
-            self._evaluate_rows(
-                self.X_train,
-                self.lab_train,
-                self.tgt_train,
-                glob,
-                self._no_out,
-                self._no_evaluation_full,
-            )
-            return self._evaluated(glob[0], (len(self.X_train), len(self.X_test)))
-        self._evaluate_rows(*self._eval_train, glob, self._no_out)
-        self.last_eval = self._evaluated(glob[0], self.eval_rows)
-        return dict(self.last_eval)
-
-    @property
-    def evaluation(self) -> dict:
-        """What each evaluation covers, for a run's summary: after which steps, and which rows
-        of which set (the first `train_rows` of the `train_total` training rows, ...)."""
-        return {
-            "every": self.eval_every,
-            "rows": "first",
-            "train_rows": self.eval_rows[0],
-            "train_total": len(self.X_train),
-            "test_rows": self.eval_rows[1],
-            "test_total": len(self.X_test),
-        }
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """The network's outputs (logits, or values for regression) for rows of X, in
-        evaluation mode; changes nothing. Used for decision boundaries."""
-        X = np.ascontiguousarray(X, dtype=self.dtype)
-        out = np.empty((X.shape[0], self.plan.width_out[self.plan.out_idx]))
-        if X.shape[0] == 0:
-            return out
-        labels = np.zeros(X.shape[0], np.int64)
-        targets = np.zeros((X.shape[0], self.tgt_train.shape[1]))
-        self._evaluate_rows(X, labels, targets, np.full((1, k.N_GLOB), np.nan), out)
-        return out
-
-    def _evaluation(self, test: tuple, first: int | None = None) -> tuple:
-        """train_steps' `evaluation`: the test rows and the evaluation buffers; with `first`
-        (the block's first step number), the whole training set and `test` are evaluated after
-        every step due, else never between steps."""
-        return tuple(
-            k.Evaluation(
-                test=test,
-                rows_eval=self._rows_eval,
-                chunk=self.rows_eval,
-                every=0 if first is None else self.eval_every,
-                first=0 if first is None else first,
-            )
-        )
-
-    def _evaluate_rows(
-        self,
-        X: np.ndarray,
-        labels: np.ndarray,
-        targets: np.ndarray,
-        glob: np.ndarray,
-        out: np.ndarray,
-        evaluation: tuple | None = None,
-    ) -> None:
-        """The step kernel without batches: evaluate X (and the evaluated test rows, or those
-        of `evaluation`, unless predicting into `out`), into glob[0]."""
-        k.train_steps(
-            tuple(k.Samples(X=X, labels=labels, targets=targets)),
-            np.zeros((0, self.batch_size), np.int64),
-            self._graph,
-            self._rows,
-            self._state,
-            self._optimiser,
-            0,
-            tuple(
-                k.Figures(
-                    stats_block=np.zeros((1, *self.stats.shape)),
-                    hist=np.zeros_like(self.hist),
-                    glob_block=glob,
-                )
-            ),
-            self._no_evaluation if evaluation is None else evaluation,
-            out,
-        )
-
-    def _evaluated(self, glob_row: np.ndarray, rows: tuple[int, int]) -> dict[str, float]:
-        """last_eval's figures from a kernel's G_TRAIN_* and G_TEST_* columns, over `rows`
-        (training, test) rows."""
-
-        def accuracy(correct: float, n: int) -> float:
-            return float(correct) / n if self.classify and n else np.nan
-
-        return {
-            "train_loss": float(glob_row[k.G_TRAIN_LOSS]),
-            "train_accuracy": accuracy(glob_row[k.G_TRAIN_CORRECT], rows[0]),
-            "test_loss": float(glob_row[k.G_TEST_LOSS]),
-            "test_accuracy": accuracy(glob_row[k.G_TEST_CORRECT], rows[1]),
-        }
-
     def run(self, steps: int) -> Iterator[StepRecord]:
         """Yield the records of up to `steps` steps; stops early if training diverges.
         Histograms are kept for the last step of each block only (None elsewhere)."""
@@ -633,137 +501,6 @@ class Trainer:
             if block.last.divergence is not None:
                 return
 
-    def step_with_state(self) -> tuple[StepRecord, dict[str, np.ndarray]]:
-        """One step, also returning its state just before the update (gradients before
-        clipping): the batch, every node's output and gradient, every parameter and its
-        gradient. The arithmetic is the same as step()'s."""
-        if self._micro or self.divergence is not None:
-            return self.step(), {}
-        need_dx = self.ops[:, k.K_NEEDDX].copy()
-        self.ops[1:, k.K_NEEDDX] = 1  # also the gradient reaching the input
-        try:
-            state: dict[str, np.ndarray] = {}
-            while True:
-                if self._micro and self._micro[0][0] == "update":
-                    state = self.state_arrays()
-                done = self.micro_step()
-                if done.record is not None:
-                    return done.record, state or self.state_arrays()
-        finally:
-            self.ops[:, k.K_NEEDDX] = need_dx
-
-    def forward_backward(self, idx: np.ndarray) -> dict[str, np.ndarray]:
-        """Loss and every gradient on the training rows `idx`, changing nothing: no update, no
-        step counted, running statistics kept. For checking gradients and for teaching."""
-        if self._micro:
-            raise RuntimeError("finish the current micro-stepped step first")
-        idx = np.ascontiguousarray(idx, dtype=np.int64)
-        if idx.size != self.batch_size:
-            raise ValueError(f"expected {self.batch_size} rows, got {idx.size}")
-        saved = (
-            self.bn_run.copy(),
-            self.stats.copy(),
-            self.hist.copy(),
-            self.glob.copy(),
-            self._batch,
-            self.ops[:, k.K_NEEDDX].copy(),
-        )
-        self._batch = idx
-        self.ops[1:, k.K_NEEDDX] = 1
-        try:
-            k.gather_batch(
-                self.X_train,
-                self.lab_train,
-                self.tgt_train,
-                idx,
-                self.acts,
-                self.ops[0, k.K_OUT],
-                self.lab_buf,
-                self.tgt_buf,
-            )
-            phases = [p for p in self.micro_plan() if p[0] != "update"]
-            ok = all(self._run_phase(phase, i) for phase, i in phases)
-            state = self.state_arrays()
-            state["finite"] = np.array(ok)
-            return state
-        finally:
-            (
-                self.bn_run[:],
-                self.stats[:],
-                self.hist[:],
-                self.glob[:],
-                self._batch,
-                self.ops[:, k.K_NEEDDX],
-            ) = saved
-
-    def capture_state(self, reuse: TrainerState | None = None) -> TrainerState:
-        """Everything the next step depends on, copied (see engine/state.py): restoring it, in
-        this trainer or a fresh one of the same network, continues bit for bit. `reuse`: a
-        state no longer needed, whose arrays are written over (no new memory to fault in)."""
-        if self._micro:
-            raise RuntimeError("finish the current micro-stepped step first")
-        old = reuse.arrays() if reuse is not None else {}
-        uses_m, uses_v = MOMENTS[self.cfg["optimizer"]]
-        d = self.divergence
-        return TrainerState(
-            step_count=self.step_count,
-            epoch=self.epoch,
-            t=self._t,
-            cursor=self._cursor,
-            drawn=self._drawn,
-            rng=self._batch_rng.bit_generator.state,
-            params=copy_into(self.params, old.get("params")),
-            opt_m=copy_into(self.opt_m, old.get("opt_m")) if uses_m else None,
-            opt_v=copy_into(self.opt_v, old.get("opt_v")) if uses_v else None,
-            bn_run=self.bn_run.copy(),
-            hyper=self.hyper.copy(),
-            clip_mode=int(self.clip_mode),
-            live={"lr": self.cfg["lr"], "l2": self.cfg["l2"], "clip": dict(self.cfg["clip"])},
-            perm=self._perm.copy(),
-            batch=np.array(self._batch, np.int64),
-            last_eval=dict(self.last_eval),
-            divergence=None
-            if d is None
-            else {"step": d.step, "node": d.node, "quantity": d.quantity},
-            optimizer=str(self.cfg["optimizer"]),
-            dtype=str(self.dtype),
-            layout=self._state_layout,
-        )
-
-    @cached_property
-    def _state_layout(self) -> list:
-        return layout_of(self.plan)
-
-    def restore_state(self, state: TrainerState, settings: bool = True) -> None:
-        """Continue from `state` (a StateError if it belongs to another network). `settings`:
-        also its live settings (lr, L2, clipping), else this trainer's stay (a branch). Under
-        another optimizer its moments start from zero, as a new optimizer would. The history
-        starts empty."""
-        check_fits(
-            state, layout_of(self.plan), str(self.dtype), self.bn_run.size, len(self.X_train)
-        )
-        self._micro = []
-        self.stats[:] = np.nan
-        self.hist.fill(0.0)
-        self.history.clear()
-        self.params[:] = state.params
-        self.bn_run[:] = state.bn_run
-        same_optimizer = state.optimizer == self.cfg["optimizer"]
-        for mine, saved in ((self.opt_m, state.opt_m), (self.opt_v, state.opt_v)):
-            mine[:] = saved if saved is not None and same_optimizer else 0
-        self._t = state.t if same_optimizer else 0
-        self.step_count, self.epoch = state.step_count, state.epoch
-        self._cursor, self._drawn = state.cursor, state.drawn
-        self._batch_rng.bit_generator.state = state.rng
-        self._perm = state.perm.copy()
-        self._batch = state.batch.copy()
-        self.last_eval = dict(state.last_eval)
-        self.divergence = None if state.divergence is None else Divergence(**state.divergence)
-        if settings:
-            live = state.live
-            self.set_live(lr=live["lr"], l2=live["l2"], clip=dict(live["clip"]))
-            self.hyper[:] = state.hyper  # the optimizer's constants and the telemetry switch too
-
     def _gather_batch(self) -> None:
         """Copy the current mini-batch's rows into the kernel's input and target buffers."""
         k.gather_batch(
@@ -775,186 +512,4 @@ class Trainer:
             self.ops[0, k.K_OUT],
             self.lab_buf,
             self.tgt_buf,
-        )
-
-    def preview(self) -> tuple[np.ndarray, np.ndarray]:
-        """The per-node figures and histograms the next step will record, before it is taken:
-        forward, loss and backward on its mini-batch with the weights as they are, changing
-        nothing (not even the batch order). Before step 0, step 0's figures: what a fresh run
-        shows before any step. The update's figures (ratios, weight norms) stay NaN."""
-        if self._micro:
-            raise RuntimeError("finish the current micro-stepped step first")
-        order = (self._batch_rng.bit_generator.state, self._perm, self._cursor, self._drawn)
-        epoch = self.epoch
-        rows, _ = self._batches(1)
-        self._batch_rng.bit_generator.state, self._perm, self._cursor, self._drawn = order
-        self.epoch = epoch
-        saved = (
-            self.bn_run.copy(),
-            self.stats.copy(),
-            self.hist.copy(),
-            self.glob.copy(),
-            self._batch,
-        )
-        self._batch = rows[0]
-        try:
-            self.stats.fill(np.nan)
-            self.glob.fill(np.nan)
-            self.hist.fill(0)
-            self._gather_batch()
-            finite = True
-            for phase, i in self.micro_plan():
-                if phase == "update" or not self._run_phase(phase, i):
-                    finite = phase == "update"
-                    break
-            stats = self.stats.copy()
-            for i in range(len(self.node_ids)) if finite else ():
-                # The update's first figure, its input: each node's weight gradient norm.
-                p0, p1 = self.ops[i, k.K_PSTART], self.ops[i, k.K_PEND]
-                if p1 > p0:
-                    grad = self.pgrads[p0:p1].astype(np.float64)
-                    stats[i, S_PGRAD] = np.sqrt(grad @ grad)
-            return stats, self.hist.copy()
-        finally:
-            self.bn_run[:], self.stats[:], self.hist[:], self.glob[:], self._batch = saved
-
-    def snapshot_state(self) -> dict[str, np.ndarray]:
-        """The state as it is now, under the dump keys: forward and backward with the current
-        weights on the last batch (before any step: the first rows), changing nothing."""
-        if self._micro:
-            raise RuntimeError("finish the current micro-stepped step first")
-        idx = (
-            self._batch
-            if self._batch.size == self.batch_size
-            else np.arange(self.batch_size, dtype=np.int64)
-        )
-        return self.forward_backward(idx)
-
-    def state_arrays(self) -> dict[str, np.ndarray]:
-        """The current batch, activations, gradients and parameters under the dump keys."""
-        n = self._batch.size or self.batch_size
-        x = self.X_train[self._batch]
-        out: dict[str, np.ndarray] = {"x": x.reshape(len(x), *self.plan.shape_out[0])}
-        out["y"] = (self.lab_buf[:n] if self.classify else self.tgt_buf[:n]).copy()
-        out["loss"] = np.array(self.glob[k.G_LOSS])
-        for i, node in enumerate(self.node_ids):
-            w, shape = self.ops[i, k.K_WOUT], (n, *self.plan.shape_out[i])
-            a, g = self.ops[i, k.K_OUT], self.ops[i, k.K_DOUT]
-            out[f"act/{node}"] = self.acts[a : a + n * w].reshape(shape).copy()
-            out[f"dact/{node}"] = self.grads[g : g + n * w].reshape(shape).copy()
-            if self.plan.types[i] == "dropout":  # 1 where kept, 0 where dropped
-                m = self.ops[i, images.K_KEEP]
-                out[f"mask/{node}"] = (
-                    (self.aux[m : m + n * w] != 0).reshape(shape).astype(self.dtype)
-                )
-        for slot in self.plan.params:
-            sl = slice(slot.offset, slot.offset + slot.size)
-            out[f"param/{slot.node_id}/{slot.name}"] = self.params[sl].reshape(slot.shape).copy()
-            out[f"grad/{slot.node_id}/{slot.name}"] = self.pgrads[sl].reshape(slot.shape).copy()
-        return out
-
-    # --- micro-steps ------------------------------------------------------------------------
-    def micro_plan(self) -> list[tuple[str, int]]:
-        """The phases of one step: each node forward, the loss, each node backward, update."""
-        n = len(self.node_ids)
-        return (
-            [("forward", i) for i in range(n)]
-            + [("loss", -1)]
-            + [("backward", i) for i in range(n - 1, 0, -1)]
-            + [("update", -1)]
-        )
-
-    @property
-    def next_micro(self) -> tuple[str, str | None]:
-        """The phase and node the next micro-step will compute."""
-        phase, i = (self._micro or self.micro_plan())[0]
-        return phase, self.node_ids[i] if i >= 0 else None
-
-    def micro_step(self) -> MicroStep:
-        if self.divergence is not None:
-            return MicroStep("diverged", None, self.history.latest)
-        if not self._micro:
-            self._micro = self.micro_plan()
-            self._t += 1
-            self.glob.fill(np.nan)
-            self.stats.fill(np.nan)
-            self.hist.fill(0)  # a block's histogram appears as the block is computed
-            rows, self._micro_epoch = self._batches(1)
-            self._batch = rows[0]
-            self._gather_batch()
-        phase, i = self._micro.pop(0)
-        ok = self._run_phase(phase, i)
-        node = self.node_ids[i] if i >= 0 else None
-        if not ok or phase == "update":
-            self._micro = []
-            block = self._complete(self.stats[None], self.glob[None], self._micro_epoch)
-            return MicroStep(phase, node, block.last)
-        return MicroStep(phase, node)
-
-    def _run_phase(self, phase: str, i: int) -> bool:
-        n = self._batch.size
-        if phase == "forward":
-            detail = 2 if self.telemetry else 0
-            return k.forward_node(
-                i,
-                self.ops,
-                self.plan.fpar,
-                self.plan.preds,
-                self.acts,
-                self.aux,
-                self.params,
-                self.bn_run,
-                self.stats,
-                self.hist,
-                n,
-                True,
-                max(self._t, 1),  # dropout's masks: this step's (before any step, the first's)
-                self.glob,
-                detail,
-                self._scratch,
-            )
-        if phase == "loss":
-            return k.begin_backward(
-                self.ops,
-                self.plan.out_idx,
-                self.acts,
-                self.grads,
-                self.params,
-                self.lab_buf,
-                self.tgt_buf,
-                self.classify,
-                n,
-                self.hyper,
-                self.glob,
-            )
-        if phase == "backward":
-            return k.backward_node(
-                i,
-                self.ops,
-                self.plan.fpar,
-                self.plan.preds,
-                self.acts,
-                self.grads,
-                self.aux,
-                self.params,
-                self.pgrads,
-                self.stats,
-                n,
-                self.hyper,
-                self.glob,
-                self.steps,
-            )
-        return k.update(
-            self.ops,
-            self.params,
-            self.pgrads,
-            self.opt_m,
-            self.opt_v,
-            self.opt,
-            self.clip_mode,
-            self.hyper,
-            self._t,
-            self.stats,
-            self.glob,
-            self.steps,
         )
