@@ -71,3 +71,18 @@ def test_a_deleted_inspector_is_neither_kept_nor_called_by_the_model(qtbot, edit
     assert gone() is None
     editor.set_params("dense1", {"units": 6})  # the model emits into no dead widget
     editor.model.replace(mlp(1, 2, 3))
+
+
+def test_undo_and_redo_say_what_they_did_so_no_message_outlives_its_edit(editor):
+    said = editor.messages
+    editor.apply_remedy("l2", "Add L2 regularisation")
+    assert said[-1].startswith("Applied: Add L2 regularisation")
+    editor.undo.undo()
+    assert said[-1].startswith("Undone: Add L2 regularisation")
+    editor.undo.redo()
+    assert said[-1] == "Redone: Add L2 regularisation."
+    editor.undo.undo()
+    count = len(said)
+    params = dict(editor.model.network.node("dense1").params, units=5)
+    editor.set_params("dense1", params)  # a new edit in place of the undone one: no "Redone"
+    assert len(said) == count

@@ -32,9 +32,28 @@ class Editor(QObject):
         self.undo = QUndoStack(self)
         self.path: Path | None = None
         self.undo.cleanChanged.connect(self._clean_changed)
+        self._commands: list[object] = []  # the stack as the last index change left it
+        self._index = 0
+        self.undo.indexChanged.connect(self._index_moved)
 
     def _clean_changed(self, _clean: bool) -> None:
         self.file_changed.emit()
+
+    def _index_moved(self, index: int) -> None:
+        """Say what an undo or a redo did, so that no message about the undone edit (a remedy
+        applied) stays on screen. A new command changes the stack: nothing to say then."""
+        commands = [self.undo.command(j) for j in range(self.undo.count())]
+        same = len(commands) == len(self._commands) and all(
+            a is b for a, b in zip(commands, self._commands, strict=True)
+        )
+        moved_from, self._commands, self._index = self._index, commands, index
+        if not same or index == moved_from:
+            return
+        if index < moved_from:
+            what = self.undo.text(index) or "the last edit"
+            self.message.emit(f"Undone: {what} (Redo with Ctrl+Shift+Z).")
+        else:
+            self.message.emit(f"Redone: {self.undo.text(index - 1) or 'the edit'}.")
 
     @property
     def modified(self) -> bool:
