@@ -38,6 +38,7 @@ for path in (ROOT, ROOT / "benchmarks"):
         sys.path.insert(0, str(path))
 
 import numpy as np  # noqa: E402
+from bench_args import Timing, add_timing_arguments, parse_timing, set_torch_threads  # noqa: E402
 from bench_step import (  # noqa: E402
     Batcher,
     Series,
@@ -56,6 +57,7 @@ from bench_step import (  # noqa: E402
 TARGETS: dict[tuple[int, int], float] = {(8, 16): 0.6, (4, 8): 0.3}
 DATA = {"name": "digits", "shape": "image"}
 LR = 0.01
+TIMING = Timing(repeats=(30, 4), block=(0.15, 0.05), budget=(60.0, 5.0), warmup=(0.5, 0.2))
 SEED = 0
 
 
@@ -230,38 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--quick", action="store_true", help="short smoke-test run")
     ap.add_argument("--configs", nargs="+", type=parse_config, metavar="DxF")
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--repeats", type=int, help="round-robin rounds (default 30, quick 4)")
-    ap.add_argument("--block", type=float, help="seconds per row per round (default 0.15)")
-    ap.add_argument("--budget", type=float, help="seconds of timed rounds per configuration")
-    ap.add_argument("--warmup", type=float, help="warm-up seconds per row")
-    ap.add_argument("--threads", type=int, help="pin BLAS/OpenMP/torch threads to N")
-    ap.add_argument("--no-torch", action="store_true")
-    ap.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
-    args = ap.parse_args(argv)
-    if args.threads is not None and os.environ.get("VGSIM_BENCH_THREADS") != str(args.threads):
-        env = dict(os.environ, VGSIM_BENCH_THREADS=str(args.threads))
-        for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[key] = str(args.threads)
-        sys.stdout.flush()
-        os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]], env)
-    args.repeats = args.repeats or (4 if args.quick else 30)
-    args.block = args.block or (0.05 if args.quick else 0.15)
-    args.warmup = args.warmup or (0.2 if args.quick else 0.5)
-    args.budget = args.budget or (5.0 if args.quick else 60.0)
+    add_timing_arguments(ap, TIMING)
+    args = parse_timing(ap, argv, TIMING, __file__)
     configs = args.configs or list(TARGETS)
-
-    torch_threads = None
-    if not args.no_torch:
-        try:
-            import torch
-
-            torch_threads = args.threads or torch.get_num_threads()
-            torch.set_num_threads(torch_threads)
-        except ImportError:
-            print("PyTorch is not installed: the torch column is skipped.")
+    torch_threads = set_torch_threads(
+        args, "PyTorch is not installed: the torch column is skipped."
+    )
     env = environment(torch_threads)
     env["parallel_cpu_capacity"] = cpu_capacity()
     env["vgsim_source"] = source_fingerprint()

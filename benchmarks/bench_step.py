@@ -52,6 +52,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from bench_args import Timing, add_timing_arguments, parse_timing, set_torch_threads  # noqa: E402
 
 # (depth, width, batch) -> target for median(vgsim) / median(torch).
 TARGETS: dict[tuple[int, int, int], float] = {
@@ -65,6 +66,7 @@ TARGETS: dict[tuple[int, int, int], float] = {
 SHARE_TARGET, SHARE_TARGET_NARROW = 0.20, 0.30
 DATA = {"name": "spiral", "classes": 3, "samples": 1200}  # 960 training rows, 2 features
 LR = 0.01
+TIMING = Timing(repeats=(40, 5), block=(0.12, 0.03), budget=(40.0, 4.0), warmup=(0.5, 0.1))
 SEED = 0
 EVAL_EVERY = 10**9
 
@@ -700,7 +702,6 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--quick", action="store_true", help="short smoke-test run")
     ap.add_argument(
         "--configs",
         nargs="+",
@@ -708,36 +709,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DxWxB",
         help="configurations, e.g. 5x16x16 20x256x256 (default: the five targets)",
     )
-    ap.add_argument("--repeats", type=int, help="round-robin rounds (default 40, quick 5)")
-    ap.add_argument(
-        "--block",
-        type=float,
-        help="seconds per implementation per round (default 0.12, quick 0.03)",
-    )
-    ap.add_argument(
-        "--budget",
-        type=float,
-        help="seconds of timed rounds per configuration; "
-        "stops early after a round past it (default 40, quick 4)",
-    )
-    ap.add_argument(
-        "--warmup", type=float, help="warm-up seconds per implementation (default 0.5, quick 0.1)"
-    )
+    add_timing_arguments(ap, TIMING)
     ap.add_argument("--activation", choices=("relu", "tanh"), default="relu")
     ap.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
-    ap.add_argument(
-        "--threads",
-        type=int,
-        help="set OPENBLAS/OMP/MKL_NUM_THREADS (the script "
-        "restarts itself so BLAS reads them) and torch's threads to N; default: "
-        "every library's own default",
-    )
     ap.add_argument(
         "--torch-threads",
         type=int,
         help="torch intra-op threads (default: --threads, else torch's default)",
     )
-    ap.add_argument("--no-torch", action="store_true", help="skip PyTorch")
     ap.add_argument("--no-kernel", action="store_true", help="skip the raw-kernel diagnostic")
     ap.add_argument(
         "--no-block",
@@ -750,29 +729,11 @@ def main(argv: list[str] | None = None) -> int:
         default=256,
         help="most steps per Trainer.run_block call in the vgsim-block row",
     )
-    ap.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
-    args = ap.parse_args(argv)
-    if args.threads is not None and os.environ.get("VGSIM_BENCH_THREADS") != str(args.threads):
-        env = dict(os.environ, VGSIM_BENCH_THREADS=str(args.threads))
-        for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[key] = str(args.threads)
-        sys.stdout.flush()
-        os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]], env)
-    args.repeats = args.repeats or (5 if args.quick else 40)
-    args.block = args.block or (0.03 if args.quick else 0.12)
-    args.warmup = args.warmup or (0.1 if args.quick else 0.5)
-    args.budget = args.budget or (4.0 if args.quick else 40.0)
+    args = parse_timing(ap, argv, TIMING, __file__)
     configs = args.configs or list(TARGETS)
-
-    torch_threads = None
-    if not args.no_torch:
-        try:
-            import torch
-
-            torch_threads = args.torch_threads or args.threads or torch.get_num_threads()
-            torch.set_num_threads(torch_threads)
-        except ImportError:
-            print("PyTorch is not installed: the torch column and vgsim/torch are skipped.")
+    torch_threads = set_torch_threads(
+        args, "PyTorch is not installed: the torch column and vgsim/torch are skipped."
+    )
     env = environment(torch_threads)
     env["parallel_cpu_capacity"] = cpu_capacity()
     env["vgsim_source"] = source_fingerprint()
