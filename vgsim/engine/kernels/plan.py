@@ -3,6 +3,10 @@
 A whole training step is one call (`train_steps`) so a small network pays Python's call cost
 once; the window's micro-steps call the same node functions one at a time, so both paths do
 exactly the same arithmetic. All offsets are absolute element offsets into the flat buffers.
+
+The kernels of the other modules are compiled into these functions, but Numba's on-disk cache
+checks only this file's date and size: after changing one of them, delete
+vgsim/engine/kernels/__pycache__ (or change this file) or the cached steps keep the old code.
 """
 
 from typing import NamedTuple
