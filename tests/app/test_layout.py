@@ -13,8 +13,10 @@ from windows import wait_frame
 
 from vgsim.app.canvas.items import FULL_DETAIL, LABEL_ROOM, NodeItem, short_name
 from vgsim.app.canvas.view import MIN_FIT_ZOOM
+from vgsim.app.files import RESOURCES
 from vgsim.app.plots.pages import ALL, EVERYTHING, LESSON, MIN_VIEW_HEIGHT, choose_cells
 from vgsim.engine.builders import mlp, residual_mlp
+from vgsim.engine.spec import read_network
 
 SIZES = [(1280, 720), (1366, 768), (1600, 1000), (2560, 1440)]
 
@@ -224,12 +226,14 @@ def test_blocks_stay_legible_zoomed_out_and_a_deep_network_scrolls(window, qtbot
 
 
 def test_short_names_tell_the_blocks_apart():
-    for net in (mlp(100, 16, 3), residual_mlp(12, 16, 3, layers_per_block=3)):
+    dropout = read_network(RESOURCES / "lessons" / "fixes" / "14-dropout.json")  # drop1, dense1
+    for net in (mlp(100, 16, 3), residual_mlp(12, 16, 3, layers_per_block=3), dropout):
         names = [node.id for node in net.nodes]
         short = [short_name(name) for name in names]
         assert len(set(short)) == len(short), sorted(short)  # "b2_dense1" and "b3_dense1" too
         assert all(len(s) <= 6 for s in short if s.endswith(tuple("0123456789")))
     assert short_name("dense10") == "d10" and short_name("b2_dense1") == "b2d1"
+    assert short_name("drop1") == "dr1" and short_name("dropout12") == "dr12"
 
 
 def test_zoomed_out_labels_tell_the_blocks_apart(window, qtbot):

@@ -90,10 +90,10 @@ def add_dropout(net: Network) -> Network:
         act = _activation_after(out, dense.id)
         if act is None:
             continue
-        k = 1
-        while f"drop_{act.id}{'' if k == 1 else k}" in taken:
-            k += 1
-        drop_id = f"drop_{act.id}{'' if k == 1 else k}"
+        number = 1  # drop1, drop2, ...: short on the canvas
+        while f"drop{number}" in taken:
+            number += 1
+        drop_id = f"drop{number}"
         taken.add(drop_id)
         x, y = act.pos or (0.0, 0.0)
         out.nodes.insert(

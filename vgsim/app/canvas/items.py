@@ -85,11 +85,16 @@ def short_name(name: str) -> str:
     return name if len(name) <= 3 else _short_part(name) if name[-1].isdigit() else name[:3] + "…"
 
 
+# Stems whose first letter another block's stem shares: "drop1" beside "dense1".
+_TWO_LETTERS = ("drop",)
+
+
 def _short_part(part: str) -> str:
     digits = len(part) - len(part.rstrip("0123456789"))
     if len(part) <= 2 or digits == len(part):
         return part
-    return part[0] + part[len(part) - digits :] if digits else part[0]
+    head = part[:2] if part.startswith(_TWO_LETTERS) else part[0]
+    return head + part[len(part) - digits :] if digits else head
 
 
 def glyph(node: NodeSpec) -> str:
