@@ -62,7 +62,10 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self.side_by_side = SideBySide(self, lambda: self.editor.model.snapshot(), self.settings)
         self.maps = TrainabilityMaps(
-            self, lambda: self.editor.model.snapshot(), self.open_network_from_map
+            self,
+            lambda: self.editor.model.snapshot(),
+            self.open_network_from_map,
+            self.side_by_side.open_comparison,
         )
         self.exports = ExportController(
             self,

@@ -4,7 +4,7 @@ fill in, cell by cell, as the runs finish in worker processes.
 The window asks for the axes, seeds and steps, starts the sweep on a `SweepThread` (the
 window's process only waits: every run trains in another process), and redraws the map from
 the thread's newest progress on a timer. Hovering a cell shows its figures; clicking it opens
-that cell's network in the main window.
+that cell's network in the main window, and two cells open side by side (cells.py).
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyqtgraph as pg
-from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
-from PySide6.QtCore import QPointF, QTimer
-from PySide6.QtGui import QCloseEvent, QCursor
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -31,7 +30,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -42,6 +40,7 @@ from ...experiments.sweeps import Progress, Sweep
 from ...experiments.sweeps.grid import MapData, map_data
 from ...experiments.sweeps.progress import duration, summary
 from ...experiments.sweeps.spec import FORMAT, MAP_FIGURES
+from .cells import Compare, MapCells, _text
 from .map_plot import FIGURE_TITLES, MapPlot
 from .runner import SweepThread
 
@@ -112,16 +111,17 @@ class AxisRow(QWidget):
         }
 
 
-class TrainabilityMapWindow(QMainWindow):
+class TrainabilityMapWindow(MapCells, QMainWindow):
     def __init__(
         self,
         current: Callable[[], Network],
         open_network: Callable[[Network], object] | None = None,
         parent: QWidget | None = None,
+        compare: Compare | None = None,
     ):
         super().__init__(parent)
         self.setWindowTitle("Trainability map")
-        self.current, self.open_network = current, open_network
+        self.current, self.open_network, self.compare = current, open_network, compare
         self.thread: SweepThread | None = None
         # Deleted with the main window (no closeEvent then): its runs must stop too.
         holder: list[SweepThread] = []
@@ -332,72 +332,6 @@ class TrainabilityMapWindow(QMainWindow):
         self.map.data = None
         self.map.show(self.data)
 
-    # --- the cells --------------------------------------------------------------------------
-    def cell_under(self, scene_pos: QPointF) -> tuple[int, int] | None:
-        view = self.map.plot.getViewBox()
-        if not view.sceneBoundingRect().contains(scene_pos):
-            return None
-        point = view.mapSceneToView(scene_pos)
-        return self.map.cell_at(point.x(), point.y())
-
-    def describe(self, cell: tuple[int, int]) -> str:
-        data = self.data
-        if data is None:
-            return ""
-        col, row = cell
-        x, y = _text(data.x_values[col]), _text(data.y_values[row])
-        lines = [f"{data.x_name} = {x}, {data.y_name} = {y}"]
-        found = data.cells.get(cell, [])
-        lines.append(f"{len(found)} of {data.planned[row, col]} runs finished")
-        for record in sorted(found, key=lambda r: r.get("seed", 0)):
-            acc = record.get("test_accuracy")
-            ratio = record.get("grad_ratio_start")
-            lines.append(
-                f"seed {record.get('seed')}: {record.get('status')}, test accuracy "
-                f"{'-' if acc is None else f'{acc:.3f}'}, gradient ratio at step 0 "
-                f"{'-' if ratio is None else f'{ratio:.2g}'}"
-                + (f", {record['findings']}" if record.get("findings") else "")
-            )
-        if found and self.open_network is not None:
-            lines.append("Click to open this network in the main window.")
-        return "\n".join(lines)
-
-    def _hover(self, scene_pos: QPointF) -> None:
-        cell = self.cell_under(scene_pos)
-        if cell is None:
-            QToolTip.hideText()
-            return
-        QToolTip.showText(QCursor.pos(), self.describe(cell), self.plot_widget)
-
-    def _click(self, event: MouseClickEvent) -> None:
-        cell = self.cell_under(event.scenePos())
-        if cell is not None:
-            self.open_cell(cell)
-
-    def network_of(self, cell: tuple[int, int]) -> Network | None:
-        """The network a cell trains (its first seed's), as the main window would open it."""
-        if self.sweep is None:
-            return None
-        for task in self._tasks:
-            if task.index[:2] == cell or (len(task.index) == 1 and (task.index[0], 0) == cell):
-                net = Network.from_dict(task.network, self.sweep.network.base_dir)
-                net.name = f"{net.name} ({self.describe_values(task.values)})"
-                return net
-        return None
-
-    def describe_values(self, values: tuple) -> str:
-        assert self.sweep is not None
-        return ", ".join(
-            f"{a.name} {_text(v)}" for a, v in zip(self.sweep.axes, values, strict=True)
-        )
-
-    def open_cell(self, cell: tuple[int, int]) -> bool:
-        net = self.network_of(cell)
-        if net is None or self.open_network is None:
-            return False
-        self.open_network(net)
-        return True
-
     # --- closing ----------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         self.timer.stop()
@@ -411,11 +345,3 @@ class TrainabilityMapWindow(QMainWindow):
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
