@@ -9,6 +9,7 @@ import shiboken6
 from PySide6.QtCore import QPointF, Qt
 from test_sweep_window import tanh_chain
 
+from vgsim.app.compare.plots import key_names
 from vgsim.app.sweep.window import TrainabilityMapWindow
 
 SHIFT = Qt.KeyboardModifier.ShiftModifier
@@ -48,7 +49,9 @@ def test_shift_click_then_click_opens_two_cells_side_by_side(window, qtbot):
     click(qtbot, map_window, (1, 0))
     qtbot.waitUntil(lambda: len(window.side_by_side.windows) == 1, timeout=20_000)
     compared = window.side_by_side.windows[0]
-    assert compared.worker.comparison.labels == ["sigma_w2 1 · depth 2", "sigma_w2 3 · depth 2"]
+    assert compared.worker.comparison.labels == ["sigma_w2=1 · depth=2", "sigma_w2=3 · depth=2"]
+    qtbot.waitUntil(lambda: compared.frame is not None, timeout=20_000)
+    assert key_names(compared.frame.data.runs) == ["sigma_w2=1", "sigma_w2=3"]  # the plots' keys
     gains = [
         next(n for n in run.network.nodes if n.type == "dense").params["init"]["gain"] ** 2
         for run in compared.worker.comparison.runs
@@ -87,6 +90,6 @@ def test_a_click_opens_a_cell_a_marked_cell_can_be_let_go_and_the_menu_compares(
     menu.actions()[1].trigger()
     assert map_window._chosen == (1, 0)
     click(qtbot, map_window, (0, 0))
-    assert compared == [["sigma_w2 3 · depth 2", "sigma_w2 1 · depth 2"]] and len(opened) == 1
+    assert compared == [["sigma_w2=3 · depth=2", "sigma_w2=1 · depth=2"]] and len(opened) == 1
     if shiboken6.isValid(map_window):
         map_window.close()

@@ -152,9 +152,9 @@ class MapCells:
                 return task
         return None
 
-    def describe_values(self, values: tuple, joint: str = ", ") -> str:
+    def describe_values(self, values: tuple) -> str:
         assert self.sweep is not None
-        return joint.join(
+        return ", ".join(
             f"{a.name} {_text(v)}" for a, v in zip(self.sweep.axes, values, strict=True)
         )
 
@@ -171,9 +171,16 @@ class MapCells:
         nets = [self.network_of(cell) for cell in (first, second)]
         if self.compare is None or nets[0] is None or nets[1] is None:
             return False
-        # "·" between the axes: the plots' keys leave out the words both labels share.
+        # "sigma_w2=1 · depth=6": the plots' keys leave out the words both labels share, and
+        # keep each axis's name with its value ("sigma_w2=1" beside "sigma_w2=4").
         tasks = [self._task_of(cell) for cell in (first, second)]
-        labels = [self.describe_values(t.values, " · ") for t in tasks if t is not None]
+        labels = [
+            " · ".join(
+                f"{a.name}={_text(v)}" for a, v in zip(self.sweep.axes, t.values, strict=True)
+            )
+            for t in tasks
+            if t is not None and self.sweep is not None
+        ]
         self.compare([n for n in nets if n is not None], labels)
         return True
 
