@@ -9,9 +9,10 @@ from test_recording import CLIP, network, same_bits, train, train_as_the_window
 
 from vgsim.engine.builders import mlp
 from vgsim.engine.errors import VgsimError
+from vgsim.engine.spec import NodeSpec
 from vgsim.engine.telemetry import SCALARS
 from vgsim.experiments.comparisons import Comparison
-from vgsim.experiments.sides import what_changed
+from vgsim.experiments.sides import Side, what_changed
 
 LOSS = SCALARS.index("data_loss")
 
@@ -64,3 +65,26 @@ def test_what_a_branch_changed_is_said_in_a_few_words():
     assert what_changed(net, net.copy()) == ""
     other = mlp(3, 10, 3, batchnorm=False, training=net.training, name="rec")
     assert what_changed(net, other).startswith("network edited")
+
+
+def test_a_side_with_a_block_its_past_did_not_have_shows_none_of_its_figures_before():
+    net = network()
+    live, rec = train_as_the_window(net)
+    state = rec.timeline.trainer_at(70).capture_state()
+    dropped = rec.timeline.network_at(70)
+    dropped.nodes.insert(4, NodeSpec("drop1", "dropout", {"rate": 0.1}))  # no parameters
+    dropped.edges.remove(("act1", "dense2"))
+    dropped.edges += [("act1", "drop1"), ("drop1", "dense2")]
+    past = rec.timeline.figures.copy(70)
+    comparison = Comparison([Side(dropped, "with dropout", state, past), net])
+    _, _, stats = comparison.runs[0].history.long()
+    ids = comparison.runs[0].trainer.node_ids
+    old = np.asarray(past.stats)
+    assert stats.shape[1] == len(ids) == len(past.node_ids) + 1
+    for j, node in enumerate(ids):
+        if node == "drop1":
+            assert np.isnan(stats[:, j]).all()
+        else:
+            i = past.node_ids.index(node)
+            assert same_bits(stats[:, j], old[: len(stats), i].astype(stats.dtype))
+    assert comparison.runs[0].step_count == 70 and comparison.runs[1].step_count == 0
