@@ -20,11 +20,13 @@ def test_a_branch_opens_beside_the_run_it_left(window, qtbot):
     bar = window.timeline.bar
     trained(window, qtbot, 60)
     assert not bar.compare_button.isVisibleTo(bar)  # no branch yet: nothing to compare with
+    assert not bar.compare_action.isEnabled()
+    assert bar.compare_action in window.menus.train.actions()
     before = window.training.run
     shown_at(window, qtbot, 24)
     window.editor.set_section("training", dict(window.editor.model.network.training, lr=0.02))
     wait_frame(qtbot, window, lambda f: f.run > before and f.plot.reference is not None)
-    assert bar.compare_button.isVisibleTo(bar)
+    assert bar.compare_button.isVisibleTo(bar) and bar.compare_action.isEnabled()
     document = window.editor.model.snapshot().to_dict()
     run = window.training.run
     bar.compare_button.click()
@@ -51,5 +53,10 @@ def test_a_run_that_is_no_longer_a_branch_offers_no_comparison(window, qtbot):
     shown_at(window, qtbot, 9)
     bar.branch_button.click()
     qtbot.waitUntil(lambda: bar.compare_button.isVisibleTo(bar), timeout=20000)
+    bar.compare_action.trigger()  # from the Train menu: the same comparison
+    qtbot.waitUntil(lambda: len(window.side_by_side.windows) == 1, timeout=20000)
+    assert window.side_by_side.windows[0].worker.comparison.labels[0] == "original from step 10"
     window.actions["new"].trigger()
-    assert not bar.compare_button.isVisibleTo(bar)
+    assert not bar.compare_button.isVisibleTo(bar) and not bar.compare_action.isEnabled()
+    assert len(window.side_by_side.windows) == 1  # a comparison is apart from the document
+    window.side_by_side.windows[0].close()

@@ -52,10 +52,11 @@ class TimeTravel(QObject):
         self.show_errors = True  # tests read the status bar instead of a message box
 
     def add_actions(self, menu: QMenu) -> None:
-        """The bar's keys, listed in the Train menu."""
+        """The bar's keys, listed in the Train menu, and Compare with original…"""
         menu.addSeparator()
         for action in self.bar.actions.values():
             menu.addAction(action)
+        menu.addAction(self.bar.compare_action)
 
     # --- frames -------------------------------------------------------------------------------
     def accepts(self, frame: Frame) -> bool:

@@ -54,6 +54,10 @@ class TimelineBar(QWidget):
         )
         self.compare_button.clicked.connect(self.compare_requested)
         self.compare_button.setVisible(False)  # only while the run is a branch
+        self.compare_action = QAction("Compare with original…", self)  # the same, in the menu
+        self.compare_action.setToolTip(self.compare_button.toolTip())
+        self.compare_action.triggered.connect(self.compare_requested)
+        self.compare_action.setEnabled(False)
         row = QHBoxLayout(self)
         row.setContentsMargins(6, 2, 6, 2)
         row.addWidget(QLabel("Timeline"))
@@ -109,6 +113,7 @@ class TimelineBar(QWidget):
     def set_branch(self, is_branch: bool) -> None:
         """Whether the run is a branch: then it can be compared with the run it left."""
         self.compare_button.setVisible(is_branch)
+        self.compare_action.setEnabled(is_branch)
 
     def follow(self) -> None:
         """Back to the present without asking for it (the window is there already)."""
