@@ -94,3 +94,19 @@ def test_a_saturated_layer_shows_its_mass_at_the_ends(window, qtbot):
     means_x, means_y = ridge.means.getData()
     np.testing.assert_allclose(means_x, frame.record.node_stats[ridge.layers, S_MEAN], rtol=1e-6)
     assert np.allclose(means_y % 1, 0)
+
+
+def test_gradient_history_and_weight_curves_show_the_whole_run_not_its_last_steps(window, qtbot):
+    window.run_until("steps", 900)  # beyond the 600 steps the plots get in full
+    frame = wait_frame(qtbot, window, lambda f: not f.playing and f.step_count >= 900, 60000)
+    last = frame.step_count - 1
+    heat = window.dashboard.plots["gradient-history"]
+    older, recent = heat.older.mapRectToParent(heat.older.boundingRect()), heat.image
+    assert older.left() == 0  # from the first step, coarser
+    assert heat.older.lut is not None and np.array_equal(heat.older.lut, heat.image.lut)  # colours
+    assert recent.mapRectToParent(recent.boundingRect()).right() == last + 1  # to the newest
+    assert abs(older.right() - recent.mapRectToParent(recent.boundingRect()).left()) < 1e-9
+    for key in ("weight-norms", "update-ratio"):
+        steps, _ = window.dashboard.plots[key].curves[0].getData()
+        assert steps[0] == 0 and steps[-1] == last and np.all(np.diff(steps) > 0), key
+        assert window.dashboard.plots[key].plot.viewRange()[0][0] <= 0

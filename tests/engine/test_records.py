@@ -73,6 +73,8 @@ def test_a_run_folder_reads_back_as_the_trainer_it_came_from(tmp_path):
     assert np.allclose(back.node_stats, live.node_stats, rtol=1e-6, equal_nan=True)
     assert np.array_equal(back.tail_steps, live.tail_steps)
     assert np.allclose(back.tail_figures, live.tail_figures, rtol=1e-6, equal_nan=True)
+    assert np.array_equal(back.run_steps, live.run_steps) and back.run_steps[0] == 0
+    assert np.allclose(back.run_figures, live.run_figures, rtol=1e-6, equal_nan=True)
     assert np.array_equal(back.histograms, live.histograms)
     assert back.boundary["kind"] == "classes" and back.boundary["classes"] == 2
     assert np.allclose(back.boundary["outputs"], live.boundary["outputs"])

@@ -234,6 +234,13 @@ class History:
         idx = (self._head - count + np.arange(count)) % r.capacity
         return r.steps[idx], r.scalars[idx], r.stats[idx][:, :, figures]
 
+    def long_figures(self, count: int, figures: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The decimated record's steps and the given figure columns (copies), every j-th row
+        so that at most `count` remain: figures over the whole run, cheaply."""
+        g = self._long
+        every = max(1, -(-g.size // count))
+        return g.steps[: g.size : every].copy(), g.stats[: g.size : every][:, :, figures]
+
     def long(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The decimated record of the whole run, oldest first."""
         g = self._long

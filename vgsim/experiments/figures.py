@@ -139,11 +139,18 @@ class FigureLog:
         """(steps, scalars) of the decimated whole-run record a live history holds after
         `end` steps (History.long): multiples of the smallest power of two that leaves at most
         `capacity` rows."""
-        stride = 1
-        while end and (end - 1) // stride + 1 > capacity:
-            stride *= 2
-        rows = np.arange(0, end, stride)
+        rows = _long_rows(end, capacity)
         return rows, self.scalars[rows]
+
+    def long_figures(
+        self, end: int, count: int, figures: list[int], capacity: int = LONG_CAPACITY
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, figures) of that record, every j-th row so that at most `count` remain, the
+        figures as float32: what History.long_figures gives after `end` steps."""
+        rows = _long_rows(end, capacity)
+        rows = rows[:: max(1, -(-len(rows) // count))]
+        with np.errstate(over="ignore"):
+            return rows, self.stats[rows][:, :, figures].astype(np.float32)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {
@@ -169,3 +176,12 @@ class FigureLog:
         log = cls(ids)
         log.add(np.arange(len(scalars)), scalars, stats)
         return log
+
+
+def _long_rows(end: int, capacity: int) -> np.ndarray:
+    """The steps a history's decimated record keeps after `end` steps: multiples of the
+    smallest power of two that leaves at most `capacity` of them."""
+    stride = 1
+    while end and (end - 1) // stride + 1 > capacity:
+        stride *= 2
+    return np.arange(0, end, stride)

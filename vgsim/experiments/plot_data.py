@@ -11,6 +11,7 @@ from ..engine.telemetry import SCALARS
 
 # Figure columns of `tail` (the order the worker copies them in).
 TAIL_FIGURES = [S_GRAD, S_PGRAD, S_WNORM, S_RATIO]
+RUN_ROWS = 600  # rows of a whole run's figures handed to the plots (heat map, weights)
 T_GRAD, T_PGRAD, T_WNORM, T_RATIO = range(4)
 # The blocks that are layers in a depth profile: those with weights.
 LAYER_TYPES = ("dense", "conv2d")
@@ -40,6 +41,9 @@ class PlotData:
     tail_figures: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 4)))
     long_steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
     long_scalars: np.ndarray = field(default_factory=lambda: np.zeros((0, len(SCALARS))))
+    # The whole run's TAIL_FIGURES, decimated to at most RUN_ROWS evenly spaced steps.
+    run_steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    run_figures: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 4)))
     boundary: dict | None = None  # {"xs", "ys", "classes" image, "points", "labels"} or sine
     theory: np.ndarray | None = None  # per node: predicted gradient norm at step 0 (or None)
     start_grad: np.ndarray | None = None  # per node: the gradient norm measured at step 0
@@ -58,6 +62,13 @@ class PlotData:
         """Indices of the layers with weights (dense and convolution blocks), input first: one
         point per layer in a depth profile."""
         return self.of_type(*LAYER_TYPES)
+
+    def older(self) -> tuple[np.ndarray, np.ndarray]:
+        """The run's decimated figures before the tail: with the tail after them, a plot of
+        figures over steps shows the run from its first step, the newest steps in full."""
+        first = self.tail_steps[0] if len(self.tail_steps) else np.inf
+        keep = self.run_steps < first
+        return self.run_steps[keep], self.run_figures[keep]
 
     def scalar(self, name: str, long: bool = True) -> tuple[np.ndarray, np.ndarray]:
         col = SCALARS.index(name)

@@ -15,7 +15,7 @@ from ..engine.kernels.stats import S_GRAD, STAT_NAMES
 from ..engine.telemetry import SCALARS
 from ..engine.theory import predicted_gradient_flow
 from ..engine.train import Trainer
-from .plot_data import TAIL_FIGURES, PlotData
+from .plot_data import RUN_ROWS, TAIL_FIGURES, PlotData
 from .run_reading import read_json, read_metrics, read_snapshot
 
 TAIL_STEPS = 600  # recent steps handed to the plots (heat map, weights)
@@ -140,6 +140,7 @@ def plot_of(
     data.tail_steps, data.tail_scalars, data.tail_figures = history.tail(TAIL_STEPS, TAIL_FIGURES)
     long_steps, long_scalars, _ = history.long()
     data.long_steps, data.long_scalars = long_steps.copy(), long_scalars.copy()
+    data.run_steps, data.run_figures = history.long_figures(RUN_ROWS, TAIL_FIGURES)
     return data
 
 
@@ -202,6 +203,8 @@ def from_run(run_dir: str | Path) -> PlotData:
     data.tail_figures = stats[-TAIL_STEPS:][:, :, TAIL_FIGURES]
     every = max(1, int(np.ceil(len(rows) / LONG_ROWS)))
     data.long_steps, data.long_scalars = steps[::every], scalars[::every]
+    every = max(1, int(np.ceil(len(rows) / RUN_ROWS)))
+    data.run_steps, data.run_figures = steps[::every], stats[::every][:, :, TAIL_FIGURES]
     return data
 
 

@@ -33,7 +33,7 @@ from ..engine.theory import predicted_gradient_flow
 from ..engine.train import StepBlock, Trainer
 from .checkpoints import DEFAULT_BUDGET, DEFAULT_EVERY, Checkpoint, Checkpoints
 from .figures import FigureLog
-from .plot_data import TAIL_FIGURES, PlotData
+from .plot_data import RUN_ROWS, TAIL_FIGURES, PlotData
 from .plot_sources import TAIL_STEPS, boundary_of, theory_from
 
 LIVE_KEYS = ("lr", "l2", "clip")
@@ -223,6 +223,7 @@ class Timeline:
             end, count, TAIL_FIGURES
         )
         data.long_steps, data.long_scalars = self.figures.long(end)
+        data.run_steps, data.run_figures = self.figures.long_figures(end, RUN_ROWS, TAIL_FIGURES)
         return data
 
     def diagnose_at(self, step: int) -> list[Finding]:

@@ -187,6 +187,9 @@ class GradientHeatmap:
         style_plot(plot, self.title, "step", "layer (input at bottom)")
         self.image = pg.ImageItem(axisOrder="row-major")
         plot.addItem(self.image)
+        # The run before the tail, decimated (one column every few steps), left of the tail.
+        self.older = pg.ImageItem(axisOrder="row-major")
+        plot.addItem(self.older)
         self.bar = pg.ColorBarItem(
             values=GRADIENT_LEVELS,
             colorMap=GRADIENT_MAP,
@@ -194,7 +197,7 @@ class GradientHeatmap:
             label="log10 gradient norm",
             interactive=False,
         )
-        self.bar.setImageItem(self.image, insert_in=plot)
+        self.bar.setImageItem([self.image, self.older], insert_in=plot)  # one colour map
 
     def show_every_node(self, on: bool) -> None:
         self.every_node = on
@@ -216,11 +219,21 @@ class GradientHeatmap:
         steps = data.tail_steps
         if len(steps) == 0:
             return
-        grads = data.tail_figures[:, self.layers, T_GRAD].astype(np.float64)
+        first, last = float(steps[0]), float(steps[-1]) + 1
+        self._draw(self.image, data.tail_figures, first, last)
+        older, figures = data.older()
+        if len(older):
+            self._draw(self.older, figures, float(older[0]), first)
+            first = float(older[0])
+        else:
+            self.older.clear()
+        follow_steps(self.plot, first, last, TAIL_HEADROOM)
+
+    def _draw(self, item: pg.ImageItem, figures: np.ndarray, first: float, end: float) -> None:
+        """Evenly spaced steps' gradients as columns from step `first` to `end`."""
+        grads = figures[:, self.layers, T_GRAD].astype(np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
             image = np.log10(grads).T  # rows: layers (input first), columns: steps
         image[~np.isfinite(image)] = GRADIENT_LEVELS[0]
-        self.image.setImage(image, autoLevels=False, levels=GRADIENT_LEVELS)
-        first, last = float(steps[0]), float(steps[-1]) + 1
-        self.image.setRect(first, -0.5, max(last - first, 1.0), len(self.layers))
-        follow_steps(self.plot, first, last, TAIL_HEADROOM)
+        item.setImage(image, autoLevels=False, levels=GRADIENT_LEVELS)
+        item.setRect(first, -0.5, max(end - first, 1.0), len(self.layers))

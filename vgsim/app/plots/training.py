@@ -166,10 +166,11 @@ class _PerLayer(_Curves):
             self.legend.addItem(self.curves[-1], names[1])
 
     def update(self, data: PlotData) -> None:
-        steps = data.tail_steps
-        if len(steps) == 0 or not self.layers:
+        if len(data.tail_steps) == 0 or not self.layers:
             return
-        values = data.tail_figures[:, self.layers, self.figure]
+        older, figures = data.older()  # the run before the tail, decimated
+        steps = np.concatenate([older, data.tail_steps])
+        values = np.concatenate([figures, data.tail_figures])[:, self.layers, self.figure]
         for k, curve in enumerate(self.curves):
             curve.setData(steps, positive(values[:, k]), connect="finite")
         if self._due(steps):
