@@ -10,6 +10,7 @@ import pytest
 from vgsim.engine import Network, Trainer
 from vgsim.engine.builders import mlp
 from vgsim.engine.diagnose import diagnose
+from vgsim.engine.remedies import apply_remedy
 from vgsim.engine.state import StateError
 from vgsim.engine.telemetry import History
 from vgsim.experiments.checkpoints import Checkpoint, Checkpoints
@@ -202,6 +203,9 @@ def test_a_branch_with_other_shapes_or_data_is_refused():
         tl.branch(20, network=moons)
     with pytest.raises(ValueError, match="live setting"):
         tl.branch(20, settings={"seed": 3})
+    dropout = apply_remedy(network(), "dropout")  # the same weights, blocks without a past
+    with pytest.raises(StateError, match="adds drop1, drop2, drop3"):
+        tl.branch(20, network=dropout)
 
 
 def test_history_refill_is_appending_one_by_one():

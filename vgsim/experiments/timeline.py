@@ -315,6 +315,7 @@ class Timeline:
         else:
             state = source.capture_state()
             trainer = Trainer(net, data=self._data if self._data is not None else source.data)
+            _same_blocks(self.figures.node_ids, list(trainer.node_ids))
             trainer.restore_state(state, settings=False)
         f = self.figures
         trainer.history.refill(f.scalars.head(step_count), f.stats.head(step_count), latest)
@@ -444,3 +445,27 @@ def _without_live(net: Network) -> dict:
     for node in d["nodes"]:
         node.pop("pos", None)
     return d
+
+
+def _same_blocks(recorded: list[str], branch: list[str]) -> None:
+    """A branch's figures go on from its run's, block by block: a block added or removed
+    (even one without weights, a dropout) has no past to go on from."""
+    if branch == recorded:
+        return
+    added = [n for n in branch if n not in recorded]
+    removed = [n for n in recorded if n not in branch]
+    change = (
+        "; ".join(
+            part
+            for part in (
+                f"adds {', '.join(added[:3])}" if added else "",
+                f"removes {', '.join(removed[:3])}" if removed else "",
+            )
+            if part
+        )
+        or "orders the blocks differently"
+    )
+    raise StateError(
+        f"A branch goes on with the run's blocks, and this network {change} (a branch may "
+        "change settings, activations and initialisers, not the blocks)."
+    )
