@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from .arrays import fill
-from .gemm import ROW_ROOM, gather_gemm, lanes_of, padded_width
+from .gemm import ROW_ROOM, WIDE_NRV, gather_gemm, lanes_of, padded_width
 
 _opts = {"cache": True, "nogil": True}
 DW_CHUNK = 128  # positions per pass of the weight gradient's product
@@ -180,6 +180,25 @@ def conv_forward(x, W, b, has_bias, y, xp, n, h, w, c, oh, ow, f, k, stride, pad
 
 
 @njit(**_opts)
+def bias_gradient(dy, positions, f, db, zeros, edge):
+    """db[j] = the sum over positions of dy[p, j]. Where dy's rows are one block of columns of
+    gather_gemm (f a whole number of vectors, up to the wide block's), as its product of a row
+    of ones with dy: a row by row loop adding into db waits on db at every row and took twice
+    as long. `zeros`, `edge`: gather_gemm's init and scratch for rows of f entries."""
+    lanes = lanes_of(dy)
+    if f % lanes == 0 and f <= WIDE_NRV * lanes:
+        one = np.ones(1, dy.dtype)
+        rows = np.zeros(1 + ROW_ROOM, np.int64)
+        cols = np.zeros(positions, np.int64)  # every position reads the same 1
+        gather_gemm(one, rows, 1, cols, positions, dy, f, f, zeros, db, f, edge)
+        return
+    fill(db, 0.0)
+    for p in range(positions):
+        for j in range(f):
+            db[j] += dy[p * f + j]
+
+
+@njit(**_opts)
 def conv_backward(
     x, W, dy, dW, db, has_bias, dx, need_dx, xp, scratch, n, h, w, c, oh, ow, f, k, stride, pad
 ):
@@ -210,10 +229,7 @@ def conv_backward(
             for q in range(kkc * f):
                 dW[q] += part[q]
     if has_bias:
-        fill(db, 0.0)
-        for p in range(positions):
-            for j in range(f):
-                db[j] += dy[p * f + j]
+        bias_gradient(dy, positions, f, db, zeros, edge)
     if not need_dx:
         return
     he = h + k - 1
