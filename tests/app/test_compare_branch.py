@@ -36,6 +36,7 @@ def test_a_branch_opens_beside_the_run_it_left(window, qtbot):
     assert [side.steps_done for side in data.runs] == [25, 25]
     assert all(side.steps[0] == 0 for side in data.runs)  # the steps before, shared
     assert "original from step 25 vs branch" in compared.windowTitle()
+    assert "all from step 25's state" in compared.progress_label.text()
     compared.actions["step"].trigger()
     qtbot.waitUntil(lambda: compared.frame.data.step == 26, timeout=20000)
     runs = compared.worker.comparison.runs

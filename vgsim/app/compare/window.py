@@ -44,6 +44,8 @@ class ComparisonWindow(QMainWindow):
         self.cards = [RunCard(i, run.label, run.network) for i, run in enumerate(comparison.runs)]
         self.dashboard = ComparisonDashboard()
         self._seed = comparison.seed
+        # Sides from a past step of a run (a branch and the run it left) start from its state.
+        self._from = max(side.start_step for side in comparison.sides)
         self._build()
         self.frame: CompareFrame | None = None
         self._pacer = FramePacer(BUSY_SHARE)
@@ -146,6 +148,8 @@ class ComparisonWindow(QMainWindow):
         self.actions["play"].setText("Pause" if frame.playing else "Play")
         rate = f" · {frame.steps_per_second:,.0f} steps/s" if frame.playing else ""
         same = "" if self._seed is None else f" · seed {self._seed} and the same batches for all"
+        if self._from:
+            same = f" · all from step {self._from:,}'s state, with the same batches"
         self.progress_label.setText(f"step {data.step}{rate}{same}")
         if frame.error:
             self.statusBar().showMessage(frame.error)
