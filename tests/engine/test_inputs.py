@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from vgsim.cli import main
-from vgsim.engine import data
+from vgsim.engine import data, data_csv
 from vgsim.engine.builders import mlp
 from vgsim.engine.errors import DataError, NetworkFileError
 from vgsim.engine.spec import read_network, save_network
@@ -109,8 +109,8 @@ def test_a_csv_is_parsed_once_for_validation_and_training(tmp_path, monkeypatch)
     write(tmp_path, "a,b,c,label\n" + rows + "\n", "d.csv")
     save_network(mlp(2, 4, 2, data={"name": "csv", "path": "d.csv"}), tmp_path / "net.json")
     parsed = []
-    real = data._parse_csv
-    monkeypatch.setattr(data, "_parse_csv", lambda *a: parsed.append(1) or real(*a))
+    real = data_csv._parse_csv
+    monkeypatch.setattr(data_csv, "_parse_csv", lambda *a: parsed.append(1) or real(*a))
     Trainer(load_network(tmp_path / "net.json")).step()
     assert len(parsed) == 1
     os.utime(tmp_path / "d.csv", ns=(1, 1))  # changed on disk: read again
