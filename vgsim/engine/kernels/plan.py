@@ -5,8 +5,8 @@ once; the window's micro-steps call the same node functions one at a time, so bo
 exactly the same arithmetic. All offsets are absolute element offsets into the flat buffers.
 
 The kernels of the other modules are compiled into these functions, but Numba's on-disk cache
-checks only this file's date and size: after changing one of them, delete
-vgsim/engine/kernels/__pycache__ (or change this file) or the cached steps keep the old code.
+checks only this file's date and size: the package's __init__ clears the cache when any kernel
+source changes.
 """
 
 from typing import NamedTuple
