@@ -10,7 +10,6 @@ enough to show every block."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from .canvas.key import GradientKey
 from .plots.pages import PlotPages
+from .screens import fit_to_screen
 
 DEFAULT_SIZE = (1500, 950)  # on a screen that has the room
 CANVAS_SHARE = 0.27  # of the height under the toolbars, at first: the plots take the rest
@@ -32,12 +32,7 @@ PROBLEMS_LEAST = 90  # pixels: the Problems dock under the palette keeps a few l
 
 def build_layout(window: QMainWindow) -> None:
     """Make the window's widgets' places: the central splitter, the docks, the status bar."""
-    screen = QGuiApplication.primaryScreen()
-    room = screen.availableGeometry() if screen is not None else None
-    width, height = DEFAULT_SIZE
-    if room is not None:
-        width, height = min(width, room.width()), min(height, room.height())
-    window.resize(width, height)
+    _, height = fit_to_screen(window, *DEFAULT_SIZE)
     _central(window, height)
     _docks(window)
     _status_bar(window)

@@ -25,6 +25,7 @@ from ...experiments.comparison_data import ComparisonData
 from ...experiments.comparisons import Comparison
 from ...experiments.sides import Side
 from ..plots.export import ExportError, export_all
+from ..screens import fit_to_screen
 from ..threads import FramePacer
 from ..training import BUSY_SHARE, FRAME_MS, MainThreadCollector
 from .cards import CARD_HEIGHT, RunCard
@@ -94,7 +95,7 @@ class ComparisonWindow(QMainWindow):
         splitter.setSizes([shown * (CARD_HEIGHT + 4) + 12, 700])
         splitter.setStretchFactor(1, 1)
         self.setCentralWidget(splitter)
-        self.resize(1400, 900)
+        fit_to_screen(self, 1400, 900)
 
     # --- commands -----------------------------------------------------------------------------
     def toggle_play(self) -> None:

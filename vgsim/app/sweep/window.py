@@ -40,6 +40,7 @@ from ...experiments.sweeps import Progress, Sweep
 from ...experiments.sweeps.grid import MapData, map_data
 from ...experiments.sweeps.progress import duration, summary
 from ...experiments.sweeps.spec import FORMAT, MAP_FIGURES
+from ..screens import fit_to_screen
 from .cells import Compare, MapCells, _text
 from .map_plot import FIGURE_TITLES, MapPlot
 from .runner import SweepThread
@@ -188,7 +189,7 @@ class TrainabilityMapWindow(MapCells, QMainWindow):
         central = QWidget()
         central.setLayout(box)
         self.setCentralWidget(central)
-        self.resize(820, 860)
+        fit_to_screen(self, 820, 860)
         self._show_base(self.current())
 
     def _show_base(self, net: Network) -> None:
