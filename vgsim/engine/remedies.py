@@ -3,6 +3,9 @@ undoable step). Each takes a network and returns a changed copy; the original is
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import count
+
 from .schema import RELU_FAMILY, SATURATING
 from .spec import Network, NodeSpec
 from .topology import adjacency, topological_order
@@ -36,6 +39,13 @@ def _activation_after(net: Network, dense_id: str) -> NodeSpec | None:
     return None
 
 
+def _fresh(taken: set[str], names: Iterator[str]) -> str:
+    """The first of `names` no block has, now taken."""
+    name = next(n for n in names if n not in taken)
+    taken.add(name)
+    return name
+
+
 def set_init(net: Network, name: str) -> Network:
     out = net.copy()
     for node in _hidden_dense(out):
@@ -67,11 +77,7 @@ def insert_batchnorm(net: Network) -> Network:
         act = _activation_after(out, dense.id)
         if act is None or (dense.id, act.id) not in out.edges:
             continue
-        k = 1
-        while f"bn_{dense.id}{'' if k == 1 else k}" in taken:
-            k += 1
-        bn_id = f"bn_{dense.id}{'' if k == 1 else k}"
-        taken.add(bn_id)
+        bn_id = _fresh(taken, (f"bn_{dense.id}{'' if k == 1 else k}" for k in count(1)))
         x, y = dense.pos or (0.0, 0.0)
         out.nodes.insert(
             out.nodes.index(dense) + 1, NodeSpec(bn_id, "batchnorm", {}, pos=(x + 60.0, y + 90.0))
@@ -90,11 +96,7 @@ def add_dropout(net: Network) -> Network:
         act = _activation_after(out, dense.id)
         if act is None:
             continue
-        number = 1  # drop1, drop2, ...: short on the canvas
-        while f"drop{number}" in taken:
-            number += 1
-        drop_id = f"drop{number}"
-        taken.add(drop_id)
+        drop_id = _fresh(taken, (f"drop{k}" for k in count(1)))  # short on the canvas
         x, y = act.pos or (0.0, 0.0)
         out.nodes.insert(
             out.nodes.index(act) + 1,
