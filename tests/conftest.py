@@ -44,9 +44,13 @@ def kernels_compiled_once(tmp_path_factory):
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items):
     """Under `--dist loadgroup` the tests of a module that share a module-scoped fixture (a
-    sweep, a lesson's map) go to one worker, which sets the fixture up once."""
+    sweep, a lesson's map) go to one worker, which sets the fixture up once. Under xdist the
+    tests marked slow start first: one of them sent last would keep its worker busy for a
+    minute after the other had run out of work."""
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
         defs = info.name2fixturedefs.values() if info else ()
         if any(d.scope in ("class", "module", "package") for ds in defs for d in ds):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    if _WORKER:  # every worker sorts alike: xdist checks that their collections agree
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
