@@ -24,7 +24,8 @@ def test_a_lesson_is_evaluated_about_32_times_over_its_planned_run_when_it_can_a
         assert auto / AFFORDABLE <= every <= auto, lesson.path
         if auto / AFFORDABLE <= 0.75 * planned / WINDOW_EVALUATIONS:  # affordable: lessons 1-10
             assert 0.75 * WINDOW_EVALUATIONS <= planned / every <= 1.5 * WINDOW_EVALUATIONS
-            assert every < auto  # denser than headless
+            if planned / auto < 0.75 * WINDOW_EVALUATIONS:  # headless too sparse (lesson 14's
+                assert every < auto  # 100 + 100 rows are evaluated every 50 steps already)
         assert "eval_every" not in net.training  # the document is not changed
 
 
