@@ -3,6 +3,8 @@ the next step's figures before it is taken, and the dump keys of a step's arrays
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 
 import numpy as np
@@ -97,15 +99,8 @@ class Inspecting:
         rows, _ = self._batches(1)
         self._batch_rng.bit_generator.state, self._perm, self._cursor, self._drawn = order
         self.epoch = epoch
-        saved = (
-            self.bn_run.copy(),
-            self.stats.copy(),
-            self.hist.copy(),
-            self.glob.copy(),
-            self._batch,
-        )
-        self._batch = rows[0]
-        try:
+        with self._left_as_it_was():
+            self._batch = rows[0]
             self.stats.fill(np.nan)
             self.glob.fill(np.nan)
             self.hist.fill(0)
@@ -123,8 +118,30 @@ class Inspecting:
                     grad = self.pgrads[p0:p1].astype(np.float64)
                     stats[i, S_PGRAD] = np.sqrt(grad @ grad)
             return stats, self.hist.copy()
+
+    @contextmanager
+    def _left_as_it_was(self) -> Iterator[None]:
+        """What a forward and backward pass writes besides the gradients (running statistics,
+        figures, the batch, the need for the input's gradient), put back afterwards."""
+        saved = (
+            self.bn_run.copy(),
+            self.stats.copy(),
+            self.hist.copy(),
+            self.glob.copy(),
+            self._batch,
+            self.ops[:, k.K_NEEDDX].copy(),
+        )
+        try:
+            yield
         finally:
-            self.bn_run[:], self.stats[:], self.hist[:], self.glob[:], self._batch = saved
+            (
+                self.bn_run[:],
+                self.stats[:],
+                self.hist[:],
+                self.glob[:],
+                self._batch,
+                self.ops[:, k.K_NEEDDX],
+            ) = saved
 
     def step_with_state(self) -> tuple[StepRecord, dict[str, np.ndarray]]:
         """One step, also returning its state just before the update (gradients before
@@ -153,41 +170,15 @@ class Inspecting:
         idx = np.ascontiguousarray(idx, dtype=np.int64)
         if idx.size != self.batch_size:
             raise ValueError(f"expected {self.batch_size} rows, got {idx.size}")
-        saved = (
-            self.bn_run.copy(),
-            self.stats.copy(),
-            self.hist.copy(),
-            self.glob.copy(),
-            self._batch,
-            self.ops[:, k.K_NEEDDX].copy(),
-        )
-        self._batch = idx
-        self.ops[1:, k.K_NEEDDX] = 1
-        try:
-            k.gather_batch(
-                self.X_train,
-                self.lab_train,
-                self.tgt_train,
-                idx,
-                self.acts,
-                self.ops[0, k.K_OUT],
-                self.lab_buf,
-                self.tgt_buf,
-            )
+        with self._left_as_it_was():
+            self._batch = idx
+            self.ops[1:, k.K_NEEDDX] = 1
+            self._gather_batch()
             phases = [p for p in self.micro_plan() if p[0] != "update"]
             ok = all(self._run_phase(phase, i) for phase, i in phases)
             state = self.state_arrays()
             state["finite"] = np.array(ok)
             return state
-        finally:
-            (
-                self.bn_run[:],
-                self.stats[:],
-                self.hist[:],
-                self.glob[:],
-                self._batch,
-                self.ops[:, k.K_NEEDDX],
-            ) = saved
 
     def snapshot_state(self) -> dict[str, np.ndarray]:
         """The state as it is now, under the dump keys: forward and backward with the current
