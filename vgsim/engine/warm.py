@@ -27,7 +27,7 @@ from numba.core.registry import cpu_target
 import vgsim
 
 from .builders import mlp, residual_mlp
-from .kernels import plan
+from .kernels import cache_folders, plan
 from .train import Trainer
 
 DTYPES = ("float32", "float64")
@@ -55,7 +55,7 @@ def kernels_cached(names: list[str] | None = None, dtype: str | None = None) -> 
     as new as its source, and with `dtype`, if the step kernel's index holds a version for
     networks of that dtype. (A heuristic: numba's own check also compares the source's size.)"""
     source = Path(plan.__file__)
-    folder = source.parent / "__pycache__"
+    folder = cache_folders(source.parent)[0]  # NUMBA_CACHE_DIR's, if set
     tag = f"py{sys.version_info.major}{sys.version_info.minor}"
     for name in names if names is not None else entry_points():
         index = list(folder.glob(f"{source.stem}.{name}-*.{tag}.nbi"))
