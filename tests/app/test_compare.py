@@ -14,11 +14,11 @@ import pytest
 from PySide6.QtWidgets import QWidget
 
 from vgsim.app.compare.headless import render_comparison_plots
-from vgsim.app.compare.plots import key_names
+from vgsim.app.compare.plots import ComparisonDashboard, key_names
 from vgsim.app.compare.window import ComparisonWindow, open_comparison
 from vgsim.engine import load_network
 from vgsim.engine.builders import mlp
-from vgsim.experiments.comparison_data import from_compare_dir
+from vgsim.experiments.comparison_data import from_compare_dir, from_comparison
 from vgsim.experiments.comparisons import Comparison, ComparisonError, compare_networks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +48,10 @@ def sigmoid_vs_relu(qtbot):
     window = open_window(qtbot, nets, seed=0)
     yield window
     window.shutdown()
+
+
+def small_net(name: str):
+    return mlp(2, 8, 3, data={"name": "spiral", "samples": 200}, name=name)
 
 
 def legend_texts(overlay) -> list[str]:
@@ -134,19 +138,20 @@ def test_a_network_against_itself_differs_by_exactly_zero(qtbot):
         window.shutdown()
 
 
-def test_a_diverging_run_is_shown_as_diverged_while_the_other_goes_on(qtbot):
-    def sine(lr: float):
-        return mlp(
-            4,
-            16,
-            1,
-            activation="relu",
-            loss="mse",
-            data={"name": "sine"},
-            training={"lr": lr, "batch_size": 16},
-            name=f"lr {lr:g}",
-        )
+def sine(lr: float):
+    return mlp(
+        4,
+        16,
+        1,
+        activation="relu",
+        loss="mse",
+        data={"name": "sine"},
+        training={"lr": lr, "batch_size": 16},
+        name=f"lr {lr:g}",
+    )
 
+
+def test_a_diverging_run_is_shown_as_diverged_while_the_other_goes_on(qtbot):
     window = open_window(qtbot, [sine(5.0), sine(0.001)])
     try:
         window.actions["play"].trigger()
@@ -170,6 +175,49 @@ def test_a_diverging_run_is_shown_as_diverged_while_the_other_goes_on(qtbot):
         wait_frame(qtbot, window, lambda f: not f.playing)
     finally:
         window.shutdown()
+
+
+def test_a_diverged_run_draws_its_last_finite_profile_and_says_from_which_step(qtbot):
+    window = open_window(qtbot, [sine(5.0), sine(0.001)])  # lr 5 blows up at step 3
+    try:
+        window.worker.send("step", 10)
+        frame = wait_frame(qtbot, window, lambda f: f.data.step == 10 and not f.playing)
+        hot, cold = frame.data.runs
+        assert hot.diverged and hot.profile.step == hot.diverged_at - 1
+        # Its gradients, 1e17 and more, and the other run's, about 1, are all in view.
+        flow = window.dashboard.plots["gradient-flow"]
+        logs = np.log10(np.concatenate([hot.profile.grad_norm, cold.profile.grad_norm]))
+        assert np.isfinite(logs).all() and logs.max() > 15
+        (_, _), (low, high) = flow.plot.viewRange()
+        assert low <= logs.min() and logs.max() <= high
+        np.testing.assert_allclose(flow.curves[0].getData()[1], logs[: len(hot.profile.grad_norm)])
+        drawn = f"(diverged at step {hot.diverged_at}, drawn at step {hot.profile.step})"
+        assert legend_texts(flow)[0] == f"5 {drawn}"
+        # Where the gradients part: over every block, all of it in view.
+        part = window.dashboard.plots["gradient-difference"]
+        assert np.isfinite(hot.difference).all() and hot.difference.max() > 10
+        (_, _), (low, high) = part.plot.viewRange()
+        assert low <= hot.difference.min() and hot.difference.max() <= high
+        assert legend_texts(part) == [f"5 {drawn}", "0.001 (reference)"]
+        assert legend_texts(window.dashboard.plots["loss"])[0] == (
+            f"5 (diverged at step {hot.diverged_at})"
+        )
+    finally:
+        window.shutdown()
+
+
+def test_the_difference_key_says_when_no_block_is_finite_in_both(qtbot):
+    comparison = Comparison([small_net("a"), small_net("b")])
+    comparison.run(2)
+    data = from_comparison(comparison)
+    dashboard = ComparisonDashboard()
+    qtbot.addWidget(dashboard)
+    dashboard.show_data(data)
+    part = dashboard.plots["gradient-difference"]
+    assert legend_texts(part) == ["a (reference)", "b"]
+    data.runs[1].difference[:] = np.nan  # as against a reference whose gradients are all zero
+    dashboard.show_data(data)
+    assert legend_texts(part) == ["a (reference)", "b: no block with finite gradients in both"]
 
 
 def test_closing_the_window_stops_its_thread(qtbot):

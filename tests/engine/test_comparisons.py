@@ -13,11 +13,13 @@ import pytest
 from vgsim.cli import main
 from vgsim.engine import Network, NetworkError, Trainer, VgsimError, load_network, save_network
 from vgsim.engine.builders import mlp
+from vgsim.engine.kernels.stats import S_GRAD
 from vgsim.experiments.comparisons import (
     Comparison,
     ComparisonError,
     GradientProfile,
     compare_networks,
+    last_finite_row,
     profile_difference,
 )
 from vgsim.experiments.runs import run_network
@@ -175,6 +177,31 @@ def test_a_diverging_network_stops_while_the_other_goes_on() -> None:
     assert status["lr 0.001"].status == "ok" and status["lr 0.001"].steps == 100
     blocks = comp.step_block(3)
     assert blocks["lr 5"] is None and len(blocks["lr 0.001"].steps) == 3
+
+
+def test_a_diverged_run_profile_is_its_last_finite_one_before_the_blow_up() -> None:
+    comp = Comparison(list(hot_and_cold()))
+    comp.run(20)
+    hot = comp["lr 5"]
+    profile = comp.gradient_profiles()["lr 5"]
+    steps, _, stats = hot.history.recent()
+    assert profile.step == hot.divergence.step - 1 == steps[-2]
+    assert np.isfinite(profile.grad_norm).all() and profile.grad_norm.max() > 1e15
+    np.testing.assert_array_equal(profile.grad_norm, stats[-2, 1:, S_GRAD])
+    assert not np.isfinite(stats[-1, 1:, S_GRAD]).any()  # the step that blew up
+
+
+def test_last_finite_row_passes_over_steps_whose_gradient_overflowed() -> None:
+    steps = np.arange(5)
+    grads = np.ones((5, 3))
+    grads[3, 1] = np.inf  # the step before the blow-up overflowed in one block
+    grads[4] = np.nan  # the blow-up
+    assert last_finite_row(steps, grads, 4) == 2
+    assert last_finite_row(steps, grads, None) == 2
+    grads[:3, 0] = np.nan  # no whole profile left: the last with any finite block
+    assert last_finite_row(steps, grads, 4) == 3
+    assert last_finite_row(steps, np.full((5, 3), np.nan), 4) is None
+    assert last_finite_row(steps, grads, 0) is None  # diverged at its first step
 
 
 def test_run_stops_once_every_network_has_diverged() -> None:

@@ -12,7 +12,13 @@ import numpy as np
 from ..engine.errors import VgsimError
 from ..engine.kernels.stats import S_GRAD, STAT_NAMES
 from ..engine.telemetry import SCALARS
-from .comparisons import Comparison, GradientProfile, profile_difference, reference_index
+from .comparisons import (
+    Comparison,
+    GradientProfile,
+    last_finite_row,
+    profile_difference,
+    reference_index,
+)
 from .plot_sources import LONG_ROWS, SNAPSHOT_FILE
 from .run_reading import RunFolderError, read_json, read_metrics, read_snapshot
 
@@ -192,22 +198,20 @@ def _read_run(out_dir: Path, index: int, run: dict) -> RunSeries:
     stats = rows[:, n_scalar:].reshape(len(rows), len(STAT_NAMES), n_nodes).transpose(0, 2, 1)
     layers = _layers(types)
     latest = stats[-1] if len(rows) else None
-    # A run that diverged: its profile up to the divergence (as a live Comparison's).
-    if diverged is not None and isinstance(diverged.get("step"), int):
-        before = np.flatnonzero(steps < diverged["step"])
+    # A run that diverged: its last finite profile before the divergence (as a live one's).
+    gone = diverged.get("step") if diverged is not None else None
+    if isinstance(gone, int):
+        row = last_finite_row(steps, stats[:, layers, S_GRAD], gone)
     else:
-        before = np.arange(len(steps))
-    grads = (
-        stats[before[-1], layers, S_GRAD].astype(float)
-        if before.size
-        else np.full(len(layers), np.nan)
-    )
+        row = len(steps) - 1 if len(steps) else None
     profile = GradientProfile(
         label,
-        int(steps[before[-1]]) if before.size else None,
+        None if row is None else int(steps[row]),
         tuple(ids[i] for i in layers),
         np.linspace(0.0, 1.0, len(layers)),
-        grads,
+        stats[row, layers, S_GRAD].astype(float)
+        if row is not None
+        else np.full(len(layers), np.nan),
     )
     every = max(1, int(np.ceil(len(rows) / LONG_ROWS)))  # as many points as a live run keeps
     first = stats[::every, layers[0], S_GRAD] if layers else np.full(len(rows[::every]), np.nan)

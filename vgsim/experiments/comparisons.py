@@ -260,8 +260,8 @@ def reference_index(diverged: Sequence[bool]) -> int:
 
 
 def _profile(run: Run) -> GradientProfile:
-    """The newest profile; for a run that diverged, the last one before its blow-up (the step
-    that blew up stopped half-way, its figures are partial)."""
+    """The newest profile; for a run that diverged, its last finite one before the blow-up (see
+    `last_finite_row`)."""
     trainer = run.trainer
     layers = [i for i, t in enumerate(trainer.plan.types) if t != "input"]  # as the window plots
     latest = run.history.latest
@@ -273,12 +273,12 @@ def _profile(run: Run) -> GradientProfile:
     )
     if run.divergence is not None:
         steps, _, stats = run.history.recent()
-        before = np.flatnonzero(steps < run.divergence.step)
-        step = int(steps[before[-1]]) if before.size else None
+        row = last_finite_row(steps, stats[:, layers, S_GRAD], run.divergence.step)
+        step = None if row is None else int(steps[row])
         grads = (
-            stats[before[-1], layers, S_GRAD].astype(float)
-            if before.size
-            else np.full(len(layers), np.nan)
+            stats[row, layers, S_GRAD].astype(float)
+            if row is not None
+            else np.full_like(grads, np.nan)
         )
     return GradientProfile(
         run.label,
@@ -287,6 +287,19 @@ def _profile(run: Run) -> GradientProfile:
         np.linspace(0.0, 1.0, len(layers)),
         grads,
     )
+
+
+def last_finite_row(steps: np.ndarray, grads: np.ndarray, diverged_at: int | None) -> int | None:
+    """The row of `grads` (step × block) a run that diverged at step `diverged_at` is drawn
+    with: the last step before it whose gradients are all finite. The step that blew up stopped
+    half-way, and a step or two before it a gradient may already have overflowed in some
+    blocks; failing a whole profile, the last with any finite block. None if there is none."""
+    rows = np.arange(len(steps)) if diverged_at is None else np.flatnonzero(steps < diverged_at)
+    finite = np.isfinite(np.asarray(grads)[rows])
+    for found in (finite.all(axis=1), finite.any(axis=1)):
+        if found.any():
+            return int(rows[np.flatnonzero(found)[-1]])
+    return None
 
 
 def _advance(run: Run, k: int) -> StepBlock | None:

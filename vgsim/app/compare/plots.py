@@ -30,12 +30,20 @@ def run_colour(index: int) -> str:
     return CLASS_COLOURS[index % len(CLASS_COLOURS)]
 
 
-def legend_name(run: RunSeries, label: str | None = None) -> str:
+def legend_name(run: RunSeries, label: str | None = None, drawn: bool = False) -> str:
+    """A run's key entry; `drawn`: a plot of its gradient profile, which for a run that diverged
+    is the last finite one, before the blow-up (the key says from which step)."""
     label = run.label if label is None else label
-    return f"{label} (diverged at step {run.diverged_at})" if run.diverged else label
+    if not run.diverged:
+        return label
+    at = run.profile.step
+    shown = (
+        "" if not drawn else ", nothing finite before it" if at is None else f", drawn at step {at}"
+    )
+    return f"{label} (diverged at step {run.diverged_at}{shown})"
 
 
-def key_names(runs: list[RunSeries]) -> list[str]:
+def key_names(runs: list[RunSeries], drawn: bool = False) -> list[str]:
     """The runs' names as short as they stay apart: the words every name starts or ends with
     are left out (the cards above give the names whole), so the key fits under the plot."""
     words = [run.label.split() for run in runs]
@@ -50,8 +58,8 @@ def key_names(runs: list[RunSeries]) -> list[str]:
             trail += 1
         short = [" ".join(w[lead : len(w) - trail]) for w in words]
         if len(set(short)) == len(short):
-            return [legend_name(run, name) for run, name in zip(runs, short, strict=True)]
-    return [legend_name(run) for run in runs]
+            return [legend_name(run, name, drawn) for run, name in zip(runs, short, strict=True)]
+    return [legend_name(run, drawn=drawn) for run in runs]
 
 
 class _Overlay(ABC):
@@ -175,6 +183,13 @@ class FlowOverlay(_Overlay):
     def xy(self, run: RunSeries) -> tuple[np.ndarray, np.ndarray]:
         return run.profile.depth, positive(run.profile.grad_norm)
 
+    def names(self, data: ComparisonData) -> list[str]:
+        return key_names(data.runs, drawn=True)
+
+    def _y_values(self, data: ComparisonData) -> np.ndarray:
+        # Every run's: a diverged run's profile is its last finite one, not the blow-up.
+        return np.concatenate([self.xy(run)[1] for run in data.runs])
+
     def ranges(self, data: ComparisonData) -> None:
         settle_y(self.plot, log_range(self._y_values(data)))
 
@@ -221,10 +236,9 @@ class DifferenceOverlay(FlowOverlay):
         return run.depth, np.asarray(run.difference, dtype=float)
 
     def names(self, data: ComparisonData) -> list[str]:
-        names = super().names(data)
         return [
-            name + " (reference)" if run.is_reference else name
-            for name, run in zip(names, data.runs, strict=True)
+            name + _against(run, data)
+            for name, run in zip(super().names(data), data.runs, strict=True)
         ]
 
     def ranges(self, data: ComparisonData) -> None:
@@ -232,6 +246,17 @@ class DifferenceOverlay(FlowOverlay):
         d = d[np.isfinite(d)]
         top = max(1.0, float(np.abs(d).max())) if d.size else 1.0
         settle_y(self.plot, (-top - 0.3, top + 0.3))  # symmetric: 0 stays in the middle
+
+
+def _against(run: RunSeries, data: ComparisonData) -> str:
+    """What a run's difference curve is taken over: the blocks where both it and the reference
+    have a finite gradient; the key says so when there is none."""
+    if run.is_reference:
+        return " (reference)"
+    reference = data.runs[data.reference].profile.step
+    if run.profile.step is None or reference is None or np.isfinite(run.difference).any():
+        return ""  # before the first step nothing is drawn, and nothing needs saying
+    return ": no block with finite gradients in both"
 
 
 LAYOUT = ((LossOverlay, FlowOverlay), (FirstGradientOverlay, DifferenceOverlay))
