@@ -15,6 +15,8 @@ from pathlib import Path
 from numba.core import config
 from numba.core.caching import _CacheLocator
 
+from .blas import load_cython_blas
+
 STAMP = "vgsim-kernel-sources.sha256"
 
 
@@ -57,3 +59,4 @@ def clear_stale_cache(folder: Path, caches: list[Path]) -> bool:
 
 
 clear_stale_cache(Path(__file__).parent, cache_folders(Path(__file__).parent))
+load_cython_blas()  # before the first kernel call imports it with all of scipy.linalg
