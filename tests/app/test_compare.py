@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
 from vgsim.app.compare.headless import render_comparison_plots
 from vgsim.app.compare.plots import ComparisonDashboard, key_names
@@ -285,3 +285,27 @@ def test_render_comparison_plots_writes_each_plot_as_png_and_svg(qtbot, tmp_path
         tree = ET.parse(tmp_path / "plots" / f"comparison-step30-{key}.svg")
         text = " ".join("".join(e.itertext()) for e in tree.iter() if e.tag.endswith("text"))
         assert labels[key] in text and "ReLU with He init" in text, key  # the key's name
+
+
+def fully_shown(label: QLabel) -> bool:
+    if label.wordWrap():
+        return label.heightForWidth(label.width()) <= label.height()
+    return label.sizeHint().width() <= label.width()
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1600, 1000)])
+def test_a_card_shows_its_whole_label_however_long(qtbot, size):
+    labels = ["original from step 2,500", "branch from step 2,500 (lr 0.01, clip norm 0.5, 2 more)"]
+    window = ComparisonWindow(Comparison([small_net("a"), small_net("b")], labels=labels))
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    try:
+        window.worker.send("step", 2)
+        wait_frame(qtbot, window, lambda f: f.data.step == 2)
+        for card, label in zip(window.cards, labels, strict=True):
+            assert label in card.title.text() and fully_shown(card.title), label
+            assert "first layer" in card.status.text() or card is window.cards[0]
+            assert fully_shown(card.status), card.status.text()
+    finally:
+        window.shutdown()

@@ -7,7 +7,7 @@ import html
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QFontMetrics, QPainter, QResizeEvent
+from PySide6.QtGui import QPainter, QResizeEvent
 from PySide6.QtWidgets import QFrame, QGraphicsView, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ...engine.graph import GraphModel
@@ -19,7 +19,7 @@ from ..canvas.tint import apply_figures
 from .plots import run_colour
 
 CARD_HEIGHT = 96  # pixels per network thumbnail
-INFO_WIDTH = 250
+INFO_WIDTH = 290
 
 
 class Thumbnail(QGraphicsView):
@@ -57,15 +57,15 @@ class RunCard(QFrame):
         self.setObjectName("runCard")
         self.setStyleSheet(f"#runCard {{ border-left: 6px solid {colour}; background: white; }}")
         self.setFixedHeight(CARD_HEIGHT)
-        self.title = QLabel()
-        bold = QFont(self.title.font())
-        bold.setBold(True)
-        shown = QFontMetrics(bold).elidedText(label, Qt.TextElideMode.ElideRight, INFO_WIDTH - 30)
-        self.title.setText(f"<b style='color:{colour}'>■</b> <b>{html.escape(shown)}</b>")
+        # The whole label, wrapped: a branch's says what it changed, at its end.
+        self.title = QLabel(f"<b style='color:{colour}'>■</b> <b>{html.escape(label)}</b>")
+        self.title.setWordWrap(True)
         self.title.setToolTip(label)
         self.status = QLabel("not trained yet")
         self.status.setWordWrap(True)
         info = QVBoxLayout()
+        info.setContentsMargins(4, 4, 4, 2)  # room for a two-line label and three of status
+        info.setSpacing(2)
         info.addWidget(self.title)
         info.addWidget(self.status, 1)
         box = QWidget()
