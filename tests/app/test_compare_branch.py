@@ -3,7 +3,7 @@ both trained on in lockstep from where they parted, while the window's run and d
 
 from __future__ import annotations
 
-from test_time_travel_window import shown_at, trained
+from test_time_travel_window import key_texts, shown_at, trained
 from windows import trainer, wait_frame
 
 from vgsim.app.compare.window import ComparisonWindow
@@ -57,7 +57,10 @@ def test_a_run_that_is_no_longer_a_branch_offers_no_comparison(window, qtbot):
     bar.compare_action.trigger()  # from the Train menu: the same comparison
     qtbot.waitUntil(lambda: len(window.side_by_side.windows) == 1, timeout=20000)
     assert window.side_by_side.windows[0].worker.comparison.labels[0] == "original from step 10"
+    loss = window.dashboard.plots["loss"].plot
+    assert "before the branch at step 10" in key_texts(loss)
     window.actions["new"].trigger()
     assert not bar.compare_button.isVisibleTo(bar) and not bar.compare_action.isEnabled()
+    assert not [name for name in key_texts(loss) if "branch" in name]  # nor its key entry
     assert len(window.side_by_side.windows) == 1  # a comparison is apart from the document
     window.side_by_side.windows[0].close()

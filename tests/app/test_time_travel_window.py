@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 import numpy as np
+import pyqtgraph as pg
 from windows import trainer, wait_frame
 
 from vgsim.app.worker import for_the_window
@@ -17,6 +18,10 @@ from vgsim.experiments.plot_data import PlotData
 from vgsim.experiments.plot_sources import boundary_of, from_trainer
 
 NOT_FIGURES = ("boundary", "name", "reference")  # compared apart, or no figure at all
+
+
+def key_texts(plot: pg.PlotItem) -> list[str]:
+    return [label.text for _, label in plot.legend.items]
 
 
 def same_bits(a: object, b: object) -> bool:
@@ -89,10 +94,15 @@ def test_a_setting_changed_at_a_past_step_branches_from_there(window, qtbot):
     assert t.cfg["lr"] == 0.02 and t.step_count == 30
     ref = frame.plot.reference
     assert ref is not None and ref.branched_at == 30 and ref.loss_steps[-1] == 79
-    # Drawn faded, and labelled, in the loss plot.
-    curve, label = window.timeline._references["loss"]
-    assert curve.isVisibleTo(curve.parentItem()) and "30" in label.toPlainText()
-    assert list(curve.xData) == list(ref.loss_steps)
+    # Drawn faded in the loss and gradient flow plots, named in their keys under the plots
+    # (nothing written over the data).
+    for key in ("loss", "gradient-flow"):
+        plot = window.dashboard.plots[key].plot
+        curve = window.timeline._references[key]
+        assert curve.isVisibleTo(curve.parentItem())
+        assert "before the branch at step 30" in key_texts(plot)
+        assert not [i for i in plot.getViewBox().allChildren() if isinstance(i, pg.TextItem)]
+    assert list(window.timeline._references["loss"].xData) == list(ref.loss_steps)
     window.step()
     frame = wait_frame(qtbot, window, lambda f: f.step_count == 31)
     assert frame.record.scalars["lr"] == 0.02

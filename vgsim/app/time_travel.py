@@ -48,7 +48,8 @@ class TimeTravel(QObject):
         self.bar.message.connect(self._show_message)  # queued: sent from the worker thread
         self._run: int | None = None
         self._markers: dict[str, pg.InfiniteLine] = {}
-        self._references: dict[str, tuple[pg.PlotDataItem, pg.TextItem]] = {}
+        self._references: dict[str, pg.PlotDataItem] = {}
+        self._keyed: dict[str, str | None] = {}  # each reference's entry in its plot's key
         self.show_errors = True  # tests read the status bar instead of a message box
 
     def add_actions(self, menu: QMenu) -> None:
@@ -94,18 +95,17 @@ class TimeTravel(QObject):
         self._draw_reference(reference)
 
     def _draw_reference(self, ref: ReferenceData | None) -> None:
-        """The run a branch left, faded and labelled: its loss curve, and its gradient flow at
-        the step shown."""
+        """The run a branch left, faded, with an entry in the plot's key: its loss curve, and
+        its gradient flow at the step shown."""
         plots = getattr(self.window.dashboard, "plots", {})
         for key in REFERENCE_PLOTS:
             if key not in plots:
                 continue
-            curve, label = self._reference_items(key, plots[key].plot)
+            curve = self._reference_curve(key, plots[key].plot)
             curve.setVisible(ref is not None)
-            label.setVisible(ref is not None)
+            self._key(key, plots[key].plot, curve, None if ref is None else ref.label)
             if ref is None:
                 continue
-            label.setText(f"faded: {ref.label}")
             if key == "loss":
                 log_y = getattr(plots[key], "log_y", True)
                 curve.setData(ref.loss_steps, positive(ref.loss) if log_y else ref.loss)
@@ -114,16 +114,25 @@ class TimeTravel(QObject):
                 x = np.arange(len(layers), dtype=float)
                 curve.setData(x, positive(ref.gradient[layers]), connect="finite")
 
-    def _reference_items(self, key: str, plot: pg.PlotItem) -> tuple[pg.PlotDataItem, pg.TextItem]:
+    def _reference_curve(self, key: str, plot: pg.PlotItem) -> pg.PlotDataItem:
         if key not in self._references:
             curve = pg.PlotDataItem(pen=REFERENCE_PEN)
             curve.setZValue(-5)  # under the run's own curves
             plot.addItem(curve)
-            label = pg.TextItem(color=(95, 99, 104), anchor=(0, 0))
-            label.setParentItem(plot.getViewBox())  # a fixed place in the corner, not data's
-            label.setPos(6, 2)
-            self._references[key] = (curve, label)
+            self._references[key] = curve
         return self._references[key]
+
+    def _key(self, key: str, plot: pg.PlotItem, curve: pg.PlotDataItem, name: str | None) -> None:
+        """The reference's entry in the key under the plot (a label inside it would sit on the
+        data), `name` or none."""
+        legend = getattr(plot, "legend", None)
+        if legend is None or self._keyed.get(key) == name:
+            return
+        if self._keyed.get(key) is not None:
+            legend.removeItem(curve)
+        if name is not None:
+            legend.addItem(curve, name)
+        self._keyed[key] = name
 
     def _marker(self, key: str) -> pg.InfiniteLine | None:
         if key not in self._markers:
