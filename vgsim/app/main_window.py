@@ -1,4 +1,5 @@
-"""The main window: layout and wiring only. Editing lives in Editor; files in FileController.
+"""The main window: layout and wiring only. Editing lives in Editor, files in FileController; how
+a frame is drawn in frame_view.py, the canvas's commands in canvas_actions.py.
 
 One document (the editor's network) and at most one run, always of that network: every change
 but a move, a name or a live setting starts a fresh run at step 0 (`sync_run`), and a network
@@ -8,21 +9,19 @@ left is ever drawn.
 
 from __future__ import annotations
 
-import time
-
 from PySide6.QtCore import QByteArray, QSettings, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QShowEvent
+from PySide6.QtGui import QAction, QCloseEvent, QShowEvent
 from PySide6.QtWidgets import QMainWindow
 
 from ..engine.lessons import Lesson
 from ..engine.spec import Network, read_network
 from .canvas.scene import CanvasScene
-from .canvas.tint import apply_figures
 from .canvas.view import CanvasView
-from .dialogs import AddLayersDialog
+from .canvas_actions import CanvasActions
 from .editor import Editor
 from .exporting import ExportController
 from .files import DEFAULT_NETWORK, RESOURCES, FileController
+from .frame_view import FrameDrawing
 from .menus import build_menus
 from .panels.diagnosis import DiagnosisPanel
 from .panels.inspector import Inspector
@@ -35,14 +34,11 @@ from .sweep.launcher import TrainabilityMaps
 from .time_travel import TimeTravel
 from .training import TrainingController
 from .window_layout import build_layout, wire_layout
-from .worker import Frame, planned_steps
 
 STATE_KEY = "window_state/3"  # bump when the docks change, so an old layout is not restored
-PREPARING_AFTER_MS = 300
-TINT_SECONDS = 0.1
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FrameDrawing, CanvasActions, QMainWindow):
     def __init__(self, settings: QSettings | None = None, open_default: bool = True):
         super().__init__()
         self.settings = settings or QSettings("vgsim", "vgsim")
@@ -142,12 +138,9 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(100, self.view.fit)
 
     _shown = False
-    _tinted_at = 0.0
-    _diagnosis_seen = False
     _out_of_sync = False  # the document changed since the run was last matched to it
     _sync_due = False  # a sync_run is scheduled
     _fresh_run = False  # the document was replaced: a fresh run even if it looks the same
-    _run_drawn: int | None = None  # the run the plots were last set up for
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.files.maybe_discard():
@@ -284,97 +277,6 @@ class MainWindow(QMainWindow):
         self._clear_run()
         self._update_play()  # no longer diverged
 
-    def _show_frame(self, frame: Frame) -> None:
-        if not self.timeline.accepts(frame):
-            return  # of another step than the timeline's
-        if frame.building:
-            # Say so only if it takes a while: a warm build is over before anyone could read it.
-            QTimer.singleShot(PREPARING_AFTER_MS, self._show_preparing)
-            return
-        if self.preparing.isVisible():
-            self.preparing.hide()
-            self.statusBar().clearMessage()
-        if frame.error:
-            self.statusBar().showMessage(frame.error, 10000)
-        ids = list(frame.nodes[0])
-        if not ids:  # no trainer (it could not be built): nothing to draw
-            self._update_play()
-            return
-        if self.play_reason.text() in ("", "Preparing: training can start in a moment"):
-            self._update_play()  # ready now
-        micro = frame.phase is not None
-        data = self.training.plot_data(frame)
-        if frame.run != self._run_drawn:
-            self._run_drawn = frame.run
-            self.dashboard.start_run(data, planned_steps(frame.network))
-        stats = frame.live_stats if micro else data.node_stats
-        self.dashboard.show_data(
-            data,
-            stats=stats,
-            hist=frame.live_hist if micro else None,
-            everything=not frame.playing,
-        )
-        self.timeline.shown(frame)
-        now = time.perf_counter()
-        if not frame.playing or now - self._tinted_at >= TINT_SECONDS:
-            # Repainting every block is a third of a frame: while playing, 10 times a second.
-            self._tinted_at = now
-            apply_figures(self.scene, ids, stats)
-            self.view.gradient_key.setVisible(stats is not None)
-        # Until the diagnosis has seen a few steps it says nothing, so no verdict either way.
-        self.diagnosis.show_findings(frame.findings, steps=frame.diagnosed_at)
-        if frame.findings and not self._diagnosis_seen:
-            self._diagnosis_seen = True
-            self.diagnosis_dock.raise_()
-        self.actions["play"].setText("Pause" if frame.playing else "Play")
-        record = frame.record
-        loss = f"{record.loss:.4g}" if record is not None else "–"
-        rate = f" · {frame.steps_per_second:,.0f} steps/s" if frame.playing else ""
-        self.progress_label.setText(
-            f"step {frame.step_count} · epoch {frame.epoch} · loss {loss}{rate}"
-        )
-        if record is not None and record.divergence is not None:
-            self.phase_label.setText(f"✖ {record.divergence.message()} Reset (R) to start again.")
-            self.phase_label.setStyleSheet("color: #b3261e")
-            self.scene.highlight(record.divergence.node)
-            self.play_reason.setText("Diverged: Reset (R) to train again")
-            self.play_reason.setStyleSheet("color: #b3261e")
-        elif micro:
-            self._show_micro(frame)
-        else:
-            self.phase_label.setText("")
-            self.scene.highlight(None)
-
-    def _show_micro(self, frame: Frame) -> None:
-        phase, node = frame.phase, frame.node
-        done = frame.next_phase is None
-        # Short: the status bar has room for one line beside the step counter.
-        words = {
-            "forward": f"Forward: {node} computed",
-            "loss": "Loss computed: the gradient starts at the output",
-            "backward": f"Backward: gradient through {node}",
-            "update": "Update: weights changed, step complete",
-        }
-        text = words.get(str(phase), str(phase))
-        if frame.next_phase is not None and not done:
-            nxt_phase, nxt_node = frame.next_phase
-            text += f" · next: {nxt_phase}" + (f" {nxt_node}" if nxt_node else "")
-        self.phase_label.setText(text)
-        self.phase_label.setStyleSheet("color: #1a73e8")
-        self.scene.highlight(node)
-        if node is not None and phase in ("forward", "backward"):
-            self.scene.pulse(node, backward=phase == "backward")
-
-    def _show_preparing(self) -> None:
-        frame = self.training.frame
-        if frame is not None and frame.building:
-            self.preparing.show()
-            self.play_reason.setText("Preparing: training can start in a moment")
-            self.play_reason.setStyleSheet("color: #b06000")
-            self.statusBar().showMessage(
-                "Preparing the training kernels (compiled on the first run only, about 15 s)…"
-            )
-
     # --- lessons and comparisons --------------------------------------------------------------
     def open_lesson(self, lesson: Lesson, companions: bool = True) -> bool:
         """Load the lesson; `companions`: also open its comparison or map, if it has one."""
@@ -417,91 +319,3 @@ class MainWindow(QMainWindow):
         lesson = self.editor.model.network.lesson or {}
         look_at = lesson.get("look_at", [])
         self.dashboard.emphasise(look_at if isinstance(look_at, list) else [])
-
-    # --- actions ------------------------------------------------------------------------------
-
-    def new_network(self) -> None:
-        if self.files.maybe_discard():
-            from ..engine.spec import Network, NodeSpec
-
-            net = Network(
-                name="untitled",
-                nodes=[
-                    NodeSpec("in", "input", pos=(0.0, 0.0)),
-                    NodeSpec("out", "output", {"loss": "softmax_cross_entropy"}, pos=(450.0, 0.0)),
-                ],
-            )
-            self.editor.load(net, None)
-
-    def _selection_changed(self) -> None:
-        ids = self.scene.selected_node_ids()
-        self.inspector.show_node(ids[0] if len(ids) == 1 else None)
-
-    def select_node(self, node_id: str) -> None:
-        self.scene.clearSelection()
-        item = self.scene.nodes.get(node_id)
-        if item is not None:
-            item.setSelected(True)
-            self.view.centerOn(item)
-
-    def select_all(self) -> None:
-        for item in self.scene.nodes.values():
-            item.setSelected(True)
-
-    def delete_selection(self) -> None:
-        self.editor.delete(self.scene.selected_node_ids(), self.scene.selected_edges())
-
-    def copy_selection(self) -> None:
-        ids = self.scene.selected_node_ids()
-        if ids:
-            QGuiApplication.clipboard().setText(self.editor.copy_fragment(ids))
-            self.statusBar().showMessage(f"Copied {len(ids)} block(s).", 3000)
-
-    def paste(self) -> None:
-        created = self.editor.paste_fragment(QGuiApplication.clipboard().text())
-        self.scene.clearSelection()
-        for node_id in created:
-            if node_id in self.scene.nodes:
-                self.scene.nodes[node_id].setSelected(True)
-
-    def _anchor(self) -> str | None:
-        ids = self.scene.selected_node_ids()
-        return ids[-1] if ids else None
-
-    def add_pair(self) -> None:
-        self.editor.insert_layers(self._anchor(), 1, 32, "relu", "he_normal")
-
-    def add_layers(self) -> None:
-        anchor = self._anchor()
-        image = self.editor.gives_image(anchor)  # convolutions are offered after an image
-        kind = "conv2d" if image else "dense"
-        dialog = AddLayersDialog(self, units=16 if image else 32, kind=kind)
-        if dialog.exec():
-            v = dialog.values()
-            self.editor.insert_layers(
-                anchor, v["count"], v["units"], v["function"], v["init"], v["batchnorm"], v["kind"]
-            )
-            self.view.fit()
-
-    def wrap_residual(self) -> None:
-        ids = self.scene.selected_node_ids()
-        self.editor.wrap_residual(ids)
-
-    def _add_block_after_selection(self, name: str) -> None:
-        anchor = self._anchor()
-        if anchor is None:
-            center = self.view.mapToScene(self.view.viewport().rect().center())
-            self.editor.add_block(name, center)
-            return
-        outgoing = self.editor.model.outgoing(anchor)
-        x, y = self.editor.model.node(anchor).pos or (0.0, 0.0)
-        self.editor.add_block(
-            name, (x + 75.0, y + 80.0), (anchor, outgoing[0]) if outgoing else None
-        )
-
-    def _explain_skip_tool(self) -> None:
-        self.statusBar().showMessage(
-            "Skip connection: drag from a block's output port (right dot) onto a later block. "
-            "Or select a chain of blocks and use Build ▸ Wrap in residual block.",
-            10000,
-        )
