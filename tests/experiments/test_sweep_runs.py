@@ -110,6 +110,10 @@ def test_each_worker_loads_the_kernels_and_the_data_once(finished):
     assert len(by_worker) == 2  # both workers ran
     for infos in by_worker.values():
         assert all(i["kernels"] == 1 and i["data"] == 1 for i in infos)
+        # The task's own times: its thread's CPU is within its process's (the two clocks
+        # differ by up to a fraction of a millisecond) and its wall time.
+        assert all(0 < i["task_cpu_s"] <= i["process_cpu_s"] + 1e-3 for i in infos)
+        assert all(i["task_cpu_s"] <= i["task_s"] * 1.05 + 0.01 for i in infos)
         assert max(i["runs"] for i in infos) == len(infos)
 
 
@@ -165,7 +169,16 @@ def test_cancel_stops_at_once_and_the_rest_runs_later(tmp_path):
 
 def test_a_dask_local_cluster_gives_the_local_pools_figures(finished, tmp_path):
     distributed = pytest.importorskip("distributed")
+    from vgsim.experiments.sweeps.dask_workers import CALLBACKS, periodic_callbacks
+
     s, _, local, _ = finished
+    seen = []
+
+    def look(progress):
+        if progress.finished == 1:  # while the sweep runs
+            seen.append(client.run(periodic_callbacks))
+
+    # Dask's own settings, as the workers of a scheduler started elsewhere have them.
     with (
         distributed.LocalCluster(
             n_workers=2,
@@ -176,7 +189,9 @@ def test_a_dask_local_cluster_gives_the_local_pools_figures(finished, tmp_path):
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        state = run_sweep(s, tmp_path, client=client)
+        before = client.run(periodic_callbacks)
+        state = run_sweep(s, tmp_path, client=client, progress=look)
+        after = client.run(periodic_callbacks)
     summary = json.loads((tmp_path / JSON_FILE).read_text())
     assert summary["engine"] == "dask" and summary["workers"] == 2
     assert state.finished == 8
@@ -185,6 +200,50 @@ def test_a_dask_local_cluster_gives_the_local_pools_figures(finished, tmp_path):
         for name in ("train_loss", "test_accuracy", "grad_ratio_start", "status", "steps"):
             a, b = record[name], local.records[key][name]
             assert a == b or (isinstance(a, float) and math.isclose(a, b, rel_tol=1e-12)), name
+    # While the sweep ran, no worker sampled stacks and their monitors were slower; after it,
+    # each worker is as it was.
+    for address, callbacks in before.items():
+        during = seen[0][address]
+        assert callbacks["profile"] == 10 and during["profile"] is None
+        assert during["profile-cycle"] is None
+        assert during["tick"] == 1000 > callbacks["tick"]
+        assert during["memory_monitor"] == 1000 > callbacks["memory_monitor"]
+        for name in CALLBACKS:  # (Dask itself moves others, the heartbeat's)
+            assert after[address][name] == callbacks[name], name
+
+
+def test_the_sweeps_local_cluster_starts_its_workers_set_up(tmp_path):
+    pytest.importorskip("distributed")
+    import dask
+    import distributed
+
+    from vgsim.experiments.sweeps.dask_workers import (
+        PLUGIN_NAME,
+        SWITCH,
+        local_cluster,
+        periodic_callbacks,
+    )
+
+    with local_cluster(1) as cluster, distributed.Client(cluster) as client:
+        (callbacks,) = client.run(periodic_callbacks).values()
+        assert "profile" not in callbacks  # the profiler is off from the start
+        assert callbacks["tick"] == 1000 and callbacks["memory_monitor"] == 1000
+        scheduler = client.run_on_scheduler(
+            lambda dask_scheduler: dask_scheduler.periodic_callbacks["tick"].callback_time
+        )
+        assert scheduler == 1000
+        # With the switch off, a sweep leaves the workers as they are: no plugin of ours.
+        plugins = []
+
+        def look(progress):
+            if progress.finished == 1:
+                plugins.extend(client.run(lambda dask_worker: list(dask_worker.plugins)).values())
+
+        with dask.config.set({SWITCH: False}):
+            run_sweep(sweep(seeds=(0,), steps=5), tmp_path / "off", client=client, progress=look)
+        with dask.config.set({SWITCH: True}):
+            run_sweep(sweep(seeds=(0,), steps=5), tmp_path / "on", client=client, progress=look)
+    assert PLUGIN_NAME not in plugins[0] and PLUGIN_NAME in plugins[1]
 
 
 def test_ctrl_c_keeps_the_finished_runs_and_the_same_command_goes_on(tmp_path):

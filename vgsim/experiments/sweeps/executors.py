@@ -107,6 +107,7 @@ class DaskCluster:
             except (OSError, TimeoutError) as exc:
                 raise SweepError(f"Cannot reach the Dask scheduler at {address}: {exc}") from None
         self.client = client
+        self._settings = _settle_workers(client)
         info = client.scheduler_info()
         threads = sum(w.get("nthreads", 1) for w in info.get("workers", {}).values())
         self.workers = workers or max(1, threads)
@@ -136,8 +137,29 @@ class DaskCluster:
     def close(self, cancel: bool = False, futures: Iterable = ()) -> None:
         if cancel:
             self.client.cancel(list(futures))
+        if self._settings:
+            _unsettle_workers(self.client)
         if self._own:
             self.client.close()
+
+
+def _settle_workers(client: distributed.Client) -> bool:
+    """The sweep's settings on every worker (dask_workers.py); False if not wanted."""
+    from . import dask_workers
+
+    if not dask_workers.wanted():
+        return False
+    client.register_plugin(dask_workers.SweepWorkerSettings())
+    return True
+
+
+def _unsettle_workers(client: distributed.Client) -> None:
+    from . import dask_workers
+
+    try:
+        client.unregister_worker_plugin(dask_workers.PLUGIN_NAME)
+    except Exception:  # a worker gone or a client closing: nothing left to put back
+        pass
 
 
 def make_executor(

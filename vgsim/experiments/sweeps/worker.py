@@ -72,8 +72,10 @@ def worker_info() -> dict:
 
 
 def run_task(task: Task) -> dict:
-    """Train one run of a sweep; its record (FIGURES plus "key" and "worker")."""
-    started = time.perf_counter()
+    """Train one run of a sweep; its record (FIGURES plus "key" and "worker": where it ran,
+    what that process has loaded, and the task's wall time and CPU time, start-up included:
+    its own thread's and, in process_cpu_s, all its process's threads' meanwhile)."""
+    started, cpu, process_cpu = time.perf_counter(), time.thread_time_ns(), time.process_time_ns()
     try:
         record = _train(task)
     except Exception as exc:  # a run's failure is a result, never the sweep's
@@ -88,7 +90,12 @@ def run_task(task: Task) -> dict:
         **dict.fromkeys(FIGURES),
         **record,
         "key": task.key,
-        "worker": worker_info(),
+        "worker": {
+            **worker_info(),
+            "task_s": time.perf_counter() - started,
+            "task_cpu_s": (time.thread_time_ns() - cpu) / 1e9,
+            "process_cpu_s": (time.process_time_ns() - process_cpu) / 1e9,
+        },
     }
 
 
