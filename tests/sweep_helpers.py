@@ -16,3 +16,12 @@ def crash_on_seed_7(task):
     if task.seed == CRASH_SEED:
         os._exit(3)
     return run_task(task)
+
+
+def leave_a_note_at_exit(path):
+    """Registers an exit handler in the worker that writes `path`; returns the worker's pid."""
+    import atexit
+    from pathlib import Path
+
+    atexit.register(Path(path).write_text, "ran")
+    return os.getpid()

@@ -8,7 +8,7 @@ import json
 import math
 
 import pytest
-from sweep_helpers import CRASH_SEED, crash_on_seed_7
+from sweep_helpers import CRASH_SEED, crash_on_seed_7, leave_a_note_at_exit
 
 from vgsim.engine.builders import mlp
 from vgsim.experiments.sweeps import Sweep, run_sweep
@@ -165,6 +165,18 @@ def test_cancel_stops_at_once_and_the_rest_runs_later(tmp_path):
     assert "pending" in {r["status"] for r in rows(folder)}
     rest = run_sweep(s, folder, workers=2)
     assert rest.skipped == state.done and rest.done == 12
+
+
+def test_the_exit_handlers_a_run_registers_still_run_when_its_pool_worker_ends(tmp_path):
+    from vgsim.experiments.sweeps.executors import LocalPool
+
+    pool = LocalPool(1)
+    note = tmp_path / "note"
+    pid = pool.submit(leave_a_note_at_exit, str(note)).result(timeout=120)
+    (process,) = [p for p in pool._pool._processes.values() if p.pid == pid]
+    pool.close()
+    assert process.exitcode == 0
+    assert note.read_text() == "ran"
 
 
 def test_a_dask_local_cluster_gives_the_local_pools_figures(finished, tmp_path):
