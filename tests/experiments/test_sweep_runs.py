@@ -220,6 +220,7 @@ def test_a_dask_local_cluster_gives_the_local_pools_figures(finished, tmp_path):
         assert during["profile-cycle"] is None
         assert during["tick"] == 1000 > callbacks["tick"]
         assert during["memory_monitor"] == 1000 > callbacks["memory_monitor"]
+        assert during["monitor"] == 2000 > callbacks["monitor"]
         for name in CALLBACKS:  # (Dask itself moves others, the heartbeat's)
             assert after[address][name] == callbacks[name], name
 

@@ -1,7 +1,8 @@
 """Dask workers set up for sweeps: no profiler, slower monitors.
 
 A Dask worker's event loop wakes every 10 ms to sample the running task's stack (its
-profiler), every 20 ms to time itself (the tick) and every 100 ms to read its memory. With a
+profiler), every 20 ms to time itself (the tick), every 100 ms to read its memory and every
+500 ms the system's figures for the dashboard. With a
 run's time all in nogil kernels, that is 55 ms of CPU per second per worker (5 ms without
 them), taken from the cores the runs share: the per-run overhead of Dask against the local
 pool. Sweeps need none of it at that rate.
@@ -11,8 +12,8 @@ Two ways in, both with the same settings:
 - `local_cluster`: a LocalCluster started under SETTINGS (its scheduler, nannies and workers
   read them when they start);
 - `SweepWorkerSettings`, a WorkerPlugin the sweep's Client registers on every worker of any
-  scheduler, also one started elsewhere: it stops the profiler and slows the tick and the memory
-  monitor while the sweep runs, and puts them back when the sweep closes (teardown).
+  scheduler, also one started elsewhere: it stops the profiler and slows the tick and the
+  monitors while the sweep runs, and puts them back when the sweep closes (teardown).
 """
 
 from __future__ import annotations
@@ -27,15 +28,24 @@ SWITCH = "vgsim.sweep-worker-settings"
 
 TICK_MS = 1000  # Dask: 20 ms. Only warns of a blocked event loop (after 3 s).
 MEMORY_MS = 1000  # Dask: 100 ms. A run's memory does not grow by much in a second.
+MONITOR_MS = 2000  # Dask: 500 ms. The dashboard's CPU, disk and network figures.
 
 SETTINGS = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": f"{TICK_MS}ms",
     "distributed.worker.memory.monitor-interval": f"{MEMORY_MS}ms",
+    "distributed.admin.system-monitor.interval": f"{MONITOR_MS}ms",
+    "distributed.admin.system-monitor.gil.enabled": False,  # (if gilknocker is installed)
 }
 
 # The worker's periodic callbacks the plugin changes: name -> new period (None: stopped).
-CALLBACKS = {"profile": None, "profile-cycle": None, "tick": TICK_MS, "memory_monitor": MEMORY_MS}
+CALLBACKS = {
+    "profile": None,
+    "profile-cycle": None,
+    "tick": TICK_MS,
+    "memory_monitor": MEMORY_MS,
+    "monitor": MONITOR_MS,
+}
 
 
 def local_cluster(workers: int = 2) -> distributed.LocalCluster:

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
@@ -114,7 +115,6 @@ class DaskCluster:
                 "Running a sweep on a Dask cluster needs Dask distributed: "
                 'pip install "vgsim[cluster]".'
             ) from None
-        self._distributed = distributed
         self._own = client is None
         if client is None:
             try:
@@ -122,6 +122,8 @@ class DaskCluster:
             except (OSError, TimeoutError) as exc:
                 raise SweepError(f"Cannot reach the Dask scheduler at {address}: {exc}") from None
         self.client = client
+        self._finished = threading.Event()
+        self._told: set = set()  # the futures whose end sets _finished
         self._settings = _settle_workers(client)
         info = client.scheduler_info()
         threads = sum(w.get("nthreads", 1) for w in info.get("workers", {}).values())
@@ -136,12 +138,20 @@ class DaskCluster:
         return self.client.submit(fn, arg, pure=False)
 
     def wait(self, futures: Iterable, timeout: float) -> set:
+        """The finished ones, waiting at most `timeout` for one. Each future tells when it is
+        done (a callback setting an event): distributed.wait would ask the Client's event
+        loop every poll, five times a second."""
         futures = list(futures)
-        try:
-            self._distributed.wait(futures, timeout=timeout, return_when="FIRST_COMPLETED")
-        except self._distributed.TimeoutError:
-            pass
-        return {f for f in futures if f.done()}
+        for future in futures:
+            if future not in self._told:
+                self._told.add(future)
+                future.add_done_callback(lambda _: self._finished.set())
+        self._finished.clear()
+        done = {f for f in futures if f.done()}
+        if not done and self._finished.wait(timeout):
+            done = {f for f in futures if f.done()}
+        self._told.intersection_update(futures)
+        return done
 
     def crashed(self, exc: BaseException) -> bool:
         return False  # a dead Dask worker fails its own tasks only (KilledWorker)
