@@ -174,7 +174,10 @@ def _settle_workers(client: distributed.Client) -> bool:
 
     if not dask_workers.wanted():
         return False
-    client.register_plugin(dask_workers.SweepWorkerSettings())
+    try:
+        client.register_plugin(dask_workers.SweepWorkerSettings())
+    except Exception:  # e.g. workers with an older vgsim: the runs go on, just slower
+        return False
     return True
 
 
