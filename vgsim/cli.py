@@ -35,6 +35,7 @@ from .cli_timeline import add_replay_command, add_run_options
 from .engine.errors import VgsimError
 from .engine.spec import read_network
 from .engine.validate import load_network, validate
+from .exiting import exit_now
 
 
 def _stop_on_signals() -> None:
@@ -293,7 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, exit_quickly: bool = False) -> int:
+    """The `vgsim` command. `exit_quickly`: end the process when a headless command is done
+    (`exit_now`), as the command line does; a caller in Python leaves it False."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None and args.size is not None and not args.screenshot:
@@ -306,6 +309,13 @@ def main(argv: list[str] | None = None) -> int:
         print("--steps must be at least 1.", file=sys.stderr)
         return EXIT_INVALID
     _stop_on_signals()
+    code = _command(args)
+    if exit_quickly:
+        exit_now(code)
+    return code
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except VgsimError as exc:
@@ -320,5 +330,10 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + signum
 
 
+def entry() -> int:
+    """The installed `vgsim` script."""
+    return main(exit_quickly=True)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(exit_quickly=True))
