@@ -250,7 +250,7 @@ def _dask(sweep: Sweep, workers: int, defaults: bool = False) -> dict:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",
         )
     else:
         cluster = local_cluster(workers)

@@ -197,7 +197,7 @@ def test_a_dask_local_cluster_gives_the_local_pools_figures(finished, tmp_path):
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

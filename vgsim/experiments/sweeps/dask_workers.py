@@ -49,15 +49,15 @@ CALLBACKS = {
 
 
 def local_cluster(workers: int = 2) -> distributed.LocalCluster:
-    """A LocalCluster on loopback for sweeps: `workers` processes of one thread each, no
-    dashboard, under SETTINGS."""
+    """A LocalCluster on loopback for sweeps: `workers` processes of one thread each, its
+    dashboard on a free port, under SETTINGS."""
     with dask.config.set(SETTINGS):
         return distributed.LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: two clusters at once do not clash on 8787
         )
 
 
