@@ -39,7 +39,12 @@ CONVS = [
     (2, 5, 5, 1, 2, 5, 1, "valid", True),
     (2, 4, 4, 2, 3, 5, 3, "same", True),
     (2, 6, 6, 16, 16, 3, 1, "same", True),
+    # Channels in whole vectors and few filters: the weight gradient by wgrad_gemm (float64).
+    (2, 6, 6, 8, 5, 3, 1, "same", True),
+    (2, 7, 6, 8, 6, 3, 2, "valid", False),
 ]
+# 8 channels and 8 filters: wgrad_gemm's weight gradient in float32 (gather_gemm's in float64).
+CONVS_FLOAT32 = [(2, 5, 6, 8, 8, 3, 1, "same", True), (3, 7, 7, 8, 8, 3, 2, "valid", False)]
 
 
 def _conv(x, W, b, stride, padding, dtype=np.float64):
@@ -124,7 +129,7 @@ def test_conv_backward_leaves_dx_alone_without_need_dx():
     assert np.isfinite(dW).all()
 
 
-@pytest.mark.parametrize("case", CONVS[:4] + CONVS[-1:])
+@pytest.mark.parametrize("case", CONVS[:4] + CONVS[-3:] + CONVS_FLOAT32)
 def test_conv_float32_agrees_with_float64(case):
     n, h, w, c, f, k, stride, padding, bias = case
     x, W, b, rng = _conv_inputs(n, h, w, c, f, k, bias, seed=1)

@@ -15,6 +15,10 @@ patches in place (no patch matrix is built):
                     k − 1 − pad, with W flipped in both spatial axes and in/out swapped
                     (the transposed convolution), through the same product.
 
+With few filters (fewer than gather_gemm's wide block has columns) and the channels in whole
+vectors, dW is wgrad_gemm's product instead, the channels along the vector: gather_gemm would
+put the filters there and load one entry of the patch per multiply-add.
+
 `xp` is kept from the forward pass for the weight gradient. Arrays are flat and contiguous.
 """
 
@@ -23,6 +27,7 @@ from numba import njit
 
 from .arrays import fill
 from .gemm import ROW_ROOM, WIDE_NRV, gather_gemm, lanes_of, padded_width
+from .wgrad import WG_MR, WG_NV, wgrad_gemm
 
 _opts = {"cache": True, "nogil": True}
 DW_CHUNK = 128  # positions per pass of the weight gradient's product
@@ -156,6 +161,24 @@ def _packed(m, rows, cols, ld):
 
 
 @njit(**_opts)
+def _by_channels(channels, filters, lanes):
+    """Whether wgrad_gemm computes the weight gradient: the channels fill whole vectors and the
+    filters are too few for gather_gemm's wide block (which runs at the core's peak)."""
+    return channels % lanes == 0 and filters < WIDE_NRV * lanes
+
+
+@njit(**_opts)
+def _tap_blocks(k, wp, c, lanes):
+    """The offset of each tap's blocks of `lanes` channels from the patch's corner."""
+    blocks = c // lanes
+    cols = np.empty(k * k * blocks, np.int64)
+    for t in range(k * k):
+        for q in range(blocks):
+            cols[t * blocks + q] = ((t // k) * wp + t % k) * c + q * lanes
+    return cols
+
+
+@njit(**_opts)
 def conv_forward(x, W, b, has_bias, y, xp, n, h, w, c, oh, ow, f, k, stride, pad):
     """y (n·oh·ow·f) = conv(x (n·h·w·c), W (k·k·c·f)) + b. `xp`: padded_input_size entries,
     kept for conv_backward (ignored, possibly empty, when the input is read directly)."""
@@ -167,15 +190,15 @@ def conv_forward(x, W, b, has_bias, y, xp, n, h, w, c, oh, ow, f, k, stride, pad
     else:
         _pad_into(x, xp, n, h, w, c, hp, wp, pad, pad, 1)
         src = xp
+    rows = _corners(n, oh, ow, hp, wp, c, stride)
+    kkc = k * k * c
     ld = padded_width(f, lanes_of(y))
     init = np.zeros(ld, y.dtype)
     if has_bias:
         for j in range(f):
             init[j] = b[j]
     edge = np.empty(ROW_ROOM * ld, y.dtype)
-    rows = _corners(n, oh, ow, hp, wp, c, stride)
     cols = _taps(k, wp, c)
-    kkc = k * k * c
     gather_gemm(src, rows, n * oh * ow, cols, kkc, _packed(W, kkc, f, ld), ld, f, init, y, f, edge)
 
 
@@ -199,24 +222,13 @@ def bias_gradient(dy, positions, f, db, zeros, edge):
 
 
 @njit(**_opts)
-def conv_backward(
-    x, W, dy, dW, db, has_bias, dx, need_dx, xp, scratch, n, h, w, c, oh, ow, f, k, stride, pad
-):
-    """dW, db (if has_bias) and, if need_dx, dx for the gradient dy at the output, with the xp
-    conv_forward left. `scratch`: gradient_scratch_size entries (used only for dx)."""
-    direct = reads_input_directly(h, w, oh, ow, k, stride, pad)
-    hp, wp = (h, w) if direct else (padded_size(oh, k, stride), padded_size(ow, k, stride))
-    src = x if direct else xp
-    positions = n * oh * ow
+def _weight_gradient(src, dy, dW, corners, positions, k, wp, c, f, zeros, edge):
+    """dW by gather_gemm: the rows of the product are the patch entries, its sum runs over
+    positions, in chunks whose patches and gradients stay in the first-level cache while every
+    block of patch entries passes over them; the chunks' products are added up."""
     kkc = k * k * c
     ld = padded_width(f, lanes_of(dy))
-    # dW: the rows of the product are the patch entries, its sum runs over positions.
     taps = _taps(k, wp, c)
-    corners = _corners(n, oh, ow, hp, wp, c, stride)
-    zeros = np.zeros(max(ld, padded_width(c, lanes_of(dy))), dy.dtype)
-    edge = np.empty(ROW_ROOM * max(ld, padded_width(c, lanes_of(dy))), dy.dtype)
-    # Positions in chunks whose patches and gradients stay in the first-level cache while
-    # every block of patch entries passes over them; the chunks' products are added up.
     packed = _packed(dy, positions, f, ld)
     part = np.empty(kkc * f, dy.dtype)
     for p0 in range(0, positions, DW_CHUNK):
@@ -228,6 +240,64 @@ def conv_backward(
         if p0 > 0:
             for q in range(kkc * f):
                 dW[q] += part[q]
+
+
+@njit(**_opts)
+def _weight_gradient_by_channels(src, dy, dW, corners, positions, k, wp, c, f):
+    """dW by wgrad_gemm, with the channels along the vector: dW with one filter per row, then
+    transposed into dW. Positions in chunks as in _weight_gradient, each adding to the rows."""
+    kkc = k * k * c
+    lanes = lanes_of(dy)
+    filters = np.empty(f + WG_MR, np.int64)
+    for j in range(f):
+        filters[j] = j
+    gradients = np.empty(positions, np.int64)  # where each position's row of dy starts
+    for p in range(positions):
+        gradients[p] = p * f
+    offsets = np.empty(kkc // lanes + WG_NV, np.int64)
+    offsets[: kkc // lanes] = _tap_blocks(k, wp, c, lanes)
+    by_filter = np.empty(f * kkc, dy.dtype)
+    edge = np.empty(WG_MR * WG_NV * lanes, dy.dtype)
+    for p0 in range(0, positions, DW_CHUNK):
+        count = min(DW_CHUNK, positions - p0)
+        wgrad_gemm(
+            dy,
+            filters,
+            f,
+            gradients[p0:],
+            corners[p0:],
+            count,
+            src,
+            offsets,
+            kkc // lanes,
+            by_filter,
+            kkc,
+            1 if p0 > 0 else 0,
+            edge,
+        )
+    for j in range(f):
+        for q in range(kkc):
+            dW[q * f + j] = by_filter[j * kkc + q]
+
+
+@njit(**_opts)
+def conv_backward(
+    x, W, dy, dW, db, has_bias, dx, need_dx, xp, scratch, n, h, w, c, oh, ow, f, k, stride, pad
+):
+    """dW, db (if has_bias) and, if need_dx, dx for the gradient dy at the output, with the xp
+    conv_forward left. `scratch`: gradient_scratch_size entries (used only for dx)."""
+    direct = reads_input_directly(h, w, oh, ow, k, stride, pad)
+    hp, wp = (h, w) if direct else (padded_size(oh, k, stride), padded_size(ow, k, stride))
+    src = x if direct else xp
+    positions = n * oh * ow
+    ld = padded_width(f, lanes_of(dy))
+    zeros = np.zeros(max(ld, padded_width(c, lanes_of(dy))), dy.dtype)
+    edge = np.empty(ROW_ROOM * max(ld, padded_width(c, lanes_of(dy))), dy.dtype)
+    corners = _corners(n, oh, ow, hp, wp, c, stride)
+    if _by_channels(c, f, lanes_of(dy)):
+        _weight_gradient_by_channels(src, dy, dW, corners, positions, k, wp, c, f)
+    else:
+        _weight_gradient(src, dy, dW, corners, positions, k, wp, c, f, zeros, edge)
     if has_bias:
         bias_gradient(dy, positions, f, db, zeros, edge)
     if not need_dx:
@@ -236,6 +306,7 @@ def conv_backward(
     we = w + k - 1
     dyp = scratch[: n * he * we * f]
     _pad_into(dy, dyp, n, oh, ow, f, he, we, k - 1 - pad, k - 1 - pad, stride)
+    rows = _corners(n, h, w, he, we, f, 1)
     ldc = padded_width(c, lanes_of(dy))
     flipped = np.zeros(k * k * f * ldc, dy.dtype)  # W[k−1−di, k−1−dj, ci, fo] at (di, dj, fo, ci)
     for di in range(k):
@@ -245,6 +316,5 @@ def conv_backward(
                     flipped[((di * k + dj) * f + fo) * ldc + ci] = W[
                         (((k - 1 - di) * k + (k - 1 - dj)) * c + ci) * f + fo
                     ]
-    rows = _corners(n, h, w, he, we, f, 1)
     cols = _taps(k, we, f)
     gather_gemm(dyp, rows, n * h * w, cols, k * k * f, flipped, ldc, c, zeros, dx, c, edge)
