@@ -42,9 +42,12 @@ CONVS = [
     # Channels in whole vectors and few filters: the weight gradient by wgrad_gemm (float64).
     (2, 6, 6, 8, 5, 3, 1, "same", True),
     (2, 7, 6, 8, 6, 3, 2, "valid", False),
+    # One vector of filters, rows of 8 outputs, stride 1: row_blocks forward and backward.
+    (2, 4, 8, 4, 4, 3, 1, "same", False),
+    (2, 5, 10, 3, 4, 3, 1, "valid", True),
 ]
-# 8 channels and 8 filters: wgrad_gemm's weight gradient in float32 (gather_gemm's in float64).
-CONVS_FLOAT32 = [(2, 5, 6, 8, 8, 3, 1, "same", True), (3, 7, 7, 8, 8, 3, 2, "valid", False)]
+# 8 channels and 8 filters: row_blocks and wgrad_gemm in float32 (gather_gemm in float64).
+CONVS_FLOAT32 = [(2, 5, 8, 8, 8, 3, 1, "same", True), (3, 7, 7, 8, 8, 3, 2, "valid", False)]
 
 
 def _conv(x, W, b, stride, padding, dtype=np.float64):

@@ -15,6 +15,10 @@ patches in place (no patch matrix is built):
                     k − 1 − pad, with W flipped in both spatial axes and in/out swapped
                     (the transposed convolution), through the same product.
 
+A stride-1 3 × 3 convolution with one vector of filters (8 in float32) and rows of whole blocks
+of 8 outputs runs on rowconv.row_blocks instead, forward and for dx: each input value loaded
+serves the 3 outputs of a row it lies under.
+
 With few filters (fewer than gather_gemm's wide block has columns) and the channels in whole
 vectors, dW is wgrad_gemm's product instead, the channels along the vector: gather_gemm would
 put the filters there and load one entry of the patch per multiply-add.
@@ -27,6 +31,7 @@ from numba import njit
 
 from .arrays import fill
 from .gemm import ROW_ROOM, WIDE_NRV, gather_gemm, lanes_of, padded_width
+from .rowconv import ROW_J, ROW_K, row_blocks
 from .wgrad import WG_MR, WG_NV, wgrad_gemm
 
 _opts = {"cache": True, "nogil": True}
@@ -179,6 +184,38 @@ def _tap_blocks(k, wp, c, lanes):
 
 
 @njit(**_opts)
+def _by_rows(k, stride, width, filters, lanes):
+    """Whether row_blocks computes a convolution: stride 1, its kernel width, whole blocks of
+    outputs along a row and one vector of filters."""
+    return stride == 1 and k == ROW_K and width % ROW_J == 0 and filters == lanes
+
+
+@njit(**_opts)
+def _conv_by_rows(src, hp, wp, c, W, init, out, n, oh, ow, k):
+    """out (n·oh·ow·f) = init + the stride-1 correlation of src (n·hp·wp·c) with W (k·k·c·f),
+    f one vector, ROW_J outputs of a row per block (row_blocks)."""
+    f = init.size
+    per_row = ow // ROW_J
+    blocks = n * oh * per_row
+    corners = np.empty(blocks, np.int64)
+    outs = np.empty(blocks, np.int64)
+    r = 0
+    for b in range(n):
+        for i in range(oh):
+            for q in range(per_row):
+                corners[r] = ((b * hp + i) * wp + q * ROW_J) * c
+                outs[r] = ((b * oh + i) * ow + q * ROW_J) * f
+                r += 1
+    xoff = np.empty(k * c, np.int64)  # (kernel row, channel) pairs
+    woff = np.empty(k * c, np.int64)
+    for di in range(k):
+        for ci in range(c):
+            xoff[di * c + ci] = di * wp * c + ci
+            woff[di * c + ci] = (di * k * c + ci) * f
+    row_blocks(src, corners, outs, 0, blocks, xoff, woff, k * c, W, c * f, c, init, out)
+
+
+@njit(**_opts)
 def conv_forward(x, W, b, has_bias, y, xp, n, h, w, c, oh, ow, f, k, stride, pad):
     """y (n·oh·ow·f) = conv(x (n·h·w·c), W (k·k·c·f)) + b. `xp`: padded_input_size entries,
     kept for conv_backward (ignored, possibly empty, when the input is read directly)."""
@@ -197,6 +234,9 @@ def conv_forward(x, W, b, has_bias, y, xp, n, h, w, c, oh, ow, f, k, stride, pad
     if has_bias:
         for j in range(f):
             init[j] = b[j]
+    if _by_rows(k, stride, ow, f, lanes_of(y)):
+        _conv_by_rows(src, hp, wp, c, W, init, y, n, oh, ow, k)
+        return
     edge = np.empty(ROW_ROOM * ld, y.dtype)
     cols = _taps(k, wp, c)
     gather_gemm(src, rows, n * oh * ow, cols, kkc, _packed(W, kkc, f, ld), ld, f, init, y, f, edge)
@@ -306,7 +346,14 @@ def conv_backward(
     we = w + k - 1
     dyp = scratch[: n * he * we * f]
     _pad_into(dy, dyp, n, oh, ow, f, he, we, k - 1 - pad, k - 1 - pad, stride)
-    rows = _corners(n, h, w, he, we, f, 1)
+    if _by_rows(k, stride, w, c, lanes_of(dy)):
+        flipped = np.empty(k * k * f * c, dy.dtype)  # W[k−1−di, k−1−dj, ci, fo] at (di, dj, fo, ci)
+        for t in range(k * k):
+            for fo in range(f):
+                for ci in range(c):
+                    flipped[(t * f + fo) * c + ci] = W[((k * k - 1 - t) * c + ci) * f + fo]
+        _conv_by_rows(dyp, he, we, f, flipped, np.zeros(c, dy.dtype), dx, n, h, w, k)
+        return
     ldc = padded_width(c, lanes_of(dy))
     flipped = np.zeros(k * k * f * ldc, dy.dtype)  # W[k−1−di, k−1−dj, ci, fo] at (di, dj, fo, ci)
     for di in range(k):
@@ -316,5 +363,6 @@ def conv_backward(
                     flipped[((di * k + dj) * f + fo) * ldc + ci] = W[
                         (((k - 1 - di) * k + (k - 1 - dj)) * c + ci) * f + fo
                     ]
+    rows = _corners(n, h, w, he, we, f, 1)
     cols = _taps(k, we, f)
     gather_gemm(dyp, rows, n * h * w, cols, k * k * f, flipped, ldc, c, zeros, dx, c, edge)
