@@ -46,8 +46,13 @@ CONVS = [
     (2, 4, 8, 4, 4, 3, 1, "same", False),
     (2, 5, 10, 3, 4, 3, 1, "valid", True),
 ]
-# 8 channels and 8 filters: row_blocks and wgrad_gemm in float32 (gather_gemm in float64).
-CONVS_FLOAT32 = [(2, 5, 8, 8, 8, 3, 1, "same", True), (3, 7, 7, 8, 8, 3, 2, "valid", False)]
+# 8 channels and 8 filters: row_blocks and wgrad_gemm in float32 (gather_gemm in float64); the
+# last has more positions than one chunk of the weight gradient.
+CONVS_FLOAT32 = [
+    (2, 5, 8, 8, 8, 3, 1, "same", True),
+    (3, 7, 7, 8, 8, 3, 2, "valid", False),
+    (3, 8, 8, 8, 8, 3, 1, "same", True),
+]
 
 
 def _conv(x, W, b, stride, padding, dtype=np.float64):
