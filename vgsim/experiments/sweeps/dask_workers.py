@@ -1,11 +1,11 @@
 """Dask workers set up for sweeps: no profiler, slower monitors.
 
-A Dask worker's event loop wakes every 10 ms to sample the running task's stack (its
-profiler), every 20 ms to time itself (the tick), every 100 ms to read its memory and every
-500 ms the system's figures for the dashboard. With a
-run's time all in nogil kernels, that is 55 ms of CPU per second per worker (5 ms without
-them), taken from the cores the runs share: the per-run overhead of Dask against the local
-pool. Sweeps need none of it at that rate.
+A Dask worker's event loop wakes every 10 ms to sample the running task's stack (its profiler),
+every 20 ms to time itself (the tick), every 100 ms to read its memory and every 500 ms the
+system's figures for the dashboard. With a run's time all in nogil kernels, that is about 55 ms
+of CPU per second per worker (5 ms without them, measured at load 3), taken from the cores the
+runs share: the per-run overhead of Dask against the local pool. Sweeps need none of it at that
+rate.
 
 Two ways in, both with the same settings:
 
