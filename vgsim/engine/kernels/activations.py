@@ -28,7 +28,10 @@ CODES = {
 # Klambauer et al. (2017), the fixed point at mean 0, variance 1.
 SELU_ALPHA = 1.6732632423543772
 SELU_SCALE = 1.0507009873554805
-_opts = {"cache": True, "nogil": True}
+# Division by zero gives inf/NaN as in NumPy instead of a check per element that raises:
+# that check kept every loop with a division (tanh's p / q) from vectorising (22 -> 4 us a
+# 4,096-element tanh). Where a zero can occur, the result is non-finite and caught as such.
+_opts = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 
 @njit(**_opts)

@@ -21,7 +21,8 @@ CLIP_CODES = {"none": CLIP_NONE, "value": CLIP_VALUE, "norm": CLIP_NORM}
 # Layout of the `hyper` array the trainer passes (it may change between steps).
 H_LR, H_MOMENTUM, H_BETA1, H_BETA2, H_EPS, H_ALPHA, H_L2, H_CLIP, H_TELEMETRY = range(9)
 N_HYPER = 9
-_opts = {"cache": True, "nogil": True}
+# NumPy's division (inf/NaN, no check that raises) lets the updates' loops vectorise.
+_opts = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 
 @njit(**_opts)
