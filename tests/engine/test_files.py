@@ -108,3 +108,24 @@ def test_a_failed_append_is_cut_back_to_the_last_whole_row(
     metrics.close()
     rows = np.loadtxt(tmp_path / "metrics.csv", delimiter=",", skiprows=1)
     assert rows.shape == (3, 14 + 20) and list(rows[:, 0]) == [0, 1, 2]
+
+
+def test_rows_added_in_any_blocks_are_written_as_in_one_piece(tmp_path: Path) -> None:
+    """MetricsFile formats rows in chunks into buffers it keeps: blocks of any size (under,
+    across and over FLUSH_ROWS) give the same bytes as the whole-file writer."""
+    rng = np.random.default_rng(3)
+    steps, nodes, figures = 3 * files.FLUSH_ROWS + 17, 5, 10
+    scalars = rng.normal(size=(steps, 14))
+    scalars[:, 0] = np.arange(steps)
+    stats = rng.lognormal(0, 4, size=(steps, nodes, figures))
+    stats[rng.random(stats.shape) < 0.3] = np.nan
+    ids = [f"n{i}" for i in range(nodes)]
+    metrics = MetricsFile(tmp_path / "metrics.csv", ids)
+    start = 0
+    for size in (1, 7, files.FLUSH_ROWS, 2 * files.FLUSH_ROWS + 3, 3, 10**6):
+        metrics.add(scalars[start : start + size], stats[start : start + size])
+        start = min(start + size, steps)
+    metrics.close()
+    files.write_metrics(tmp_path / "whole.csv", ids, scalars, stats)
+    assert (tmp_path / "metrics.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    assert metrics.rows == steps and metrics.last_step == steps - 1

@@ -32,7 +32,7 @@ from numba import njit
 
 from .telemetry import flat_columns
 
-FLUSH_ROWS = 256  # metrics rows kept in memory before they are appended
+FLUSH_ROWS = 64  # metrics rows kept in memory before they are appended
 CHUNK_ROWS = 512  # rows per chunk of a whole-file write (a progress report between chunks)
 _WIDEST = 17  # "-1.23456789e-308" and its comma
 
@@ -161,8 +161,14 @@ class MetricsFile:
         self.columns = flat_columns(node_ids)
         self.rows = 0  # rows on disk
         self.last_step: int | None = None  # the step of the last row on disk
-        self._pending: list[np.ndarray] = []
+        # Rows are formatted as they come, FLUSH_ROWS at a time, into buffers kept from block
+        # to block: fresh ones of megabytes each time cost more in page faults than the
+        # formatting itself.
+        self._rows = np.empty((0, len(self.columns)))
+        self._text = np.empty(0, np.uint8)
+        self._length = 0  # bytes of whole rows in _text, not yet on disk
         self._count = 0
+        self._pending_last: int | None = None
         self._good = 0  # bytes on disk that end with a whole row
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         try:
@@ -173,20 +179,38 @@ class MetricsFile:
 
     def add(self, scalars: np.ndarray, stats: np.ndarray) -> None:
         """Rows of consecutive steps (scalars: step × SCALARS, stats: step × node × figure)."""
-        self._pending.append(metrics_rows(scalars, stats))
-        self._count += len(scalars)
-        if self._count >= FLUSH_ROWS:
-            self.flush()
+        for start in range(0, len(scalars), FLUSH_ROWS):
+            self._add(scalars[start : start + FLUSH_ROWS], stats[start : start + FLUSH_ROWS])
+            if self._count >= FLUSH_ROWS:
+                self.flush()
+
+    def _add(self, scalars: np.ndarray, stats: np.ndarray) -> None:
+        k = len(scalars)
+        if len(self._rows) < k:
+            self._rows = np.empty((max(k, FLUSH_ROWS), len(self.columns)))
+        rows = self._rows[:k]
+        n_scalars = scalars.shape[1]
+        rows[:, :n_scalars] = scalars
+        figures = rows[:, n_scalars:]
+        figures.shape = (k, stats.shape[2], stats.shape[1])  # a view, or an error: never a copy
+        figures[...] = stats.transpose(0, 2, 1)  # as metrics_rows, without a temporary
+        need = self._length + k * (rows.shape[1] * _WIDEST + 1)
+        if len(self._text) < need:
+            grown = np.empty(max(need, 2 * len(self._text)), np.uint8)
+            grown[: self._length] = self._text[: self._length]
+            self._text = grown
+        self._length += _format(rows, self._text[self._length :], _POW10)
+        self._count += k
+        self._pending_last = int(scalars[-1, 0])
 
     def flush(self) -> None:
-        if not self._pending:
+        if not self._count:
             return
-        rows = np.vstack(self._pending)
-        self._pending.clear()
-        self._count = 0
-        self._append(format_rows(rows))
-        self.rows += len(rows)
-        self.last_step = int(rows[-1, 0])
+        count, length, last = self._count, self._length, self._pending_last
+        self._length = self._count = 0  # a write that fails loses these rows, never a part
+        self._append(memoryview(self._text)[:length])
+        self.rows += count
+        self.last_step = last
 
     def close(self) -> None:
         """Write what is pending and close (the file is closed even if that write fails)."""
@@ -198,7 +222,7 @@ class MetricsFile:
             os.close(self._fd)
             self._fd = -1
 
-    def _append(self, data: bytes) -> None:
+    def _append(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
         try:
             while view:
