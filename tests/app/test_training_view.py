@@ -15,6 +15,7 @@ from vgsim.app.panels.diagnosis import ElidingButton
 from vgsim.app.theme import gradient_colour
 from vgsim.engine.builders import mlp
 from vgsim.engine.kernels.stats import S_GRAD, S_MEAN, S_STD
+from vgsim.engine.schema import training_defaults
 from vgsim.engine.train import Trainer
 
 
@@ -327,10 +328,16 @@ def test_a_diverged_run_says_where_and_when(window, qtbot):
     assert d.node in window.phase_label.text() and str(d.step) in window.phase_label.text()
     assert window.scene.nodes[d.node].highlight
     assert window.play_reason.text().startswith("Diverged")  # not "Ready to train"
+    # The step axes shrink to the steps taken: the planned run's would hide them on the edge.
+    for key in ("gradient-history", "loss", "accuracy", "weight-norms", "update-ratio"):
+        x0, x1 = window.dashboard.plots[key].plot.viewRange()[0]
+        assert x0 <= 1 and x1 <= d.step + 2, (key, x0, x1, d.step)
     qtbot.waitUntil(lambda: "diverged" in [f.kind for f in window.diagnosis.findings])
     assert window.diagnosis.buttons["clip"].full_text == "Clip the gradients"  # a remedy
     window.actions["reset"].trigger()
     qtbot.waitUntil(lambda: "Ready to train" in window.play_reason.text(), timeout=5000)
+    planned = training_defaults(net.training)["steps"]
+    assert window.dashboard.plots["loss"].plot.viewRange()[0][1] >= planned  # the new run's
 
 
 @pytest.mark.slow  # 3 s of clicking, then waits for the worker: about 10 s

@@ -69,6 +69,9 @@ class FrameDrawing:
             f"step {frame.step_count} · epoch {frame.epoch} · loss {loss}{rate}"
         )
         if record is not None and record.divergence is not None:
+            # The run ended early: step axes planned for thousands of steps would hide the few
+            # it took on their left edge.
+            self.dashboard.fit_steps()
             self.phase_label.setText(f"✖ {record.divergence.message()} Reset (R) to start again.")
             self.phase_label.setStyleSheet("color: #b3261e")
             self.scene.highlight(record.divergence.node)

@@ -48,7 +48,10 @@ class ImageOptions:
 def fit_x_to_data(item: pg.PlotItem) -> None:
     """End a step axis at the data: live plots keep room ahead for the steps to come, a figure
     should not."""
-    spans = [d.dataBounds(0) for d in item.listDataItems()]
+    # From the x data itself: dataBounds is (None, None) where y holds no finite value, as on
+    # a log axis after a divergence.
+    xs = [d.getData()[0] for d in item.listDataItems()]
+    spans = [(np.min(x), np.max(x)) for x in xs if x is not None and len(x)]
     spans += [
         (i.mapRectToParent(i.boundingRect()).left(), i.mapRectToParent(i.boundingRect()).right())
         for i in item.items
