@@ -332,10 +332,17 @@ def test_a_diverged_run_says_where_and_when(window, qtbot):
     for key in ("gradient-history", "loss", "accuracy", "weight-norms", "update-ratio"):
         x0, x1 = window.dashboard.plots[key].plot.viewRange()[0]
         assert x0 <= 1 and x1 <= d.step + 2, (key, x0, x1, d.step)
+    # The step that blew up has no gradient profile: the plot keeps the last one with numbers.
+    flow = window.dashboard.plots["gradient-flow"]
+    label = flow.legend.getLabel(flow.signal).text
+    assert label.startswith("backprop at step ") and label.endswith(", before the blow-up")
+    assert int(label.split()[3].rstrip(",")) < d.step
+    assert len(flow.signal.getData()[1]) > 0
     qtbot.waitUntil(lambda: "diverged" in [f.kind for f in window.diagnosis.findings])
     assert window.diagnosis.buttons["clip"].full_text == "Clip the gradients"  # a remedy
     window.actions["reset"].trigger()
     qtbot.waitUntil(lambda: "Ready to train" in window.play_reason.text(), timeout=5000)
+    qtbot.waitUntil(lambda: flow.legend.getLabel(flow.signal).text == "backprop")
     planned = training_defaults(net.training)["steps"]
     assert window.dashboard.plots["loss"].plot.viewRange()[0][1] >= planned  # the new run's
 

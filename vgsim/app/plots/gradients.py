@@ -9,7 +9,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from ...engine.kernels.stats import S_GRAD, S_PGRAD
-from ...experiments.plot_data import T_GRAD, PlotData
+from ...experiments.comparisons import last_finite_row
+from ...experiments.plot_data import T_GRAD, T_PGRAD, PlotData
 from ..theme import GRADIENT_LEVELS, GRADIENT_MAP
 from .style import (
     BACKPROP,
@@ -147,6 +148,11 @@ class GradientFlowPlot:
                 self.legend.addItem(item, label)
         self._drawn[name] = None if values is None else np.array(values)
 
+    def _name_backprop(self, drawn_at: int | None) -> None:
+        """The backprop curve's key names the step it shows when that is not the newest."""
+        before = f"backprop at step {drawn_at}, before the blow-up"
+        self.legend.rename(self.signal, "backprop" if drawn_at is None else before)
+
     def update(self, data: PlotData, stats: np.ndarray | None) -> None:
         self._data = data
         if stats is None:
@@ -154,6 +160,17 @@ class GradientFlowPlot:
         x = np.arange(len(self.layers), dtype=float)
         signal = positive(stats[self.layers, S_GRAD])
         weight = positive(stats[self.layers, S_PGRAD])
+        drawn_at = None
+        blew_up = not np.isfinite(stats[self.layers, S_GRAD]).all()  # zeros alone do not count
+        if blew_up and not np.isfinite(signal).any() and len(data.tail_steps):
+            # A step that blew up has no profile: show the last one that had numbers.
+            grads = data.tail_figures[:, self.layers, T_GRAD]
+            row = last_finite_row(data.tail_steps, positive(grads), data.step)
+            if row is not None:
+                drawn_at = int(data.tail_steps[row])
+                signal = positive(grads[row])
+                weight = positive(data.tail_figures[row, self.layers, T_PGRAD])
+        self._name_backprop(drawn_at)
         self.signal.setData(*finite_points(x, signal))
         self.weights.setData(*finite_points(x, weight))
         self._draw_start("theory", data.theory)

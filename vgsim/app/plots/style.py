@@ -256,6 +256,16 @@ class KeyRow(pg.LegendItem):
         super().removeItem(item)
         self.fit_width()
 
+    def rename(self, item: object, name: str) -> None:
+        """Give an entry another text (and wrap the row again if it is now wider)."""
+        label = self.getLabel(item)
+        if label is None or label.text == name:
+            return
+        label.setText(name)
+        label.updateMin()
+        self._fitted = None
+        self.fit_width()
+
     def updateSize(self) -> None:
         self.updateGeometry()  # the plot's layout sizes and places it: no geometry of its own
 
