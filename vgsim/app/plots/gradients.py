@@ -150,8 +150,9 @@ class GradientFlowPlot:
 
     def _name_backprop(self, drawn_at: int | None) -> None:
         """The backprop curve's key names the step it shows when that is not the newest."""
-        before = f"backprop at step {drawn_at}, before the blow-up"
-        self.legend.rename(self.signal, "backprop" if drawn_at is None else before)
+        # Short: a longer key wraps to more rows and takes them from the plot at 1280 × 720.
+        last = f"backprop (step {drawn_at})"
+        self.legend.rename(self.signal, "backprop" if drawn_at is None else last)
 
     def update(self, data: PlotData, stats: np.ndarray | None) -> None:
         self._data = data
