@@ -36,6 +36,24 @@ def _int_1d(a) -> bool:
     return isinstance(a, types.Array) and a.ndim == 1 and a.dtype == types.int64
 
 
+def vector_function(module, fty, name: str, arg_types: list) -> tuple:
+    """A new internal, never-inlined LLVM function `name` for a block of AVX2 vector code:
+    (function, builder at its entry, vector type, lanes, alignment, llvm.fma of the vector
+    type). Not inlined, the register allocator sees the block's loop alone: inlined into the
+    caller, its pointers and accumulators spilled to the stack."""
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), arg_types), name)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    builder = ir.IRBuilder(fn.append_basic_block("entry"))
+    single = fty == ir.FloatType()
+    lanes = VECTOR_BYTES // (4 if single else 8)
+    vty = ir.VectorType(fty, lanes)
+    fma = cgutils.get_or_insert_function(
+        module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.v{lanes}{'f32' if single else 'f64'}"
+    )
+    return fn, builder, vty, lanes, 4 if single else 8, fma
+
+
 def _tile_function(module, fty, mr: int, nrv: int, split: int) -> ir.Function:
     """The block as an LLVM function of its own (not inlined), so that the register allocator
     sees this loop alone: inlined into the caller, its row pointers and accumulators spilled
@@ -47,24 +65,14 @@ def _tile_function(module, fty, mr: int, nrv: int, split: int) -> ir.Function:
         return module.globals[name]
     i64 = ir.IntType(64)
     fp, ip = fty.as_pointer(), i64.as_pointer()
-    fn = ir.Function(
-        module, ir.FunctionType(ir.VoidType(), [fp, ip, ip, i64, fp, i64, i64, fp, fp, i64]), name
-    )
-    fn.linkage = "internal"
-    fn.attributes.add("noinline")
+    arg_types = [fp, ip, ip, i64, fp, i64, i64, fp, fp, i64]
+    fn, builder, vty, lanes, align, fma = vector_function(module, fty, name, arg_types)
     a, rows, cols, kcount, b, ldb, c0, init, out, ldo = fn.args
-    builder = ir.IRBuilder(fn.append_basic_block("entry"))
-    lanes = VECTOR_BYTES // (4 if single else 8)
-    vty = ir.VectorType(fty, lanes)
-    align = 4 if single else 8
 
     def vload(base, offset):
         ptr = builder.bitcast(builder.gep(base, [offset]), vty.as_pointer())
         return builder.load(ptr, align=align)
 
-    fma = cgutils.get_or_insert_function(
-        module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.v{lanes}{'f32' if single else 'f64'}"
-    )
     starts = [
         builder.gep(a, [builder.load(builder.gep(rows, [ir.Constant(i64, m)]))]) for m in range(mr)
     ]

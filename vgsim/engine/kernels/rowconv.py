@@ -17,10 +17,9 @@ in the padded input and woff[kk] in the weights.
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .gemm import VECTOR_BYTES, _float_1d, _int_1d
+from .gemm import _float_1d, _int_1d, vector_function
 from .lanes import _close_loop, _open_loop, _or_in_python, _splat
 
 ROW_J = 8  # outputs per block: 8 accumulators, K weight vectors and a broadcast in registers
@@ -37,21 +36,12 @@ def _row_function(module, fty, taps: int, width: int) -> ir.Function:
     i64 = ir.IntType(64)
     fp, ip = fty.as_pointer(), i64.as_pointer()
     args = [fp, ip, ip, i64, ip, ip, i64, fp, i64, i64, fp, fp]
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), args), name)
-    fn.linkage = "internal"
-    fn.attributes.add("noinline")
+    fn, builder, vty, lanes, align, fma = vector_function(module, fty, name, args)
     a, corners, outs, blocks, xoff, woff, kcount, w, wtap, step, init, out = fn.args
-    builder = ir.IRBuilder(fn.append_basic_block("entry"))
-    lanes = VECTOR_BYTES // (4 if single else 8)
-    vty = ir.VectorType(fty, lanes)
-    align = 4 if single else 8
 
     def vptr(base, offset):
         return builder.bitcast(builder.gep(base, [offset]), vty.as_pointer())
 
-    fma = cgutils.get_or_insert_function(
-        module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.v{lanes}{'f32' if single else 'f64'}"
-    )
     first = builder.load(vptr(init, ir.Constant(i64, 0)), align=align)
     shifts = [builder.mul(step, ir.Constant(i64, j)) for j in range(width + taps - 1)]
     wshifts = [builder.mul(wtap, ir.Constant(i64, dj)) for dj in range(taps)]

@@ -13,10 +13,9 @@ a block of MR filters by NV blocks of channels loads MR + NV values per MR · NV
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .gemm import VECTOR_BYTES, _float_1d, _int_1d
+from .gemm import VECTOR_BYTES, _float_1d, _int_1d, vector_function
 from .lanes import _close_loop, _open_loop, _or_in_python, _splat
 
 _opts = {"cache": True, "nogil": True}
@@ -33,23 +32,13 @@ def _wgrad_function(module, fty, mr: int, nv: int) -> ir.Function:
         return module.globals[name]
     i64 = ir.IntType(64)
     fp, ip = fty.as_pointer(), i64.as_pointer()
-    fn = ir.Function(
-        module, ir.FunctionType(ir.VoidType(), [fp, ip, ip, ip, i64, fp, ip, fp, i64, i64]), name
-    )
-    fn.linkage = "internal"
-    fn.attributes.add("noinline")
+    arg_types = [fp, ip, ip, ip, i64, fp, ip, fp, i64, i64]
+    fn, builder, vty, lanes, align, fma = vector_function(module, fty, name, arg_types)
     a, rows, cols, brows, kcount, b, boffs, out, ldo, add = fn.args
-    builder = ir.IRBuilder(fn.append_basic_block("entry"))
-    lanes = VECTOR_BYTES // (4 if single else 8)
-    vty = ir.VectorType(fty, lanes)
-    align = 4 if single else 8
 
     def vptr(base, offset):
         return builder.bitcast(builder.gep(base, [offset]), vty.as_pointer())
 
-    fma = cgutils.get_or_insert_function(
-        module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.v{lanes}{'f32' if single else 'f64'}"
-    )
     starts = [
         builder.gep(a, [builder.load(builder.gep(rows, [ir.Constant(i64, m)]))]) for m in range(mr)
     ]
