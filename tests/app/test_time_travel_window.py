@@ -8,6 +8,7 @@ from dataclasses import fields
 
 import numpy as np
 import pyqtgraph as pg
+from bitwise import same_bits
 from windows import trainer, wait_frame
 
 from vgsim.app.worker import for_the_window
@@ -22,11 +23,6 @@ NOT_FIGURES = ("boundary", "name", "reference")  # compared apart, or no figure 
 
 def key_texts(plot: pg.PlotItem) -> list[str]:
     return [label.text for _, label in plot.legend.items]
-
-
-def same_bits(a: object, b: object) -> bool:
-    a, b = np.asarray(a), np.asarray(b)
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
 def straight(window, steps: int, t: Trainer | None = None) -> Trainer:

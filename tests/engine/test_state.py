@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bitwise import same_bits
 
 from vgsim.engine import Network, Trainer, read_network
 from vgsim.engine.files import save_npz
@@ -30,11 +31,6 @@ def network(fixture: str, dtype: str, **training: object) -> Network:
     net = read_network(NETWORKS / fixture)
     net.training.update(training, dtype=dtype, eval_every=7)
     return net
-
-
-def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
-    a, b = np.asarray(a), np.asarray(b)
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
 def assert_same_dump(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:

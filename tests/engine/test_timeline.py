@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 import numpy as np
 import pytest
+from bitwise import assert_same_plot, same_bits
 
 from vgsim.engine import Network, Trainer
 from vgsim.engine.builders import mlp
@@ -15,7 +14,6 @@ from vgsim.engine.state import StateError
 from vgsim.engine.telemetry import History
 from vgsim.experiments.checkpoints import Checkpoint, Checkpoints
 from vgsim.experiments.figures import Rows
-from vgsim.experiments.plot_data import PlotData
 from vgsim.experiments.plot_sources import from_trainer
 from vgsim.experiments.timeline import Timeline
 from vgsim.experiments.timeline_files import open_timeline, save_run, save_timeline
@@ -24,24 +22,6 @@ from vgsim.experiments.timeline_files import open_timeline, save_run, save_timel
 def network(**training: object) -> Network:
     settings = {"batch_size": 16, "optimizer": "adam", "lr": 0.01, "eval_every": 9}
     return mlp(3, 12, 3, batchnorm=True, training={**settings, **training}, name="tl")
-
-
-def same_bits(a, b) -> bool:
-    a, b = np.asarray(a), np.asarray(b)
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
-
-
-def assert_same_plot(a: PlotData, b: PlotData) -> None:
-    for f in fields(PlotData):
-        x, y = getattr(a, f.name), getattr(b, f.name)
-        if f.name == "boundary":
-            assert x.keys() == y.keys()
-            for key in x:
-                assert same_bits(x[key], y[key]), f"boundary/{key}"
-        elif isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
-            assert same_bits(x, y), f.name
-        else:
-            assert x == y, f.name
 
 
 def record_run(net: Network, steps: int, blocks=(37, 5, 200), changes=None, **kw) -> Timeline:

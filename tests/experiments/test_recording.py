@@ -3,10 +3,9 @@ settings changed on the way) shown again exactly; branches and the run they leav
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 import numpy as np
 import pytest
+from bitwise import assert_same_plot, same_bits
 
 from vgsim.engine import Network, Trainer
 from vgsim.engine.builders import mlp
@@ -15,7 +14,6 @@ from vgsim.engine.kernels.stats import S_GRAD
 from vgsim.engine.state import StateError
 from vgsim.engine.telemetry import SCALARS
 from vgsim.engine.theory import predicted_gradient_flow
-from vgsim.experiments.plot_data import PlotData
 from vgsim.experiments.plot_sources import from_trainer
 from vgsim.experiments.recording import Recording
 
@@ -25,24 +23,6 @@ CLIP = {"mode": "norm", "threshold": 0.5}
 def network(**training: object) -> Network:
     settings = {"batch_size": 16, "optimizer": "adam", "lr": 0.01, "eval_every": 7}
     return mlp(3, 10, 3, batchnorm=True, training={**settings, **training}, name="rec")
-
-
-def same_bits(a: object, b: object) -> bool:
-    a, b = np.asarray(a), np.asarray(b)
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
-
-
-def assert_same_plot(a: PlotData, b: PlotData) -> None:
-    for f in fields(PlotData):
-        x, y = getattr(a, f.name), getattr(b, f.name)
-        if f.name == "boundary":
-            assert x.keys() == y.keys()
-            for key in x:
-                assert same_bits(x[key], y[key]), f"boundary/{key}"
-        elif isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
-            assert same_bits(x, y), f.name
-        else:
-            assert x == y, f.name
 
 
 def train(trainer: Trainer, steps: int, rec: Recording | None = None) -> None:
