@@ -93,6 +93,11 @@ def drawn_from(values: np.ndarray, shown: np.ndarray) -> bool:
     )
 
 
+# The step axes are refitted at the window's pace, not the run's: on two busy cores (`-n 2`)
+# that can take seconds, and 5 s was the shortest wait in this file's set-up.
+AXES_TIMEOUT = 20000
+
+
 def train_a_while(window: MainWindow, qtbot, steps: int = TRAINED) -> None:
     # Counted from where the run is paused now: a frame from before the command never passes.
     end = window.training.frame.step_count + steps
@@ -110,9 +115,9 @@ def train_a_while(window: MainWindow, qtbot, steps: int = TRAINED) -> None:
     if frame.record is not None and frame.record.divergence is not None:
         # A run that ended early: its step axes fit the steps it took.
         stop = frame.step_count + 2
-        qtbot.waitUntil(lambda: loss_axis.viewRange()[0][1] <= stop, timeout=5000)
+        qtbot.waitUntil(lambda: loss_axis.viewRange()[0][1] <= stop, timeout=AXES_TIMEOUT)
     else:
-        qtbot.waitUntil(lambda: loss_axis.viewRange()[0][1] > 1.2 * PLANNED, timeout=5000)
+        qtbot.waitUntil(lambda: loss_axis.viewRange()[0][1] > 1.2 * PLANNED, timeout=AXES_TIMEOUT)
 
 
 def assert_shows_the_canvas(window: MainWindow, qtbot, timeout: int = 30000) -> None:
