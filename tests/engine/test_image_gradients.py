@@ -45,6 +45,10 @@ CONVS = [
     # One vector of filters, rows of 8 outputs, stride 1: row_blocks forward and backward.
     (2, 4, 8, 4, 4, 3, 1, "same", False),
     (2, 5, 10, 3, 4, 3, 1, "valid", True),
+    # dx of "same" from dy without a padded copy: one row (the kernel rows above and below left
+    # out at once), two and three blocks of outputs per row (a first, a last, a middle one).
+    (2, 1, 16, 4, 4, 3, 1, "same", True),
+    (1, 3, 24, 4, 4, 3, 1, "same", False),
 ]
 # 8 channels and 8 filters: row_blocks and wgrad_gemm in float32 (gather_gemm in float64); the
 # last has more positions than one chunk of the weight gradient.
@@ -52,6 +56,7 @@ CONVS_FLOAT32 = [
     (2, 5, 8, 8, 8, 3, 1, "same", True),
     (3, 7, 7, 8, 8, 3, 2, "valid", False),
     (3, 8, 8, 8, 8, 3, 1, "same", True),
+    (2, 2, 16, 8, 8, 3, 1, "same", True),
 ]
 
 
@@ -137,7 +142,7 @@ def test_conv_backward_leaves_dx_alone_without_need_dx():
     assert np.isfinite(dW).all()
 
 
-@pytest.mark.parametrize("case", CONVS[:4] + CONVS[-3:] + CONVS_FLOAT32)
+@pytest.mark.parametrize("case", CONVS[:4] + CONVS[-5:] + CONVS_FLOAT32)
 def test_conv_float32_agrees_with_float64(case):
     n, h, w, c, f, k, stride, padding, bias = case
     x, W, b, rng = _conv_inputs(n, h, w, c, f, k, bias, seed=1)

@@ -17,7 +17,8 @@ patches in place (no patch matrix is built):
 
 A stride-1 3 × 3 convolution with one vector of filters (8 in float32) and rows of whole blocks
 of 8 outputs runs on rowconv.row_blocks instead, forward and for dx: each input value loaded
-serves the 3 outputs of a row it lies under.
+serves the 3 outputs of a row it lies under. For "same" padding its dx reads dy itself, not a
+padded copy: the blocks at the image's border leave out the taps that would read the zeros.
 
 With few filters (fewer than gather_gemm's wide block has columns) and the channels in whole
 vectors, dW is wgrad_gemm's product instead, the channels along the vector: gather_gemm would
@@ -31,7 +32,7 @@ from numba import njit
 
 from .arrays import fill
 from .gemm import ROW_ROOM, WIDE_NRV, gather_gemm, lanes_of, padded_width
-from .rowconv import ROW_J, ROW_K, row_blocks
+from .rowconv import ROW_J, ROW_K, row_blocks, row_blocks_inside
 from .wgrad import WG_MR, WG_NV, wgrad_gemm
 
 _opts = {"cache": True, "nogil": True}
@@ -223,6 +224,70 @@ def _conv_by_rows(src, hp, wp, c, W, init, out, n, oh, ow, k):
 
 
 @njit(**_opts)
+def _dx_by_rows(dy, flipped, dx, n, h, w, c, f, k):
+    """dx (n·h·w·c) = the "same" stride-1 correlation of dy (n·h·w·f, unpadded) with the
+    flipped weights (k·k·f·c), c one vector, by row_blocks_inside. The blocks are sorted into
+    groups by what of the padding they leave out: the kernel row above the image (first row),
+    the one below (last row), the column left of it (a row's first block), right (its last)."""
+    per_row = w // ROW_J
+    blocks = n * h * per_row
+    group = np.empty(blocks, np.int64)
+    starts = np.zeros(17, np.int64)
+    r = 0
+    for _b in range(n):
+        for i in range(h):
+            for q in range(per_row):
+                g = (i == 0) * 8 + (i == h - 1) * 4 + (q == 0) * 2 + (q == per_row - 1)
+                group[r] = g
+                starts[g + 1] += 1
+                r += 1
+    for g in range(16):
+        starts[g + 1] += starts[g]
+    corners = np.empty(blocks, np.int64)  # where the block would start in a padded copy
+    outs = np.empty(blocks, np.int64)
+    at = starts[:16].copy()
+    r = 0
+    for b in range(n):
+        for i in range(h):
+            for q in range(per_row):
+                g = group[r]
+                corners[at[g]] = ((b * h + i - 1) * w + q * ROW_J - 1) * f
+                outs[at[g]] = ((b * h + i) * w + q * ROW_J) * c
+                at[g] += 1
+                r += 1
+    xoff = np.empty(k * f, np.int64)  # (kernel row, channel of dy) pairs
+    woff = np.empty(k * f, np.int64)
+    for di in range(k):
+        for fo in range(f):
+            xoff[di * f + fo] = di * w * f + fo
+            woff[di * f + fo] = (di * k * f + fo) * c
+    init = np.zeros(c, dy.dtype)
+    for g in range(16):
+        count = starts[g + 1] - starts[g]
+        if count == 0:
+            continue
+        d0 = 1 if g & 8 else 0
+        d1 = k - 1 if g & 4 else k
+        row_blocks_inside(
+            (g >> 1) & 1,
+            g & 1,
+            dy,
+            corners,
+            outs,
+            starts[g],
+            count,
+            xoff[d0 * f :],
+            woff[d0 * f :],
+            (d1 - d0) * f,
+            flipped,
+            f * c,
+            f,
+            init,
+            dx,
+        )
+
+
+@njit(**_opts)
 def conv_forward(x, W, b, has_bias, y, xp, n, h, w, c, oh, ow, f, k, stride, pad):
     """y (n·oh·ow·f) = conv(x (n·h·w·c), W (k·k·c·f)) + b. `xp`: padded_input_size entries,
     kept for conv_backward (ignored, possibly empty, when the input is read directly)."""
@@ -351,16 +416,21 @@ def conv_backward(
         return
     he = h + k - 1
     we = w + k - 1
-    dyp = scratch[: n * he * we * f]
-    _pad_into(dy, dyp, n, oh, ow, f, he, we, k - 1 - pad, k - 1 - pad, stride)
     if _by_rows(k, stride, w, c, lanes_of(dy)):
         flipped = np.empty(k * k * f * c, dy.dtype)  # W[k−1−di, k−1−dj, ci, fo] at (di, dj, fo, ci)
         for t in range(k * k):
             for fo in range(f):
                 for ci in range(c):
                     flipped[(t * f + fo) * c + ci] = W[((k * k - 1 - t) * c + ci) * f + fo]
+        if pad == 1 and oh == h and ow == w:  # "same": dy needs no padded copy
+            _dx_by_rows(dy, flipped, dx, n, h, w, c, f, k)
+            return
+        dyp = scratch[: n * he * we * f]
+        _pad_into(dy, dyp, n, oh, ow, f, he, we, k - 1 - pad, k - 1 - pad, stride)
         _conv_by_rows(dyp, he, we, f, flipped, np.zeros(c, dy.dtype), dx, n, h, w, k)
         return
+    dyp = scratch[: n * he * we * f]
+    _pad_into(dy, dyp, n, oh, ow, f, he, we, k - 1 - pad, k - 1 - pad, stride)
     ldc = padded_width(c, lanes_of(dy))
     flipped = np.zeros(k * k * f * ldc, dy.dtype)  # W[k−1−di, k−1−dj, ci, fo] at (di, dj, fo, ci)
     for di in range(k):

@@ -12,11 +12,16 @@ broadcasts and K weight vectors per kernel row and channel).
 
 for blocks r, j < ROW_J, l < L: kk runs over (kernel row, channel) pairs, xoff[kk] their offset
 in the padded input and woff[kk] in the weights.
+
+`row_blocks_inside` reads an input without its zero border instead: it leaves out the first and
+the last column a block's outputs reach (`lead`, `trail`: 1 where that column is the padding)
+and the caller leaves out the kernel rows above and below the image from xoff and woff. The
+input gradient of a "same" convolution then needs no padded copy of dy.
 """
 
 import numpy as np
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.extending import intrinsic
 
 from .gemm import _float_1d, _int_1d, vector_function
@@ -24,13 +29,16 @@ from .lanes import _close_loop, _open_loop, _or_in_python, _splat
 
 ROW_J = 8  # outputs per block: 8 accumulators, K weight vectors and a broadcast in registers
 ROW_K = 3  # the kernel width the blocks are made for
+_opts = {"cache": True, "nogil": True}
 
 
-def _row_function(module, fty, taps: int, width: int) -> ir.Function:
-    """The blocks as an LLVM function of its own (see gemm._tile_function). Arguments: a,
-    corners (at r0), outs (at r0), blocks, xoff, woff, kcount, w, wtap, step, init, out."""
+def _row_function(module, fty, taps: int, width: int, lead: int, trail: int) -> ir.Function:
+    """The blocks as an LLVM function of its own (see gemm._tile_function), without the first
+    `lead` and the last `trail` input columns. Arguments: a, corners (at r0), outs (at r0),
+    blocks, xoff, woff, kcount, w, wtap, step, init, out."""
     single = fty == ir.FloatType()
-    name = f"vgsim_rowconv_{taps}x{width}_{'f32' if single else 'f64'}"
+    edges = f"_{lead}{trail}" if lead or trail else ""
+    name = f"vgsim_rowconv_{taps}x{width}{edges}_{'f32' if single else 'f64'}"
     if name in module.globals:
         return module.globals[name]
     i64 = ir.IntType(64)
@@ -54,7 +62,7 @@ def _row_function(module, fty, taps: int, width: int) -> ir.Function:
     wrow = builder.gep(w, [builder.load(builder.gep(woff, [kk]))])
     wv = [builder.load(vptr(wrow, wshifts[dj]), align=align) for dj in range(taps)]
     news = list(accs)
-    for jj in range(width + taps - 1):  # input column jj lies under outputs jj − dj
+    for jj in range(lead, width + taps - 1 - trail):  # column jj lies under outputs jj − dj
         xb = _splat(builder, vty, builder.load(builder.gep(row, [shifts[jj]])))
         for dj in range(taps):
             j = jj - dj
@@ -73,68 +81,97 @@ def _row_function(module, fty, taps: int, width: int) -> ir.Function:
     return fn
 
 
-def _python_rows(a, corners, outs, r0, blocks, xoff, woff, kcount, w, wtap, step, init, out):
+def _python_rows(lead: int, trail: int):
     """The blocks in NumPy, for running the kernels without the JIT."""
-    lanes = init.size
-    for r in range(r0, r0 + blocks):
-        for j in range(ROW_J):
-            total = init.astype(np.float64)
-            for kk in range(kcount):
-                for dj in range(ROW_K):
-                    x = a[corners[r] + xoff[kk] + (j + dj) * step]
-                    at = woff[kk] + dj * wtap
-                    total = total + x * w[at : at + lanes]
-            out[outs[r] + j * lanes : outs[r] + (j + 1) * lanes] = total
+
+    def rows(a, corners, outs, r0, blocks, xoff, woff, kcount, w, wtap, step, init, out):
+        lanes = init.size
+        for r in range(r0, r0 + blocks):
+            for j in range(ROW_J):
+                total = init.astype(np.float64)
+                for kk in range(kcount):
+                    for dj in range(ROW_K):
+                        if j + dj < lead or j + dj >= ROW_J + ROW_K - 1 - trail:
+                            continue
+                        x = a[corners[r] + xoff[kk] + (j + dj) * step]
+                        at = woff[kk] + dj * wtap
+                        total = total + x * w[at : at + lanes]
+                out[outs[r] + j * lanes : outs[r] + (j + 1) * lanes] = total
+
+    return rows
 
 
-@_or_in_python(_python_rows)
-@intrinsic
-def row_blocks(
-    typingctx, a, corners, outs, r0, blocks, xoff, woff, kcount, w, wtap, step, init, out
-):
+def _rows_intrinsic(lead: int, trail: int):
     """row_blocks(a, corners, outs, r0, blocks, xoff, woff, kcount, w, wtap, step, init, out):
     the module's sum for blocks r0 ≤ r < r0 + blocks, with K = ROW_K and L = init's length,
-    one vector of a's dtype."""
-    if not (
-        _float_1d(a)
-        and _float_1d(w)
-        and _float_1d(init)
-        and _float_1d(out)
-        and a.dtype == w.dtype == init.dtype == out.dtype
-        and all(_int_1d(t) for t in (corners, outs, xoff, woff))
-    ):
-        return None
-    if not all(isinstance(t, types.Integer) for t in (r0, blocks, kcount, wtap, step)):
-        return None
-    sig = types.void(a, corners, outs, r0, blocks, xoff, woff, kcount, w, wtap, step, init, out)
+    one vector of a's dtype, without the first `lead` and the last `trail` input columns."""
 
-    def codegen(context, builder, signature, args):
-        data = {
-            i: context.make_array(signature.args[i])(context, builder, args[i]).data
-            for i in (0, 1, 2, 5, 6, 8, 11, 12)
-        }
-        r0, blocks, kcount, wtap, step = (
-            context.cast(builder, args[i], signature.args[i], types.int64) for i in (3, 4, 7, 9, 10)
-        )
-        fty = context.get_value_type(signature.args[0].dtype)
-        fn = _row_function(builder.module, fty, ROW_K, ROW_J)
-        builder.call(
-            fn,
-            [
-                data[0],
-                builder.gep(data[1], [r0]),
-                builder.gep(data[2], [r0]),
-                blocks,
-                data[5],
-                data[6],
-                kcount,
-                data[8],
-                wtap,
-                step,
-                data[11],
-                data[12],
-            ],
-        )
-        return context.get_dummy_value()
+    def impl(typingctx, a, corners, outs, r0, blocks, xoff, woff, kcount, w, wtap, step, init, out):
+        if not (
+            _float_1d(a)
+            and _float_1d(w)
+            and _float_1d(init)
+            and _float_1d(out)
+            and a.dtype == w.dtype == init.dtype == out.dtype
+            and all(_int_1d(t) for t in (corners, outs, xoff, woff))
+        ):
+            return None
+        if not all(isinstance(t, types.Integer) for t in (r0, blocks, kcount, wtap, step)):
+            return None
+        sig = types.void(a, corners, outs, r0, blocks, xoff, woff, kcount, w, wtap, step, init, out)
 
-    return sig, codegen
+        def codegen(context, builder, signature, args):
+            data = {
+                i: context.make_array(signature.args[i])(context, builder, args[i]).data
+                for i in (0, 1, 2, 5, 6, 8, 11, 12)
+            }
+            r0, blocks, kcount, wtap, step = (
+                context.cast(builder, args[i], signature.args[i], types.int64)
+                for i in (3, 4, 7, 9, 10)
+            )
+            fty = context.get_value_type(signature.args[0].dtype)
+            fn = _row_function(builder.module, fty, ROW_K, ROW_J, lead, trail)
+            builder.call(
+                fn,
+                [
+                    data[0],
+                    builder.gep(data[1], [r0]),
+                    builder.gep(data[2], [r0]),
+                    blocks,
+                    data[5],
+                    data[6],
+                    kcount,
+                    data[8],
+                    wtap,
+                    step,
+                    data[11],
+                    data[12],
+                ],
+            )
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    impl.__name__ = f"row_blocks_{lead}{trail}"
+    return _or_in_python(_python_rows(lead, trail))(intrinsic(impl))
+
+
+row_blocks = _rows_intrinsic(0, 0)
+_rows_lead = _rows_intrinsic(1, 0)
+_rows_trail = _rows_intrinsic(0, 1)
+_rows_both = _rows_intrinsic(1, 1)
+
+
+@njit(**_opts)
+def row_blocks_inside(
+    lead, trail, a, corners, outs, r0, blocks, xoff, woff, kcount, w, wtap, step, init, out
+):
+    """row_blocks without the first input column if lead, without the last if trail."""
+    if lead and trail:
+        _rows_both(a, corners, outs, r0, blocks, xoff, woff, kcount, w, wtap, step, init, out)
+    elif lead:
+        _rows_lead(a, corners, outs, r0, blocks, xoff, woff, kcount, w, wtap, step, init, out)
+    elif trail:
+        _rows_trail(a, corners, outs, r0, blocks, xoff, woff, kcount, w, wtap, step, init, out)
+    else:
+        row_blocks(a, corners, outs, r0, blocks, xoff, woff, kcount, w, wtap, step, init, out)
