@@ -62,11 +62,13 @@ def _row_function(module, fty, taps: int, width: int, lead: int, trail: int) -> 
     wrow = builder.gep(w, [builder.load(builder.gep(woff, [kk]))])
     wv = [builder.load(vptr(wrow, wshifts[dj]), align=align) for dj in range(taps)]
     news = list(accs)
-    for jj in range(lead, width + taps - 1 - trail):  # column jj lies under outputs jj − dj
-        xb = _splat(builder, vty, builder.load(builder.gep(row, [shifts[jj]])))
-        for dj in range(taps):
-            j = jj - dj
-            if 0 <= j < width:
+    # One weight vector at a time over the block's outputs, not one input column at a time
+    # over the taps it lies under: the column order had LLVM load all the broadcasts first and
+    # spill half of them; this order took 0.8 of its time (the same sums in the same order).
+    for dj in range(taps):
+        for j in range(width):
+            if lead <= j + dj < width + taps - 1 - trail:
+                xb = _splat(builder, vty, builder.load(builder.gep(row, [shifts[j + dj]])))
                 news[j] = builder.call(fma, [xb, wv[dj], news[j]])
     end = _close_loop(builder, kk, 1, kcount, pre, loop, after)
     done = [builder.phi(vty) for _ in range(width)]  # every phi first
