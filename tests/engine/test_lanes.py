@@ -25,18 +25,8 @@ def compiled_moments(y):
 
 
 @njit
-def compiled_moments_codes(y, codes, lo, scale, top):
-    return lanes._moments_codes_body(y, codes, lo, scale, top)
-
-
-@njit
 def compiled_sumsq2(a, b):
     return lanes._sumsq_body(a) + lanes._sumsq2_body(a, b)
-
-
-@njit
-def compiled_count_group(codes, nbytes, group, counts):
-    lanes.count_group(codes, nbytes, group, counts)
 
 
 @njit
@@ -68,35 +58,11 @@ def test_min_and_max_twins_skip_nan_like_the_compiled_lanes() -> None:
     assert compiled_moments(y)[2:] == lanes._python_moments_body(y)[2:] == (-50.0, 60.0)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_moments_codes_twin_bins_like_the_compiled_lanes(dtype) -> None:
-    y = samples(dtype, 1000)
-    y[[5, 7, 9]] = [np.nan, np.inf, -np.inf]
-    lo, scale, top = (dtype(v) for v in (-4.0, 32 / 8.0, 31))
-    codes, twin = np.zeros(y.size, np.uint8), np.zeros(y.size, np.uint8)
-    figures = compiled_moments_codes(y, codes, lo, scale, top)
-    twin_figures = lanes._python_moments_codes_body(y, twin, lo, scale, top)
-    whole = y.size - y.size % lanes.WIDTH
-    np.testing.assert_array_equal(twin[:whole], codes[:whole])
-    assert twin[[5, 7, 9]].tolist() == [0, 31, 0]
-    assert np.array_equal(figures[::2], twin_figures[::2], equal_nan=True)  # NaN: sums are NaN
-
-
 def test_sum_squares_twins() -> None:
     a, b = samples(np.float32, 333, 1), samples(np.float32, 333, 2)
     compiled = compiled_sumsq2(a, b)
     twin = lanes._python_sumsq_body(a) + lanes._python_sumsq2_body(a, b)
     np.testing.assert_allclose(twin, compiled, rtol=1e-14)
-
-
-def test_count_group_twin() -> None:
-    codes = np.random.default_rng(4).integers(0, 256, 64 * 9).astype(np.uint8)
-    for group in range(8):
-        counts, twin = np.zeros(32, np.uint64), np.zeros(32, np.uint64)
-        counts[:] = twin[:] = np.arange(32, dtype=np.uint64)  # both add to what is there
-        compiled_count_group(codes, 64 * 8, group, counts)
-        lanes._python_count_group(codes, 64 * 8, group, twin)
-        np.testing.assert_array_equal(twin, counts)
 
 
 def test_as_2d_twin_is_a_view() -> None:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from numba import njit
 
 from vgsim.engine import Trainer
 from vgsim.engine.builders import mlp
-from vgsim.engine.kernels.lanes import count_group
 from vgsim.engine.kernels.stats import S_PGRAD, scratch_size, stats_and_histogram, value_stats
 
 # Also run as plain Python, with the JIT off, in .ci/run.
@@ -56,17 +54,39 @@ def test_histogram_counts_relu_like_runs_of_one_bin() -> None:
     assert hist[0] > 0.5  # the zeros, and the small positives sharing their bin
 
 
-@njit
-def count_all(codes, counts):
-    for group in range(8):
-        count_group(codes, codes.size, group, counts[group * 32 : (group + 1) * 32])
+def awkward_values(size: int, dtype) -> np.ndarray:
+    """Normal values with NaN, infinities, huge values and exact bin edges among them."""
+    y = np.random.default_rng(size).standard_normal(size) * 3
+    specials = [np.nan, np.inf, -np.inf, 1e30, -1e30, -4.0, 4.0, 0.0, -0.0, 0.25, np.nan]
+    at = np.random.default_rng(size + 1).choice(size, len(specials), replace=False)
+    y[at] = specials
+    return y.astype(dtype)
 
 
-def test_count_group_counts_every_value_of_a_group() -> None:
-    codes = np.random.default_rng(0).integers(0, 256, 64 * 40).astype(np.uint8)
-    counts = np.zeros(256, np.uint64)
-    count_all(codes, counts)
-    np.testing.assert_array_equal(counts, np.bincount(codes, minlength=256))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [64, 127, 640])
+@pytest.mark.parametrize("bins", [2, 32, 256])
+def test_histogram_bins_nan_infinities_and_edges_in_whole_blocks(dtype, size, bins) -> None:
+    y = awkward_values(size, dtype)
+    hist = run_histogram(y, -4.0, 4.0, bins)
+    np.testing.assert_array_equal(hist, reference_histogram(y, -4.0, 4.0, bins))
+    assert hist.sum() * size == size - 2  # the two NaN in no bin
+
+
+@pytest.mark.parametrize("bins", [2, 7, 32, 256])
+@pytest.mark.parametrize("value", [-9.0, 0.0, 1.5, 4.0, 9.0, np.inf])
+def test_histogram_of_values_all_in_one_bin(bins: int, value: float) -> None:
+    y = np.full(1000, value, np.float32)
+    hist = run_histogram(y, 0.0, 4.0, bins)
+    expected = np.zeros(bins)
+    expected[min(max(int(value / 4.0 * bins), 0), bins - 1) if value < np.inf else -1] = 1.0
+    np.testing.assert_array_equal(hist, expected)
+
+
+def test_histogram_of_nan_only_is_empty() -> None:
+    y = np.full(200, np.nan)
+    for bins in (2, 32, 256):
+        assert not run_histogram(y, 0.0, 4.0, bins).any()
 
 
 def small_trainer(**training) -> Trainer:

@@ -73,29 +73,12 @@ def _python_moments_body(y):
     return tuple(_python_lanes(y, kind) for kind in (_SUM, _SQ, _MIN, _MAX))
 
 
-def _python_moments_codes_body(y, codes, lo, scale, top):
-    whole = y.size - y.size % WIDTH
-    with np.errstate(all="ignore"):  # as the vector code: infinities and NaN go to the clamp
-        t = (y[:whole] - lo) * scale
-    t = np.where(t < 0, 0, t)
-    t = np.where(t > top, top, t)
-    t = np.where(np.isnan(t), 0, t)
-    codes[:whole] = t.astype(np.int32).astype(np.uint8)
-    return _python_moments_body(y)
-
-
 def _python_sumsq_body(a):
     return (_python_lanes(a, _SQ),)
 
 
 def _python_sumsq2_body(a, b):
     return _python_lanes(a, _SQ), _python_lanes(b, _SQ)
-
-
-def _python_count_group(codes, nbytes, group, counts):
-    block = codes[:nbytes]
-    values = block[(block >> GROUP_BITS) == group] & (GROUP - 1)
-    counts[:GROUP] += np.bincount(values, minlength=GROUP).astype(np.uint64)
 
 
 def _python_as_2d(a, n, w):
@@ -157,19 +140,12 @@ def _close_loop(builder, i, step, count, pre, loop, after):
     return end
 
 
-def _reduce_codegen(kinds_per_array, with_codes=False):
+def _reduce_codegen(kinds_per_array):
     """Codegen for a loop over the first (n // WIDTH) * WIDTH elements of each array (all of
     the first array's length), accumulating the given kinds per array; returns a tuple of
-    float64 results in order. `with_codes`: the arguments are (y, codes, lo, scale, top) and
-    each element of y also gets its histogram bin in codes, as stats._bin_numbers computes it
-    (in y's precision; NaN to bin 0)."""
+    float64 results in order."""
 
     def codegen(context, builder, signature, args):
-        codes_of = None
-        if with_codes:
-            codes_of = _codes_codegen(context, builder, signature, args)
-            signature = types.UniTuple(types.float64, 4)(signature.args[0])
-            args = args[:1]
         i64, dbl = ir.IntType(64), ir.DoubleType()
         vty = ir.VectorType(dbl, VL)
         arys = [
@@ -205,8 +181,6 @@ def _reduce_codegen(kinds_per_array, with_codes=False):
                 v = builder.load(
                     builder.bitcast(ptr, fvty.as_pointer()), align=4 if fty != dbl else 8
                 )
-                if codes_of is not None and a == 0:
-                    codes_of(v, builder.add(i, ir.Constant(i64, k * VL)))
                 d = builder.fpext(v, vty) if fty != dbl else v
                 for c, kind in enumerate(kinds):
                     acc = phis[a][c][k]
@@ -250,45 +224,6 @@ def _reduce_codegen(kinds_per_array, with_codes=False):
     return codegen
 
 
-def _codes_codegen(context, builder, signature, args):
-    """A function that stores the bins of one loaded vector of y into codes at an offset."""
-    codes = context.make_array(signature.args[1])(context, builder, args[1])
-    fty = context.get_value_type(signature.args[0].dtype)
-    fvty = ir.VectorType(fty, VL)
-    lo, scale, top = (_splat(builder, fvty, a) for a in args[2:5])
-    zero = ir.Constant(fvty, [0.0] * VL)
-    ity = ir.VectorType(ir.IntType(32), VL)
-    bty = ir.VectorType(ir.IntType(8), VL)
-
-    def store(v, offset):
-        t = builder.fmul(builder.fsub(v, lo), scale)
-        t = builder.select(builder.fcmp_ordered("<", t, zero), zero, t)
-        t = builder.select(builder.fcmp_ordered(">", t, top), top, t)
-        t = builder.select(builder.fcmp_unordered("uno", t, t), zero, t)
-        ptr = builder.bitcast(builder.gep(codes.data, [offset]), bty.as_pointer())
-        builder.store(builder.trunc(builder.fptosi(t, ity), bty), ptr, align=1)
-
-    return store
-
-
-@_or_in_python(_python_moments_codes_body)
-@intrinsic
-def _moments_codes_body(typingctx, y, codes, lo, scale, top):
-    if not (
-        _float_array(y)
-        and isinstance(codes, types.Array)
-        and codes.dtype == types.uint8
-        and codes.layout == "C"
-        and codes.ndim == 1
-        and all(t == y.dtype for t in (lo, scale, top))
-    ):
-        return None
-    return (
-        types.UniTuple(types.float64, 4)(y, codes, lo, scale, top),
-        _reduce_codegen([(_SUM, _SQ, _MIN, _MAX)], with_codes=True),
-    )
-
-
 @_or_in_python(_python_moments_body)
 @intrinsic
 def _moments_body(typingctx, y):
@@ -318,21 +253,6 @@ def moments(y):
     """(sum, sum of squares, min, max) of y in float64; y must not be empty."""
     s, q, lo, hi = _moments_body(y)
     return _moments_tail(y, s, q, lo, hi)
-
-
-@njit(**_opts)
-def moments_codes(y, codes, lo, scale, top):
-    """moments(y), and each element's histogram bin in codes (y.size bytes) in the same pass:
-    min((y - lo) * scale clamped to [0, top]) as an integer, computed in y's precision, NaN to
-    0. The sums are exactly moments'."""
-    s, q, mn, mx = _moments_codes_body(y, codes, lo, scale, top)
-    zero = top - top
-    for i in range(y.size - y.size % WIDTH, y.size):
-        t = (y[i] - lo) * scale
-        t = zero if t < zero else t
-        t = top if t > top else t
-        codes[i] = np.uint8(np.int32(t)) if t == t else np.uint8(0)
-    return _moments_tail(y, s, q, mn, mx)
 
 
 @njit(inline="always", **_opts)
@@ -367,105 +287,6 @@ def sum_squares2(a, b):
         u = np.float64(b[i])
         sb += u * u
     return sa, sb
-
-
-BYTE_BLOCK = 64  # bytes compared per vector in count_group
-
-
-GROUP_BITS = 5
-GROUP = 1 << GROUP_BITS  # byte values counted per call of count_group
-LEAVES = 8  # values whose counts share one vector of 64-bit counters
-
-
-@_or_in_python(_python_count_group)
-@intrinsic
-def count_group(typingctx, codes, nbytes, group, counts):
-    """Add to counts[k] how many of codes[:nbytes] equal group * GROUP + k, for k < GROUP:
-    codes a uint8 array, nbytes a multiple of BYTE_BLOCK, counts a uint64 array of GROUP
-    entries. Bit planes: for 64 codes at a time, bit j of every code gathered into one 64-bit
-    mask (one vector compare), broadcast to every lane of a vector whose lane k stands for
-    value k: lane k ANDs each plane or its complement, as bit j of k says, which leaves the
-    mask of the codes equal to k, and a vector popcount adds them up. A few vector
-    instructions per 64 codes for all 32 values, and no counter waits on another (as
-    incrementing a counter per code does when neighbours share a bin, like ReLU's zeros)."""
-    if not (
-        isinstance(codes, types.Array)
-        and codes.ndim == 1
-        and codes.layout == "C"
-        and codes.dtype == types.uint8
-        and isinstance(nbytes, types.Integer)
-        and isinstance(group, types.Integer)
-        and isinstance(counts, types.Array)
-        and counts.ndim == 1
-        and counts.dtype == types.uint64
-    ):
-        return None
-    sig = types.void(codes, nbytes, group, counts)
-
-    def codegen(context, builder, signature, args):
-        i8, i64 = ir.IntType(8), ir.IntType(64)
-        vty = ir.VectorType(i8, BYTE_BLOCK)
-        tty = ir.VectorType(i64, LEAVES)
-        src = context.make_array(signature.args[0])(context, builder, args[0])
-        dst = context.make_array(signature.args[3])(context, builder, args[3])
-        n = context.cast(builder, args[1], signature.args[1], types.int64)
-        g = context.cast(builder, args[2], signature.args[2], types.int64)
-        target = _splat(builder, vty, builder.trunc(g, i8))
-        high = _splat(builder, vty, ir.Constant(i8, GROUP_BITS))
-        zero_v = ir.Constant(vty, [0] * BYTE_BLOCK)
-        zero_t = ir.Constant(tty, [0] * LEAVES)
-        ones = (1 << 64) - 1
-        # flips[v][j]: lane k of vector v is all ones where bit j of value v*LEAVES+k is 0.
-        flips = [
-            [
-                ir.Constant(tty, [0 if (v * LEAVES + k) >> j & 1 else ones for k in range(LEAVES)])
-                for j in range(GROUP_BITS)
-            ]
-            for v in range(GROUP // LEAVES)
-        ]
-        ctpop = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(tty, [tty]), f"llvm.ctpop.v{LEAVES}i64"
-        )
-        pre, loop, after, i = _open_loop(builder, n, "group")
-        tallies = [builder.phi(tty) for _ in flips]
-        ptr = builder.bitcast(builder.gep(src.data, [i]), vty.as_pointer())
-        block = builder.load(ptr, align=1)
-
-        def spread(bits):  # a <64 x i1> as one 64-bit mask in every lane
-            return _splat(builder, tty, builder.bitcast(bits, i64))
-
-        in_group = spread(builder.icmp_unsigned("==", builder.lshr(block, high), target))
-        planes = [
-            spread(
-                builder.icmp_unsigned(
-                    "!=", builder.and_(block, _splat(builder, vty, ir.Constant(i8, 1 << j))), zero_v
-                )
-            )
-            for j in range(GROUP_BITS)
-        ]
-        news = []
-        for tally, flip in zip(tallies, flips, strict=True):
-            match = in_group
-            for plane, f in zip(planes, flip, strict=True):
-                match = builder.and_(match, builder.xor(plane, f))
-            news.append(builder.add(tally, builder.call(ctpop, [match])))
-        end = _close_loop(builder, i, BYTE_BLOCK, n, pre, loop, after)
-        outs = []
-        for tally, new in zip(tallies, news, strict=True):
-            tally.add_incoming(zero_t, pre)
-            tally.add_incoming(new, end)
-            out = builder.phi(tty)
-            out.add_incoming(zero_t, pre)
-            out.add_incoming(new, end)
-            outs.append(out)
-        for v, out in enumerate(outs):
-            slot = builder.bitcast(
-                builder.gep(dst.data, [ir.Constant(i64, v * LEAVES)]), tty.as_pointer()
-            )
-            builder.store(builder.add(builder.load(slot, align=8), out), slot, align=8)
-        return context.get_dummy_value()
-
-    return sig, codegen
 
 
 @_or_in_python(_python_as_2d)

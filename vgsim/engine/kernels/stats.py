@@ -6,7 +6,8 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from .lanes import BYTE_BLOCK, GROUP, count_group, moments, moments_codes
+from .bins import PLANE_BINS, TABLES, plane_counts, table_counts
+from .lanes import moments
 
 # Columns of the per-node statistics table.
 S_MEAN, S_STD, S_MIN, S_MAX, S_SAT, S_DEAD, S_GRAD, S_PGRAD, S_WNORM, S_RATIO = range(10)
@@ -47,41 +48,40 @@ def _finish(n, s, s2, lo_seen, hi_seen):
 @register_jitable
 def scratch_size(bins, width, rows):
     """uint64 entries forward_node's statistics need for nodes up to `width` units wide on
-    `rows` rows: every output's histogram bin (a byte each; the first `width` entries double
-    as the dead-unit flags), then the bin counts."""
-    return max((rows * width + 7) // 8, width) + (bins + GROUP - 1) // GROUP * GROUP
+    `rows` rows: the dead-unit flags (`width` entries) or, with more than 32 bins, every
+    output's bin (a byte each), then the bin counts (and their tables beyond 32 bins)."""
+    counts = PLANE_BINS if bins <= PLANE_BINS else (TABLES + 1) * bins
+    return max((rows * width + 7) // 8, width) + counts
 
 
 @njit(**_opts)
 def stats_and_histogram(y, lo, hi, hist, buf):
     """value_stats(y), and in `hist` the fractions of y in `hist.size` equal bins over
-    [lo, hi]: outliers in the end bins, NaN in none. One pass computes the sums and every
-    value's bin number (lanes.moments_codes), then the bins are counted from bit planes
-    (lanes.count_group). `buf`: uint64 scratch of scratch_size entries; at most 256 bins."""
+    [lo, hi]: outliers in the end bins, NaN in none. The sums are value_stats' (lanes.moments);
+    then the bins are counted, up to 32 from bit planes (bins.plane_counts), more from a byte
+    per value (bins.table_counts). `buf`: uint64 scratch of scratch_size entries; at most 256
+    bins."""
     bins = hist.size
+    n = y.size
     # In y's precision, so the binning runs at its vector width.
     lo_y = y.dtype.type(lo)
     scale = y.dtype.type(bins / (hi - lo))
     top = y.dtype.type(bins - 1)
-    n = y.size
-    words = (n + 7) // 8
-    codes = buf[:words].view(np.uint8)[:n]
-    groups = (bins + GROUP - 1) // GROUP
-    counts = buf[words : words + groups * GROUP]
-    s, s2, lo_seen, hi_seen = moments_codes(y, codes, lo_y, scale, top)
+    s, s2, lo_seen, hi_seen = moments(y)
     figures = _finish(n, s, s2, lo_seen, hi_seen)
-    nans = 0
-    if not figures[4]:  # NaN went to bin 0: count it to take it out again
+    words = (n + 7) // 8
+    if bins <= PLANE_BINS:
+        counts = buf[words : words + PLANE_BINS]
+        plane_counts(y, lo_y, scale, top, counts)
+    else:
+        counts = buf[words : words + bins]
+        tables = buf[words + bins : words + (TABLES + 1) * bins]
+        table_counts(y, lo_y, scale, top, buf[:words].view(np.uint8), tables, counts)
+    if not figures[4]:  # NaN went to bin 0: take it out again
+        nans = 0
         for i in range(n):
             nans += y[i] != y[i]
-    for b in range(counts.size):
-        counts[b] = 0
-    whole = n - n % BYTE_BLOCK
-    for g in range(groups):
-        count_group(codes, whole, g, counts[g * GROUP : (g + 1) * GROUP])
-    for i in range(whole, n):
-        counts[codes[i]] += np.uint64(1)
-    counts[0] -= np.uint64(nans)
+        counts[0] -= np.uint64(nans)
     for b in range(bins):
         hist[b] = counts[b] / n
     return figures

@@ -1,0 +1,248 @@
+"""Histogram bin counts of a float array, for stats.stats_and_histogram.
+
+A value's bin is min((y - lo) * scale, top) truncated to an integer, computed in y's
+precision; below 0 and NaN go to bin 0 (the caller takes NaN out again).
+
+Up to 32 bins (PLANE_BINS) the counts come from bit planes, without a byte per value stored:
+64 values at a time are binned in vector registers and bit j of their 64 bins gathered into
+one 64-bit mask P_j (a shift and a move-mask per 32 bins). For every non-empty set S of the 5
+planes, the popcount of the AND of its masks adds to N(S), how many values have every bit of S
+set; the counts follow by inclusion-exclusion, count(b) = sum over S containing b's bits of
+(-1)^(|S| - |b|) N(S). That is 26 ANDs and 31 scalar popcounts per 64 values, independent of
+how the values spread over the bins (counting one value at a time waits on the previous count
+when neighbours share a bin, as ReLU's zeros do). The loop is software-pipelined: the vector
+units bin block k + 1 while the scalar units count block k.
+
+More bins: a byte per value, then four interleaved count tables.
+
+`subset_counts` has a NumPy twin for runs with the JIT off (NUMBA_DISABLE_JIT=1), which counts
+the same N(S) exactly.
+"""
+
+import numpy as np
+from llvmlite import ir
+from numba import config, njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from .lanes import _close_loop, _float_array, _open_loop, _splat
+
+BLOCK = 64  # values binned per pass: one 64-bit mask per bit plane
+PLANES = 5
+PLANE_BINS = 1 << PLANES  # the most bins the bit planes count
+TABLES = 4  # interleaved count tables for more bins
+_opts = {"cache": True, "nogil": True}
+
+
+def _python_subset_counts(y, lo, scale, top, subsets):
+    """subset_counts in NumPy: adds N(S) over the whole blocks to subsets[S], S = 1..31."""
+    whole = y.size - y.size % BLOCK
+    with np.errstate(all="ignore"):  # as compiled: infinities and NaN go to the clamps
+        t = (y[:whole] - lo) * scale
+    t = np.where(t > 0, t, 0)
+    codes = np.where(t < top, t, top).astype(np.int64)
+    for s in range(1, PLANE_BINS):
+        subsets[s] += np.uint64(np.count_nonzero(codes & s == s))
+
+
+def _has_avx2(context) -> bool:
+    """Whether the target has AVX2: Numba compiles for the host, or for NUMBA_CPU_FEATURES."""
+    features = getattr(context.codegen(), "_tm_features", "") or ""
+    return "+avx2" in features.split(",")
+
+
+def _part(builder, v, k, width):
+    """Elements k * width ... (k + 1) * width - 1 of vector v."""
+    idx = ir.Constant(ir.VectorType(ir.IntType(32), width), list(range(k * width, (k + 1) * width)))
+    return builder.shuffle_vector(v, ir.Constant(v.type, ir.Undefined), idx)
+
+
+def _pairs(values):
+    return zip(values[::2], values[1::2], strict=True)
+
+
+def _codes_avx2(builder, t):
+    """The bins of one block as <64 x i8>, in the order x86's in-lane packs leave them (the
+    counts do not care): truncations to int32 (NaN and -inf give INT_MIN), two saturating
+    packs, negatives to 0. Two packs per 32 values, where a truncation in order takes
+    eleven shuffles."""
+    mod = builder.module
+    i8, i16, i32 = ir.IntType(8), ir.IntType(16), ir.IntType(32)
+    v8i32, v16i16, v32i8 = ir.VectorType(i32, 8), ir.VectorType(i16, 16), ir.VectorType(i8, 32)
+
+    def declare(name, ret, *args):
+        return cgutils.get_or_insert_function(mod, ir.FunctionType(ret, list(args)), name)
+
+    if t.type.element == ir.DoubleType():
+        v4f64 = ir.VectorType(ir.DoubleType(), 4)
+        cvt = declare("llvm.x86.avx.cvtt.pd2dq.256", ir.VectorType(i32, 4), v4f64)
+        halves = [builder.call(cvt, [_part(builder, t, k, 4)]) for k in range(BLOCK // 4)]
+        both = ir.Constant(v8i32, list(range(8)))
+        words = [builder.shuffle_vector(a, b, both) for a, b in _pairs(halves)]
+    else:
+        cvt = declare("llvm.x86.avx.cvtt.ps2dq.256", v8i32, ir.VectorType(ir.FloatType(), 8))
+        words = [builder.call(cvt, [_part(builder, t, k, 8)]) for k in range(BLOCK // 8)]
+    packssdw = declare("llvm.x86.avx2.packssdw", v16i16, v8i32, v8i32)
+    packsswb = declare("llvm.x86.avx2.packsswb", v32i8, v16i16, v16i16)
+    shorts = [builder.call(packssdw, [a, b]) for a, b in _pairs(words)]
+    octets = [builder.call(packsswb, [a, b]) for a, b in _pairs(shorts)]
+    zero = ir.Constant(v32i8, [0] * 32)
+    octets = [builder.select(builder.icmp_signed(">", o, zero), o, zero) for o in octets]
+    return builder.shuffle_vector(
+        octets[0], octets[1], ir.Constant(ir.VectorType(i32, BLOCK), list(range(BLOCK)))
+    )
+
+
+def _subset_counts_codegen(avx2):
+    def codegen(context, builder, signature, args):
+        i8, i64 = ir.IntType(8), ir.IntType(64)
+        src = context.make_array(signature.args[0])(context, builder, args[0])
+        dst = context.make_array(signature.args[4])(context, builder, args[4])
+        fty = context.get_value_type(signature.args[0].dtype)
+        fvty = ir.VectorType(fty, BLOCK)
+        lo, scale, top = (_splat(builder, fvty, a) for a in args[1:4])
+        zero = ir.Constant(fvty, [0.0] * BLOCK)
+        bty = ir.VectorType(i8, BLOCK)
+        ctpop = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(i64, [i64]), "llvm.ctpop.i64"
+        )
+        # An empty inline asm: the optimiser would otherwise turn the ANDs of the masks back
+        # into ANDs of vector compares, each then needing its own move-mask.
+        opaque = ir.FunctionType(i64, [i64])
+
+        def planes_of(i):
+            ptr = builder.bitcast(builder.gep(src.data, [i]), fvty.as_pointer())
+            v = builder.load(ptr, align=4 if fty == ir.FloatType() else 8)
+            t = builder.fmul(builder.fsub(v, lo), scale)
+            t = builder.select(builder.fcmp_ordered("<", top, t), top, t)  # NaN stays NaN
+            if avx2:
+                codes = _codes_avx2(builder, t)
+            else:
+                t = builder.select(builder.fcmp_ordered(">", t, zero), t, zero)  # NaN to 0
+                codes = builder.fptosi(t, bty)
+            planes = []
+            for j in range(PLANES):
+                high = builder.shl(codes, _splat(builder, bty, ir.Constant(i8, 7 - j)))
+                bits = builder.icmp_signed("<", high, ir.Constant(bty, [0] * BLOCK))
+                mask = builder.bitcast(bits, i64)
+                planes.append(builder.asm(opaque, "", "=r,0", [mask], False))
+            return planes
+
+        def tally(planes):
+            # Depth first, so that few masks are live at once.
+            def visit(s, mask, nxt):
+                slot = builder.gep(dst.data, [ir.Constant(i64, s)])
+                builder.store(builder.add(builder.load(slot), builder.call(ctpop, [mask])), slot)
+                for j in range(nxt, PLANES):
+                    visit(s | 1 << j, builder.and_(mask, planes[j]), j + 1)
+
+            for j in range(PLANES):
+                visit(1 << j, planes[j], j + 1)
+
+        n = src.nitems
+        whole = builder.mul(builder.udiv(n, ir.Constant(i64, BLOCK)), ir.Constant(i64, BLOCK))
+        # Pass k bins block k and counts block k - 1 (none at first: zero masks count
+        # nothing); one pass more than blocks, whose binning repeats the last block unused.
+        some = builder.icmp_unsigned(">", whole, ir.Constant(i64, 0))
+        passes = builder.select(some, builder.add(whole, ir.Constant(i64, BLOCK)), whole)
+        pre, loop, after, i = _open_loop(builder, passes, "planes")
+        held = [builder.phi(i64) for _ in range(PLANES)]
+        last = builder.sub(whole, ir.Constant(i64, BLOCK))
+        binned = planes_of(builder.select(builder.icmp_unsigned("<", i, whole), i, last))
+        tally(held)
+        end = _close_loop(builder, i, BLOCK, passes, pre, loop, after)
+        for h, b in zip(held, binned, strict=True):
+            h.add_incoming(ir.Constant(i64, 0), pre)
+            h.add_incoming(b, end)
+        return context.get_dummy_value()
+
+    return codegen
+
+
+def _subset_counts_typing(y, lo, scale, top, subsets):
+    if not (
+        _float_array(y)
+        and all(t == y.dtype for t in (lo, scale, top))
+        and isinstance(subsets, types.Array)
+        and subsets.ndim == 1
+        and subsets.dtype == types.uint64
+    ):
+        return None
+    return types.void(y, lo, scale, top, subsets)
+
+
+def _or_in_python(compiled):
+    return _python_subset_counts if config.DISABLE_JIT else compiled
+
+
+@_or_in_python
+@intrinsic
+def subset_counts(typingctx, y, lo, scale, top, subsets):
+    """Add N(S) to subsets[S] for S = 1 .. 31 (subsets: uint64, 32 entries), over the whole
+    blocks of 64 values of y: the values whose bin has every bit of S set. The bin numbers
+    below 32 (top <= 31); lo, scale and top in y's dtype."""
+    sig = _subset_counts_typing(y, lo, scale, top, subsets)
+    if sig is None:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return _subset_counts_codegen(_has_avx2(context))(context, builder, signature, args)
+
+    return sig, codegen
+
+
+@_or_in_python
+@intrinsic
+def subset_counts_generic(typingctx, y, lo, scale, top, subsets):
+    """subset_counts without AVX2's packs, as on other targets (for the tests)."""
+    sig = _subset_counts_typing(y, lo, scale, top, subsets)
+    return None if sig is None else (sig, _subset_counts_codegen(False))
+
+
+@njit(inline="always", **_opts)
+def _bin(v, lo, scale, top):
+    t = (v - lo) * scale
+    t = t if t > top - top else top - top
+    return np.int64(t if t < top else top)
+
+
+@njit(**_opts)
+def plane_counts(y, lo, scale, top, counts):
+    """counts[b] = how many values of y fall in bin b, for b < 32 (counts: uint64, 32
+    entries; top <= 31)."""
+    for s in range(PLANE_BINS):
+        counts[s] = 0
+    subset_counts(y, lo, scale, top, counts)
+    whole = y.size - y.size % BLOCK
+    counts[0] = whole
+    # N(S) to the exact counts: for each plane, S without it minus S with it.
+    for j in range(PLANES):
+        bit = 1 << j
+        for s in range(PLANE_BINS):
+            if not s & bit:
+                counts[s] -= counts[s | bit]
+    for i in range(whole, y.size):
+        counts[_bin(y[i], lo, scale, top)] += np.uint64(1)
+
+
+@njit(**_opts)
+def table_counts(y, lo, scale, top, codes, tables, counts):
+    """counts[b] = how many values of y fall in bin b, for any number of bins up to 256:
+    every value's bin into codes (y.size bytes), then counted into TABLES interleaved tables
+    (tables: uint64, TABLES * counts.size entries) that are summed into counts."""
+    n, bins = y.size, counts.size
+    for i in range(n):
+        codes[i] = np.uint8(_bin(y[i], lo, scale, top))
+    for k in range(tables.size):
+        tables[k] = 0
+    quads = n - n % TABLES
+    for i in range(0, quads, TABLES):
+        for k in range(TABLES):
+            tables[k * bins + np.int64(codes[i + k])] += np.uint64(1)
+    for i in range(quads, n):
+        tables[codes[i]] += np.uint64(1)
+    for b in range(bins):
+        total = np.uint64(0)
+        for k in range(TABLES):
+            total += tables[k * bins + b]
+        counts[b] = total
