@@ -13,10 +13,11 @@ how the values spread over the bins (counting one value at a time waits on the p
 when neighbours share a bin, as ReLU's zeros do). The loop is software-pipelined: the vector
 units bin block k + 1 while the scalar units count block k.
 
-More bins: a byte per value, then four interleaved count tables.
+More bins: a byte per value (binned as above, 64 at a time), then four interleaved count
+tables.
 
-`subset_counts` has a NumPy twin for runs with the JIT off (NUMBA_DISABLE_JIT=1), which counts
-the same N(S) exactly.
+The intrinsics have NumPy twins for runs with the JIT off (NUMBA_DISABLE_JIT=1), which give
+the same N(S) and the same bins exactly.
 """
 
 import numpy as np
@@ -34,15 +35,25 @@ TABLES = 4  # interleaved count tables for more bins
 _opts = {"cache": True, "nogil": True}
 
 
-def _python_subset_counts(y, lo, scale, top, subsets):
-    """subset_counts in NumPy: adds N(S) over the whole blocks to subsets[S], S = 1..31."""
+def _python_whole_codes(y, lo, scale, top):
     whole = y.size - y.size % BLOCK
     with np.errstate(all="ignore"):  # as compiled: infinities and NaN go to the clamps
         t = (y[:whole] - lo) * scale
     t = np.where(t > 0, t, 0)
-    codes = np.where(t < top, t, top).astype(np.int64)
+    return np.where(t < top, t, top).astype(np.int64)
+
+
+def _python_subset_counts(y, lo, scale, top, subsets):
+    """subset_counts in NumPy: adds N(S) over the whole blocks to subsets[S], S = 1..31."""
+    codes = _python_whole_codes(y, lo, scale, top)
     for s in range(1, PLANE_BINS):
         subsets[s] += np.uint64(np.count_nonzero(codes & s == s))
+
+
+def _python_bin_codes(y, lo, scale, top, codes):
+    """bin_codes in NumPy, each block in order."""
+    whole = _python_whole_codes(y, lo, scale, top)
+    codes[: whole.size] = whole.astype(np.uint8)
 
 
 def _has_avx2(context) -> bool:
@@ -63,8 +74,8 @@ def _pairs(values):
 
 def _codes_avx2(builder, t):
     """The bins of one block as <64 x i8>, in the order x86's in-lane packs leave them (the
-    counts do not care): truncations to int32 (NaN and -inf give INT_MIN), two saturating
-    packs, negatives to 0. Two packs per 32 values, where a truncation in order takes
+    counts do not care): truncations to int32 (NaN and -inf give INT_MIN), then two packs
+    that saturate to [0, 255]. Two packs per 32 values, where a truncation in order takes
     eleven shuffles."""
     mod = builder.module
     i8, i16, i32 = ir.IntType(8), ir.IntType(16), ir.IntType(32)
@@ -82,26 +93,46 @@ def _codes_avx2(builder, t):
     else:
         cvt = declare("llvm.x86.avx.cvtt.ps2dq.256", v8i32, ir.VectorType(ir.FloatType(), 8))
         words = [builder.call(cvt, [_part(builder, t, k, 8)]) for k in range(BLOCK // 8)]
-    packssdw = declare("llvm.x86.avx2.packssdw", v16i16, v8i32, v8i32)
-    packsswb = declare("llvm.x86.avx2.packsswb", v32i8, v16i16, v16i16)
-    shorts = [builder.call(packssdw, [a, b]) for a, b in _pairs(words)]
-    octets = [builder.call(packsswb, [a, b]) for a, b in _pairs(shorts)]
-    zero = ir.Constant(v32i8, [0] * 32)
-    octets = [builder.select(builder.icmp_signed(">", o, zero), o, zero) for o in octets]
+    packusdw = declare("llvm.x86.avx2.packusdw", v16i16, v8i32, v8i32)
+    packuswb = declare("llvm.x86.avx2.packuswb", v32i8, v16i16, v16i16)
+    shorts = [builder.call(packusdw, [a, b]) for a, b in _pairs(words)]
+    octets = [builder.call(packuswb, [a, b]) for a, b in _pairs(shorts)]
     return builder.shuffle_vector(
         octets[0], octets[1], ir.Constant(ir.VectorType(i32, BLOCK), list(range(BLOCK)))
     )
 
 
+def _block_binner(context, builder, signature, args, avx2):
+    """A function of i: the bins of y[i : i + BLOCK] as <64 x i8> (args: y, lo, scale, top)."""
+    src = context.make_array(signature.args[0])(context, builder, args[0])
+    fty = context.get_value_type(signature.args[0].dtype)
+    fvty = ir.VectorType(fty, BLOCK)
+    lo, scale, top = (_splat(builder, fvty, a) for a in args[1:4])
+    zero = ir.Constant(fvty, [0.0] * BLOCK)
+
+    def codes_at(i):
+        ptr = builder.bitcast(builder.gep(src.data, [i]), fvty.as_pointer())
+        v = builder.load(ptr, align=4 if fty == ir.FloatType() else 8)
+        t = builder.fmul(builder.fsub(v, lo), scale)
+        t = builder.select(builder.fcmp_ordered("<", top, t), top, t)  # NaN stays NaN
+        if avx2:
+            return _codes_avx2(builder, t)
+        t = builder.select(builder.fcmp_ordered(">", t, zero), t, zero)  # NaN to 0
+        return builder.fptoui(t, ir.VectorType(ir.IntType(8), BLOCK))
+
+    return codes_at
+
+
+def _whole_blocks(builder, n):
+    i64 = ir.IntType(64)
+    return builder.mul(builder.udiv(n, ir.Constant(i64, BLOCK)), ir.Constant(i64, BLOCK))
+
+
 def _subset_counts_codegen(avx2):
     def codegen(context, builder, signature, args):
         i8, i64 = ir.IntType(8), ir.IntType(64)
-        src = context.make_array(signature.args[0])(context, builder, args[0])
+        codes_at = _block_binner(context, builder, signature, args, avx2)
         dst = context.make_array(signature.args[4])(context, builder, args[4])
-        fty = context.get_value_type(signature.args[0].dtype)
-        fvty = ir.VectorType(fty, BLOCK)
-        lo, scale, top = (_splat(builder, fvty, a) for a in args[1:4])
-        zero = ir.Constant(fvty, [0.0] * BLOCK)
         bty = ir.VectorType(i8, BLOCK)
         ctpop = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(i64, [i64]), "llvm.ctpop.i64"
@@ -111,15 +142,7 @@ def _subset_counts_codegen(avx2):
         opaque = ir.FunctionType(i64, [i64])
 
         def planes_of(i):
-            ptr = builder.bitcast(builder.gep(src.data, [i]), fvty.as_pointer())
-            v = builder.load(ptr, align=4 if fty == ir.FloatType() else 8)
-            t = builder.fmul(builder.fsub(v, lo), scale)
-            t = builder.select(builder.fcmp_ordered("<", top, t), top, t)  # NaN stays NaN
-            if avx2:
-                codes = _codes_avx2(builder, t)
-            else:
-                t = builder.select(builder.fcmp_ordered(">", t, zero), t, zero)  # NaN to 0
-                codes = builder.fptosi(t, bty)
+            codes = codes_at(i)
             planes = []
             for j in range(PLANES):
                 high = builder.shl(codes, _splat(builder, bty, ir.Constant(i8, 7 - j)))
@@ -139,8 +162,8 @@ def _subset_counts_codegen(avx2):
             for j in range(PLANES):
                 visit(1 << j, planes[j], j + 1)
 
-        n = src.nitems
-        whole = builder.mul(builder.udiv(n, ir.Constant(i64, BLOCK)), ir.Constant(i64, BLOCK))
+        src = context.make_array(signature.args[0])(context, builder, args[0])
+        whole = _whole_blocks(builder, src.nitems)
         # Pass k bins block k and counts block k - 1 (none at first: zero masks count
         # nothing); one pass more than blocks, whose binning repeats the last block unused.
         some = builder.icmp_unsigned(">", whole, ir.Constant(i64, 0))
@@ -159,29 +182,47 @@ def _subset_counts_codegen(avx2):
     return codegen
 
 
-def _subset_counts_typing(y, lo, scale, top, subsets):
+def _bin_codes_codegen(context, builder, signature, args):
+    codes_at = _block_binner(context, builder, signature, args, _has_avx2(context))
+    src = context.make_array(signature.args[0])(context, builder, args[0])
+    dst = context.make_array(signature.args[4])(context, builder, args[4])
+    whole = _whole_blocks(builder, src.nitems)
+    pre, loop, after, i = _open_loop(builder, whole, "codes")
+    ptr = builder.bitcast(
+        builder.gep(dst.data, [i]), ir.VectorType(ir.IntType(8), BLOCK).as_pointer()
+    )
+    builder.store(codes_at(i), ptr, align=1)
+    _close_loop(builder, i, BLOCK, whole, pre, loop, after)
+    return context.get_dummy_value()
+
+
+def _typing(y, lo, scale, top, out, dtype):
     if not (
         _float_array(y)
         and all(t == y.dtype for t in (lo, scale, top))
-        and isinstance(subsets, types.Array)
-        and subsets.ndim == 1
-        and subsets.dtype == types.uint64
+        and isinstance(out, types.Array)
+        and out.ndim == 1
+        and out.layout == "C"
+        and out.dtype == dtype
     ):
         return None
-    return types.void(y, lo, scale, top, subsets)
+    return types.void(y, lo, scale, top, out)
 
 
-def _or_in_python(compiled):
-    return _python_subset_counts if config.DISABLE_JIT else compiled
+def _or_in_python(twin):
+    def choose(compiled):
+        return twin if config.DISABLE_JIT else compiled
+
+    return choose
 
 
-@_or_in_python
+@_or_in_python(_python_subset_counts)
 @intrinsic
 def subset_counts(typingctx, y, lo, scale, top, subsets):
     """Add N(S) to subsets[S] for S = 1 .. 31 (subsets: uint64, 32 entries), over the whole
     blocks of 64 values of y: the values whose bin has every bit of S set. The bin numbers
     below 32 (top <= 31); lo, scale and top in y's dtype."""
-    sig = _subset_counts_typing(y, lo, scale, top, subsets)
+    sig = _typing(y, lo, scale, top, subsets, types.uint64)
     if sig is None:
         return None
 
@@ -191,12 +232,21 @@ def subset_counts(typingctx, y, lo, scale, top, subsets):
     return sig, codegen
 
 
-@_or_in_python
+@_or_in_python(_python_subset_counts)
 @intrinsic
 def subset_counts_generic(typingctx, y, lo, scale, top, subsets):
     """subset_counts without AVX2's packs, as on other targets (for the tests)."""
-    sig = _subset_counts_typing(y, lo, scale, top, subsets)
+    sig = _typing(y, lo, scale, top, subsets, types.uint64)
     return None if sig is None else (sig, _subset_counts_codegen(False))
+
+
+@_or_in_python(_python_bin_codes)
+@intrinsic
+def bin_codes(typingctx, y, lo, scale, top, codes):
+    """The bins of the whole blocks of 64 values of y into codes (uint8), each block's in
+    some order of its own (on AVX2 the packs' order); bins up to 255."""
+    sig = _typing(y, lo, scale, top, codes, types.uint8)
+    return None if sig is None else (sig, _bin_codes_codegen)
 
 
 @njit(inline="always", **_opts)
@@ -228,10 +278,12 @@ def plane_counts(y, lo, scale, top, counts):
 @njit(**_opts)
 def table_counts(y, lo, scale, top, codes, tables, counts):
     """counts[b] = how many values of y fall in bin b, for any number of bins up to 256:
-    every value's bin into codes (y.size bytes), then counted into TABLES interleaved tables
-    (tables: uint64, TABLES * counts.size entries) that are summed into counts."""
+    every value's bin into codes (y.size bytes; bin_codes, so in some order within each
+    block of 64), then counted into TABLES interleaved tables (tables: uint64, TABLES *
+    counts.size entries) that are summed into counts."""
     n, bins = y.size, counts.size
-    for i in range(n):
+    bin_codes(y, lo, scale, top, codes)
+    for i in range(n - n % BLOCK, n):
         codes[i] = np.uint8(_bin(y[i], lo, scale, top))
     for k in range(tables.size):
         tables[k] = 0
@@ -240,7 +292,7 @@ def table_counts(y, lo, scale, top, codes, tables, counts):
         for k in range(TABLES):
             tables[k * bins + np.int64(codes[i + k])] += np.uint64(1)
     for i in range(quads, n):
-        tables[codes[i]] += np.uint64(1)
+        tables[np.int64(codes[i])] += np.uint64(1)
     for b in range(bins):
         total = np.uint64(0)
         for k in range(TABLES):
