@@ -37,6 +37,9 @@ from .wgrad import WG_MR, WG_NV, wgrad_gemm
 
 _opts = {"cache": True, "nogil": True}
 DW_CHUNK = 128  # positions per pass of the weight gradient's product
+# Patches of at most this many entries (a first layer's one channel) take one pass: two or
+# three blocks of patch entries reuse a chunk too little to repay the passes (0.83 of the time).
+DW_ONE_PASS = 16
 # Positions per pass of wgrad_gemm: its sums continue from one pass to the next (the same bits
 # for any chunk), and 1024 took 0.9 of 128's time (fewer passes, dy and patches still in L2).
 WG_CHUNK = 1024
@@ -139,14 +142,15 @@ def _pad_rows_into(x, xp, n, h, w, c, hp, wp, top, left, j_end):
 @njit(**_opts)
 def _corners(n, oh, ow, hp, wp, c, stride):
     """Where each output position's patch starts in a (n, hp, wp, c) buffer, with room for
-    gather_gemm's whole blocks."""
+    gather_gemm's whole blocks. A row of outputs at a time, indexed from 0 (see
+    _pad_rows_into): the loop vectorises."""
     rows = np.empty(n * oh * ow + ROW_ROOM, np.int64)
-    r = 0
     for b in range(n):
         for i in range(oh):
+            line = rows[(b * oh + i) * ow : (b * oh + i + 1) * ow]
+            start = (b * hp + i * stride) * wp * c
             for j in range(ow):
-                rows[r] = ((b * hp + i * stride) * wp + j * stride) * c
-                r += 1
+                line[j] = start + j * stride * c
     return rows
 
 
@@ -317,23 +321,26 @@ def conv_forward(x, W, b, has_bias, y, xp, n, h, w, c, oh, ow, f, k, stride, pad
     gather_gemm(src, rows, n * oh * ow, cols, kkc, _packed(W, kkc, f, ld), ld, f, init, y, f, edge)
 
 
-@njit(**_opts)
-def bias_gradient(dy, positions, f, db, zeros, edge):
-    """db[j] = the sum over positions of dy[p, j]. Where dy's rows are one block of columns of
-    gather_gemm (f a whole number of vectors, up to the wide block's), as its product of a row
-    of ones with dy: a row by row loop adding into db waits on db at every row and took twice
-    as long. `zeros`, `edge`: gather_gemm's init and scratch for rows of f entries."""
-    lanes = lanes_of(dy)
-    if f % lanes == 0 and f <= WIDE_NRV * lanes:
-        one = np.ones(1, dy.dtype)
-        rows = np.zeros(1 + ROW_ROOM, np.int64)
-        cols = np.zeros(positions, np.int64)  # every position reads the same 1
-        gather_gemm(one, rows, 1, cols, positions, dy, f, f, zeros, db, f, edge)
-        return
-    fill(db, 0.0)
-    for p in range(positions):
+@njit(error_model="numpy", **_opts)
+def bias_gradient(dy, positions, f, db):
+    """db[j] = the sum over positions of dy[p, j]: eight rows at a time into 8·f running sums,
+    added pairwise at the end. A row by row loop adding into db waits on db at every row; as a
+    product of a row of ones with dy (gather_gemm) it took twice as long as this."""
+    group = 8 * f
+    sums = np.zeros(group, dy.dtype)
+    whole = positions // 8 * group
+    for p in range(0, whole, group):
+        block = dy[p : p + group]
+        for q in range(group):
+            sums[q] += block[q]
+    for j in range(f):
+        s = sums[j::f]
+        db[j] = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
+    rest = dy[whole : positions * f]
+    for p in range(positions - positions // 8 * 8):
+        row = rest[p * f : p * f + f]
         for j in range(f):
-            db[j] += dy[p * f + j]
+            db[j] += row[j]
 
 
 @njit(**_opts)
@@ -346,8 +353,9 @@ def _weight_gradient(src, dy, dW, corners, positions, k, wp, c, f, zeros, edge):
     taps = _taps(k, wp, c)
     packed = _packed(dy, positions, f, ld)
     part = np.empty(kkc * f, dy.dtype)
-    for p0 in range(0, positions, DW_CHUNK):
-        p1 = min(p0 + DW_CHUNK, positions)
+    chunk = positions if kkc <= DW_ONE_PASS else DW_CHUNK
+    for p0 in range(0, positions, chunk):
+        p1 = min(p0 + chunk, positions)
         target = dW if p0 == 0 else part
         gather_gemm(
             src, taps, kkc, corners[p0:], p1 - p0, packed[p0 * ld :], ld, f, zeros, target, f, edge
@@ -414,7 +422,7 @@ def conv_backward(
     else:
         _weight_gradient(src, dy, dW, corners, positions, k, wp, c, f, zeros, edge)
     if has_bias:
-        bias_gradient(dy, positions, f, db, zeros, edge)
+        bias_gradient(dy, positions, f, db)
     if not need_dx:
         return
     he = h + k - 1
