@@ -43,6 +43,9 @@ HIST_RANGES = {
     "relu": (0.0, 4.0),
     "softplus": (0.0, 4.0),
 }
+# Nodes whose values stay within their input's range (a ReLU's pooled or flattened outputs are
+# still >= 0): their histograms take their input's bins.
+RANGE_KEEPING = ("flatten", "maxpool", "avgpool", "global_avgpool", "dropout")
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,9 @@ def compile_network(net: Network, input_shape: int | Shape) -> Plan:
         fpar[i, k.F_MOMENTUM] = p.get("momentum", 0.1)
         fpar[i, k.F_EPS] = p.get("eps", 1e-5)
         fpar[i, k.F_LO], fpar[i, k.F_HI] = HIST_RANGES.get(fn, (-4.0, 4.0))
+        if node.type in RANGE_KEEPING and len(preds_by_id[node_id]) == 1:
+            before = index[preds_by_id[node_id][0]]
+            fpar[i, k.F_LO], fpar[i, k.F_HI] = fpar[before, k.F_LO], fpar[before, k.F_HI]
         fpar[i, F_SEED] = seed
         win, wout = size_of(shape_in[node_id]), size_of(shape_out[node_id])
         channels = shape_out[node_id][-1]
@@ -184,7 +190,7 @@ def _layout(plan: Plan, rows: int) -> tuple[np.ndarray, int, int, int]:
             ops[i, k.K_IN] = ops[pred_lists[i][0], k.K_OUT]
         elif npred[i] > 1:
             ops[i, k.K_IN], acts = acts, acts + rows * win
-        if kind == "output":
+        if kind in ("output", "flatten"):  # the same values: no copy of their own
             ops[i, k.K_OUT] = ops[i, k.K_IN]
         else:
             ops[i, k.K_OUT], acts = acts, acts + rows * wout
@@ -194,7 +200,7 @@ def _layout(plan: Plan, rows: int) -> tuple[np.ndarray, int, int, int]:
         alias = npred[i] == 1 and nsucc[pred_lists[i][0]] == 1
         if kind == "output" and alias:
             ops[i, k.K_DOUT] = ops[pred_lists[i][0], k.K_DOUT]
-        else:
+        elif kind != "flatten":
             ops[i, k.K_DOUT], grads = grads, grads + rows * wout
         if kind == "output":
             ops[i, k.K_DIN] = ops[i, k.K_DOUT]
@@ -202,6 +208,8 @@ def _layout(plan: Plan, rows: int) -> tuple[np.ndarray, int, int, int]:
             ops[i, k.K_DIN] = ops[pred_lists[i][0], k.K_DOUT]
         elif npred[i] > 0:
             ops[i, k.K_DIN], grads = grads, grads + rows * win
+        if kind == "flatten":  # its successors' gradient is its input's: one block for both
+            ops[i, k.K_DOUT] = ops[i, k.K_DIN]
         ops[i, k.K_SCATTER] = int(npred[i] > 0 and not alias)
         ops[i, k.K_NEEDDX] = int(any(plan.types[p] != "input" for p in pred_lists[i]))
         fn = plan.functions[i]

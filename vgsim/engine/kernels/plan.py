@@ -16,7 +16,7 @@ from numba import njit
 
 from .activations import PRELU, RELU, act_backward, act_forward, relu_f_dead, saturated_count
 from .arrays import add_into, add_scaled, copy_into, fill
-from .images import CONV, K_C, K_H, K_NW, K_W, image_backward, image_forward
+from .images import CONV, FLATTEN, K_C, K_H, K_NW, K_W, image_backward, image_forward
 from .lanes import as_2d, sum_squares2
 from .layers import batchnorm_backward, batchnorm_forward, dense_backward, dense_forward
 from .losses import compute_loss
@@ -272,7 +272,7 @@ def forward_node(
             fpar[i, F_EPS],
             training,
         )
-    elif kind >= CONV:
+    elif kind >= CONV and ops[i, K_OUT] != ops[i, K_IN]:  # a flatten's output is its input
         image_forward(
             kind,
             ops[i],
@@ -289,6 +289,13 @@ def forward_node(
             i,
         )
     if detail == 0:
+        return True
+    if kind == FLATTEN and ops[i, K_NPRED] == 1:  # its input's values, binned alike
+        p = preds[ops[i, K_PRED0]]
+        for col in (S_MEAN, S_STD, S_MIN, S_MAX):
+            stats[i, col] = stats[p, col]
+        if detail == 2:
+            hist[i, :] = hist[p, :]
         return True
     work = scratch
     dead = -1
@@ -395,7 +402,7 @@ def backward_node(
             pgrads[pg : pg + c],
             pgrads[pbeta : pbeta + c],
         )
-    elif kind >= CONV:
+    elif kind >= CONV and ops[i, K_DIN] != ops[i, K_DOUT]:  # a flatten's are one block
         image_backward(
             kind,
             ops[i],
