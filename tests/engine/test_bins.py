@@ -116,16 +116,28 @@ def compiled_bin_codes(y, lo, scale, top, codes):
     bins.bin_codes(y, lo, scale, top, codes)
 
 
-@pytest.mark.parametrize("compiled", [True, False])
+@njit
+def compiled_generic_bin_codes(y, lo, scale, top, codes):
+    bins.bin_codes_generic(y, lo, scale, top, codes)
+
+
+BINNERS = {
+    "compiled": compiled_bin_codes,
+    "generic": compiled_generic_bin_codes,
+    "twin": bins._python_bin_codes,
+}
+
+
+@pytest.mark.parametrize("binner", list(BINNERS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("nbins", [2, 32, 129, 256])
-def test_bin_codes_bins_the_whole_blocks(compiled: bool, dtype, nbins: int) -> None:
-    if config.DISABLE_JIT and compiled:
+def test_bin_codes_bins_the_whole_blocks(binner: str, dtype, nbins: int) -> None:
+    if config.DISABLE_JIT and binner != "twin":
         pytest.skip("compiled only")
     y = values(64 * 9 + 13, dtype, nbins)
     lo, scale, top = constants(dtype, nbins)
     codes = np.full(y.size, 255, np.uint8)
-    (compiled_bin_codes if compiled else bins._python_bin_codes)(y, lo, scale, top, codes)
+    BINNERS[binner](y, lo, scale, top, codes)
     whole = y.size - y.size % 64
     expected = binned(y[:whole], lo, scale, top)
     np.testing.assert_array_equal(by_block(codes[:whole]), by_block(expected))

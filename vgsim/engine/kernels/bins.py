@@ -17,7 +17,10 @@ More bins: a byte per value (binned as above, 64 at a time), then four interleav
 tables.
 
 The intrinsics have NumPy twins for runs with the JIT off (NUMBA_DISABLE_JIT=1), which give
-the same N(S) and the same bins exactly.
+the same N(S) and the same bins exactly. With AVX2 the bins go through x86's truncations and
+packs (their saturation is defined for NaN and infinities); elsewhere through generic LLVM
+vector code, which subset_counts_generic keeps under test. Whether the target has AVX2 is read
+from the codegen's `_tm_features`, a Numba internal (see lanes.py on the numba cap).
 """
 
 import numpy as np
@@ -182,18 +185,30 @@ def _subset_counts_codegen(avx2):
     return codegen
 
 
-def _bin_codes_codegen(context, builder, signature, args):
-    codes_at = _block_binner(context, builder, signature, args, _has_avx2(context))
-    src = context.make_array(signature.args[0])(context, builder, args[0])
-    dst = context.make_array(signature.args[4])(context, builder, args[4])
-    whole = _whole_blocks(builder, src.nitems)
-    pre, loop, after, i = _open_loop(builder, whole, "codes")
-    ptr = builder.bitcast(
-        builder.gep(dst.data, [i]), ir.VectorType(ir.IntType(8), BLOCK).as_pointer()
-    )
-    builder.store(codes_at(i), ptr, align=1)
-    _close_loop(builder, i, BLOCK, whole, pre, loop, after)
-    return context.get_dummy_value()
+def _bin_codes_codegen(avx2):
+    def codegen(context, builder, signature, args):
+        codes_at = _block_binner(context, builder, signature, args, avx2)
+        src = context.make_array(signature.args[0])(context, builder, args[0])
+        dst = context.make_array(signature.args[4])(context, builder, args[4])
+        whole = _whole_blocks(builder, src.nitems)
+        pre, loop, after, i = _open_loop(builder, whole, "codes")
+        ptr = builder.bitcast(
+            builder.gep(dst.data, [i]), ir.VectorType(ir.IntType(8), BLOCK).as_pointer()
+        )
+        builder.store(codes_at(i), ptr, align=1)
+        _close_loop(builder, i, BLOCK, whole, pre, loop, after)
+        return context.get_dummy_value()
+
+    return codegen
+
+
+def _on_target(make_codegen):
+    """The codegen make_codegen(avx2) gives for the target being compiled for."""
+
+    def codegen(context, builder, signature, args):
+        return make_codegen(_has_avx2(context))(context, builder, signature, args)
+
+    return codegen
 
 
 def _typing(y, lo, scale, top, out, dtype):
@@ -223,13 +238,7 @@ def subset_counts(typingctx, y, lo, scale, top, subsets):
     blocks of 64 values of y: the values whose bin has every bit of S set. The bin numbers
     below 32 (top <= 31); lo, scale and top in y's dtype."""
     sig = _typing(y, lo, scale, top, subsets, types.uint64)
-    if sig is None:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return _subset_counts_codegen(_has_avx2(context))(context, builder, signature, args)
-
-    return sig, codegen
+    return None if sig is None else (sig, _on_target(_subset_counts_codegen))
 
 
 @_or_in_python(_python_subset_counts)
@@ -246,7 +255,15 @@ def bin_codes(typingctx, y, lo, scale, top, codes):
     """The bins of the whole blocks of 64 values of y into codes (uint8), each block's in
     some order of its own (on AVX2 the packs' order); bins up to 255."""
     sig = _typing(y, lo, scale, top, codes, types.uint8)
-    return None if sig is None else (sig, _bin_codes_codegen)
+    return None if sig is None else (sig, _on_target(_bin_codes_codegen))
+
+
+@_or_in_python(_python_bin_codes)
+@intrinsic
+def bin_codes_generic(typingctx, y, lo, scale, top, codes):
+    """bin_codes without AVX2's packs, as on other targets (for the tests)."""
+    sig = _typing(y, lo, scale, top, codes, types.uint8)
+    return None if sig is None else (sig, _bin_codes_codegen(False))
 
 
 @njit(inline="always", **_opts)
