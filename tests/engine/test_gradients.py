@@ -171,6 +171,22 @@ def test_activation_extremes_stay_finite(name):
     assert_close(y, limits[name], name, rtol=1e-12, atol=1e-20)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("width", [1, 7, 33, 130])
+def test_relu_with_dead_units_is_relu_and_counts_the_columns_never_positive(dtype, width):
+    rng = np.random.default_rng(width)
+    z = rng.normal(0.0, 1.0, (9, width)).astype(dtype)
+    z[:, ::3] = -np.abs(z[:, ::3])  # every third column never positive
+    z[:, ::3][0] = 0.0  # zero is not positive either
+    z[4, 1::5] = np.nan  # NaN neither kills nor saves a column
+    y = np.empty_like(z)
+    alive = np.full(width, 7, np.uint64)  # scratch left dirty by an earlier node
+    dead = A.relu_f_dead(z, y, alive)
+    expected = engine_f("relu", z.ravel(), 0.0).reshape(z.shape)
+    assert y.tobytes() == expected.tobytes()
+    assert dead == int((~(z > 0).any(axis=0)).sum())
+
+
 # ================================================================================================
 # Dense and batch norm
 # ================================================================================================

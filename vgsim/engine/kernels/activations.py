@@ -137,32 +137,24 @@ def relu_f(z, y):
 def relu_f_dead(z, y, alive):
     """relu_f on (n, m) arrays row by row, also returning how many columns (units) have no
     z > 0 in any row (NaN counts as not > 0): the dead-unit count in the same pass. `alive`:
-    uint64 scratch of at least m entries."""
+    uint64 scratch of at least m / 8 entries, used as a byte per column (64-bit flags took
+    four vectors for each of z's, and float32 ReLU ran 1.5x slower for them)."""
     n, m = z.shape
+    flags = alive.view(np.uint8)[:m]
     for j in range(m):
-        alive[j] = 0
-    if z.itemsize == 4:
-        zero = np.float32(0.0)
-        for i in range(n):
-            zr = z[i]
-            yr = y[i]
-            for j in range(m):
-                v = zr[j]
-                pos = v > zero
-                yr[j] = v if pos else zero * v
-                alive[j] |= pos
-    else:
-        for i in range(n):
-            zr = z[i]
-            yr = y[i]
-            for j in range(m):
-                v = zr[j]
-                pos = v > 0
-                yr[j] = v if pos else 0.0 * v
-                alive[j] |= pos
+        flags[j] = 0
+    zero = z.dtype.type(0.0)  # float32 stays float32: relu_f's bits
+    for i in range(n):
+        zr = z[i]
+        yr = y[i]
+        for j in range(m):
+            v = zr[j]
+            pos = v > zero
+            yr[j] = v if pos else zero * v
+            flags[j] |= pos
     dead = 0
     for j in range(m):
-        dead += alive[j] == 0
+        dead += flags[j] == 0
     return dead
 
 
