@@ -1,5 +1,6 @@
-"""The histogram counters of kernels/bins.py: bit-plane subset counts (compiled, with and
-without AVX2's packs, and their NumPy twin) and the counts they give, against np.bincount."""
+"""The histogram counters of kernels/bins.py: bit-plane subset counts with the moments in the
+same pass (compiled, with and without AVX2's packs, and their NumPy twin) and the counts they
+give, against np.bincount; the moments against lanes.moments, bit for bit."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import numpy as np
 import pytest
 from numba import config, njit
 
-from vgsim.engine.kernels import bins
+from vgsim.engine.kernels import bins, lanes
+from vgsim.engine.kernels.lanes import moments
 
 pytestmark = pytest.mark.kernels
 
@@ -36,25 +38,30 @@ def subsets_of(codes: np.ndarray) -> np.ndarray:
 
 
 @njit
-def compiled_subset_counts(y, lo, scale, top, subsets):
-    bins.subset_counts(y, lo, scale, top, subsets)
+def compiled_moments_subset_counts(y, lo, scale, top, subsets):
+    return bins.moments_subset_counts(y, lo, scale, top, subsets)
 
 
 @njit
-def compiled_generic_subset_counts(y, lo, scale, top, subsets):
-    bins.subset_counts_generic(y, lo, scale, top, subsets)
+def compiled_generic_moments_subset_counts(y, lo, scale, top, subsets):
+    return bins.moments_subset_counts_generic(y, lo, scale, top, subsets)
+
+
+@njit
+def compiled_moments(y):
+    return lanes._moments_body(y)
 
 
 COUNTERS = {
-    "compiled": compiled_subset_counts,
-    "generic": compiled_generic_subset_counts,
-    "twin": bins._python_subset_counts,
+    "compiled": compiled_moments_subset_counts,
+    "generic": compiled_generic_moments_subset_counts,
+    "twin": bins._python_moments_subset_counts,
 }
 
 
 @pytest.mark.parametrize("counter", list(COUNTERS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("size", [0, 63, 64, 65, 64 * 7 + 9, 4096])
+@pytest.mark.parametrize("size", [1, 15, 63, 64, 65, 64 * 7 + 9, 64 * 7 + 48, 4096])
 @pytest.mark.parametrize("nbins", [2, 5, 32])
 def test_subset_counts_count_the_whole_blocks(counter, dtype, size, nbins) -> None:
     if config.DISABLE_JIT and counter != "twin":
@@ -62,10 +69,12 @@ def test_subset_counts_count_the_whole_blocks(counter, dtype, size, nbins) -> No
     y = values(size, dtype, size + nbins)
     lo, scale, top = constants(dtype, nbins)
     subsets = np.arange(32, dtype=np.uint64)  # adds to what is there
-    COUNTERS[counter](y, lo, scale, top, subsets)
+    figures = COUNTERS[counter](y, lo, scale, top, subsets)
     whole = size - size % bins.BLOCK
     expected = subsets_of(binned(y[:whole], lo, scale, top)) + np.arange(32, dtype=np.uint64)
     np.testing.assert_array_equal(subsets[1:], expected[1:])
+    if counter != "twin":  # the moments' lanes, bit for bit
+        assert np.array_equal(figures, compiled_moments(y), equal_nan=True)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -75,9 +84,10 @@ def test_plane_counts_are_numpys_bincount(dtype, size: int, nbins: int) -> None:
     y = values(size, dtype, size)
     lo, scale, top = constants(dtype, nbins)
     counts = np.full(32, 7, np.uint64)  # overwritten
-    bins.plane_counts(y, lo, scale, top, counts)
+    figures = bins.moments_plane_counts(y, lo, scale, top, counts)
     expected = np.bincount(binned(y, lo, scale, top), minlength=32)
     np.testing.assert_array_equal(counts, expected)
+    assert np.array_equal(figures, moments(y), equal_nan=True)
 
 
 @pytest.mark.parametrize("value", [0.0, -1.0, 2.5, 100.0, np.nan, -np.inf])
@@ -85,7 +95,7 @@ def test_plane_counts_of_one_repeated_value(value: float) -> None:
     y = np.full(64 * 5 + 3, value, np.float32)
     lo, scale, top = constants(np.float32, 32, 0.0, 4.0)
     counts = np.zeros(32, np.uint64)
-    bins.plane_counts(y, lo, scale, top, counts)
+    bins.moments_plane_counts(y, lo, scale, top, counts)
     expected = np.zeros(32)
     expected[binned(y[:1], lo, scale, top)[0]] = y.size
     np.testing.assert_array_equal(counts, expected)

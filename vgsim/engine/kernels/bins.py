@@ -29,6 +29,7 @@ from numba import config, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from . import lanes
 from .lanes import _close_loop, _float_array, _open_loop, _splat
 
 BLOCK = 64  # values binned per pass: one 64-bit mask per bit plane
@@ -131,58 +132,126 @@ def _whole_blocks(builder, n):
     return builder.mul(builder.udiv(n, ir.Constant(i64, BLOCK)), ir.Constant(i64, BLOCK))
 
 
+def _planes_of(builder, codes):
+    """The 5 bit planes of a block's bins, each a 64-bit mask."""
+    i8, i64 = ir.IntType(8), ir.IntType(64)
+    bty = codes.type
+    # An empty inline asm: the optimiser would otherwise turn the ANDs of the masks back
+    # into ANDs of vector compares, each then needing its own move-mask.
+    opaque = ir.FunctionType(i64, [i64])
+    planes = []
+    for j in range(PLANES):
+        high = builder.shl(codes, _splat(builder, bty, ir.Constant(i8, 7 - j)))
+        bits = builder.icmp_signed("<", high, ir.Constant(bty, [0] * BLOCK))
+        planes.append(builder.asm(opaque, "", "=r,0", [builder.bitcast(bits, i64)], False))
+    return planes
+
+
+def _tally(builder, subsets, planes):
+    """subsets[S] += popcount of the AND of the planes in S, for every non-empty S."""
+    i64 = ir.IntType(64)
+    ctpop = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(i64, [i64]), "llvm.ctpop.i64"
+    )
+
+    def visit(s, mask, nxt):  # depth first, so that few masks are live at once
+        slot = builder.gep(subsets, [ir.Constant(i64, s)])
+        builder.store(builder.add(builder.load(slot), builder.call(ctpop, [mask])), slot)
+        for j in range(nxt, PLANES):
+            visit(s | 1 << j, builder.and_(mask, planes[j]), j + 1)
+
+    for j in range(PLANES):
+        visit(1 << j, planes[j], j + 1)
+
+
 def _subset_counts_codegen(avx2):
+    """moments_subset_counts' loops: the bit planes' counts over the whole blocks, and
+    lanes.moments' lanes over the same values in the same order (so the same sums)."""
+
     def codegen(context, builder, signature, args):
-        i8, i64 = ir.IntType(8), ir.IntType(64)
+        i64 = ir.IntType(64)
         codes_at = _block_binner(context, builder, signature, args, avx2)
-        dst = context.make_array(signature.args[4])(context, builder, args[4])
-        bty = ir.VectorType(i8, BLOCK)
-        ctpop = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(i64, [i64]), "llvm.ctpop.i64"
-        )
-        # An empty inline asm: the optimiser would otherwise turn the ANDs of the masks back
-        # into ANDs of vector compares, each then needing its own move-mask.
-        opaque = ir.FunctionType(i64, [i64])
-
-        def planes_of(i):
-            codes = codes_at(i)
-            planes = []
-            for j in range(PLANES):
-                high = builder.shl(codes, _splat(builder, bty, ir.Constant(i8, 7 - j)))
-                bits = builder.icmp_signed("<", high, ir.Constant(bty, [0] * BLOCK))
-                mask = builder.bitcast(bits, i64)
-                planes.append(builder.asm(opaque, "", "=r,0", [mask], False))
-            return planes
-
-        def tally(planes):
-            # Depth first, so that few masks are live at once.
-            def visit(s, mask, nxt):
-                slot = builder.gep(dst.data, [ir.Constant(i64, s)])
-                builder.store(builder.add(builder.load(slot), builder.call(ctpop, [mask])), slot)
-                for j in range(nxt, PLANES):
-                    visit(s | 1 << j, builder.and_(mask, planes[j]), j + 1)
-
-            for j in range(PLANES):
-                visit(1 << j, planes[j], j + 1)
-
         src = context.make_array(signature.args[0])(context, builder, args[0])
-        whole = _whole_blocks(builder, src.nitems)
+        dst = context.make_array(signature.args[4])(context, builder, args[4])
+        fty = context.get_value_type(signature.args[0].dtype)
+        fma = lanes._fma(builder)
+        kinds = lanes.MOMENTS
+        starts = lanes._lanes_start(builder, kinds, src.data, fty)
+        n = src.nitems
+        whole = _whole_blocks(builder, n)
         # Pass k bins block k and counts block k - 1 (none at first: zero masks count
         # nothing); one pass more than blocks, whose binning repeats the last block unused.
+        # The vector units bin one block while the scalar units count the other.
         some = builder.icmp_unsigned(">", whole, ir.Constant(i64, 0))
         passes = builder.select(some, builder.add(whole, ir.Constant(i64, BLOCK)), whole)
         pre, loop, after, i = _open_loop(builder, passes, "planes")
         held = [builder.phi(i64) for _ in range(PLANES)]
-        last = builder.sub(whole, ir.Constant(i64, BLOCK))
-        binned = planes_of(builder.select(builder.icmp_unsigned("<", i, whole), i, last))
-        tally(held)
+        accs = [[builder.phi(start.type) for _ in range(lanes.NV)] for start in starts]
+        inside = builder.icmp_unsigned("<", i, whole)
+        at = builder.select(inside, i, builder.sub(whole, ir.Constant(i64, BLOCK)))
+        binned = _planes_of(builder, codes_at(at))
+        _tally(builder, dst.data, held)
+        news = _moments_steps(builder, fma, kinds, accs, src.data, fty, at, BLOCK)
+        # The extra pass's sums are not kept.
+        news = [
+            [builder.select(inside, x, y) for x, y in zip(*pair, strict=True)]
+            for pair in zip(news, accs, strict=True)
+        ]
         end = _close_loop(builder, i, BLOCK, passes, pre, loop, after)
         for h, b in zip(held, binned, strict=True):
             h.add_incoming(ir.Constant(i64, 0), pre)
             h.add_incoming(b, end)
-        return context.get_dummy_value()
+        sums = _phis_after(builder, accs, news, starts, pre, end)
+        # The values after the whole blocks, up to the last whole WIDTH, as moments does.
+        nw = builder.mul(
+            builder.udiv(n, ir.Constant(i64, lanes.WIDTH)), ir.Constant(i64, lanes.WIDTH)
+        )
+        rest = builder.sub(nw, whole)
+        pre, loop, after, j = _open_loop(builder, rest, "rest")
+        accs = [[builder.phi(start.type) for _ in range(lanes.NV)] for start in starts]
+        news = _moments_steps(
+            builder, fma, kinds, accs, src.data, fty, builder.add(whole, j), lanes.WIDTH
+        )
+        end = _close_loop(builder, j, lanes.WIDTH, rest, pre, loop, after)
+        sums = _phis_after(builder, accs, news, sums, pre, end)
+        totals = [
+            lanes._lanes_total(builder, kind, vecs) for kind, vecs in zip(kinds, sums, strict=True)
+        ]
+        return context.make_tuple(builder, signature.return_type, totals)
 
     return codegen
+
+
+def _moments_steps(builder, fma, kinds, accs, data, fty, at, count):
+    """accs (per kind, NV vectors) after the moments lanes of the `count` values from `at`."""
+    i64 = ir.IntType(64)
+    accs = [list(row) for row in accs]
+    for q in range(0, count, lanes.WIDTH):  # in index order, as moments' loop
+        for k in range(lanes.NV):
+            offset = builder.add(at, ir.Constant(i64, q + k * lanes.VL))
+            v = lanes._lanes_load(builder, data, fty, offset)
+            step = lanes._lanes_step(builder, fma, kinds, [row[k] for row in accs], v)
+            for row, new in zip(accs, step, strict=True):
+                row[k] = new
+    return accs
+
+
+def _phis_after(builder, phis, news, starts, pre, end):
+    """Close a loop's accumulator phis (from `starts`, per kind: one start or NV of them) and
+    give their values after it."""
+    outs = []
+    for row_phis, row_news, start in zip(phis, news, starts, strict=True):
+        row = []
+        for k, (ph, new) in enumerate(zip(row_phis, row_news, strict=True)):
+            first = start[k] if isinstance(start, list) else start
+            ph.add_incoming(first, pre)
+            ph.add_incoming(new, end)
+            out = builder.phi(ph.type)
+            out.add_incoming(first, pre)
+            out.add_incoming(new, end)
+            row.append(out)
+        outs.append(row)
+    return outs
 
 
 def _bin_codes_codegen(avx2):
@@ -231,21 +300,33 @@ def _or_in_python(twin):
     return choose
 
 
-@_or_in_python(_python_subset_counts)
-@intrinsic
-def subset_counts(typingctx, y, lo, scale, top, subsets):
-    """Add N(S) to subsets[S] for S = 1 .. 31 (subsets: uint64, 32 entries), over the whole
-    blocks of 64 values of y: the values whose bin has every bit of S set. The bin numbers
-    below 32 (top <= 31); lo, scale and top in y's dtype."""
+def _python_moments_subset_counts(y, lo, scale, top, subsets):
+    _python_subset_counts(y, lo, scale, top, subsets)
+    return lanes._python_moments_body(y)
+
+
+def _moments_typing(y, lo, scale, top, subsets):
     sig = _typing(y, lo, scale, top, subsets, types.uint64)
+    return None if sig is None else types.UniTuple(types.float64, 4)(*sig.args)
+
+
+@_or_in_python(_python_moments_subset_counts)
+@intrinsic
+def moments_subset_counts(typingctx, y, lo, scale, top, subsets):
+    """lanes._moments_body(y), and N(S) added to subsets[S] for S = 1 .. 31 (subsets:
+    uint64, 32 entries) over the whole blocks of 64 values of y: the values whose bin has
+    every bit of S set. Bins below 32 (top <= 31); lo, scale and top in y's dtype. One pass:
+    the moments' vector work fills the time the counts' scalar work leaves, where two
+    passes took the sum of both."""
+    sig = _moments_typing(y, lo, scale, top, subsets)
     return None if sig is None else (sig, _on_target(_subset_counts_codegen))
 
 
-@_or_in_python(_python_subset_counts)
+@_or_in_python(_python_moments_subset_counts)
 @intrinsic
-def subset_counts_generic(typingctx, y, lo, scale, top, subsets):
-    """subset_counts without AVX2's packs, as on other targets (for the tests)."""
-    sig = _typing(y, lo, scale, top, subsets, types.uint64)
+def moments_subset_counts_generic(typingctx, y, lo, scale, top, subsets):
+    """moments_subset_counts without AVX2's packs, as on other targets (for the tests)."""
+    sig = _moments_typing(y, lo, scale, top, subsets)
     return None if sig is None else (sig, _subset_counts_codegen(False))
 
 
@@ -274,12 +355,12 @@ def _bin(v, lo, scale, top):
 
 
 @njit(**_opts)
-def plane_counts(y, lo, scale, top, counts):
-    """counts[b] = how many values of y fall in bin b, for b < 32 (counts: uint64, 32
-    entries; top <= 31)."""
+def moments_plane_counts(y, lo, scale, top, counts):
+    """lanes.moments(y), the same bits; and counts[b] = how many values of y fall in bin b,
+    for b < 32 (counts: uint64, 32 entries; top <= 31). y must not be empty."""
     for s in range(PLANE_BINS):
         counts[s] = 0
-    subset_counts(y, lo, scale, top, counts)
+    total, squares, least, most = moments_subset_counts(y, lo, scale, top, counts)
     whole = y.size - y.size % BLOCK
     counts[0] = whole
     # N(S) to the exact counts: for each plane, S without it minus S with it.
@@ -290,6 +371,7 @@ def plane_counts(y, lo, scale, top, counts):
                 counts[s] -= counts[s | bit]
     for i in range(whole, y.size):
         counts[_bin(y[i], lo, scale, top)] += np.uint64(1)
+    return lanes._moments_tail(y, total, squares, least, most)
 
 
 @njit(**_opts)

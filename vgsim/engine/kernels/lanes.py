@@ -32,6 +32,7 @@ NV = 2  # vectors per accumulator: independent chains hide the add latency
 WIDTH = VL * NV
 _opts = {"cache": True, "nogil": True}
 _SUM, _SQ, _MIN, _MAX = range(4)
+MOMENTS = (_SUM, _SQ, _MIN, _MAX)
 
 
 def _or_in_python(twin):
@@ -140,14 +141,65 @@ def _close_loop(builder, i, step, count, pre, loop, after):
     return end
 
 
+def _fma(builder):
+    vty = ir.VectorType(ir.DoubleType(), VL)
+    return cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.v{VL}f64"
+    )
+
+
+def _lanes_start(builder, kinds, data, fty):
+    """Each kind's starting vector: 0 for sums, for min/max the first element (n >= 1) in the
+    array's dtype."""
+    zero = ir.Constant(ir.VectorType(ir.DoubleType(), VL), [0.0] * VL)
+    return [
+        zero if kind in (_SUM, _SQ) else _splat(builder, ir.VectorType(fty, VL), builder.load(data))
+        for kind in kinds
+    ]
+
+
+def _lanes_step(builder, fma, kinds, accs, v):
+    """The accumulators of `kinds` (one vector each) with loaded vector v added to them."""
+    dbl = ir.DoubleType()
+    d = builder.fpext(v, ir.VectorType(dbl, VL)) if v.type.element != dbl else v
+    news = []
+    for kind, acc in zip(kinds, accs, strict=True):
+        if kind == _SUM:
+            news.append(builder.fadd(acc, d))
+        elif kind == _SQ:
+            news.append(builder.call(fma, [d, d, acc]))
+        else:
+            news.append(_combine(builder, kind, acc, v))
+    return news
+
+
+def _lanes_total(builder, kind, vecs):
+    """One kind's lanes (vecs: its NV vectors) combined in the fixed pairwise tree."""
+    dbl = ir.DoubleType()
+    lanes = [
+        builder.extract_element(v, ir.Constant(ir.IntType(32), j)) for v in vecs for j in range(VL)
+    ]
+    if lanes[0].type != dbl:  # min/max lanes of a float32 array
+        lanes = [builder.fpext(x, dbl) for x in lanes]
+    while len(lanes) > 1:  # lane j with j + 1, then pairs of pairs, ...
+        lanes = [
+            _combine(builder, kind, x, y) for x, y in zip(lanes[0::2], lanes[1::2], strict=True)
+        ]
+    return lanes[0]
+
+
+def _lanes_load(builder, data, fty, i):
+    ptr = builder.bitcast(builder.gep(data, [i]), ir.VectorType(fty, VL).as_pointer())
+    return builder.load(ptr, align=4 if fty != ir.DoubleType() else 8)
+
+
 def _reduce_codegen(kinds_per_array):
     """Codegen for a loop over the first (n // WIDTH) * WIDTH elements of each array (all of
     the first array's length), accumulating the given kinds per array; returns a tuple of
     float64 results in order."""
 
     def codegen(context, builder, signature, args):
-        i64, dbl = ir.IntType(64), ir.DoubleType()
-        vty = ir.VectorType(dbl, VL)
+        i64 = ir.IntType(64)
         arys = [
             context.make_array(t)(context, builder, a)
             for t, a in zip(signature.args, args, strict=True)
@@ -155,19 +207,11 @@ def _reduce_codegen(kinds_per_array):
         ftys = [context.get_value_type(t.dtype) for t in signature.args]
         n = arys[0].nitems
         nw = builder.mul(builder.udiv(n, ir.Constant(i64, WIDTH)), ir.Constant(i64, WIDTH))
-        zero = ir.Constant(vty, [0.0] * VL)
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.v{VL}f64"
-        )
-        inits = []
-        for ary, fty, kinds in zip(arys, ftys, kinds_per_array, strict=True):
-            row = []
-            for kind in kinds:
-                if kind in (_SUM, _SQ):
-                    row.append(zero)
-                else:  # min/max, in the array's dtype, start from the first element (n >= 1)
-                    row.append(_splat(builder, ir.VectorType(fty, VL), builder.load(ary.data)))
-            inits.append(row)
+        fma = _fma(builder)
+        inits = [
+            _lanes_start(builder, kinds, ary.data, fty)
+            for ary, fty, kinds in zip(arys, ftys, kinds_per_array, strict=True)
+        ]
         pre, loop, after, i = _open_loop(builder, nw, "lanes")
         phis = [
             [[builder.phi(inits[a][c].type) for _ in range(NV)] for c in range(len(kinds))]
@@ -175,21 +219,13 @@ def _reduce_codegen(kinds_per_array):
         ]
         news = [[[None] * NV for _ in kinds] for kinds in kinds_per_array]
         for a, (ary, fty, kinds) in enumerate(zip(arys, ftys, kinds_per_array, strict=True)):
-            fvty = ir.VectorType(fty, VL)
             for k in range(NV):
-                ptr = builder.gep(ary.data, [builder.add(i, ir.Constant(i64, k * VL))])
-                v = builder.load(
-                    builder.bitcast(ptr, fvty.as_pointer()), align=4 if fty != dbl else 8
+                v = _lanes_load(builder, ary.data, fty, builder.add(i, ir.Constant(i64, k * VL)))
+                step = _lanes_step(
+                    builder, fma, kinds, [phis[a][c][k] for c in range(len(kinds))], v
                 )
-                d = builder.fpext(v, vty) if fty != dbl else v
-                for c, kind in enumerate(kinds):
-                    acc = phis[a][c][k]
-                    if kind == _SUM:
-                        news[a][c][k] = builder.fadd(acc, d)
-                    elif kind == _SQ:
-                        news[a][c][k] = builder.call(fma, [d, d, acc])
-                    else:
-                        news[a][c][k] = _combine(builder, kind, acc, v)
+                for c in range(len(kinds)):
+                    news[a][c][k] = step[c]
         end = _close_loop(builder, i, WIDTH, nw, pre, loop, after)
         outs = []  # every phi first: LLVM wants them at the top of the block
         for a, kinds in enumerate(kinds_per_array):
@@ -204,21 +240,7 @@ def _reduce_codegen(kinds_per_array):
                     out.add_incoming(news[a][c][k], end)
                     vecs.append(out)
                 outs.append((kind, vecs))
-        results = []
-        for kind, vecs in outs:
-            lanes = [
-                builder.extract_element(v, ir.Constant(ir.IntType(32), j))
-                for v in vecs
-                for j in range(VL)
-            ]
-            if lanes[0].type != dbl:  # min/max lanes of a float32 array
-                lanes = [builder.fpext(x, dbl) for x in lanes]
-            while len(lanes) > 1:  # lane j with j + 1, then pairs of pairs, ...
-                lanes = [
-                    _combine(builder, kind, x, y)
-                    for x, y in zip(lanes[0::2], lanes[1::2], strict=True)
-                ]
-            results.append(lanes[0])
+        results = [_lanes_total(builder, kind, vecs) for kind, vecs in outs]
         return context.make_tuple(builder, signature.return_type, results)
 
     return codegen

@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from .bins import PLANE_BINS, TABLES, plane_counts, table_counts
+from .bins import PLANE_BINS, TABLES, moments_plane_counts, table_counts
 from .lanes import moments
 
 # Columns of the per-node statistics table.
@@ -57,26 +57,26 @@ def scratch_size(bins, width, rows):
 @njit(**_opts)
 def stats_and_histogram(y, lo, hi, hist, buf):
     """value_stats(y), and in `hist` the fractions of y in `hist.size` equal bins over
-    [lo, hi]: outliers in the end bins, NaN in none. The sums are value_stats' (lanes.moments);
-    then the bins are counted, up to 32 from bit planes (bins.plane_counts), more from a byte
-    per value (bins.table_counts). `buf`: uint64 scratch of scratch_size entries; at most 256
-    bins."""
+    [lo, hi]: outliers in the end bins, NaN in none. The sums are value_stats' (lanes.moments'
+    lanes, the same bits). Up to 32 bins are counted from bit planes in the same pass
+    (bins.moments_plane_counts), more from a byte per value (bins.table_counts). `buf`: uint64
+    scratch of scratch_size entries; at most 256 bins."""
     bins = hist.size
     n = y.size
     # In y's precision, so the binning runs at its vector width.
     lo_y = y.dtype.type(lo)
     scale = y.dtype.type(bins / (hi - lo))
     top = y.dtype.type(bins - 1)
-    s, s2, lo_seen, hi_seen = moments(y)
-    figures = _finish(n, s, s2, lo_seen, hi_seen)
     words = (n + 7) // 8
     if bins <= PLANE_BINS:
         counts = buf[words : words + PLANE_BINS]
-        plane_counts(y, lo_y, scale, top, counts)
+        s, s2, lo_seen, hi_seen = moments_plane_counts(y, lo_y, scale, top, counts)
     else:
+        s, s2, lo_seen, hi_seen = moments(y)
         counts = buf[words : words + bins]
         tables = buf[words + bins : words + (TABLES + 1) * bins]
         table_counts(y, lo_y, scale, top, buf[:words].view(np.uint8), tables, counts)
+    figures = _finish(n, s, s2, lo_seen, hi_seen)
     if not figures[4]:  # NaN went to bin 0: take it out again
         nans = 0
         for i in range(n):
