@@ -10,8 +10,10 @@ planes, the popcount of the AND of its masks adds to N(S), how many values have 
 set; the counts follow by inclusion-exclusion, count(b) = sum over S containing b's bits of
 (-1)^(|S| - |b|) N(S). That is 26 ANDs and 31 scalar popcounts per 64 values, independent of
 how the values spread over the bins (counting one value at a time waits on the previous count
-when neighbours share a bin, as ReLU's zeros do). The loop is software-pipelined: the vector
-units bin block k + 1 while the scalar units count block k.
+when neighbours share a bin, as ReLU's zeros do). The loop is software-pipelined (the vector
+units bin block k + 1 while the scalar units count block k) and also runs lanes.moments' lanes
+over the same values, in the same order (so the same sums, bit for bit), on the vector units
+the counting leaves idle: one pass for the statistics and the histogram.
 
 More bins: a byte per value (binned as above, 64 at a time), then four interleaved count
 tables.
@@ -19,8 +21,9 @@ tables.
 The intrinsics have NumPy twins for runs with the JIT off (NUMBA_DISABLE_JIT=1), which give
 the same N(S) and the same bins exactly. With AVX2 the bins go through x86's truncations and
 packs (their saturation is defined for NaN and infinities); elsewhere through generic LLVM
-vector code, which subset_counts_generic keeps under test. Whether the target has AVX2 is read
-from the codegen's `_tm_features`, a Numba internal (see lanes.py on the numba cap).
+vector code, which moments_subset_counts_generic and bin_codes_generic keep under test.
+Whether the target has AVX2 is read from the codegen's `_tm_features`, a Numba internal (see
+lanes.py on the numba cap).
 """
 
 import numpy as np
@@ -48,7 +51,7 @@ def _python_whole_codes(y, lo, scale, top):
 
 
 def _python_subset_counts(y, lo, scale, top, subsets):
-    """subset_counts in NumPy: adds N(S) over the whole blocks to subsets[S], S = 1..31."""
+    """Adds N(S) over the whole blocks to subsets[S], S = 1..31, in NumPy."""
     codes = _python_whole_codes(y, lo, scale, top)
     for s in range(1, PLANE_BINS):
         subsets[s] += np.uint64(np.count_nonzero(codes & s == s))
