@@ -20,9 +20,7 @@ of 8 outputs runs on rowconv.row_blocks instead, forward and for dx: each input 
 serves the 3 outputs of a row it lies under. For "same" padding its dx reads dy itself, not a
 padded copy: the blocks at the image's border leave out the taps that would read the zeros.
 
-With few filters (fewer than gather_gemm's wide block has columns) and the channels in whole
-vectors, dW is wgrad_gemm's product instead, the channels along the vector: gather_gemm would
-put the filters there and load one entry of the patch per multiply-add.
+The weight and bias gradients are convgrad.py's (with few filters, dW is wgrad_gemm's product).
 
 `xp` is kept from the forward pass for the weight gradient. Arrays are flat and contiguous.
 """
@@ -31,18 +29,12 @@ import numpy as np
 from numba import njit
 
 from .arrays import fill
-from .gemm import ROW_ROOM, WIDE_NRV, gather_gemm, lanes_of, padded_width
+from .convgrad import bias_gradient, weight_gradient
+from .gemm import ROW_ROOM, gather_gemm, lanes_of, padded_width
+from .patches import packed_rows, patch_corners, patch_taps
 from .rowconv import ROW_J, ROW_K, row_blocks, row_blocks_inside
-from .wgrad import WG_MR, WG_NV, wgrad_gemm
 
 _opts = {"cache": True, "nogil": True}
-DW_CHUNK = 128  # positions per pass of the weight gradient's product
-# Patches of at most this many entries (a first layer's one channel) take one pass: two or
-# three blocks of patch entries reuse a chunk too little to repay the passes (0.83 of the time).
-DW_ONE_PASS = 16
-# Positions per pass of wgrad_gemm: its sums continue from one pass to the next (the same bits
-# for any chunk), and 1024 took 0.9 of 128's time (fewer passes, dy and patches still in L2).
-WG_CHUNK = 1024
 
 
 @njit(**_opts)
@@ -137,65 +129,6 @@ def _pad_rows_into(x, xp, n, h, w, c, hp, wp, top, left, j_end):
             tail = dst[start + count :]
             for q in range(tail.size):
                 tail[q] = 0.0
-
-
-@njit(**_opts)
-def _corners(n, oh, ow, hp, wp, c, stride):
-    """Where each output position's patch starts in a (n, hp, wp, c) buffer, with room for
-    gather_gemm's whole blocks. A row of outputs at a time, indexed from 0 (see
-    _pad_rows_into): the loop vectorises."""
-    rows = np.empty(n * oh * ow + ROW_ROOM, np.int64)
-    for b in range(n):
-        for i in range(oh):
-            line = rows[(b * oh + i) * ow : (b * oh + i + 1) * ow]
-            start = (b * hp + i * stride) * wp * c
-            for j in range(ow):
-                line[j] = start + j * stride * c
-    return rows
-
-
-@njit(**_opts)
-def _taps(k, wp, c):
-    """Each patch entry (di, dj, ci)'s offset from the patch's corner, with room for
-    gather_gemm's whole blocks when used as its rows."""
-    cols = np.zeros(k * k * c + ROW_ROOM, np.int64)
-    q = 0
-    for di in range(k):
-        for dj in range(k):
-            for ci in range(c):
-                cols[q] = (di * wp + dj) * c + ci
-                q += 1
-    return cols
-
-
-@njit(**_opts)
-def _packed(m, rows, cols, ld):
-    """m (rows × cols, flat) with its rows padded to ld entries; m itself if cols == ld."""
-    if cols == ld:
-        return m[: rows * cols]
-    out = np.zeros(rows * ld, m.dtype)
-    for r in range(rows):
-        for j in range(cols):
-            out[r * ld + j] = m[r * cols + j]
-    return out
-
-
-@njit(**_opts)
-def _by_channels(channels, filters, lanes):
-    """Whether wgrad_gemm computes the weight gradient: the channels fill whole vectors and the
-    filters are too few for gather_gemm's wide block (which runs at the core's peak)."""
-    return channels % lanes == 0 and filters < WIDE_NRV * lanes
-
-
-@njit(**_opts)
-def _tap_blocks(k, wp, c, lanes):
-    """The offset of each tap's blocks of `lanes` channels from the patch's corner."""
-    blocks = c // lanes
-    cols = np.empty(k * k * blocks, np.int64)
-    for t in range(k * k):
-        for q in range(blocks):
-            cols[t * blocks + q] = ((t // k) * wp + t % k) * c + q * lanes
-    return cols
 
 
 @njit(**_opts)
@@ -316,91 +249,11 @@ def conv_forward(x, W, b, has_bias, y, xp, n, h, w, c, oh, ow, f, k, stride, pad
         _conv_by_rows(src, hp, wp, c, W, init, y, n, oh, ow, k)
         return
     edge = np.empty(ROW_ROOM * ld, y.dtype)
-    rows = _corners(n, oh, ow, hp, wp, c, stride)
-    cols = _taps(k, wp, c)
-    gather_gemm(src, rows, n * oh * ow, cols, kkc, _packed(W, kkc, f, ld), ld, f, init, y, f, edge)
-
-
-@njit(error_model="numpy", **_opts)
-def bias_gradient(dy, positions, f, db):
-    """db[j] = the sum over positions of dy[p, j]: eight rows at a time into 8·f running sums,
-    added pairwise at the end. A row by row loop adding into db waits on db at every row; as a
-    product of a row of ones with dy (gather_gemm) it took twice as long as this."""
-    group = 8 * f
-    sums = np.zeros(group, dy.dtype)
-    whole = positions // 8 * group
-    for p in range(0, whole, group):
-        block = dy[p : p + group]
-        for q in range(group):
-            sums[q] += block[q]
-    for j in range(f):
-        s = sums[j::f]
-        db[j] = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
-    rest = dy[whole : positions * f]
-    for p in range(positions - positions // 8 * 8):
-        row = rest[p * f : p * f + f]
-        for j in range(f):
-            db[j] += row[j]
-
-
-@njit(**_opts)
-def _weight_gradient(src, dy, dW, corners, positions, k, wp, c, f, zeros, edge):
-    """dW by gather_gemm: the rows of the product are the patch entries, its sum runs over
-    positions, in chunks whose patches and gradients stay in the first-level cache while every
-    block of patch entries passes over them; the chunks' products are added up."""
-    kkc = k * k * c
-    ld = padded_width(f, lanes_of(dy))
-    taps = _taps(k, wp, c)
-    packed = _packed(dy, positions, f, ld)
-    part = np.empty(kkc * f, dy.dtype)
-    chunk = positions if kkc <= DW_ONE_PASS else DW_CHUNK
-    for p0 in range(0, positions, chunk):
-        p1 = min(p0 + chunk, positions)
-        target = dW if p0 == 0 else part
-        gather_gemm(
-            src, taps, kkc, corners[p0:], p1 - p0, packed[p0 * ld :], ld, f, zeros, target, f, edge
-        )
-        if p0 > 0:
-            for q in range(kkc * f):
-                dW[q] += part[q]
-
-
-@njit(**_opts)
-def _weight_gradient_by_channels(src, dy, dW, corners, positions, k, wp, c, f):
-    """dW by wgrad_gemm, with the channels along the vector: dW with one filter per row, then
-    transposed into dW. Positions in chunks of WG_CHUNK, each adding to the rows."""
-    kkc = k * k * c
-    lanes = lanes_of(dy)
-    filters = np.empty(f + WG_MR, np.int64)
-    for j in range(f):
-        filters[j] = j
-    gradients = np.empty(positions, np.int64)  # where each position's row of dy starts
-    for p in range(positions):
-        gradients[p] = p * f
-    offsets = np.empty(kkc // lanes + WG_NV, np.int64)
-    offsets[: kkc // lanes] = _tap_blocks(k, wp, c, lanes)
-    by_filter = np.empty(f * kkc, dy.dtype)
-    edge = np.empty(WG_MR * WG_NV * lanes, dy.dtype)
-    for p0 in range(0, positions, WG_CHUNK):
-        count = min(WG_CHUNK, positions - p0)
-        wgrad_gemm(
-            dy,
-            filters,
-            f,
-            gradients[p0:],
-            corners[p0:],
-            count,
-            src,
-            offsets,
-            kkc // lanes,
-            by_filter,
-            kkc,
-            1 if p0 > 0 else 0,
-            edge,
-        )
-    for j in range(f):
-        for q in range(kkc):
-            dW[q * f + j] = by_filter[j * kkc + q]
+    rows = patch_corners(n, oh, ow, hp, wp, c, stride)
+    cols = patch_taps(k, wp, c)
+    gather_gemm(
+        src, rows, n * oh * ow, cols, kkc, packed_rows(W, kkc, f, ld), ld, f, init, y, f, edge
+    )
 
 
 @njit(**_opts)
@@ -416,11 +269,8 @@ def conv_backward(
     ld = padded_width(f, lanes_of(dy))
     zeros = np.zeros(max(ld, padded_width(c, lanes_of(dy))), dy.dtype)
     edge = np.empty(ROW_ROOM * max(ld, padded_width(c, lanes_of(dy))), dy.dtype)
-    corners = _corners(n, oh, ow, hp, wp, c, stride)
-    if _by_channels(c, f, lanes_of(dy)):
-        _weight_gradient_by_channels(src, dy, dW, corners, positions, k, wp, c, f)
-    else:
-        _weight_gradient(src, dy, dW, corners, positions, k, wp, c, f, zeros, edge)
+    corners = patch_corners(n, oh, ow, hp, wp, c, stride)
+    weight_gradient(src, dy, dW, corners, positions, k, wp, c, f, zeros, edge)
     if has_bias:
         bias_gradient(dy, positions, f, db)
     if not need_dx:
@@ -451,6 +301,6 @@ def conv_backward(
                     flipped[((di * k + dj) * f + fo) * ldc + ci] = W[
                         (((k - 1 - di) * k + (k - 1 - dj)) * c + ci) * f + fo
                     ]
-    rows = _corners(n, h, w, he, we, f, 1)
-    cols = _taps(k, we, f)
+    rows = patch_corners(n, h, w, he, we, f, 1)
+    cols = patch_taps(k, we, f)
     gather_gemm(dyp, rows, n * h * w, cols, k * k * f, flipped, ldc, c, zeros, dx, c, edge)
