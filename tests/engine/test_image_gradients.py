@@ -49,14 +49,18 @@ CONVS = [
     # out at once), two and three blocks of outputs per row (a first, a last, a middle one).
     (2, 1, 16, 4, 4, 3, 1, "same", True),
     (1, 3, 24, 4, 4, 3, 1, "same", False),
+    # Winograd forward and for dx (float64: 4 lanes), over three chunks of tiles, the last part
+    # full, and an odd number of vectors of filters.
+    (3, 6, 6, 8, 12, 3, 1, "same", True),
 ]
 # 8 channels and 8 filters: row_blocks and wgrad_gemm in float32 (gather_gemm in float64); the
-# last has more positions than one chunk of the weight gradient.
+# fourth has more positions than one chunk of the weight gradient.
 CONVS_FLOAT32 = [
     (2, 5, 8, 8, 8, 3, 1, "same", True),
     (3, 7, 7, 8, 8, 3, 2, "valid", False),
     (3, 8, 8, 8, 8, 3, 1, "same", True),
     (2, 2, 16, 8, 8, 3, 1, "same", True),
+    (2, 6, 4, 8, 16, 3, 1, "same", True),  # Winograd in float32
 ]
 
 
@@ -70,8 +74,9 @@ def _conv(x, W, b, stride, padding, dtype=np.float64):
     xp = np.full(max(conv.padded_input_size(n, h, w, c, oh, ow, k, stride, pad), 1), np.nan, dtype)
     y = np.full(n * oh * ow * f, np.nan, dtype)
     bias = np.zeros(f, dtype) if b is None else b.astype(dtype)
+    scratch = np.full(conv.scratch_size(n, h, w, c, f, k), np.nan, dtype)
     conv.conv_forward(
-        x.astype(dtype).ravel(), W.astype(dtype).ravel(), bias, b is not None, y, xp, *geo
+        x.astype(dtype).ravel(), W.astype(dtype).ravel(), bias, b is not None, y, xp, scratch, *geo
     )
     return y.reshape(n, oh, ow, f), xp, geo
 
@@ -81,7 +86,7 @@ def _conv_backward(x, W, b, dy, xp, geo, need_dx=True, dtype=np.float64):
     dW = np.full(W.size, np.nan, dtype)
     db = np.full(f, np.nan, dtype)
     dx = np.full(x.size, 7.0, dtype)  # a stale value where dx is not computed
-    scratch = np.full(conv.gradient_scratch_size(n, h, w, f, k), np.nan, dtype)
+    scratch = np.full(conv.scratch_size(n, h, w, c, f, k), np.nan, dtype)
     conv.conv_backward(
         x.astype(dtype).ravel(),
         W.astype(dtype).ravel(),
@@ -142,7 +147,7 @@ def test_conv_backward_leaves_dx_alone_without_need_dx():
     assert np.isfinite(dW).all()
 
 
-@pytest.mark.parametrize("case", CONVS[:4] + CONVS[-5:] + CONVS_FLOAT32)
+@pytest.mark.parametrize("case", CONVS[:4] + CONVS[-6:] + CONVS_FLOAT32)
 def test_conv_float32_agrees_with_float64(case):
     n, h, w, c, f, k, stride, padding, bias = case
     x, W, b, rng = _conv_inputs(n, h, w, c, f, k, bias, seed=1)

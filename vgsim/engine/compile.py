@@ -262,7 +262,7 @@ def _image_layout(plan: Plan, i: int, rows: int, ops: np.ndarray, aux: int, scra
     if kind == "conv2d":
         ops[i, images.K_NW] = size * size * c * oc
         keep = conv.padded_input_size(rows, h, w, c, oh, ow, size, stride, pad)
-        scratch = max(scratch, conv.gradient_scratch_size(rows, h, w, oc, size))
+        scratch = max(scratch, conv.scratch_size(rows, h, w, c, oc, size))
     else:
         ops[i, images.K_NW] = plan.width_in[i] * plan.width_out[i] if kind == "dense" else 0
         keep = rows * plan.width_out[i] if kind in ("maxpool", "dropout") else 0

@@ -20,6 +20,10 @@ of 8 outputs runs on rowconv.row_blocks instead, forward and for dx: each input 
 serves the 3 outputs of a row it lies under. For "same" padding its dx reads dy itself, not a
 padded copy: the blocks at the image's border leave out the taps that would read the zeros.
 
+A stride-1 3 × 3 "same" convolution of even size with channels and filters in whole vectors
+(16 of each in float32) runs by Winograd's F(2 × 2, 3 × 3) instead (winograd.py), forward and
+for dx, where row_blocks does not: 16 multiply-adds per 2 × 2 outputs and pair of channels, not 36.
+
 The weight and bias gradients are convgrad.py's (with few filters, dW is wgrad_gemm's product).
 
 `xp` is kept from the forward pass for the weight gradient. Arrays are flat and contiguous.
@@ -33,6 +37,7 @@ from .convgrad import bias_gradient, weight_gradient
 from .gemm import ROW_ROOM, gather_gemm, lanes_of, padded_width
 from .patches import packed_rows, patch_corners, patch_taps
 from .rowconv import ROW_J, ROW_K, row_blocks, row_blocks_inside
+from .winograd import winograd_applies, winograd_conv, work_size
 
 _opts = {"cache": True, "nogil": True}
 
@@ -73,9 +78,10 @@ def padded_input_size(n, h, w, c, oh, ow, k, stride, pad):
 
 
 @njit(**_opts)
-def gradient_scratch_size(n, h, w, f, k):
-    """Entries of the scratch conv_backward needs for the dilated, padded dy."""
-    return n * (h + k - 1) * (w + k - 1) * f
+def scratch_size(n, h, w, c, f, k):
+    """Entries of the scratch conv_forward and conv_backward need: the dilated, padded dy, then
+    winograd_conv's work space (conv_forward's from the start)."""
+    return n * (h + k - 1) * (w + k - 1) * f + work_size(c, f)
 
 
 @njit(**_opts)
@@ -228,9 +234,10 @@ def _dx_by_rows(dy, flipped, dx, n, h, w, c, f, k):
 
 
 @njit(**_opts)
-def conv_forward(x, W, b, has_bias, y, xp, n, h, w, c, oh, ow, f, k, stride, pad):
+def conv_forward(x, W, b, has_bias, y, xp, scratch, n, h, w, c, oh, ow, f, k, stride, pad):
     """y (n·oh·ow·f) = conv(x (n·h·w·c), W (k·k·c·f)) + b. `xp`: padded_input_size entries,
-    kept for conv_backward (ignored, possibly empty, when the input is read directly)."""
+    kept for conv_backward (ignored, possibly empty, when the input is read directly);
+    `scratch`: scratch_size entries, free again when it returns."""
     hp = padded_size(oh, k, stride)
     wp = padded_size(ow, k, stride)
     if reads_input_directly(h, w, oh, ow, k, stride, pad):
@@ -248,6 +255,9 @@ def conv_forward(x, W, b, has_bias, y, xp, n, h, w, c, oh, ow, f, k, stride, pad
     if _by_rows(k, stride, ow, f, lanes_of(y)):
         _conv_by_rows(src, hp, wp, c, W, init, y, n, oh, ow, k)
         return
+    if winograd_applies(k, stride, pad, h, w, oh, ow, c, f, lanes_of(y)):
+        winograd_conv(src, hp, wp, W, c, f, False, init, y, n, oh, ow, scratch)
+        return
     edge = np.empty(ROW_ROOM * ld, y.dtype)
     rows = patch_corners(n, oh, ow, hp, wp, c, stride)
     cols = patch_taps(k, wp, c)
@@ -261,7 +271,7 @@ def conv_backward(
     x, W, dy, dW, db, has_bias, dx, need_dx, xp, scratch, n, h, w, c, oh, ow, f, k, stride, pad
 ):
     """dW, db (if has_bias) and, if need_dx, dx for the gradient dy at the output, with the xp
-    conv_forward left. `scratch`: gradient_scratch_size entries (used only for dx)."""
+    conv_forward left. `scratch`: scratch_size entries (used only for dx)."""
     direct = reads_input_directly(h, w, oh, ow, k, stride, pad)
     hp, wp = (h, w) if direct else (padded_size(oh, k, stride), padded_size(ow, k, stride))
     src = x if direct else xp
@@ -292,6 +302,9 @@ def conv_backward(
         return
     dyp = scratch[: n * he * we * f]
     _pad_into(dy, dyp, n, oh, ow, f, he, we, k - 1 - pad, k - 1 - pad, stride)
+    if winograd_applies(k, stride, pad, h, w, oh, ow, f, c, lanes_of(dy)):
+        winograd_conv(dyp, he, we, W, c, f, True, zeros, dx, n, h, w, scratch[dyp.size :])
+        return
     ldc = padded_width(c, lanes_of(dy))
     flipped = np.zeros(k * k * f * ldc, dy.dtype)  # W[k−1−di, k−1−dj, ci, fo] at (di, dj, fo, ci)
     for di in range(k):

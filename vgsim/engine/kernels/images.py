@@ -43,7 +43,10 @@ def image_forward(kind, geo, xf, yf, params, pw, pb, aux, n, rate, t, seed, node
     if kind == CONV:
         W = params[pw : pw + size * size * c * oc]
         b = params[pb : pb + oc] if pb >= 0 else params[0:0]
-        conv_forward(xf, W, b, pb >= 0, yf, keep, n, h, w, c, oh, ow, oc, size, stride, geo[K_PAD])
+        scratch = aux[geo[K_SCRATCH] :]
+        conv_forward(
+            xf, W, b, pb >= 0, yf, keep, scratch, n, h, w, c, oh, ow, oc, size, stride, geo[K_PAD]
+        )
     elif kind == MAXPOOL:
         maxpool_forward(xf, yf, keep, n, h, w, c, oh, ow, size, stride)
     elif kind == AVGPOOL:
