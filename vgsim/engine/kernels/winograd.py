@@ -47,9 +47,10 @@ def _rows_of_bt(d):
 
 
 def _function(module, fty, kind: str):
-    """The input ("in") or output ("out") transform of one tile as an LLVM function looping over
-    vectors of channels. Arguments: source, its offset, row and column strides; target, its
-    offset, row and column strides; bias (read by "out" only); vectors."""
+    """The input ("in") or output ("out") transform of a run of tiles as an LLVM function looping
+    over the tiles and vectors of channels. Arguments: source, its offset, row and column
+    strides; target, its offset, row and column strides; bias (read by "out" only); vectors;
+    tiles and the steps between them in source and target."""
     single = fty == ir.FloatType()
     name = f"vgsim_winograd_{kind}_{'f32' if single else 'f64'}"
     if name in module.globals:
