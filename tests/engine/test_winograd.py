@@ -84,7 +84,8 @@ def test_winograd_forward_and_input_gradient_match_the_direct_sum(case):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_conv_forward_and_backward_take_winograd_where_it_applies(dtype):
     """Through conv.py: the same y and dx as the direct sum, to the precision of each dtype,
-    with the engine's scratch (NaN before: Winograd's work space is written before read)."""
+    with the engine's scratch (NaN before: Winograd's work space is written before read, and
+    only Winograd writes there)."""
     n, h, w, c, f = 2, 8, 8, 16, 16
     assert winograd.winograd_applies(3, 1, 1, h, w, h, w, c, f, LANES[dtype])
     rng = np.random.default_rng(4)
@@ -97,6 +98,8 @@ def test_conv_forward_and_backward_take_winograd_where_it_applies(dtype):
     y = np.full(n * h * w * f, np.nan, dtype)
     Wd = W.astype(dtype).ravel()
     conv.conv_forward(x.astype(dtype).ravel(), Wd, b.astype(dtype), True, y, xp, scratch, *geo)
+    filters = 16 * c * f  # the transformed filters start the work space: Winograd ran
+    assert np.isfinite(scratch[:filters]).all() and np.isnan(scratch[-1])
     tol = 1e-5 if dtype == np.float32 else 1e-12
     want = naive.conv2d_forward(x, W, b, 1, "same")
     assert_close(y.reshape(want.shape), want, "conv y", rtol=tol, atol=tol)
@@ -117,6 +120,8 @@ def test_conv_forward_and_backward_take_winograd_where_it_applies(dtype):
         scratch,
         *geo,
     )
+    padded_dy = n * (h + 2) * (w + 2) * f  # dx's work space follows the padded dy
+    assert np.isfinite(scratch[padded_dy : padded_dy + filters]).all()
     want_dx, want_dW, _ = naive.conv2d_backward(x, W, dy, 1, "same")
     assert_close(dx.reshape(x.shape), want_dx, "conv dx", rtol=tol * 10, atol=tol * 10)
     assert_close(dW.reshape(W.shape), want_dW, "conv dW", rtol=tol * 10, atol=tol * 10)
