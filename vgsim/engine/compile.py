@@ -177,7 +177,7 @@ def _layout(plan: Plan, rows: int) -> tuple[np.ndarray, int, int, int]:
             nsucc[p] += 1
     slots = {(s.node_id, s.name): s for s in plan.params}
     acts = grads = aux = bn = 0
-    scratch = 0  # the convolutions' shared gradient scratch, placed after everything else
+    scratch = 0  # the convolutions' shared scratch, placed after everything else
     for i, node_id in enumerate(plan.order):
         kind = plan.types[i]
         win, wout = plan.width_in[i], plan.width_out[i]
@@ -251,7 +251,7 @@ def _as_image(shape: Shape) -> tuple[int, int, int]:
 
 def _image_layout(plan: Plan, i: int, rows: int, ops: np.ndarray, aux: int, scratch: int):
     """Node i's geometry columns, and room in `aux` for what its backward pass needs. Returns
-    the new end of aux and the size of the convolutions' shared gradient scratch."""
+    the new end of aux and the size of the convolutions' shared scratch."""
     h, w, c = _as_image(plan.shape_in[i])
     oh, ow, oc = _as_image(plan.shape_out[i])
     size, stride, pad = plan.windows[i]

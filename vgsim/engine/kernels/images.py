@@ -24,7 +24,7 @@ CONV, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, FLATTEN, DROPOUT = range(5, 11)
 # Columns of `ops` after plan.py's: input height, width, channels; output height, width,
 # channels; kernel (or window) size, stride, padding before the first pixel; where in `aux` the
 # node keeps what its backward pass needs (conv: the padded input; max pool: where each maximum
-# came from; dropout: the mask); where the convolutions' shared gradient scratch starts; and
+# came from; dropout: the mask); where the convolutions' shared scratch starts; and
 # how many weights the l2 penalty covers.
 (K_H, K_W, K_C, K_OH, K_OW, K_OC, K_SIZE, K_STRIDE, K_PAD, K_KEEP, K_SCRATCH, K_NW) = range(26, 38)
 N_COLS = 38
