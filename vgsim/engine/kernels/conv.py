@@ -21,8 +21,9 @@ serves the 3 outputs of a row it lies under. For "same" padding its dx reads dy 
 padded copy: the blocks at the image's border leave out the taps that would read the zeros.
 
 A stride-1 3 × 3 "same" convolution of even size with channels and filters in whole vectors
-(16 of each in float32) runs by Winograd's F(2 × 2, 3 × 3) instead (winograd.py), forward and
-for dx, where row_blocks does not: 16 multiply-adds per 2 × 2 outputs and pair of channels, not 36.
+(multiples of 8 in float32, of 4 in float64) runs by Winograd's F(2 × 2, 3 × 3) instead
+(winograd.py), forward and for dx, where row_blocks does not: 16 multiply-adds per 2 × 2
+outputs and pair of channels, not 36.
 
 The weight and bias gradients are convgrad.py's (with few filters, dW is wgrad_gemm's product).
 
